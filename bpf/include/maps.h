@@ -1,0 +1,192 @@
+/*
+ * Every map nodemesh uses, pinned by name under the agent's bpffs directory (LIBBPF_PIN_BY_NAME), so
+ * that each hook's object shares them and a restarted agent re-adopts them with their contents.
+ *
+ * The chain for a proxied connection (as in Merbridge):
+ *   connect4: nm_services (VIP:port) → rewrite to the agent; remember nm_cookie_dst[cookie]
+ *   sockops:  ACTIVE_ESTABLISHED → nm_orig_dst[4-tuple] (the agent reads it by the accepted socket's
+ *             peer), socket into nm_sockhash; PASSIVE_ESTABLISHED of the agent side → nm_sockhash
+ *   sk_msg:   bytes between the two sockets skip the TCP/IP stack (bpf_msg_redirect_hash)
+ * Kernel mode: connect4 picks from nm_backends and rewrites to the endpoint itself.
+ * Layouts here are mirrored byte for byte by src/capture/layout.ts.
+ */
+#ifndef NODEMESH_MAPS_H
+#define NODEMESH_MAPS_H
+
+#include "common.h"
+
+#define NM_MODE_PROXY 0
+#define NM_MODE_KERNEL 1
+#define NM_MAX_SERVICES 16384
+#define NM_MAX_BACKENDS 65536
+#define NM_MAX_CONNS 262144
+
+/* A service address as the client dialled it. ip: network order; port: host order. */
+struct nm_svc_key {
+	__u32 vip;
+	__u16 port;
+	__u16 pad;
+};
+
+struct nm_svc_val {
+	__u32 service_id;   /* stable id shared with userspace (FNV-1a of "ns/name") */
+	__u8 mode;          /* NM_MODE_* */
+	__u8 pad;
+	__u16 backend_count; /* kernel mode: entries nm_backends[{service_id, port, 0..n-1}] */
+	__u32 rr;           /* kernel mode: round-robin cursor, advanced atomically */
+};
+
+struct nm_backend_key {
+	__u32 service_id;
+	__u16 port;   /* service port (host order) */
+	__u16 index;
+};
+
+struct nm_backend_val {
+	__u32 ip;     /* network order */
+	__u16 port;   /* host order */
+	__u16 pad;
+};
+
+/* Socket 4-tuple from the owning socket's own point of view: s = local, d = remote. */
+struct nm_tuple {
+	__u32 sip;
+	__u32 dip;
+	__u16 sport;
+	__u16 dport;
+};
+
+/* What connect4 learned about a connection; kept by cookie, then by 4-tuple for the agent. */
+struct nm_conn {
+	__u32 orig_ip;     /* network order */
+	__u16 orig_port;   /* host order */
+	__u8 mode;
+	__u8 pad;
+	__u32 service_id;
+	__u32 pad2;
+};
+
+struct nm_config {
+	__u32 agent_ip;    /* network order; 0 = proxy mode disabled (no redirect) */
+	__u16 agent_port;  /* host order */
+	__u16 flags;
+};
+
+/* Per-service counters, updated with atomic adds from every CPU. */
+struct nm_svc_stats {
+	__u64 opened;
+	__u64 closed;
+	__u64 bytes_sent;      /* by the client: TCP path + spliced */
+	__u64 bytes_received;
+	__u64 redirected;      /* connect4 rewrites */
+	__u64 spliced_bytes;   /* sk_msg redirects, both directions */
+};
+
+/* Node-wide datapath counters: indexes into nm_global. */
+enum nm_global_idx {
+	NM_G_CONNECT_SEEN = 0,
+	NM_G_CONNECT_PROXY,
+	NM_G_CONNECT_KERNEL,
+	NM_G_CONNECT_EXEMPT,
+	NM_G_KERNEL_NO_BACKEND,
+	NM_G_SOCKHASH_ACTIVE,
+	NM_G_SOCKHASH_PASSIVE,
+	NM_G_SOCKHASH_FAIL,
+	NM_G_MSG_REDIRECT,
+	NM_G_MSG_PASS,
+	NM_G_MAX,
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NM_MAX_SERVICES);
+	__type(key, struct nm_svc_key);
+	__type(value, struct nm_svc_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nm_services SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NM_MAX_BACKENDS);
+	__type(key, struct nm_backend_key);
+	__type(value, struct nm_backend_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nm_backends SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nm_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nm_config SEC(".maps");
+
+/* cgroup ids whose connects are never redirected: the agent's own (loop avoidance). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u64);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nm_exempt SEC(".maps");
+
+/* LRU: a connect that never establishes must not leak an entry forever. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, NM_MAX_CONNS);
+	__type(key, __u64);
+	__type(value, struct nm_conn);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nm_cookie_dst SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, NM_MAX_CONNS);
+	__type(key, struct nm_tuple);
+	__type(value, struct nm_conn);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nm_orig_dst SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, NM_MAX_CONNS);
+	__type(key, struct nm_tuple);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nm_sockhash SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NM_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct nm_svc_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nm_svc_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NM_G_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nm_global SEC(".maps");
+
+static __always_inline void nm_global_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&nm_global, &idx);
+	if (v)
+		__sync_fetch_and_add(v, 1);
+}
+
+/* Stats entries are created by the agent on sync; create one here too so nothing is lost before. */
+static __always_inline struct nm_svc_stats *nm_stats(__u32 service_id)
+{
+	struct nm_svc_stats *s = bpf_map_lookup_elem(&nm_svc_stats, &service_id);
+	if (s)
+		return s;
+	struct nm_svc_stats zero = {};
+	bpf_map_update_elem(&nm_svc_stats, &service_id, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&nm_svc_stats, &service_id);
+}
+
+#endif

@@ -1,0 +1,42 @@
+// What the kernel maps should hold for a config: pure, so a reload can be diffed against the maps
+// and table-tested without a kernel.
+import type { MeshConfig } from '../config/model';
+import { backendKey, backendVal, MODE, svcKey, svcVal } from './layout';
+
+/** Kernel mode balances over at most this many endpoints per service port (nm_backend_key.index is u16). */
+export const MAX_KERNEL_BACKENDS = 1024;
+
+export interface MapPlan {
+  /** hex(key) → [key, value] */
+  readonly services: Map<string, [Buffer, Buffer]>;
+  readonly backends: Map<string, [Buffer, Buffer]>;
+  readonly serviceIds: Set<number>;
+}
+
+export function planMaps(config: MeshConfig): MapPlan {
+  const services = new Map<string, [Buffer, Buffer]>();
+  const backends = new Map<string, [Buffer, Buffer]>();
+  const serviceIds = new Set<number>();
+  for (const svc of config.services) {
+    serviceIds.add(svc.id);
+    const kernel = svc.dataplane === 'kernel';
+    for (const port of svc.ports) {
+      let count = 0;
+      if (kernel) {
+        for (const ep of svc.endpoints) {
+          if (count >= MAX_KERNEL_BACKENDS) break;
+          const target = ep.ports[port.name] ?? port.targetPort;
+          const k = backendKey(svc.id, port.number, count);
+          backends.set(k.toString('hex'), [k, backendVal({ address: ep.address, port: target })]);
+          count++;
+        }
+      }
+      for (const vip of svc.addresses) {
+        const k = svcKey(vip, port.number);
+        const v = svcVal({ serviceId: svc.id, mode: kernel ? MODE.kernel : MODE.proxy, backendCount: count });
+        services.set(k.toString('hex'), [k, v]);
+      }
+    }
+  }
+  return { services, backends, serviceIds };
+}

@@ -1,0 +1,65 @@
+// The error catalog: every failure the agent reports has a stable code (for logs, metrics, docs and
+// tests to key on), a one-line default message, and for traffic errors the HTTP status and Envoy-style
+// response flag that users already read in Istio access logs.
+
+export interface CatalogEntry {
+  readonly code: string;
+  readonly message: string;
+  readonly status?: number;
+  readonly flag?: string;
+}
+
+export const CATALOG = {
+  // Startup and environment (exit early with a message naming what is missing).
+  NOT_PRIVILEGED: { code: 'NM_E_NOT_PRIVILEGED', message: 'the agent needs root or CAP_BPF+CAP_NET_ADMIN+CAP_SYS_ADMIN to load eBPF programs' },
+  NO_BPFFS: { code: 'NM_E_NO_BPFFS', message: 'no bpf filesystem mounted at the pin directory' },
+  NO_CGROUP2: { code: 'NM_E_NO_CGROUP2', message: 'the cgroup directory is not on a cgroup v2 (unified) hierarchy' },
+  BPF_OBJECT: { code: 'NM_E_BPF_OBJECT', message: 'the compiled eBPF object could not be opened or loaded' },
+  BPF_ATTACH: { code: 'NM_E_BPF_ATTACH', message: 'an eBPF program could not be attached' },
+  BPF_MAP: { code: 'NM_E_BPF_MAP', message: 'an eBPF map operation failed' },
+  NATIVE: { code: 'NM_E_NATIVE', message: 'the native libbpf shim could not be loaded (run make)' },
+  LISTEN: { code: 'NM_E_LISTEN', message: 'a listener could not bind its port' },
+  USAGE: { code: 'NM_E_USAGE', message: 'invalid command line' },
+
+  // Configuration (never applied; the last good config keeps serving).
+  CONFIG_READ: { code: 'NM_E_CONFIG_READ', message: 'the config file or directory could not be read' },
+  CONFIG_YAML: { code: 'NM_E_CONFIG_YAML', message: 'malformed YAML' },
+  CONFIG_SCHEMA: { code: 'NM_E_CONFIG_SCHEMA', message: 'a config document is invalid' },
+  CONFIG_CONFLICT: { code: 'NM_E_CONFIG_CONFLICT', message: 'config documents conflict with each other' },
+
+  // Traffic (answered to the client, counted with the flag).
+  NO_ORIGINAL_DST: { code: 'NM_E_NO_ORIGINAL_DST', message: 'no original destination recorded for a captured connection', flag: 'NR' },
+  NO_ROUTE: { code: 'NM_E_NO_ROUTE', message: 'no service matches the destination', status: 404, flag: 'NR' },
+  NO_HEALTHY_UPSTREAM: { code: 'NM_E_NO_HEALTHY_UPSTREAM', message: 'no healthy upstream', status: 503, flag: 'UH' },
+  UPSTREAM_CONNECT: { code: 'NM_E_UPSTREAM_CONNECT', message: 'upstream connect error or disconnect/reset before headers', status: 503, flag: 'UF' },
+  UPSTREAM_TIMEOUT: { code: 'NM_E_UPSTREAM_TIMEOUT', message: 'upstream request timeout', status: 504, flag: 'UT' },
+  UPSTREAM_RESET: { code: 'NM_E_UPSTREAM_RESET', message: 'upstream reset after headers', status: 502, flag: 'UR' },
+  BAD_REQUEST: { code: 'NM_E_BAD_REQUEST', message: 'malformed HTTP request', status: 400, flag: 'DPE' },
+  HEADERS_TOO_LARGE: { code: 'NM_E_HEADERS_TOO_LARGE', message: 'request headers too large', status: 431, flag: 'DPE' },
+  DOWNSTREAM_CLOSED: { code: 'NM_E_DOWNSTREAM_CLOSED', message: 'downstream closed before the response', flag: 'DC' },
+  DETECT_TIMEOUT: { code: 'NM_E_DETECT_TIMEOUT', message: 'protocol detection timed out; treated as opaque TCP' },
+} as const satisfies Record<string, CatalogEntry>;
+
+export type ErrorName = keyof typeof CATALOG;
+
+/** An error with a stable catalog code and optional structured details (file, document, field...). */
+export class MeshError extends Error {
+  readonly code: string;
+  readonly status?: number;
+  readonly flag?: string;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(name: ErrorName, detail?: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    const entry: CatalogEntry = CATALOG[name];
+    super(detail ? `${entry.message}: ${detail}` : entry.message, options);
+    this.name = 'MeshError';
+    this.code = entry.code;
+    if (entry.status !== undefined) this.status = entry.status;
+    if (entry.flag !== undefined) this.flag = entry.flag;
+    this.details = details;
+  }
+}
+
+export function isMeshError(e: unknown, name?: ErrorName): e is MeshError {
+  return e instanceof MeshError && (name === undefined || e.code === CATALOG[name].code);
+}
