@@ -1,0 +1,217 @@
+// Field-by-field reading of parsed YAML with every problem reported against its dotted path. Readers
+// never throw: a bad field is reported and read as undefined, so one pass finds all problems.
+import type { IssueSink } from './issues';
+
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** `spec` + `ports` → `spec.ports`; keys that are not identifiers are quoted: `labels["app.io/x"]`. */
+export function joinKey(path: string, key: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) return `${path}[${JSON.stringify(key)}]`;
+  return path === '' ? key : `${path}.${key}`;
+}
+
+export function joinIndex(path: string, i: number): string {
+  return `${path}[${i}]`;
+}
+
+export function describe(v: unknown): string {
+  if (v === null || v === undefined) return 'nothing';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+export interface IntRange {
+  readonly min: number;
+  readonly max: number;
+}
+
+export const PORT_RANGE: IntRange = { min: 1, max: 65535 };
+
+/** An item of a list field with its path, ready to be opened or read. */
+export interface Item {
+  readonly value: unknown;
+  readonly path: string;
+}
+
+/** A mapping whose keys were checked against the known field names. */
+export class Fields {
+  private constructor(
+    readonly sink: IssueSink,
+    readonly path: string,
+    private readonly obj: Readonly<Record<string, unknown>>,
+  ) {}
+
+  /**
+   * Opens VALUE as a mapping of KNOWN fields. Other keys are reported (with a close known name when there
+   * is one); keys in UNSUPPORTED are Istio fields this version does not implement yet.
+   */
+  static open(
+    sink: IssueSink,
+    path: string,
+    value: unknown,
+    known: readonly string[],
+    unsupported: readonly string[] = [],
+  ): Fields | undefined {
+    if (!isRecord(value)) {
+      sink.report(path, `must be a mapping, got ${describe(value)}`);
+      return undefined;
+    }
+    for (const key of Object.keys(value)) {
+      if (known.includes(key)) continue;
+      if (unsupported.includes(key)) {
+        sink.report(joinKey(path, key), 'field is not supported yet by this nodemesh version');
+        continue;
+      }
+      const near = closest(key, known);
+      sink.report(joinKey(path, key), near ? `unknown field (did you mean "${near}"?)` : 'unknown field');
+    }
+    return new Fields(sink, path, value);
+  }
+
+  at(key: string): string {
+    return joinKey(this.path, key);
+  }
+
+  /** Present and not null (YAML `key:` with no value counts as absent, as in Kubernetes). */
+  has(key: string): boolean {
+    return this.obj[key] !== undefined && this.obj[key] !== null;
+  }
+
+  raw(key: string): unknown {
+    return this.has(key) ? this.obj[key] : undefined;
+  }
+
+  report(key: string, message: string): void {
+    this.sink.report(this.at(key), message);
+  }
+
+  private missing(key: string, required: boolean): boolean {
+    if (this.has(key)) return false;
+    if (required) this.report(key, 'required field is missing');
+    return true;
+  }
+
+  string(key: string, opts: { required?: boolean; check?: (s: string) => string | undefined } = {}): string | undefined {
+    if (this.missing(key, opts.required ?? false)) return undefined;
+    const v = this.obj[key];
+    if (typeof v !== 'string') return this.fail(key, `must be a string, got ${describe(v)}`);
+    if (v === '' && opts.required) return this.fail(key, 'must not be empty');
+    const problem = opts.check?.(v);
+    return problem !== undefined ? this.fail(key, problem) : v;
+  }
+
+  int(key: string, range: IntRange, required = false): number | undefined {
+    if (this.missing(key, required)) return undefined;
+    return readInt(this.sink, this.at(key), this.obj[key], range);
+  }
+
+  /** One of CHOICES, matched case-insensitively and returned in the spelling of CHOICES. */
+  choice<T extends string>(key: string, choices: readonly T[]): T | undefined {
+    const s = this.string(key);
+    if (s === undefined) return undefined;
+    const found = choices.find((c) => c.toUpperCase() === s.toUpperCase());
+    return found ?? this.fail(key, `must be one of ${choices.join(', ')}, got "${s}"`);
+  }
+
+  list(key: string, opts: { required?: boolean } = {}): Item[] | undefined {
+    if (this.missing(key, opts.required ?? false)) return undefined;
+    const v = this.obj[key];
+    if (!Array.isArray(v)) return this.fail(key, `must be a list, got ${describe(v)}`);
+    if (v.length === 0 && opts.required) return this.fail(key, 'must not be empty');
+    return v.map((value: unknown, i) => ({ value, path: joinIndex(this.at(key), i) }));
+  }
+
+  stringList(key: string, opts: { required?: boolean; check?: (s: string) => string | undefined } = {}): string[] | undefined {
+    const items = this.list(key, opts);
+    if (items === undefined) return undefined;
+    const out: string[] = [];
+    for (const item of items) {
+      if (typeof item.value !== 'string') {
+        this.sink.report(item.path, `must be a string, got ${describe(item.value)}`);
+        continue;
+      }
+      const problem = opts.check?.(item.value);
+      if (problem !== undefined) this.sink.report(item.path, problem);
+      else out.push(item.value);
+    }
+    return out;
+  }
+
+  /** A map of free-form keys to strings (labels, annotations). */
+  stringMap(key: string): Record<string, string> | undefined {
+    return this.map(key, (path, v) => {
+      if (typeof v === 'string') return v;
+      this.sink.report(path, `must be a string, got ${describe(v)}`);
+      return undefined;
+    });
+  }
+
+  /** A map of free-form keys to integers in RANGE (endpoint ports by port name). */
+  intMap(key: string, range: IntRange): Record<string, number> | undefined {
+    return this.map(key, (path, v) => readInt(this.sink, path, v, range));
+  }
+
+  object(key: string, known: readonly string[], opts: { required?: boolean; unsupported?: readonly string[] } = {}): Fields | undefined {
+    if (this.missing(key, opts.required ?? false)) return undefined;
+    return Fields.open(this.sink, this.at(key), this.obj[key], known, opts.unsupported);
+  }
+
+  private map<T>(key: string, read: (path: string, v: unknown) => T | undefined): Record<string, T> | undefined {
+    if (this.missing(key, false)) return undefined;
+    const v = this.obj[key];
+    if (!isRecord(v)) return this.fail(key, `must be a mapping, got ${describe(v)}`);
+    const out: Record<string, T> = {};
+    for (const [k, item] of Object.entries(v)) {
+      const r = read(joinKey(this.at(key), k), item);
+      if (r !== undefined) out[k] = r;
+    }
+    return out;
+  }
+
+  private fail(key: string, message: string): undefined {
+    this.report(key, message);
+    return undefined;
+  }
+}
+
+function readInt(sink: IssueSink, path: string, v: unknown, range: IntRange): number | undefined {
+  if (typeof v !== 'number' || !Number.isInteger(v)) {
+    sink.report(path, `must be an integer, got ${describe(v)}`);
+    return undefined;
+  }
+  if (v < range.min || v > range.max) {
+    sink.report(path, `must be between ${range.min} and ${range.max}, got ${v}`);
+    return undefined;
+  }
+  return v;
+}
+
+/** The known name within edit distance 2 of KEY, for "did you mean" hints on typos. */
+function closest(key: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDist = 3;
+  for (const k of known) {
+    const d = editDistance(key.toLowerCase(), k.toLowerCase());
+    if (d < bestDist) {
+      best = k;
+      bestDist = d;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 2) return 3;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length];
+}

@@ -1,0 +1,44 @@
+// What a document validates to before the cross-document pass joins everything into a MeshConfig.
+import type { Dataplane, Endpoint, ServicePort, Workload } from '../model';
+
+/** Where a document came from, to report cross-document problems against it. */
+export interface Origin {
+  readonly file: string;
+  readonly document: number;
+  readonly kind: string;
+  /** "namespace/name". */
+  readonly name: string;
+  /** Path of the object inside the document: '' or `items[N]` for a kind: List. */
+  readonly root: string;
+}
+
+/** A field value together with the path it was read from. */
+export interface At<T> {
+  readonly value: T;
+  readonly path: string;
+}
+
+export interface ParsedService {
+  readonly kind: 'ServiceEntry';
+  readonly origin: Origin;
+  readonly name: string;
+  readonly namespace: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly hosts: readonly At<string>[];
+  readonly addresses: readonly At<string>[];
+  readonly ports: readonly ServicePort[];
+  readonly dataplane: Dataplane;
+  /** Inline spec.endpoints; undefined when the service selects WorkloadEntries instead (or has none). */
+  readonly endpoints: readonly Endpoint[] | undefined;
+  readonly selector: At<Readonly<Record<string, string>>> | undefined;
+}
+
+export interface ParsedWorkload {
+  readonly kind: 'WorkloadEntry';
+  readonly origin: Origin;
+  readonly workload: Workload;
+  readonly ports: Readonly<Record<string, number>>;
+  readonly weight: number;
+}
+
+export type Parsed = ParsedService | ParsedWorkload;
