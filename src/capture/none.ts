@@ -1,0 +1,23 @@
+// --no-capture: the same proxy without eBPF, for development. Clients dial the service VIPs, which the
+// agent listens on itself (127.0.0.0/8 addresses are bindable on Linux), so the original destination
+// is simply the accepted socket's local address.
+import type { MeshConfig } from '../config/model';
+import type { Addr, Datapath, KernelCounters, MapStat } from './types';
+
+export class NoCapture implements Datapath {
+  readonly mode = 'none' as const;
+  sync(_config: MeshConfig): void {}
+  originalDst(_peer: Addr, local: Addr): Addr | undefined {
+    return local;
+  }
+  counters(): KernelCounters[] {
+    return [];
+  }
+  maps(): MapStat[] {
+    return [];
+  }
+  attached(): boolean {
+    return true;
+  }
+  close(): void {}
+}

@@ -1,0 +1,112 @@
+// CLI entry: agent | check | uninstall | stat. Exit codes: 0 ok, 1 failure, 2 usage.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Agent, DEFAULTS } from './agent';
+import { ms, onlyFlags, parseArgs, port, str, USAGE, type ParsedArgs } from './cli';
+import { runCheck } from './config/check';
+import { isMeshError, MeshError } from './errors';
+import { logger } from './log';
+
+const log = logger('main');
+
+async function agent(args: ParsedArgs): Promise<number> {
+  onlyFlags(args, ['config', 'cgroup', 'bpffs', 'node', 'node-ip', 'no-capture', 'outbound-port', 'admin-host', 'metrics-port', 'ready-port', 'bpf-objects', 'connect-timeout', 'request-timeout']);
+  const config = str(args, 'config');
+  if (!config) throw new Error('--config PATH is required');
+  if (!fs.existsSync(config)) throw new MeshError('CONFIG_READ', `${config} does not exist`);
+  const connectTimeoutMs = ms(args, 'connect-timeout');
+  const requestTimeoutMs = ms(args, 'request-timeout');
+  const opts = {
+    config,
+    capture: !args.flags.has('no-capture'),
+    cgroup: str(args, 'cgroup', DEFAULTS.cgroup) as string,
+    bpffs: str(args, 'bpffs', DEFAULTS.bpffs) as string,
+    objects: path.resolve(str(args, 'bpf-objects', DEFAULTS.objects) as string),
+    node: str(args, 'node', os.hostname()) as string,
+    nodeIp: str(args, 'node-ip', DEFAULTS.nodeIp) as string,
+    outboundPort: port(args, 'outbound-port', DEFAULTS.outboundPort),
+    adminHost: str(args, 'admin-host', DEFAULTS.adminHost) as string,
+    metricsPort: port(args, 'metrics-port', DEFAULTS.metricsPort),
+    readyPort: port(args, 'ready-port', DEFAULTS.readyPort),
+    ...(connectTimeoutMs !== undefined ? { connectTimeoutMs } : {}),
+    ...(requestTimeoutMs !== undefined ? { requestTimeoutMs } : {}),
+  };
+  const a = await Agent.start(opts);
+  log.info({ node: opts.node, nodeIp: opts.nodeIp, capture: opts.capture, pid: process.pid }, 'agent started');
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string): void => {
+      log.info({ signal: sig }, 'draining');
+      void a.stop().then(resolve);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}
+
+async function uninstallCmd(args: ParsedArgs): Promise<number> {
+  onlyFlags(args, ['bpffs', 'cgroup']);
+  const { uninstall } = await import('./capture/bpf');
+  const r = uninstall(str(args, 'bpffs', DEFAULTS.bpffs) as string, str(args, 'cgroup'));
+  process.stdout.write(`detached: ${r.detached.join(', ') || 'nothing'}\nremoved pins: ${r.removed.length}\n`);
+  if (r.remaining > 0) process.stdout.write(`note: ${r.remaining} other program(s) remain attached to the cgroup (not nodemesh's pins)\n`);
+  return 0;
+}
+
+async function statCmd(args: ParsedArgs): Promise<number> {
+  onlyFlags(args, ['bpffs']);
+  const { readPinnedStats } = await import('./capture/stat');
+  process.stdout.write(readPinnedStats(str(args, 'bpffs', DEFAULTS.bpffs) as string));
+  return 0;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let args: ParsedArgs;
+  try {
+    args = parseArgs(argv, new Set(['no-capture', 'help']));
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    switch (args.command) {
+      case 'agent':
+        return await agent(args);
+      case 'check': {
+        const p = args.positional[0];
+        if (!p) throw new Error('check needs a PATH');
+        return await runCheck(p);
+      }
+      case 'uninstall':
+        return await uninstallCmd(args);
+      case 'stat':
+        return await statCmd(args);
+      case 'help':
+      case '--help':
+        process.stdout.write(USAGE);
+        return 0;
+      default:
+        process.stderr.write(`unknown command '${args.command}'\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (e) {
+    if (isMeshError(e)) {
+      process.stderr.write(`nodemesh: ${e.code}: ${e.message}\n`);
+      return 1;
+    }
+    const msg = (e as Error).message ?? String(e);
+    process.stderr.write(`nodemesh: ${msg}\n`);
+    return /needs|required|unknown flag|must be/.test(msg) ? 2 : 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      process.stderr.write(`nodemesh: ${String(e)}\n`);
+      process.exit(1);
+    },
+  );
+}
