@@ -38,6 +38,11 @@ export const CATALOG = {
   HEADERS_TOO_LARGE: { code: 'NM_E_HEADERS_TOO_LARGE', message: 'request headers too large', status: 431, flag: 'DPE' },
   DOWNSTREAM_CLOSED: { code: 'NM_E_DOWNSTREAM_CLOSED', message: 'downstream closed before the response', flag: 'DC' },
   DETECT_TIMEOUT: { code: 'NM_E_DETECT_TIMEOUT', message: 'protocol detection timed out; treated as opaque TCP' },
+  // An established upstream connection (often a pooled keep-alive one) closed or reset before response
+  // headers: Envoy's UC, with the same 503 body Envoy sends.
+  UPSTREAM_TERMINATED: { code: 'NM_E_UPSTREAM_TERMINATED', message: 'upstream connect error or disconnect/reset before headers', status: 503, flag: 'UC' },
+  UPSTREAM_PROTOCOL: { code: 'NM_E_UPSTREAM_PROTOCOL', message: 'upstream sent a malformed response', status: 502, flag: 'UPE' },
+  REQUEST_HEADERS_TIMEOUT: { code: 'NM_E_REQUEST_HEADERS_TIMEOUT', message: 'the client did not send a complete request in time', status: 408 },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type ErrorName = keyof typeof CATALOG;

@@ -1,0 +1,75 @@
+// Passive health: an endpoint whose connect fails sits out a cooldown that doubles on repeat (Envoy's
+// outlier ejection, simplified). State is keyed by "address:port" so it survives config reloads and is
+// shared by every service that routes to the same endpoint. Time is passed in, so this is pure.
+
+export interface HealthOptions {
+  /** First cooldown after a failure. */
+  readonly baseMs: number;
+  /** Upper bound of the doubling cooldown. */
+  readonly maxMs: number;
+}
+
+export const DEFAULT_HEALTH: HealthOptions = { baseMs: 5_000, maxMs: 60_000 };
+
+interface Entry {
+  /** Unhealthy until this time (ms, same clock as `now`). */
+  until: number;
+  /** Consecutive ejections; the next cooldown is baseMs * 2^streak. */
+  streak: number;
+}
+
+/** Above this many entries, expired ones are swept on the next failure (endpoints that went away). */
+const SWEEP_AT = 1024;
+
+export class HealthTable {
+  private readonly entries = new Map<string, Entry>();
+  private readonly opts: HealthOptions;
+
+  constructor(opts: Partial<HealthOptions> = {}) {
+    this.opts = { ...DEFAULT_HEALTH, ...opts };
+  }
+
+  /** No endpoint has ever failed (or all recovered): lets pickers skip per-endpoint checks. */
+  get empty(): boolean {
+    return this.entries.size === 0;
+  }
+
+  isHealthy(key: string, now: number): boolean {
+    const e = this.entries.get(key);
+    return e === undefined || now >= e.until;
+  }
+
+  /**
+   * Records a connect failure. Returns true when this failure ejected the endpoint (it was healthy);
+   * failures of requests already in flight during a cooldown neither extend nor double it.
+   */
+  markFailure(key: string, now: number): boolean {
+    const e = this.entries.get(key);
+    if (e !== undefined && now < e.until) return false;
+    if (this.entries.size >= SWEEP_AT) this.sweep(now);
+    const { baseMs, maxMs } = this.opts;
+    let streak = 0;
+    // A failure long after the last cooldown ended starts over instead of doubling.
+    if (e !== undefined && now - e.until < maxMs) streak = e.streak + 1;
+    const cooldown = Math.min(maxMs, baseMs * 2 ** Math.min(streak, 30));
+    this.entries.set(key, { until: now + cooldown, streak });
+    return true;
+  }
+
+  /** A successful exchange clears the record, so the next failure starts at baseMs again. */
+  markSuccess(key: string): void {
+    if (this.entries.size !== 0) this.entries.delete(key);
+  }
+
+  /** Milliseconds of cooldown left (0 when healthy); for stats and tests. */
+  remaining(key: string, now: number): number {
+    const e = this.entries.get(key);
+    return e === undefined ? 0 : Math.max(0, e.until - now);
+  }
+
+  private sweep(now: number): void {
+    for (const [key, e] of this.entries) {
+      if (now - e.until >= this.opts.maxMs) this.entries.delete(key);
+    }
+  }
+}

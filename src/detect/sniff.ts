@@ -1,0 +1,167 @@
+// Protocol detection for captured connections whose port declares no protocol. Deciding (classify) is
+// pure and table-tested; doing (detect) reads the first bytes with a bounded wait and puts them back.
+import type * as net from 'node:net';
+import type { PortProtocol } from '../config/model';
+import { logger } from '../log';
+
+export type Sniffed = 'http1' | 'h2' | 'tls' | 'opaque' | 'need-more';
+export type Detected = Exclude<Sniffed, 'need-more'>;
+
+/** Bytes we look at before deciding; a request line longer than this that still parses is HTTP/1. */
+export const SNIFF_LIMIT = 512;
+
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+const VERSION = Buffer.from(' HTTP/1.', 'latin1');
+const MAX_METHOD = 24;
+
+const SP = 0x20;
+const CR = 0x0d;
+const LF = 0x0a;
+
+/** Method characters: uppercase token (RFC 9110 methods are case-sensitive and registered uppercase). */
+function isMethodChar(c: number): boolean {
+  return (c >= 0x41 && c <= 0x5a) || c === 0x2d || c === 0x5f;
+}
+
+/** request-target characters: any visible ASCII (no SP, no CTL, no DEL). */
+function isTargetChar(c: number): boolean {
+  return c > SP && c < 0x7f;
+}
+
+/** True when `buf` matches `want` over their common length (buf may be a prefix of want). */
+function prefixMatches(buf: Buffer, want: Buffer, from = 0): boolean {
+  const n = Math.min(buf.length - from, want.length);
+  for (let i = 0; i < n; i++) if (buf[from + i] !== want[i]) return false;
+  return true;
+}
+
+/**
+ * Classifies the first bytes of a connection. HTTP/1 needs a full `METHOD SP target SP HTTP/1.x CRLF`
+ * request line (so "SET k v" to Redis or "get k" to memcached stay opaque), unless the line runs past
+ * SNIFF_LIMIT while still well-formed (a long URL), which is taken as HTTP/1.
+ */
+export function classify(buf: Buffer): Sniffed {
+  const len = buf.length;
+  if (len === 0) return 'need-more';
+  const b0 = buf[0]!;
+  if (b0 === 0x16) {
+    if (len === 1) return 'need-more';
+    return buf[1] === 0x03 ? 'tls' : 'opaque';
+  }
+  // The h2 preface starts with "PRI *", which is also a well-formed HTTP/1 request start: check it first.
+  if (b0 === 0x50 && prefixMatches(buf, H2_PREFACE)) {
+    return len >= H2_PREFACE.length ? 'h2' : 'need-more';
+  }
+  return classifyHttp1(buf);
+}
+
+function classifyHttp1(buf: Buffer): Sniffed {
+  const len = Math.min(buf.length, SNIFF_LIMIT);
+  let i = 0;
+  while (i < len && isMethodChar(buf[i]!)) i++;
+  if (i === 0 || i > MAX_METHOD) return 'opaque';
+  if (i === len) return buf.length >= SNIFF_LIMIT ? 'opaque' : 'need-more';
+  if (buf[i] !== SP) return 'opaque';
+  i++;
+  const targetStart = i;
+  while (i < len && isTargetChar(buf[i]!)) i++;
+  if (i === len) return buf.length >= SNIFF_LIMIT && i > targetStart ? 'http1' : 'need-more';
+  if (i === targetStart || buf[i] !== SP) return 'opaque';
+  // " HTTP/1." then one digit, then CRLF (or a bare LF, which llhttp also accepts).
+  if (!prefixMatches(buf, VERSION, i)) return 'opaque';
+  i += VERSION.length;
+  if (i >= len) return 'need-more';
+  const minor = buf[i]!;
+  if (minor !== 0x30 && minor !== 0x31) return 'opaque';
+  i++;
+  if (i >= len) return 'need-more';
+  if (buf[i] === LF) return 'http1';
+  if (buf[i] !== CR) return 'opaque';
+  i++;
+  if (i >= len) return 'need-more';
+  return buf[i] === LF ? 'http1' : 'opaque';
+}
+
+/**
+ * What a declared port protocol means for detection, or undefined when the port must be sniffed.
+ * HTTP2/GRPC are proxied as opaque TCP until the h2 codec lands (a later version); a one-time log says so.
+ */
+export function declaredProtocol(protocol: PortProtocol | undefined): Detected | undefined {
+  switch (protocol) {
+    case undefined:
+      return undefined;
+    case 'HTTP':
+      return 'http1';
+    case 'HTTP2':
+    case 'GRPC':
+      warnH2Once();
+      return 'opaque';
+    case 'TCP':
+    case 'TLS':
+    case 'HTTPS':
+      return 'opaque';
+  }
+}
+
+let h2Warned = false;
+function warnH2Once(): void {
+  if (h2Warned) return;
+  h2Warned = true;
+  logger('detect').warn('HTTP/2 and gRPC are proxied as opaque TCP in this version (no L7 routing, metrics or retries for them yet)');
+}
+
+/** Maps a sniff result onto the path the listener takes: only HTTP/1 has an L7 path today. */
+export function pathFor(sniffed: Detected): 'http1' | 'tcp' {
+  if (sniffed === 'h2') warnH2Once();
+  return sniffed === 'http1' ? 'http1' : 'tcp';
+}
+
+export interface DetectResult {
+  readonly protocol: Detected;
+  /** decided: classified; timeout: the wait ran out (server-speaks-first protocols land here);
+   *  ended: the client half-closed before a decision; closed: the socket failed or closed. */
+  readonly outcome: 'decided' | 'timeout' | 'ended' | 'closed';
+  /** Bytes read before an 'ended' outcome; a stream cannot take them back after its end. */
+  readonly head: Buffer | undefined;
+}
+
+/**
+ * Reads the connection's first bytes for up to `timeoutMs`, classifies them and puts them back
+ * (unshift), leaving the socket paused for the next consumer. A timeout means 'opaque' so protocols
+ * where the server speaks first (MySQL, SMTP) still work.
+ */
+export function detect(socket: net.Socket, timeoutMs = 100): Promise<DetectResult> {
+  return new Promise((resolve) => {
+    let buffered: Buffer | undefined;
+    let settled = false;
+
+    const finish = (protocol: Detected, outcome: DetectResult['outcome']): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.removeListener('data', onData);
+      socket.removeListener('end', onEnd);
+      socket.removeListener('close', onClose);
+      socket.removeListener('error', onClose);
+      socket.pause();
+      let head: Buffer | undefined;
+      if (outcome === 'ended') head = buffered;
+      else if (buffered !== undefined && outcome !== 'closed') socket.unshift(buffered);
+      resolve({ protocol, outcome, head });
+    };
+    const onData = (chunk: Buffer): void => {
+      buffered = buffered === undefined ? chunk : Buffer.concat([buffered, chunk]);
+      const verdict = classify(buffered);
+      if (verdict !== 'need-more') finish(verdict, 'decided');
+      else if (buffered.length >= SNIFF_LIMIT) finish('opaque', 'decided');
+    };
+    const onEnd = (): void => finish('opaque', 'ended');
+    const onClose = (): void => finish('opaque', 'closed');
+    const timer = setTimeout(() => finish('opaque', 'timeout'), timeoutMs);
+
+    socket.on('data', onData);
+    socket.once('end', onEnd);
+    socket.once('close', onClose);
+    socket.once('error', onClose);
+  });
+}

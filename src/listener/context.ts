@@ -1,0 +1,76 @@
+// Per-connection state shared by the listener and the HTTP/TCP paths: where the client wanted to go,
+// which service that is, and who the client is. HTTP requests re-resolve the route when the config
+// was swapped since the last request, so long keep-alive connections follow reloads.
+import type * as net from 'node:net';
+import type { Addr } from '../capture/types';
+import type { Service, ServicePort } from '../config/model';
+import type { Balancer, BalancerSet } from '../balance/set';
+import type { SourceInfo } from '../telemetry/labels';
+import { upstreamCluster } from '../telemetry/accesslog';
+
+/** What the proxy needs from the service state (state/services.ts ServiceIndex satisfies it). */
+export interface ServiceLookup {
+  byVip(ip: string, port: number): { service: Service; port: ServicePort } | undefined;
+  upstreams(service: Service, port: ServicePort): readonly Addr[];
+}
+
+export class ConnContext {
+  /** Date.now() at accept; for the access log's start_time of TCP connections. */
+  readonly startedAt = Date.now();
+  service: Service;
+  port: ServicePort;
+  balancer: Balancer;
+  /** Envoy's cluster name for the access log: outbound|PORT||HOST. */
+  cluster: string;
+  /** Requests of this connection currently in flight (HTTP pipelining makes it more than one). */
+  inflight = 0;
+  /** The client broke HTTP framing mid-request (e.g. a bad chunk): in-flight requests end as DPE, not DC. */
+  protocolError = false;
+
+  constructor(
+    readonly vip: Addr,
+    readonly peer: Addr,
+    readonly source: SourceInfo,
+    private index: ServiceLookup,
+    route: { service: Service; port: ServicePort },
+    private readonly balancers: BalancerSet,
+  ) {
+    this.service = route.service;
+    this.port = route.port;
+    this.balancer = balancers.for(route.service, route.port);
+    this.cluster = upstreamCluster(route.port.number, route.service.hosts[0]);
+  }
+
+  /**
+   * The upstream list under the current config. When the index was swapped since this connection
+   * last looked, re-resolve the VIP; if the service is gone, keep the old route (the connection
+   * predates the change; new connections get NR).
+   */
+  upstreams(current: ServiceLookup): readonly Addr[] {
+    if (current !== this.index) {
+      this.index = current;
+      const route = current.byVip(this.vip.address, this.vip.port);
+      if (route !== undefined && (route.service !== this.service || route.port !== this.port)) {
+        this.service = route.service;
+        this.port = route.port;
+        this.balancer = this.balancers.for(route.service, route.port);
+        this.cluster = upstreamCluster(route.port.number, route.service.hosts[0]);
+      }
+    }
+    return this.index.upstreams(this.service, this.port);
+  }
+}
+
+const CTX = Symbol('nodemesh.conn');
+
+interface WithCtx {
+  [CTX]?: ConnContext;
+}
+
+export function attachContext(socket: net.Socket, ctx: ConnContext): void {
+  (socket as net.Socket & WithCtx)[CTX] = ctx;
+}
+
+export function contextOf(socket: net.Socket | null | undefined): ConnContext | undefined {
+  return socket == null ? undefined : (socket as net.Socket & WithCtx)[CTX];
+}

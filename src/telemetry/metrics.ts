@@ -1,0 +1,235 @@
+// Istio standard metrics plus nodemesh's own, over a private prom-client Registry (the agent adds its
+// collectors to `registry`). Hot paths get cached stat handles: HttpStats per (source, endpoint) and
+// TcpStats per connection, so a request costs a few map lookups and additions, not label hashing.
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { Service } from '../config/model';
+import type { Target } from '../balance/set';
+import { baseLabels, destinationInfo, httpLabels, tcpLabels, UNKNOWN, type Reporter, type SourceInfo } from './labels';
+import { CounterSeries, HistogramSeries, SeriesCounter, SeriesHistogram, type Labels } from './series';
+
+/** Envoy's default histogram buckets (ms), which Istio's duration metric uses. */
+export const DURATION_BUCKETS_MS = [
+  0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000,
+] as const;
+
+/** Body-size buckets: powers of ten from 1 B to 1 GB. */
+export const BYTES_BUCKETS = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000] as const;
+
+export type DetectOutcome = 'sniffed' | 'declared' | 'timeout' | 'ended';
+
+export interface MetricsOptions {
+  /** Defaults to a new Registry; pass one to share. */
+  readonly registry?: Registry;
+  /** destination_cluster / cluster id (Istio's default in a single cluster is "Kubernetes"). */
+  readonly cluster?: string;
+  readonly reporter?: Reporter;
+}
+
+interface HttpBundle {
+  readonly requests: CounterSeries;
+  readonly duration: HistogramSeries;
+  readonly requestBytes: HistogramSeries;
+  readonly responseBytes: HistogramSeries;
+}
+
+function keyOf(labels: Labels): string {
+  return Object.values(labels).join('\u0001');
+}
+
+/** Request stats of one (source, destination endpoint) pair; bundles per (code, flags) cached inside. */
+export class HttpStats {
+  private readonly ok = new Map<number, HttpBundle>();
+  private readonly flagged = new Map<string, HttpBundle>();
+
+  constructor(private readonly m: Metrics, private readonly base: Labels) {}
+
+  /** One finished request. `flags` is "-" when none; `code` 0 when no response was sent. */
+  record(code: number, flags: string, durationMs: number, requestBytes: number, responseBytes: number): void {
+    let b = flags === '-' ? this.ok.get(code) : this.flagged.get(`${code}|${flags}`);
+    if (b === undefined) b = this.bundle(code, flags);
+    b.requests.inc();
+    b.duration.observe(durationMs);
+    b.requestBytes.observe(requestBytes);
+    b.responseBytes.observe(responseBytes);
+  }
+
+  private bundle(code: number, flags: string): HttpBundle {
+    const labels = httpLabels(this.base, code, flags);
+    const key = keyOf(labels);
+    const b: HttpBundle = {
+      requests: this.m.requests.at(key, labels),
+      duration: this.m.duration.at(key, labels),
+      requestBytes: this.m.requestBytes.at(key, labels),
+      responseBytes: this.m.responseBytes.at(key, labels),
+    };
+    if (flags === '-') this.ok.set(code, b);
+    else this.flagged.set(`${code}|${flags}`, b);
+    return b;
+  }
+}
+
+/**
+ * TCP stats of one (source, destination endpoint) pair. Byte counts are deltas the caller adds as they become known
+ * (periodically and at close), so long-lived connections show traffic before they end.
+ */
+export class TcpStats {
+  private readonly sentS: CounterSeries;
+  private readonly receivedS: CounterSeries;
+  private readonly openedS: CounterSeries;
+  private readonly closedS = new Map<string, CounterSeries>();
+
+  constructor(private readonly m: Metrics, private readonly base: Labels) {
+    // Bytes and opens carry "-": flags are only known when the connection ends.
+    const labels = tcpLabels(base, '-');
+    const key = keyOf(labels);
+    this.sentS = m.tcpSent.at(key, labels);
+    this.receivedS = m.tcpReceived.at(key, labels);
+    this.openedS = m.tcpOpened.at(key, labels);
+  }
+
+  opened(): void {
+    this.openedS.inc();
+  }
+
+  /** Bytes sent to the client (the response direction, Istio's "sent"). */
+  sent(n: number): void {
+    if (n > 0) this.sentS.inc(n);
+  }
+
+  /** Bytes received from the client (the request direction). */
+  received(n: number): void {
+    if (n > 0) this.receivedS.inc(n);
+  }
+
+  closed(flags: string): void {
+    let s = this.closedS.get(flags);
+    if (s === undefined) {
+      const labels = tcpLabels(this.base, flags);
+      s = this.m.tcpClosed.at(keyOf(labels), labels);
+      this.closedS.set(flags, s);
+    }
+    s.inc();
+  }
+}
+
+export class Metrics {
+  readonly registry: Registry;
+  readonly cluster: string;
+  readonly reporter: Reporter;
+
+  readonly requests: SeriesCounter;
+  readonly duration: SeriesHistogram;
+  readonly requestBytes: SeriesHistogram;
+  readonly responseBytes: SeriesHistogram;
+  readonly tcpSent: SeriesCounter;
+  readonly tcpReceived: SeriesCounter;
+  readonly tcpOpened: SeriesCounter;
+  readonly tcpClosed: SeriesCounter;
+
+  readonly upstreamConnectFailures: Counter<'service' | 'endpoint'>;
+  readonly endpointEjections: Counter<'service' | 'endpoint'>;
+  readonly panicPicks: Counter<'service'>;
+  readonly downstreamActive: Gauge;
+  readonly downstreamRejected: Counter<'reason'>;
+  readonly detections: Counter<'protocol' | 'outcome'>;
+
+  private readonly httpCache = new WeakMap<SourceInfo, WeakMap<object, HttpStats>>();
+  private readonly tcpCache = new WeakMap<SourceInfo, WeakMap<object, TcpStats>>();
+
+  constructor(opts: MetricsOptions = {}) {
+    const r = (this.registry = opts.registry ?? new Registry());
+    this.cluster = opts.cluster ?? UNKNOWN;
+    this.reporter = opts.reporter ?? 'source';
+
+    this.requests = new SeriesCounter('istio_requests_total', 'Requests handled by the proxy').register(r);
+    this.duration = new SeriesHistogram('istio_request_duration_milliseconds', 'Request duration', DURATION_BUCKETS_MS).register(r);
+    this.requestBytes = new SeriesHistogram('istio_request_bytes', 'Request body size', BYTES_BUCKETS).register(r);
+    this.responseBytes = new SeriesHistogram('istio_response_bytes', 'Response body size', BYTES_BUCKETS).register(r);
+    this.tcpSent = new SeriesCounter('istio_tcp_sent_bytes_total', 'Bytes sent to the client on TCP connections').register(r);
+    this.tcpReceived = new SeriesCounter('istio_tcp_received_bytes_total', 'Bytes received from the client on TCP connections').register(r);
+    this.tcpOpened = new SeriesCounter('istio_tcp_connections_opened_total', 'TCP connections opened').register(r);
+    this.tcpClosed = new SeriesCounter('istio_tcp_connections_closed_total', 'TCP connections closed').register(r);
+
+    const registers = [r];
+    this.upstreamConnectFailures = new Counter({
+      name: 'nodemesh_upstream_connect_failures_total',
+      help: 'Upstream connect failures (refused, unreachable, connect timeout) per endpoint',
+      labelNames: ['service', 'endpoint'],
+      registers,
+    });
+    this.endpointEjections = new Counter({
+      name: 'nodemesh_endpoint_ejections_total',
+      help: 'Times an endpoint was marked unhealthy by passive health checking',
+      labelNames: ['service', 'endpoint'],
+      registers,
+    });
+    this.panicPicks = new Counter({
+      name: 'nodemesh_upstream_panic_picks_total',
+      help: 'Picks made while every endpoint of the service was unhealthy (panic mode)',
+      labelNames: ['service'],
+      registers,
+    });
+    this.downstreamActive = new Gauge({
+      name: 'nodemesh_downstream_connections_active',
+      help: 'Captured client connections currently open on the outbound listener',
+      registers,
+    });
+    this.downstreamRejected = new Counter({
+      name: 'nodemesh_downstream_rejected_total',
+      help: 'Captured connections closed before proxying (no_original_dst, no_route)',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.detections = new Counter({
+      name: 'nodemesh_protocol_detections_total',
+      help: 'Protocol decisions for captured connections (outcome: sniffed, declared, timeout, ended)',
+      labelNames: ['protocol', 'outcome'],
+      registers,
+    });
+  }
+
+  /**
+   * Stats handle for requests from `source` to `target` (or to `service` when no endpoint was picked).
+   * Cached per (source object, target object): keep SourceInfo objects interned.
+   */
+  http(source: SourceInfo, service: Service | undefined, target: Target | undefined): HttpStats {
+    return this.cached(this.httpCache, source, service, target, (base) => new HttpStats(this, base), 'http');
+  }
+
+  /** Stats handle for TCP connections from `source` to `target`; cached the same way. */
+  tcp(source: SourceInfo, service: Service | undefined, target: Target | undefined): TcpStats {
+    return this.cached(this.tcpCache, source, service, target, (base) => new TcpStats(this, base), 'tcp');
+  }
+
+  private cached<T extends object>(
+    cache: WeakMap<SourceInfo, WeakMap<object, T>>,
+    source: SourceInfo,
+    service: Service | undefined,
+    target: Target | undefined,
+    make: (base: Labels) => T,
+    protocol: string,
+  ): T {
+    let bySource = cache.get(source);
+    if (bySource === undefined) {
+      bySource = new WeakMap();
+      cache.set(source, bySource);
+    }
+    const key: object = target ?? service ?? NO_SERVICE;
+    let stats = bySource.get(key);
+    if (stats === undefined) {
+      const dst = destinationInfo(target?.service ?? service, target?.endpoint, this.cluster);
+      // connection_security_policy: "unknown" is what a source-side reporter says (reference.md).
+      stats = make(baseLabels(this.reporter, source, dst, protocol, UNKNOWN));
+      bySource.set(key, stats);
+    }
+    return stats;
+  }
+
+  connectFailure(target: Target, ejected: boolean): void {
+    const labels = { service: target.service.key, endpoint: target.key };
+    this.upstreamConnectFailures.inc(labels);
+    if (ejected) this.endpointEjections.inc(labels);
+  }
+}
+
+const NO_SERVICE = {};

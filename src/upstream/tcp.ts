@@ -1,0 +1,210 @@
+// Opaque TCP: connect to a picked endpoint (bounded), then pipe both ways with backpressure and
+// half-close (a client FIN is forwarded and the response still flows back). Byte counters are flushed
+// into Istio's TCP metrics periodically and at close, so long-lived connections are visible.
+import * as net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { BalancerSet, Target } from '../balance/set';
+import type { ConnContext, ServiceLookup } from '../listener/context';
+import type { Timeouts } from '../listener/timeouts';
+import { formatAddr, socketAddr, type AccessLog } from '../telemetry/accesslog';
+import type { Metrics, TcpStats } from '../telemetry/metrics';
+import { classifyUpstreamError, CONNECT_TIMEOUT_CODE, errorCode } from './failure';
+
+export interface TcpDeps {
+  readonly metrics: Metrics;
+  readonly balancers: BalancerSet;
+  readonly timeouts: Timeouts;
+  readonly accessLog: AccessLog;
+  readonly index: () => ServiceLookup;
+}
+
+class TcpSession {
+  private readonly t0 = performance.now();
+  private upstream: net.Socket | undefined;
+  private connected = false;
+  private closedSockets = 0;
+  private connectTimer: NodeJS.Timeout | undefined;
+  private reportedIn = 0;
+  private reportedOut = 0;
+  private flags = '-';
+  private termination: string | null = null;
+  private upstreamLocal: string | null = null;
+  private finished = false;
+
+  constructor(
+    private readonly proxy: TcpProxy,
+    private readonly client: net.Socket,
+    private readonly ctx: ConnContext,
+    private readonly target: Target | undefined,
+    private readonly stats: TcpStats,
+  ) {}
+
+  start(head: Buffer | undefined): void {
+    const { client, target } = this;
+    client.on('error', this.onClientError);
+    client.once('close', this.onClientClose);
+    this.stats.opened();
+    if (target === undefined) {
+      this.flags = 'UH';
+      this.termination = 'no healthy upstream';
+      client.destroy();
+      return;
+    }
+    const up = net.connect({ host: target.addr.address, port: target.addr.port, allowHalfOpen: true, noDelay: true });
+    this.upstream = up;
+    up.on('error', this.onUpError);
+    up.once('close', this.onUpClose);
+    up.once('connect', () => this.onConnect(head));
+    const ms = this.proxy.deps.timeouts.connectMs;
+    if (ms > 0) {
+      this.connectTimer = setTimeout(() => {
+        up.destroy(Object.assign(new Error(`connect timeout after ${ms} ms`), { code: CONNECT_TIMEOUT_CODE }));
+      }, ms);
+    }
+  }
+
+  private onConnect(head: Buffer | undefined): void {
+    clearTimeout(this.connectTimer);
+    const { client } = this;
+    const up = this.upstream!;
+    this.connected = true;
+    this.proxy.deps.balancers.reportSuccess(this.target!);
+    if (this.proxy.deps.accessLog.enabled) this.upstreamLocal = socketAddr(up.localAddress, up.localPort);
+    if (client.destroyed) {
+      up.destroy();
+      return;
+    }
+    const idle = this.proxy.deps.timeouts.tcpIdleMs;
+    if (idle > 0) {
+      client.setTimeout(idle, () => {
+        this.termination = 'idle timeout';
+        client.destroy();
+      });
+    }
+    // Bytes the client sent before it half-closed during detection (they could not be unshifted).
+    if (head !== undefined) up.write(head);
+    client.pipe(up);
+    up.pipe(client);
+  }
+
+  private readonly onClientError = (err: Error): void => {
+    this.termination ??= `downstream: ${err.message}`;
+    this.upstream?.destroy();
+  };
+
+  private readonly onUpError = (err: Error): void => {
+    clearTimeout(this.connectTimer);
+    this.termination ??= `upstream: ${err.message}`;
+    if (!this.connected && this.target !== undefined) {
+      const v = classifyUpstreamError(errorCode(err), 'connect');
+      this.flags = v.flag;
+      const ejected = v.eject && this.proxy.deps.balancers.reportFailure(this.target);
+      this.proxy.deps.metrics.connectFailure(this.target, ejected);
+    }
+    this.client.destroy();
+  };
+
+  // A side that closes without having forwarded its peer's FIN went away abnormally: take the other
+  // down too. After a clean half-close exchange both sides end on their own.
+  private readonly onClientClose = (): void => {
+    const up = this.upstream;
+    if (up !== undefined && !up.destroyed && !up.writableEnded) up.destroy();
+    this.closed();
+  };
+
+  private readonly onUpClose = (): void => {
+    clearTimeout(this.connectTimer);
+    const c = this.client;
+    if (!c.destroyed && !c.writableEnded) c.destroy();
+    this.closed();
+  };
+
+  private closed(): void {
+    this.closedSockets++;
+    if (this.closedSockets >= (this.upstream === undefined ? 1 : 2)) this.finish();
+  }
+
+  /** Adds the byte deltas since the last report to the metrics. */
+  report(): void {
+    const c = this.client;
+    const inNow = c.bytesRead;
+    const outNow = c.bytesWritten ?? this.reportedOut;
+    this.stats.received(inNow - this.reportedIn);
+    this.stats.sent(outNow - this.reportedOut);
+    this.reportedIn = inNow;
+    this.reportedOut = outNow;
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.report();
+    this.stats.closed(this.flags);
+    this.proxy.done(this);
+    const log = this.proxy.deps.accessLog;
+    if (!log.enabled) return;
+    const durationMs = performance.now() - this.t0;
+    log.write({
+      start_time: new Date(this.ctx.startedAt).toISOString(),
+      method: null,
+      path: null,
+      protocol: null,
+      response_code: 0,
+      response_flags: this.flags,
+      bytes_received: this.reportedIn,
+      bytes_sent: this.reportedOut,
+      duration: Math.round(durationMs),
+      upstream_service_time: null,
+      x_forwarded_for: null,
+      user_agent: null,
+      request_id: null,
+      authority: null,
+      upstream_host: this.target?.key ?? null,
+      upstream_cluster: this.ctx.cluster,
+      upstream_local_address: this.upstreamLocal,
+      downstream_local_address: formatAddr(this.ctx.vip),
+      downstream_remote_address: formatAddr(this.ctx.peer),
+      connection_termination_details: this.termination,
+    });
+  }
+}
+
+export class TcpProxy {
+  private readonly open = new Set<TcpSession>();
+  private readonly timer: NodeJS.Timeout | undefined;
+
+  constructor(readonly deps: TcpDeps) {
+    const every = deps.timeouts.tcpReportMs;
+    if (every > 0) this.timer = setInterval(() => this.flush(), every).unref();
+  }
+
+  /** Proxies a connection (paused, first bytes unshifted, or in `head` if the client already half-closed). */
+  serve(client: net.Socket, ctx: ConnContext, head?: Buffer): void {
+    const { deps } = this;
+    const pick = ctx.balancer.pick(ctx.service, ctx.port, ctx.upstreams(deps.index()));
+    const target = pick.kind === 'pick' ? pick.target : undefined;
+    if (pick.kind === 'pick' && pick.panic) deps.metrics.panicPicks.inc({ service: ctx.service.key });
+    const session = new TcpSession(this, client, ctx, target, deps.metrics.tcp(ctx.source, ctx.service, target));
+    this.open.add(session);
+    session.start(head);
+  }
+
+  /** Open proxied TCP connections. */
+  size(): number {
+    return this.open.size;
+  }
+
+  flush(): void {
+    for (const s of this.open) s.report();
+  }
+
+  /** @internal called by a session when both of its sockets closed. */
+  done(session: TcpSession): void {
+    this.open.delete(session);
+  }
+
+  close(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.flush();
+  }
+}
