@@ -75,6 +75,8 @@ export async function startMesh(p: MeshPaths, backendPort: number, readyTimeoutM
     '--metrics-port', String(metrics),
     '--ready-port', String(ready),
     '--admin-host', '127.0.0.1',
+    // HAProxy and nginx run without access logs; so does the agent here.
+    '--access-log', 'off',
   ], p.logFile, { ...process.env, NODEMESH_LOG_LEVEL: p.logLevel }));
   await waitReady(agent, `http://127.0.0.1:${ready}/healthz/ready`, readyTimeoutMs);
   return { root: cgRoot, podsCg, agent, ports: { outbound, metrics, ready } };

@@ -15,6 +15,8 @@ import { createOutboundListener, type OutboundListener } from './listener/outbou
 import { logger } from './log';
 import { ServiceIndex } from './state/services';
 import { startAdmin, type AdminServer } from './telemetry/admin';
+import { AccessLog, DISABLED_ACCESS_LOG } from './telemetry/accesslog';
+import { sourceResolver } from './telemetry/labels';
 import { Metrics } from './telemetry/metrics';
 import { NodeMetrics } from './telemetry/node';
 
@@ -34,6 +36,7 @@ export interface AgentOptions {
   readyPort: number;
   connectTimeoutMs?: number;
   requestTimeoutMs?: number;
+  accessLog: boolean;
 }
 
 export const DEFAULTS = {
@@ -104,6 +107,8 @@ export class Agent {
             ? dp()?.originalDst({ address: s.remoteAddress, port: s.remotePort }, { address: stripMapped(s.localAddress), port: s.localPort })
             : undefined,
         index: () => this.currentIndex(),
+        sourceOf: (peer: Addr) => this.sourceOf(peer),
+        accessLog: this.opts.accessLog ? new AccessLog() : DISABLED_ACCESS_LOG,
         metrics: this.metrics,
         balancers: this.balancers,
         timeouts: {
@@ -114,6 +119,9 @@ export class Agent {
     });
     this.listeners.set(key, listener);
   }
+
+  // Rebuilt per config so that each workload maps to one SourceInfo object (the metric caches key on it).
+  private sourceOf: (peer: Addr) => ReturnType<ReturnType<typeof sourceResolver>> = sourceResolver(() => undefined);
 
   private currentIndex(): ServiceIndex {
     if (!this.index) throw new MeshError('NO_ROUTE', 'no config loaded yet');
@@ -136,8 +144,11 @@ export class Agent {
       if (this.current) this.datapath?.sync(this.current);
       return;
     }
-    this.index = new ServiceIndex(cfg);
+    const index = new ServiceIndex(cfg);
+    this.index = index;
     this.current = cfg;
+    this.sourceOf = sourceResolver((ip) => index.workloadByIp(ip));
+    this.balancers.retain(cfg.services);
     this.byId = new Map(cfg.services.map((s) => [s.id, s]));
     this.node.reloaded(true);
     log.info({ services: cfg.services.length, hash: cfg.source.hash.slice(0, 12) }, 'config applied');

@@ -64,7 +64,7 @@ usage:
   nodemesh agent --config PATH [--cgroup DIR] [--bpffs DIR] [--node NAME] [--node-ip IP]
                  [--no-capture] [--outbound-port 15001] [--admin-host 0.0.0.0]
                  [--metrics-port 15020] [--ready-port 15021] [--bpf-objects DIR]
-                 [--connect-timeout 5s] [--request-timeout 15s]
+                 [--connect-timeout 5s] [--request-timeout 15s] [--access-log on|off]
   nodemesh check PATH                       validate a config file or directory offline
   nodemesh uninstall [--bpffs DIR] [--cgroup DIR]   detach programs, remove pins
   nodemesh stat [--bpffs DIR]               kernel counters and map occupancy from the pins

@@ -11,7 +11,7 @@ import { logger } from './log';
 const log = logger('main');
 
 async function agent(args: ParsedArgs): Promise<number> {
-  onlyFlags(args, ['config', 'cgroup', 'bpffs', 'node', 'node-ip', 'no-capture', 'outbound-port', 'admin-host', 'metrics-port', 'ready-port', 'bpf-objects', 'connect-timeout', 'request-timeout']);
+  onlyFlags(args, ['config', 'cgroup', 'bpffs', 'node', 'node-ip', 'no-capture', 'outbound-port', 'admin-host', 'metrics-port', 'ready-port', 'bpf-objects', 'connect-timeout', 'request-timeout', 'access-log']);
   const config = str(args, 'config');
   if (!config) throw new Error('--config PATH is required');
   if (!fs.existsSync(config)) throw new MeshError('CONFIG_READ', `${config} does not exist`);
@@ -29,6 +29,7 @@ async function agent(args: ParsedArgs): Promise<number> {
     adminHost: str(args, 'admin-host', DEFAULTS.adminHost) as string,
     metricsPort: port(args, 'metrics-port', DEFAULTS.metricsPort),
     readyPort: port(args, 'ready-port', DEFAULTS.readyPort),
+    accessLog: (str(args, 'access-log', 'on') as string) !== 'off',
     ...(connectTimeoutMs !== undefined ? { connectTimeoutMs } : {}),
     ...(requestTimeoutMs !== undefined ? { requestTimeoutMs } : {}),
   };
