@@ -83,7 +83,7 @@ void nm_object_close(int handle)
 	objects[handle] = NULL;
 }
 
-int nm_attach_cgroup(int prog_fd, const char *cgroup_path, const char *link_pin, char *err, int errlen)
+int nm_attach_cgroup(int prog_fd, int attach_type, const char *cgroup_path, const char *link_pin, char *err, int errlen)
 {
 	int link_fd = bpf_obj_get(link_pin);
 	if (link_fd >= 0) {
@@ -103,22 +103,13 @@ int nm_attach_cgroup(int prog_fd, const char *cgroup_path, const char *link_pin,
 		say(err, errlen, "open cgroup %s: %s", cgroup_path, strerror(e));
 		return -e;
 	}
-	struct bpf_prog_info info = {};
-	__u32 len = sizeof(info);
-	int rc = bpf_obj_get_info_by_fd(prog_fd, &info, &len);
-	if (rc) {
-		close(cg);
-		say(err, errlen, "program info: %s", strerror(-rc));
-		return rc;
-	}
-	enum bpf_attach_type type = info.type == BPF_PROG_TYPE_SOCK_OPS ? BPF_CGROUP_SOCK_OPS : BPF_CGROUP_INET4_CONNECT;
-	link_fd = bpf_link_create(prog_fd, cg, type, NULL);
+	link_fd = bpf_link_create(prog_fd, cg, (enum bpf_attach_type)attach_type, NULL);
 	close(cg);
 	if (link_fd < 0) {
 		say(err, errlen, "attach to cgroup %s: %s", cgroup_path, strerror(-link_fd));
 		return link_fd;
 	}
-	rc = bpf_obj_pin(link_fd, link_pin);
+	int rc = bpf_obj_pin(link_fd, link_pin);
 	if (rc) {
 		say(err, errlen, "pin link at %s: %s", link_pin, strerror(-rc));
 		close(link_fd);

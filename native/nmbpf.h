@@ -18,7 +18,7 @@ void nm_object_close(int handle);
  * re-adopted and atomically switched to this program (no second attachment). Returns 0 = attached,
  * 1 = re-adopted.
  */
-int nm_attach_cgroup(int prog_fd, const char *cgroup_path, const char *link_pin, char *err, int errlen);
+int nm_attach_cgroup(int prog_fd, int attach_type, const char *cgroup_path, const char *link_pin, char *err, int errlen);
 /* Attach an sk_msg verdict program to a sockhash/sockmap (replaces a previous one). */
 int nm_attach_sk_msg(int prog_fd, int map_fd, char *err, int errlen);
 /* Detach the link pinned at link_pin and remove the pin. Returns 0, or -ENOENT when absent. */

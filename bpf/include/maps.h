@@ -94,6 +94,7 @@ enum nm_global_idx {
 	NM_G_SOCKHASH_FAIL,
 	NM_G_MSG_REDIRECT,
 	NM_G_MSG_PASS,
+	NM_G_STRICT_DROP,
 	NM_G_MAX,
 };
 
@@ -170,6 +171,34 @@ struct {
 	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } nm_global SEC(".maps");
+
+/* Inbound mTLS mode of a local workload: {pod ip, port} first, then {pod ip, 0} for the workload. */
+#define NM_MTLS_PERMISSIVE 0
+#define NM_MTLS_STRICT 1
+#define NM_MTLS_DISABLE 2
+
+struct nm_inbound_key {
+	__u32 ip;     /* network order */
+	__u16 port;   /* host order; 0 = any port of the workload */
+	__u16 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NM_MAX_SERVICES);
+	__type(key, struct nm_inbound_key);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nm_inbound_mode SEC(".maps");
+
+/* Source addresses allowed to open plaintext connections to STRICT workloads: the agents' delivery addresses. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nm_trusted_src SEC(".maps");
 
 static __always_inline void nm_global_inc(__u32 idx)
 {

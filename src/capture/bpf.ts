@@ -8,17 +8,21 @@ import { MeshError } from '../errors';
 import { logger } from '../log';
 import { checkBpffs, checkCgroup2, checkPrivileges, ownCgroupId } from './env';
 import { ATTACH, native, type NativeBpf } from './ffi';
-import { bytesToIp, configVal, decodeConn, decodeStats, GLOBAL_COUNTERS, SIZES, stripMapped, tuple, u32, u64, type GlobalCounter } from './layout';
+import { bytesToIp, configVal, decodeConn, decodeStats, GLOBAL_COUNTERS, inboundKey, ipToBytes, MTLS, SIZES, stripMapped, tuple, u32, u64, type GlobalCounter, type InboundMode } from './layout';
 import { planMaps } from './plan';
 import type { Addr, Datapath, KernelCounters, MapStat } from './types';
 
 const log = logger('capture');
 
-export const MAP_NAMES = ['nm_services', 'nm_backends', 'nm_config', 'nm_exempt', 'nm_cookie_dst', 'nm_orig_dst', 'nm_sockhash', 'nm_svc_stats', 'nm_global'] as const;
+export const MAP_NAMES = [
+  'nm_services', 'nm_backends', 'nm_config', 'nm_exempt', 'nm_cookie_dst', 'nm_orig_dst', 'nm_sockhash', 'nm_svc_stats', 'nm_global',
+  'nm_inbound_mode', 'nm_trusted_src',
+] as const;
 type MapName = (typeof MAP_NAMES)[number];
 const CGROUP_PROGS = [
   { object: 'connect4', program: 'nm_connect4', link: 'link_connect4', type: ATTACH.CGROUP_INET4_CONNECT },
   { object: 'sockops', program: 'nm_sockops', link: 'link_sockops', type: ATTACH.CGROUP_SOCK_OPS },
+  { object: 'inbound', program: 'nm_inbound', link: 'link_inbound', type: ATTACH.CGROUP_INET_INGRESS },
 ] as const;
 
 export interface BpfOptions {
@@ -55,7 +59,7 @@ export class BpfDatapath implements Datapath {
     checkPrivileges();
     checkBpffs(opts.bpffs);
     checkCgroup2(opts.cgroup);
-    for (const o of ['connect4', 'sockops', 'sk_msg']) {
+    for (const o of ['connect4', 'sockops', 'inbound', 'sk_msg']) {
       const f = path.join(opts.objects, `${o}.bpf.o`);
       if (!fs.existsSync(f)) throw new MeshError('BPF_OBJECT', `${f} is missing (run make)`);
     }
@@ -109,6 +113,35 @@ export class BpfDatapath implements Datapath {
     const goneBackends = prune('nm_backends', SIZES.backendKey, SIZES.backendVal, (k) => plan.backends.has(k.toString('hex')));
     prune('nm_svc_stats', SIZES.u32, SIZES.stats, (k) => plan.serviceIds.has(k.readUInt32LE(0)));
     log.info({ services: plan.services.size, backends: plan.backends.size, goneServices, goneBackends }, 'kernel maps synced');
+  }
+
+  /**
+   * Inbound mTLS modes of local workloads ({ip, port 0 = whole workload}) and the trusted delivery
+   * sources, replaced as a whole (stale keys deleted after the new ones are in).
+   */
+  syncInbound(modes: readonly InboundMode[], trusted: readonly string[]): void {
+    const want = new Map<string, [Buffer, Buffer]>();
+    for (const m of modes) {
+      const k = inboundKey(m.ip, m.port);
+      want.set(k.toString('hex'), [k, Buffer.from([MTLS[m.mode]])]);
+    }
+    const trust = new Map<string, [Buffer, Buffer]>();
+    for (const ip of trusted) {
+      const k = Buffer.alloc(4);
+      ipToBytes(ip, k, 0);
+      trust.set(k.toString('hex'), [k, Buffer.from([1])]);
+    }
+    for (const [map, entries, ks] of [['nm_inbound_mode', want, SIZES.inboundKey], ['nm_trusted_src', trust, SIZES.u32]] as const) {
+      for (const [hex, [k, v]] of entries) {
+        const rc = this.lib.mapUpdate(this.fd(map), k, v);
+        if (rc < 0) throw new MeshError('BPF_MAP', `update ${map}[${hex}]: errno ${-rc}`);
+      }
+      const { keys, count } = this.lib.mapDump(this.fd(map), ks, 1, 1 << 16);
+      for (let i = 0; i < count; i++) {
+        const k = keys.subarray(i * ks, (i + 1) * ks);
+        if (!entries.has(k.toString('hex'))) this.lib.mapDelete(this.fd(map), k);
+      }
+    }
   }
 
   originalDst(peer: Addr, local: Addr): Addr | undefined {
@@ -178,7 +211,7 @@ function attachAll(lib: NativeBpf, opts: BpfOptions): AttachReport {
     for (const p of CGROUP_PROGS) {
       const h = lib.objectLoad(path.join(opts.objects, `${p.object}.bpf.o`), opts.bpffs);
       handles.push(h);
-      const how = lib.attachCgroup(lib.progFd(h, p.program), opts.cgroup, path.join(opts.bpffs, p.link));
+      const how = lib.attachCgroup(lib.progFd(h, p.program), p.type, opts.cgroup, path.join(opts.bpffs, p.link));
       report[how].push(p.program);
     }
     const h = lib.objectLoad(path.join(opts.objects, 'sk_msg.bpf.o'), opts.bpffs);
@@ -215,7 +248,11 @@ export function uninstall(bpffs: string, cgroup?: string): { detached: string[];
 }
 
 /** Programs attached to a cgroup, per hook (tests, `nodemesh stat`). */
-export function cgroupAttachments(cgroup: string): { connect4: number; sockops: number } {
+export function cgroupAttachments(cgroup: string): { connect4: number; sockops: number; inbound: number } {
   const lib = native();
-  return { connect4: lib.cgroupProgCount(cgroup, ATTACH.CGROUP_INET4_CONNECT), sockops: lib.cgroupProgCount(cgroup, ATTACH.CGROUP_SOCK_OPS) };
+  return {
+    connect4: lib.cgroupProgCount(cgroup, ATTACH.CGROUP_INET4_CONNECT),
+    sockops: lib.cgroupProgCount(cgroup, ATTACH.CGROUP_SOCK_OPS),
+    inbound: lib.cgroupProgCount(cgroup, ATTACH.CGROUP_INET_INGRESS),
+  };
 }

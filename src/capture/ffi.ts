@@ -8,7 +8,7 @@ export interface NativeBpf {
   objectLoad(objPath: string, pinDir: string): number;
   progFd(handle: number, name: string): number;
   objectClose(handle: number): void;
-  attachCgroup(progFd: number, cgroupPath: string, linkPin: string): 'attached' | 'readopted';
+  attachCgroup(progFd: number, attachType: number, cgroupPath: string, linkPin: string): 'attached' | 'readopted';
   attachSkMsg(progFd: number, mapFd: number): void;
   detachLink(linkPin: string): boolean;
   cgroupProgCount(cgroupPath: string, attachType: number): number;
@@ -23,7 +23,7 @@ export interface NativeBpf {
 }
 
 /** Kernel attach types (enum bpf_attach_type) used for queries. */
-export const ATTACH = { CGROUP_INET4_CONNECT: 10, CGROUP_SOCK_OPS: 3 } as const;
+export const ATTACH = { CGROUP_INET_INGRESS: 0, CGROUP_INET4_CONNECT: 10, CGROUP_SOCK_OPS: 3 } as const;
 
 const ERRNO: Record<number, string> = { 1: 'EPERM', 2: 'ENOENT', 9: 'EBADF', 13: 'EACCES', 17: 'EEXIST', 22: 'EINVAL', 28: 'ENOSPC' };
 const errnoName = (rc: number): string => ERRNO[-rc] ?? `errno ${-rc}`;
@@ -51,7 +51,7 @@ export function native(): NativeBpf {
     nm_object_load: ['int', ['string', 'string', 'pointer', 'int']],
     nm_object_prog_fd: ['int', ['int', 'string']],
     nm_object_close: ['void', ['int']],
-    nm_attach_cgroup: ['int', ['int', 'string', 'string', 'pointer', 'int']],
+    nm_attach_cgroup: ['int', ['int', 'int', 'string', 'string', 'pointer', 'int']],
     nm_attach_sk_msg: ['int', ['int', 'int', 'pointer', 'int']],
     nm_detach_link: ['int', ['string']],
     nm_cgroup_prog_count: ['int', ['string', 'int']],
@@ -83,7 +83,7 @@ export function native(): NativeBpf {
     objectLoad: (obj, pinDir) => withErr('BPF_OBJECT', 'nm_object_load', obj, pinDir),
     progFd: (h, name) => check(`program ${name}`, call('nm_object_prog_fd', h, name)),
     objectClose: (h) => void call('nm_object_close', h),
-    attachCgroup: (fd, cg, pin) => (withErr('BPF_ATTACH', 'nm_attach_cgroup', fd, cg, pin) === 1 ? 'readopted' : 'attached'),
+    attachCgroup: (fd, type, cg, pin) => (withErr('BPF_ATTACH', 'nm_attach_cgroup', fd, type, cg, pin) === 1 ? 'readopted' : 'attached'),
     attachSkMsg: (fd, mapFd) => void withErr('BPF_ATTACH', 'nm_attach_sk_msg', fd, mapFd),
     detachLink: (pin) => {
       const rc = call('nm_detach_link', pin);

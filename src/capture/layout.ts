@@ -14,6 +14,7 @@ export const SIZES = {
   conn: 16,
   config: 8,
   stats: 48,
+  inboundKey: 8,
   u32: 4,
   u64: 8,
 } as const;
@@ -120,6 +121,7 @@ export const GLOBAL_COUNTERS = [
   'sockhash_fail',
   'msg_redirect',
   'msg_pass',
+  'strict_drop',
 ] as const;
 export type GlobalCounter = (typeof GLOBAL_COUNTERS)[number];
 
@@ -132,5 +134,22 @@ export function u32(n: number): Buffer {
 export function u64(n: bigint): Buffer {
   const b = Buffer.alloc(8);
   b.writeBigUInt64LE(n, 0);
+  return b;
+}
+
+export const MTLS = { PERMISSIVE: 0, STRICT: 1, DISABLE: 2 } as const;
+export type MtlsMode = keyof typeof MTLS;
+
+export interface InboundMode {
+  ip: string;
+  /** 0 = every port of the workload. */
+  port: number;
+  mode: MtlsMode;
+}
+
+export function inboundKey(ip: string, port: number): Buffer {
+  const b = Buffer.alloc(SIZES.inboundKey);
+  ipToBytes(ip, b, 0);
+  b.writeUInt16LE(port, 4);
   return b;
 }

@@ -21,7 +21,7 @@ rootTest('SIGKILL leaves pins; kernel mode keeps working; a restart re-adopts wi
   });
   await mesh.start();
   assert.equal(await mesh.curl(`http://${pv}/`), 'p1');
-  assert.deepEqual(cgroupAttachments(mesh.root), { connect4: 1, sockops: 1 });
+  assert.deepEqual(cgroupAttachments(mesh.root), { connect4: 1, sockops: 1, inbound: 1 });
 
   await mesh.kill('SIGKILL');
   for (const pin of ['link_connect4', 'link_sockops', 'nm_services', 'nm_sockhash']) assert.ok(fs.existsSync(path.join(mesh.pin, pin)), `${pin} pinned`);
@@ -30,8 +30,8 @@ rootTest('SIGKILL leaves pins; kernel mode keeps working; a restart re-adopts wi
 
   mesh.logs = '';
   await mesh.start();
-  assert.match(mesh.logs, /"readopted":\["nm_connect4","nm_sockops"\]/);
-  assert.deepEqual(cgroupAttachments(mesh.root), { connect4: 1, sockops: 1 }, 'no duplicate attachments');
+  assert.match(mesh.logs, /"readopted":\["nm_connect4","nm_sockops","nm_inbound"\]/);
+  assert.deepEqual(cgroupAttachments(mesh.root), { connect4: 1, sockops: 1, inbound: 1 }, 'no duplicate attachments');
   assert.equal(await mesh.curl(`http://${pv}/`), 'p1');
   assert.equal(await mesh.curl(`http://${kv}/`), 'k1');
 });
@@ -78,9 +78,9 @@ rootTest('nodemesh uninstall leaves no attachment and no pin', async (t) => {
   await mesh.kill('SIGTERM');
   assert.ok(fs.existsSync(mesh.pin), 'a graceful stop keeps the pins (the datapath outlives the agent)');
   const out = mesh.cli('uninstall', '--bpffs', mesh.pin, '--cgroup', mesh.root);
-  assert.match(out, /detached: nm_connect4, nm_sockops/);
+  assert.match(out, /detached: nm_connect4, nm_sockops, nm_inbound/);
   assert.equal(fs.existsSync(mesh.pin), false);
-  assert.deepEqual(cgroupAttachments(mesh.root), { connect4: 0, sockops: 0 });
+  assert.deepEqual(cgroupAttachments(mesh.root), { connect4: 0, sockops: 0, inbound: 0 });
   assert.match(mesh.cli('uninstall', '--bpffs', mesh.pin), /detached: nothing/, 'idempotent');
 });
 
