@@ -73,8 +73,9 @@ export function spawnInCgroup(
 ): ChildProcess {
   const quoted = [cmd, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   const script = `echo $$ > '${path.join(cgDir, 'cgroup.procs')}' && exec ${quoted}`;
-  const argv = opts.netns ? ['netns', 'exec', opts.netns, 'sh', '-c', script] : ['-c', script];
-  const bin = opts.netns ? 'ip' : 'sh';
+  // nsenter, not `ip netns exec`: the latter remounts /sys, hiding the cgroup2 and bpffs mounts.
+  const argv = opts.netns ? [`--net=/run/netns/${opts.netns}`, 'sh', '-c', script] : ['-c', script];
+  const bin = opts.netns ? 'nsenter' : 'sh';
   return spawn(bin, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
 }
 
