@@ -43,6 +43,21 @@ export const CATALOG = {
   UPSTREAM_TERMINATED: { code: 'NM_E_UPSTREAM_TERMINATED', message: 'upstream connect error or disconnect/reset before headers', status: 503, flag: 'UC' },
   UPSTREAM_PROTOCOL: { code: 'NM_E_UPSTREAM_PROTOCOL', message: 'upstream sent a malformed response', status: 502, flag: 'UPE' },
   REQUEST_HEADERS_TIMEOUT: { code: 'NM_E_REQUEST_HEADERS_TIMEOUT', message: 'the client did not send a complete request in time', status: 408 },
+
+  // Identity and CA (workload certificates; a failure never stops traffic already flowing).
+  BAD_SPIFFE_ID: { code: 'NM_E_BAD_SPIFFE_ID', message: 'not a SPIFFE id of the form spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>' },
+  BAD_CSR: { code: 'NM_E_BAD_CSR', message: 'malformed or unacceptable certificate signing request' },
+  BAD_CERT: { code: 'NM_E_BAD_CERT', message: 'malformed or unacceptable certificate' },
+  CA_STORE: { code: 'NM_E_CA_STORE', message: 'the CA directory could not be read or written' },
+  NODE_TOKENS: { code: 'NM_E_NODE_TOKENS', message: 'the node-tokens file is missing or invalid' },
+  CERT_FETCH: { code: 'NM_E_CERT_FETCH', message: 'a workload certificate could not be obtained from the CA' },
+
+  // HBONE tunnel, source side (the pool opening a CONNECT stream to a peer agent).
+  TUNNEL_NO_CERT: { code: 'NM_E_TUNNEL_NO_CERT', message: 'no workload certificate for the tunnel source identity', status: 503, flag: 'UF' },
+  TUNNEL_TLS: { code: 'NM_E_TUNNEL_TLS', message: 'HBONE TLS failed or the peer agent is not the expected identity', status: 503, flag: 'TLS_FAILURE' },
+  TUNNEL_CONNECT: { code: 'NM_E_TUNNEL_CONNECT', message: 'the HBONE tunnel to the peer agent could not be established', status: 503, flag: 'UF' },
+  TUNNEL_TIMEOUT: { code: 'NM_E_TUNNEL_TIMEOUT', message: 'the HBONE tunnel was not established in time', status: 503, flag: 'UF' },
+  TUNNEL_REFUSED: { code: 'NM_E_TUNNEL_REFUSED', message: 'the peer agent refused the tunnelled connection', status: 503, flag: 'CONNECT' },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type ErrorName = keyof typeof CATALOG;
