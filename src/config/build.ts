@@ -1,9 +1,10 @@
-// The cross-document pass: joins validated documents into services and workloads, and finds what no
-// single document can show (duplicates, shared VIPs, id collisions, selected endpoints).
+// The cross-document pass: joins validated documents into services, workloads, nodes and policies, and
+// finds what no single document can show (duplicates, shared VIPs and node addresses, id collisions,
+// selected endpoints, competing namespace-wide PeerAuthentications).
 import { serviceId } from './ids';
 import { issue } from './issues';
-import type { ConfigIssue, Endpoint, Service, Workload } from './model';
-import type { Origin, Parsed, ParsedService, ParsedWorkload } from './kinds/types';
+import { ROOT_NAMESPACE, type AuthzPolicy, type ConfigIssue, type Endpoint, type MeshNode, type PeerAuthn, type Service, type Workload } from './model';
+import type { Origin, Parsed, ParsedAuthz, ParsedNode, ParsedPeerAuthn, ParsedService, ParsedWorkload } from './kinds/types';
 
 /** connect4 keeps a fixed-size backend array per kernel-mode service. */
 export const MAX_KERNEL_ENDPOINTS = 64;
@@ -11,6 +12,9 @@ export const MAX_KERNEL_ENDPOINTS = 64;
 export interface Assembled {
   readonly services: Service[];
   readonly workloads: Workload[];
+  readonly nodes: MeshNode[];
+  readonly peerAuthentications: PeerAuthn[];
+  readonly authorizationPolicies: AuthzPolicy[];
 }
 
 export function assemble(parsed: readonly Parsed[], issues: ConfigIssue[], warnings: ConfigIssue[]): Assembled {
@@ -56,10 +60,69 @@ export function assemble(parsed: readonly Parsed[], issues: ConfigIssue[], warni
   checkClaims(parsedServices, (s) => s.addresses, 'address', report);
   checkClaims(parsedServices, (s) => s.hosts, 'host', report);
 
+  const nodes = unique.filter((p): p is ParsedNode => p.kind === 'Node');
+  checkNodes(nodes, workloads, report, warnings);
+  const peerAuthns = unique.filter((p): p is ParsedPeerAuthn => p.kind === 'PeerAuthentication');
+  checkPeerAuthnScopes(peerAuthns, report, warnings);
+  const authz = unique.filter((p): p is ParsedAuthz => p.kind === 'AuthorizationPolicy');
+
+  const byKey = (a: { namespace: string; name: string }, b: { namespace: string; name: string }): number =>
+    compare(`${a.namespace}/${a.name}`, `${b.namespace}/${b.name}`);
   return {
     services: services.sort((a, b) => compare(a.key, b.key)),
-    workloads: workloads.map((w) => w.workload).sort((a, b) => compare(`${a.namespace}/${a.name}`, `${b.namespace}/${b.name}`)),
+    workloads: workloads.map((w) => w.workload).sort(byKey),
+    nodes: nodes.map((n) => n.node).sort((a, b) => compare(a.name, b.name)),
+    // Namespace/name order is also the tie-break order of the deciders (nodemesh has no creation times).
+    peerAuthentications: peerAuthns.map((p) => p.policy).sort(byKey),
+    authorizationPolicies: authz.map((p) => p.policy).sort(byKey),
   };
+}
+
+/**
+ * Two agents cannot listen on one address. When Node documents are given, a workload placed (label
+ * kubernetes.io/hostname) on a node none of them describes has no agent to tunnel to. That is a warning,
+ * not an error: the rest of the config is still usable, and Node documents can lag behind node changes.
+ */
+function checkNodes(nodes: readonly ParsedNode[], workloads: readonly ParsedWorkload[], report: Report, warnings: ConfigIssue[]): void {
+  const byAddress = new Map<string, Origin>();
+  for (const n of nodes) {
+    for (const a of n.addresses) {
+      const first = byAddress.get(a.value);
+      // The path already includes the object's root, as in checkClaims.
+      if (first !== undefined) report({ ...n.origin, root: '' }, a.path, `address ${a.value} is also used by ${where(first)}`);
+      else byAddress.set(a.value, n.origin);
+    }
+  }
+  if (nodes.length === 0) return;
+  const names = new Set(nodes.map((n) => n.node.name));
+  for (const w of workloads) {
+    const node = w.workload.node;
+    if (node !== undefined && !names.has(node)) {
+      report(w.origin, '', `no Node document describes node "${node}" (label kubernetes.io/hostname): peers cannot reach its agent`, warnings);
+    }
+  }
+}
+
+/**
+ * Istio applies only the oldest of several mesh-wide (or namespace-wide) PeerAuthentications. A config
+ * has no creation times to tell which that is, so two of them are refused rather than guessed between.
+ * Istio ignores selector policies in the root namespace; that gets a warning.
+ */
+function checkPeerAuthnScopes(list: readonly ParsedPeerAuthn[], report: Report, warnings: ConfigIssue[]): void {
+  const wide = new Map<string, Origin>();
+  for (const p of list) {
+    const { namespace, selector } = p.policy;
+    if (selector !== undefined) {
+      if (namespace === ROOT_NAMESPACE) {
+        report(p.origin, 'spec.selector', `has no effect: Istio ignores PeerAuthentications with a selector in the root namespace ${ROOT_NAMESPACE}`, warnings);
+      }
+      continue;
+    }
+    const first = wide.get(namespace);
+    const scope = namespace === ROOT_NAMESPACE ? 'mesh-wide' : `namespace-wide (namespace ${namespace})`;
+    if (first === undefined) wide.set(namespace, p.origin);
+    else report(p.origin, 'metadata.name', `a second ${scope} PeerAuthentication: ${where(first)} is one already; Istio would apply only the older, keep one`);
+  }
 }
 
 type Report = (o: Origin, field: string, message: string, to?: ConfigIssue[]) => void;

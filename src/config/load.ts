@@ -28,11 +28,14 @@ export function buildConfig(sources: Sources): LoadResult {
       parsed.push(...readDocument(issues, file.path, doc.index, doc.value));
     }
   }
-  const { services, workloads } = assemble(parsed, issues, warnings);
+  const { services, workloads, nodes, peerAuthentications, authorizationPolicies } = assemble(parsed, issues, warnings);
   if (issues.length > 0) return { ok: false, issues: deepFreeze(inReadingOrder(issues, sources)) };
   const config: MeshConfig = {
     services,
     workloads,
+    nodes,
+    peerAuthentications,
+    authorizationPolicies,
     source: { files: sources.files.map((f) => f.path), hash: hashSources(sources.files) },
   };
   return { ok: true, config: deepFreeze(config), warnings: deepFreeze(warnings) };

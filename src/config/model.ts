@@ -55,9 +55,103 @@ export interface Workload {
   readonly node: string | undefined;
 }
 
+/**
+ * Istio's root namespace: PeerAuthentication without a selector there is mesh-wide, and
+ * AuthorizationPolicies there apply to every namespace. Istio makes it configurable; nodemesh does not yet.
+ */
+export const ROOT_NAMESPACE = 'istio-system';
+
+/** A node agent (nodemesh.io/v1alpha1 Node): where peers tunnel to it (:15008) and where its pods reach it. */
+export interface MeshNode {
+  /** The node's name, as in the label kubernetes.io/hostname. */
+  readonly name: string;
+  /** IPv4 addresses in the order given; the first is the one to dial. */
+  readonly addresses: readonly string[];
+}
+
+/** Istio's PeerAuthentication modes; UNSET inherits from the enclosing scope. */
+export type MtlsMode = 'UNSET' | 'PERMISSIVE' | 'STRICT' | 'DISABLE';
+
+export interface PeerAuthn {
+  readonly name: string;
+  readonly namespace: string;
+  /** spec.selector.matchLabels; undefined (or empty) = namespace-wide, mesh-wide in the root namespace. */
+  readonly selector: Readonly<Record<string, string>> | undefined;
+  /** spec.mtls.mode; UNSET when not given. */
+  readonly mode: MtlsMode;
+  /** spec.portLevelMtls: mode by the workload's port number (decimal keys, as written in YAML). */
+  readonly portLevel: Readonly<Record<string, MtlsMode>>;
+}
+
+export type AuthzAction = 'ALLOW' | 'DENY' | 'AUDIT';
+
+export interface AuthzPolicy {
+  readonly name: string;
+  readonly namespace: string;
+  /** spec.selector.matchLabels; undefined = every workload of the namespace (of the mesh in the root namespace). */
+  readonly selector: Readonly<Record<string, string>> | undefined;
+  readonly action: AuthzAction;
+  /**
+   * A request matches the policy when any rule matches. No rules (absent or []) = the policy matches
+   * nothing: an ALLOW policy without rules therefore denies everything its selector covers.
+   */
+  readonly rules: readonly AuthzRule[];
+}
+
+/**
+ * A rule matches when one of `from`, one of `to` and every `when` condition match. An absent (or empty)
+ * list puts no constraint, so `{}` matches every request. Absent fields inside a source or operation
+ * likewise put no constraint.
+ */
+export interface AuthzRule {
+  readonly from?: readonly AuthzSource[];
+  readonly to?: readonly AuthzOperation[];
+  readonly when?: readonly AuthzCondition[];
+}
+
+/** Values use Istio string matching: exact, `prefix*`, `*suffix`, or `*` (any non-empty value). */
+export interface AuthzSource {
+  /** `<trust domain>/ns/<namespace>/sa/<service account>`, from the peer certificate. */
+  readonly principals?: readonly string[];
+  readonly notPrincipals?: readonly string[];
+  /** Namespaces of the peer identity. */
+  readonly namespaces?: readonly string[];
+  readonly notNamespaces?: readonly string[];
+  /** IPv4 addresses or CIDRs of the connection's source address. */
+  readonly ipBlocks?: readonly string[];
+  readonly notIpBlocks?: readonly string[];
+}
+
+export interface AuthzOperation {
+  /** HTTP only: the Host/:authority, matched case-insensitively and as sent (port included). */
+  readonly hosts?: readonly string[];
+  readonly notHosts?: readonly string[];
+  /** Destination ports (Istio writes them as strings; validated and stored as numbers). */
+  readonly ports?: readonly number[];
+  readonly notPorts?: readonly number[];
+  /** HTTP only. */
+  readonly methods?: readonly string[];
+  readonly notMethods?: readonly string[];
+  /** HTTP only: matched against the path without query or fragment. */
+  readonly paths?: readonly string[];
+  readonly notPaths?: readonly string[];
+}
+
+/** `when` entry: KEY is one of the attributes nodemesh evaluates (WHEN_KEYS in config/kinds/security.ts). */
+export interface AuthzCondition {
+  readonly key: string;
+  readonly values?: readonly string[];
+  readonly notValues?: readonly string[];
+}
+
 export interface MeshConfig {
   readonly services: readonly Service[];
   readonly workloads: readonly Workload[];
+  /** Node agents, sorted by name; empty when the config declares none. */
+  readonly nodes: readonly MeshNode[];
+  /** Sorted by namespace, then name (the order the deciders break ties in). */
+  readonly peerAuthentications: readonly PeerAuthn[];
+  readonly authorizationPolicies: readonly AuthzPolicy[];
   /** Files the config was read from and a content hash (for logs and the reload metric). */
   readonly source: { readonly files: readonly string[]; readonly hash: string };
 }

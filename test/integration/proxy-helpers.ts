@@ -42,7 +42,7 @@ export function meshConfig(endpoints: Endpoint[], protocol?: PortProtocol): Mesh
     endpoints,
     labels: {},
   };
-  return { services: [service], workloads: [], source: { files: [], hash: 'test' } };
+  return { services: [service], workloads: [], nodes: [], peerAuthentications: [], authorizationPolicies: [], source: { files: [], hash: 'test' } };
 }
 
 export interface Backend {

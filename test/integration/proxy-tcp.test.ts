@@ -94,7 +94,7 @@ test('a declared TCP port skips detection; a refused endpoint closes the client 
 });
 
 test('connections without an original destination or a known VIP are closed and counted', async (t) => {
-  const proxy = await startProxy({ services: [], workloads: [], source: { files: [], hash: 'none' } });
+  const proxy = await startProxy({ services: [], workloads: [], nodes: [], peerAuthentications: [], authorizationPolicies: [], source: { files: [], hash: 'none' } });
   t.after(() => proxy.close());
   const r = await raw(proxy.addr, 'hello');
   assert.equal(r.text, '');

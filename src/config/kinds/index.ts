@@ -3,7 +3,10 @@
 import type { ConfigIssue } from '../model';
 import { Fields, describe, isRecord, joinIndex, joinKey } from '../fields';
 import { IssueSink } from '../issues';
+import { readAuthorizationPolicy } from './authorizationpolicy';
 import { peekKey } from './metadata';
+import { readNode } from './node';
+import { readPeerAuthentication } from './peerauthentication';
 import { readServiceEntry } from './serviceentry';
 import type { Origin, Parsed } from './types';
 import { readWorkloadEntry } from './workloadentry';
@@ -21,9 +24,9 @@ const KINDS: Readonly<Record<string, { readonly group: string; readonly read?: R
   WorkloadEntry: { group: 'networking.istio.io', read: readWorkloadEntry },
   VirtualService: { group: 'networking.istio.io' },
   DestinationRule: { group: 'networking.istio.io' },
-  PeerAuthentication: { group: 'security.istio.io' },
-  AuthorizationPolicy: { group: 'security.istio.io' },
-  Node: { group: 'nodemesh.io' },
+  PeerAuthentication: { group: 'security.istio.io', read: readPeerAuthentication },
+  AuthorizationPolicy: { group: 'security.istio.io', read: readAuthorizationPolicy },
+  Node: { group: 'nodemesh.io', read: readNode },
 };
 
 /** Top-level fields; `status` (written by Istio's status manager) is accepted and ignored. */

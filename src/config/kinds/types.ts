@@ -1,5 +1,5 @@
 // What a document validates to before the cross-document pass joins everything into a MeshConfig.
-import type { Dataplane, Endpoint, ServicePort, Workload } from '../model';
+import type { AuthzPolicy, Dataplane, Endpoint, MeshNode, PeerAuthn, ServicePort, Workload } from '../model';
 
 /** Where a document came from, to report cross-document problems against it. */
 export interface Origin {
@@ -41,4 +41,24 @@ export interface ParsedWorkload {
   readonly weight: number;
 }
 
-export type Parsed = ParsedService | ParsedWorkload;
+export interface ParsedNode {
+  readonly kind: 'Node';
+  /** origin.name is the bare node name: Nodes are cluster-scoped. */
+  readonly origin: Origin;
+  readonly node: MeshNode;
+  readonly addresses: readonly At<string>[];
+}
+
+export interface ParsedPeerAuthn {
+  readonly kind: 'PeerAuthentication';
+  readonly origin: Origin;
+  readonly policy: PeerAuthn;
+}
+
+export interface ParsedAuthz {
+  readonly kind: 'AuthorizationPolicy';
+  readonly origin: Origin;
+  readonly policy: AuthzPolicy;
+}
+
+export type Parsed = ParsedService | ParsedWorkload | ParsedNode | ParsedPeerAuthn | ParsedAuthz;

@@ -18,7 +18,7 @@ const svc = (over: Partial<Service>): Service => ({
   ...over,
 });
 const ep = (address: string, ports: Record<string, number> = {}) => ({ address, ports, labels: {}, namespace: 'ns', serviceAccount: undefined, workload: undefined, node: undefined, weight: 1 });
-const cfg = (...services: Service[]): MeshConfig => ({ services, workloads: [], source: { files: [], hash: '' } });
+const cfg = (...services: Service[]): MeshConfig => ({ services, workloads: [], nodes: [], peerAuthentications: [], authorizationPolicies: [], source: { files: [], hash: '' } });
 
 test('planMaps: table of services → kernel map entries', () => {
   const cases: { name: string; config: MeshConfig; services: number; backends: number; check?: (p: ReturnType<typeof planMaps>) => void }[] = [

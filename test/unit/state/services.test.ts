@@ -106,7 +106,7 @@ test('services, byId and workloadByIp', () => {
 });
 
 test('an empty config answers nothing', () => {
-  const idx = new ServiceIndex({ services: [], workloads: [], source: { files: [], hash: '' } });
+  const idx = new ServiceIndex({ services: [], workloads: [], nodes: [], peerAuthentications: [], authorizationPolicies: [], source: { files: [], hash: '' } });
   assert.equal(idx.byVip('127.0.10.1', 80), undefined);
   assert.equal(idx.byHost('a', 80), undefined);
   assert.deepEqual(idx.services(), []);

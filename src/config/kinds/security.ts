@@ -1,0 +1,180 @@
+// Value formats shared by the security.istio.io kinds, and by the policy deciders that compile the same
+// values: both must read a principal, a CIDR or a port the same way, so there is one definition.
+import { Fields, joinKey } from '../fields';
+import { isIPv4 } from '../formats';
+
+/**
+ * Istio string matching (exact, `prefix*`, `*suffix`, `*` = any non-empty value). Istio reads any other
+ * `*` literally, which is almost always a mistake in a policy, so only these forms are accepted.
+ */
+export function checkStringMatch(s: string): string | undefined {
+  if (s === '') return 'must not be empty';
+  if (s === '*' || !s.includes('*')) return undefined;
+  const stars = s.split('*').length - 1;
+  if (stars === 1 && (s.startsWith('*') || s.endsWith('*'))) return undefined;
+  return `"${s}": "*" may only be the whole value, or its first or last character`;
+}
+
+// Principal segments: SPIFFE trust domain, "ns", namespace (DNS-1123 label), "sa", service account name.
+const PRINCIPAL_SHAPE: readonly (string | RegExp)[] = [/^[a-z0-9._-]+$/, 'ns', /^[a-z0-9-]+$/, 'sa', /^[a-z0-9.-]+$/];
+
+/**
+ * `<trust domain>/ns/<namespace>/sa/<service account>` (no `spiffe://`), `*`, or a prefix/suffix pattern
+ * whose fixed part could still be part of such a principal: `cluster.local/ns/foo/` followed by a `*`,
+ * or a `*` followed by `/sa/bar`.
+ */
+export function checkPrincipal(s: string): string | undefined {
+  const problem = checkStringMatch(s);
+  if (problem !== undefined || s === '*') return problem;
+  if (s.startsWith('spiffe://')) return `"${s}": write principals without the spiffe:// scheme (<trust domain>/ns/<namespace>/sa/<name>)`;
+  const parts = s.replace('*', '').split('/');
+  const n = PRINCIPAL_SHAPE.length;
+  let ok: boolean;
+  if (s.endsWith('*')) {
+    // Fixed prefix: segments line up from the start; the last one may be cut short.
+    ok = parts.length <= n && parts.every((p, i) => fits(i, p, i === parts.length - 1 ? 'prefix' : 'whole'));
+  } else if (s.startsWith('*')) {
+    // Fixed suffix: segments line up from the end; the first one may be cut short.
+    ok = parts.length <= n && parts.every((p, i) => fits(n - parts.length + i, p, i === 0 ? 'suffix' : 'whole'));
+  } else {
+    ok = parts.length === n && parts.every((p, i) => fits(i, p, 'whole'));
+  }
+  return ok ? undefined : `"${s}" is not a principal (<trust domain>/ns/<namespace>/sa/<service account>, "*", or one with a leading or trailing "*")`;
+}
+
+function fits(position: number, part: string, how: 'whole' | 'prefix' | 'suffix'): boolean {
+  const want = PRINCIPAL_SHAPE[position];
+  if (want === undefined) return false;
+  if (typeof want === 'string') return how === 'whole' ? part === want : how === 'prefix' ? want.startsWith(part) : want.endsWith(part);
+  return (how !== 'whole' && part === '') || want.test(part);
+}
+
+/** Namespaces in sources and `source.namespace`: a namespace, or a prefix/suffix pattern of one. */
+export function checkNamespacePattern(s: string): string | undefined {
+  const problem = checkStringMatch(s);
+  if (problem !== undefined || s === '*') return problem;
+  return /^[a-z0-9-]+$/.test(s.replace('*', '')) ? undefined : `"${s}" is not a namespace (lowercase letters, digits and '-'; "*" at either end)`;
+}
+
+export interface Ipv4Block {
+  readonly network: number;
+  readonly mask: number;
+}
+
+/** Dotted quad to an unsigned 32-bit integer; the caller has checked it with isIPv4. */
+export function ipv4ToInt(ip: string): number {
+  let n = 0;
+  for (const part of ip.split('.')) n = n * 256 + Number(part);
+  return n >>> 0;
+}
+
+/**
+ * An IPv4 address or CIDR. Host bits under the mask are allowed and ignored, as Istio (Go's
+ * netip.ParsePrefix) does. nodemesh is IPv4-only, so IPv6 blocks are refused rather than never matching.
+ */
+export function parseIpBlock(s: string): Ipv4Block | undefined {
+  const slash = s.indexOf('/');
+  const ip = slash < 0 ? s : s.slice(0, slash);
+  if (!isIPv4(ip)) return undefined;
+  let bits = 32;
+  if (slash >= 0) {
+    const b = s.slice(slash + 1);
+    if (!/^(0|[1-9][0-9]?)$/.test(b) || Number(b) > 32) return undefined;
+    bits = Number(b);
+  }
+  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+  return { network: (ipv4ToInt(ip) & mask) >>> 0, mask };
+}
+
+export function checkIpBlock(s: string): string | undefined {
+  return parseIpBlock(s) === undefined ? `"${s}" is not an IPv4 address or CIDR (like 10.0.0.0/8)` : undefined;
+}
+
+/** Istio writes ports in policies as strings ("8080"); 0 is refused since no connection has it. */
+export function parsePortString(s: string): number | undefined {
+  if (!/^[1-9][0-9]{0,4}$/.test(s)) return undefined;
+  const n = Number(s);
+  return n <= 65535 ? n : undefined;
+}
+
+export function checkPortString(s: string): string | undefined {
+  return parsePortString(s) === undefined ? `"${s}" is not a port (a number from 1 to 65535, written as a string)` : undefined;
+}
+
+/** HTTP methods are case-sensitive tokens; a lower-case "get" would silently never match. */
+export function checkMethod(s: string): string | undefined {
+  if (s === '*' || /^[A-Z][A-Z0-9_-]*$/.test(s)) return undefined;
+  return `"${s}" is not an HTTP method (upper-case, like GET or POST)`;
+}
+
+/** Paths: exact, `/prefix/*`, `*.suffix` or `*`. A fixed path not starting with "/" could never match. */
+export function checkPath(s: string): string | undefined {
+  const problem = checkStringMatch(s);
+  if (problem !== undefined) return problem.includes('"*"') ? `${problem} (path templates are not supported)` : problem;
+  return s.startsWith('/') || s.startsWith('*') ? undefined : `"${s}" must start with "/" (or "*")`;
+}
+
+/** `when` keys nodemesh evaluates; request.headers[<name>] is the one family of keys. */
+export const WHEN_KEYS = ['source.ip', 'source.namespace', 'source.principal', 'destination.ip', 'destination.port', 'request.headers[<name>]', 'connection.sni'];
+const HEADER_KEY = /^request\.headers\[(.*)\]$/;
+const ISTIO_KEYS = ['remote.ip', 'request.auth.principal', 'request.auth.audiences', 'request.auth.presenter'];
+const ISTIO_KEY_PREFIXES = ['request.auth.claims[', 'experimental.envoy.filters.'];
+
+/** The header name of a `request.headers[<name>]` key, lower-cased (HTTP header names are case-insensitive). */
+export function headerOfKey(key: string): string | undefined {
+  const m = HEADER_KEY.exec(key);
+  return m?.[1] !== undefined && m[1] !== '' ? m[1].toLowerCase() : undefined;
+}
+
+export function checkWhenKey(key: string): string | undefined {
+  const supported = `(supported: ${WHEN_KEYS.join(', ')})`;
+  if (HEADER_KEY.test(key)) {
+    const name = HEADER_KEY.exec(key)?.[1] ?? '';
+    return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) ? undefined : `"${name}" is not a valid header name in ${key}`;
+  }
+  if (WHEN_KEYS.includes(key)) return undefined;
+  if (ISTIO_KEYS.includes(key) || ISTIO_KEY_PREFIXES.some((p) => key.startsWith(p))) {
+    return `attribute ${key} is not supported yet by this nodemesh version ${supported}`;
+  }
+  return `unknown attribute "${key}" ${supported}`;
+}
+
+/** Checks one value of a `when` condition whose KEY is valid. */
+export function checkWhenValue(key: string, value: string): string | undefined {
+  switch (key) {
+    case 'source.ip':
+    case 'destination.ip':
+      return checkIpBlock(value);
+    case 'destination.port':
+      return checkPortString(value);
+    case 'source.principal':
+      return checkPrincipal(value);
+    case 'source.namespace':
+      return checkNamespacePattern(value);
+    default:
+      return checkStringMatch(value);
+  }
+}
+
+/**
+ * spec.selector.matchLabels of a policy; undefined for no selector or an empty one (both mean the whole
+ * namespace in Istio). Empty keys and wildcards are refused, as Istio's validation does.
+ */
+export function readPolicySelector(spec: Fields): Readonly<Record<string, string>> | undefined {
+  const sel = spec.object('selector', ['matchLabels']);
+  const labels = sel?.stringMap('matchLabels');
+  if (sel === undefined || labels === undefined) return undefined;
+  for (const [k, v] of Object.entries(labels)) {
+    const at = joinKey(sel.at('matchLabels'), k);
+    if (k === '') sel.sink.report(at, 'empty label key');
+    else if (k.includes('*') || v.includes('*')) sel.sink.report(at, 'wildcards are not supported in selectors');
+  }
+  return Object.keys(labels).length > 0 ? labels : undefined;
+}
+
+/** Labels of a workload include every selector label (an absent selector selects everything). */
+export function selects(selector: Readonly<Record<string, string>> | undefined, labels: Readonly<Record<string, string>>): boolean {
+  if (selector === undefined) return true;
+  for (const k in selector) if (labels[k] !== selector[k]) return false;
+  return true;
+}
