@@ -58,7 +58,7 @@ export function onlyFlags(args: ParsedArgs, known: readonly string[]): void {
   for (const k of args.flags.keys()) if (!known.includes(k)) throw new Error(`unknown flag --${k} for '${args.command}'`);
 }
 
-export const USAGE = `nodemesh — sidecar-free service mesh agent
+export const USAGE_HEAD = `nodemesh — sidecar-free service mesh agent
 
 usage:
   nodemesh agent --config PATH [--cgroup DIR] [--bpffs DIR] [--node NAME] [--node-ip IP]

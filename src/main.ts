@@ -3,12 +3,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Agent, DEFAULTS } from './agent';
-import { ms, onlyFlags, parseArgs, port, str, USAGE, type ParsedArgs } from './cli';
+import { ms, onlyFlags, parseArgs, port, str, USAGE_HEAD, type ParsedArgs } from './cli';
+import { CA_USAGE } from './ca/main';
 import { runCheck } from './config/check';
 import { isMeshError, MeshError } from './errors';
 import { logger } from './log';
 
 const log = logger('main');
+const USAGE = `${USAGE_HEAD}${CA_USAGE}`;
 
 async function agent(args: ParsedArgs): Promise<number> {
   onlyFlags(args, ['config', 'cgroup', 'bpffs', 'node', 'node-ip', 'no-capture', 'outbound-port', 'admin-host', 'metrics-port', 'ready-port', 'bpf-objects', 'connect-timeout', 'request-timeout', 'access-log']);
@@ -78,6 +80,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         const p = args.positional[0];
         if (!p) throw new Error('check needs a PATH');
         return await runCheck(p);
+      }
+      case 'ca': {
+        const { runCa } = await import('./ca/main');
+        return await runCa(args);
       }
       case 'uninstall':
         return await uninstallCmd(args);
