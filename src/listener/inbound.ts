@@ -1,0 +1,176 @@
+// The destination side of the mesh: a stream that arrived through the mTLS tunnel is authorized with
+// the caller's verified identity (Istio order, src/policy/authz.ts) and delivered to the local pod from
+// the agent's delivery address, which the pod's kernel policy trusts under STRICT. HTTP ports are
+// authorized per request (methods, paths, hosts, headers); other ports per connection.
+import * as http from 'node:http';
+import * as net from 'node:net';
+import type * as http2 from 'node:http2';
+import type { Service, Workload } from '../config/model';
+import { principalOf, tryParseSpiffeId } from '../identity/spiffe';
+import { logger } from '../log';
+import type { AuthzRequest, MeshAuthz } from '../policy/authz';
+import type { Topology } from '../state/topology';
+import { destinationInfo, sourceFromWorkload, UNKNOWN, UNKNOWN_SOURCE, baseLabels, type SourceInfo } from '../telemetry/labels';
+import { HttpStats, TcpStats, type Metrics } from '../telemetry/metrics';
+import { splice } from '../tunnel/splice';
+import type { TunnelStreamContext } from '../tunnel/server';
+import type { Addr } from '../capture/types';
+
+const log = logger('inbound');
+export const RBAC_DENIED = 'RBAC: access denied';
+
+export interface InboundDeps {
+  topology(): Topology;
+  authz(): MeshAuthz;
+  metrics: Metrics;
+  /** Local source address for connections to pods (trusted by STRICT), when configured on this node. */
+  deliveryAddress: string | undefined;
+  connectTimeoutMs: number;
+}
+
+interface StreamInfo {
+  readonly workload: Workload;
+  readonly service: Service | undefined;
+  readonly target: Addr;
+  readonly source: SourceInfo;
+  readonly principal: string;
+  readonly sourceIp: string;
+}
+
+/** Finds the service port a pod port belongs to, to tell HTTP from TCP and label metrics. */
+function serviceFor(t: Topology, w: Workload, port: number): { service: Service | undefined; http: boolean } {
+  for (const s of t.config.services) {
+    for (const p of s.ports) {
+      for (const ep of s.endpoints) {
+        if (ep.address !== w.address) continue;
+        if ((ep.ports[p.name] ?? p.targetPort) === port) return { service: s, http: p.protocol === 'HTTP' };
+      }
+    }
+  }
+  return { service: undefined, http: false };
+}
+
+export class InboundHandler {
+  private readonly httpServer: http.Server;
+  private readonly info = new WeakMap<object, StreamInfo>();
+  private readonly statsCache = new Map<string, HttpStats | TcpStats>();
+  private readonly upstreamAgent: http.Agent;
+
+  constructor(private readonly deps: InboundDeps) {
+    this.upstreamAgent = new http.Agent({ keepAlive: true, maxFreeSockets: 64, ...(deps.deliveryAddress ? { localAddress: deps.deliveryAddress } : {}) });
+    this.httpServer = http.createServer({ maxHeaderSize: 60 * 1024, requireHostHeader: false }, (req, res) => this.onRequest(req, res));
+    this.httpServer.on('clientError', (_e, sock) => sock.destroy());
+  }
+
+  /** Entry point for the tunnel server. */
+  async onStream(ctx: TunnelStreamContext): Promise<void> {
+    const t = this.deps.topology();
+    const workload = t.workloadByIp(ctx.target.address);
+    if (!workload || !t.isLocalIp(workload.address)) return ctx.reject(404);
+    const id = tryParseSpiffeId(ctx.peerIdentity);
+    const sourceIp = ctx.forwardedFor?.address ?? ctx.remote.address;
+    const srcWl = t.workloadByIp(sourceIp);
+    const principal = principalOf(ctx.peerIdentity);
+    const source: SourceInfo = srcWl ? sourceFromWorkload(srcWl, UNKNOWN, principal) : { ...UNKNOWN_SOURCE, principal, namespace: id?.namespace ?? UNKNOWN };
+    const { service, http: isHttp } = serviceFor(t, workload, ctx.target.port);
+    const info: StreamInfo = { workload, service, target: ctx.target, source, principal, sourceIp };
+    if (isHttp) {
+      ctx.accept();
+      this.info.set(ctx.stream, info);
+      this.httpServer.emit('connection', ctx.stream);
+      return;
+    }
+    await this.tcp(ctx, info);
+  }
+
+  private request(info: StreamInfo, http?: AuthzRequest['http']): AuthzRequest {
+    const id = tryParseSpiffeId(`spiffe://${info.principal}`);
+    return {
+      source: { principal: info.principal, ...(id ? { namespace: id.namespace } : {}), ip: info.sourceIp },
+      destination: { ip: info.target.address, port: info.target.port },
+      ...(http ? { http } : {}),
+    };
+  }
+
+  private stats<T extends HttpStats | TcpStats>(info: StreamInfo, protocol: 'http' | 'tcp', make: (base: Record<string, string>) => T): T {
+    const key = `${protocol}|${info.principal}|${info.source.workload}|${info.workload.namespace}/${info.workload.name}|${info.service?.key ?? ''}`;
+    let s = this.statsCache.get(key) as T | undefined;
+    if (!s) {
+      const t = this.deps.topology();
+      const dst = { ...destinationInfo(info.service, endpointOf(info), UNKNOWN), principal: principalOf(t.identityOf(info.workload)) };
+      s = make(baseLabels('destination', info.source, dst, protocol, 'mutual_tls'));
+      this.statsCache.set(key, s);
+    }
+    return s;
+  }
+
+  private async tcp(ctx: TunnelStreamContext, info: StreamInfo): Promise<void> {
+    const stats = this.stats(info, 'tcp', (b) => new TcpStats(this.deps.metrics, b));
+    const decision = this.deps.authz().authorize(info.workload, this.request(info));
+    stats.opened();
+    if (!decision.allowed) {
+      log.info({ principal: info.principal, target: info.target, policy: decision.policy, reason: decision.reason }, 'tcp connection denied');
+      stats.closed('DENY');
+      return ctx.reject(401); // ztunnel's answer to an RBAC denial on CONNECT
+    }
+    const sock = net.connect({ host: info.target.address, port: info.target.port, allowHalfOpen: true, ...(this.deps.deliveryAddress ? { localAddress: this.deps.deliveryAddress } : {}) });
+    const connected = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => (sock.destroy(), resolve(false)), this.deps.connectTimeoutMs);
+      sock.once('connect', () => (clearTimeout(timer), resolve(true)));
+      sock.once('error', () => (clearTimeout(timer), resolve(false)));
+    });
+    if (!connected) {
+      stats.closed('UF');
+      return ctx.reject(503);
+    }
+    ctx.accept();
+    const r = await splice(ctx.stream as http2.Http2Stream, sock);
+    stats.received(r.fromStream);
+    stats.sent(r.fromSocket);
+    stats.closed(r.reset === 'none' ? '-' : 'UC');
+  }
+
+  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const info = this.info.get(req.socket);
+    const started = performance.now();
+    if (!info) return void res.writeHead(500).end();
+    const stats = this.stats(info, 'http', (b) => new HttpStats(this.deps.metrics, b));
+    const path = req.url ?? '/';
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
+    const decision = this.deps.authz().authorize(info.workload, this.request(info, { method: req.method ?? 'GET', path, host: req.headers.host ?? '', headers }));
+    if (!decision.allowed) {
+      req.resume();
+      res.writeHead(403, { 'content-type': 'text/plain', 'content-length': RBAC_DENIED.length }).end(RBAC_DENIED);
+      stats.record(403, 'DENY', performance.now() - started, 0, RBAC_DENIED.length);
+      return;
+    }
+    let reqBytes = 0;
+    let respBytes = 0;
+    req.on('data', (d: Buffer) => (reqBytes += d.length));
+    const up = http.request(
+      { host: info.target.address, port: info.target.port, method: req.method, path, headers: req.headers, agent: this.upstreamAgent, timeout: this.deps.connectTimeoutMs },
+      (ur) => {
+        res.writeHead(ur.statusCode ?? 502, ur.headers);
+        ur.on('data', (d: Buffer) => (respBytes += d.length));
+        ur.pipe(res);
+        ur.on('end', () => stats.record(ur.statusCode ?? 0, '-', performance.now() - started, reqBytes, respBytes));
+      },
+    );
+    up.on('error', () => {
+      if (!res.headersSent) res.writeHead(503).end('upstream connect error or disconnect/reset before headers');
+      else res.destroy();
+      stats.record(503, 'UF', performance.now() - started, reqBytes, 0);
+    });
+    req.pipe(up);
+  }
+
+  close(): void {
+    this.upstreamAgent.destroy();
+    this.httpServer.close();
+  }
+}
+
+function endpointOf(info: StreamInfo): Service['endpoints'][number] | undefined {
+  return info.service?.endpoints.find((e) => e.address === info.workload.address);
+}
