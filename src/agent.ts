@@ -19,6 +19,7 @@ import { AccessLog, DISABLED_ACCESS_LOG } from './telemetry/accesslog';
 import { sourceResolver } from './telemetry/labels';
 import { Metrics } from './telemetry/metrics';
 import { NodeMetrics } from './telemetry/node';
+import { MeshPlane } from './meshplane';
 
 const log = logger('agent');
 
@@ -37,6 +38,10 @@ export interface AgentOptions {
   connectTimeoutMs?: number;
   requestTimeoutMs?: number;
   accessLog: boolean;
+  trustDomain: string;
+  tunnelPort: number;
+  ca?: { address: string; rootFile: string; tokenFile: string };
+  deliveryAddress: string;
 }
 
 export const DEFAULTS = {
@@ -48,6 +53,8 @@ export const DEFAULTS = {
   adminHost: '0.0.0.0',
   metricsPort: 15020,
   readyPort: 15021,
+  tunnelPort: 15008,
+  trustDomain: 'cluster.local',
 } as const;
 
 export class Agent {
@@ -58,6 +65,7 @@ export class Agent {
   private watcher: ConfigWatcher | undefined;
   private readonly listeners = new Map<string, OutboundListener>();
   private admin: AdminServer | undefined;
+  private mesh: MeshPlane | undefined;
   private draining = false;
   readonly metrics = new Metrics();
   readonly balancers = new BalancerSet();
@@ -90,6 +98,21 @@ export class Agent {
       registry: this.metrics.registry,
       ready: () => this.readiness(),
     });
+    const dp = this.datapath;
+    this.mesh = await MeshPlane.start(
+      {
+        node: o.node,
+        nodeIp: o.nodeIp,
+        trustDomain: o.trustDomain,
+        tunnelPort: o.tunnelPort,
+        deliveryAddress: o.deliveryAddress,
+        connectTimeoutMs: o.connectTimeoutMs ?? 5000,
+        ...(o.ca ? { ca: o.ca } : {}),
+      },
+      this.metrics,
+      this.metrics.registry,
+      { syncInbound: (modes, trusted) => (dp instanceof BpfDatapath ? dp.syncInbound(modes, trusted) : undefined) },
+    );
     if (o.capture) await this.listen(`${o.nodeIp}:${o.outboundPort}`, o.nodeIp, o.outboundPort);
     // The watcher hands over the first load too, then every change (ConfigMap ..data swaps included).
     this.watcher = new ConfigWatcher(o.config, (r) => this.apply(r));
@@ -138,6 +161,7 @@ export class Agent {
     const cfg = result.config;
     try {
       this.datapath?.sync(cfg);
+      this.mesh?.apply(cfg);
     } catch (e) {
       log.error({ err: e }, 'config rejected: kernel maps could not be synced; the previous config keeps serving');
       this.node.reloaded(false);
@@ -176,6 +200,7 @@ export class Agent {
     if (this.draining) reasons.push('draining');
     if (!this.index) reasons.push('no valid config loaded');
     if (!this.datapath?.attached()) reasons.push('eBPF programs not attached');
+    reasons.push(...(this.mesh?.pending() ?? []));
     return { ready: reasons.length === 0, reasons };
   }
 
@@ -185,6 +210,7 @@ export class Agent {
     this.watcher?.stop();
     await Promise.all([...this.listeners.values()].map((l) => l.close(drainMs)));
     this.listeners.clear();
+    await this.mesh?.close();
     await this.admin?.close();
     this.datapath?.close();
     log.info('agent stopped');

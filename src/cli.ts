@@ -65,6 +65,8 @@ usage:
                  [--no-capture] [--outbound-port 15001] [--admin-host 0.0.0.0]
                  [--metrics-port 15020] [--ready-port 15021] [--bpf-objects DIR]
                  [--connect-timeout 5s] [--request-timeout 15s] [--access-log on|off]
+                 [--trust-domain cluster.local] [--tunnel-port 15008] [--delivery-address auto|none|IP]
+                 [--ca ADDR:PORT --ca-root FILE --node-token FILE]   (without --ca: embedded CA)
   nodemesh check PATH                       validate a config file or directory offline
   nodemesh uninstall [--bpffs DIR] [--cgroup DIR]   detach programs, remove pins
   nodemesh stat [--bpffs DIR]               kernel counters and map occupancy from the pins

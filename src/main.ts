@@ -13,7 +13,7 @@ const log = logger('main');
 const USAGE = `${USAGE_HEAD}${CA_USAGE}`;
 
 async function agent(args: ParsedArgs): Promise<number> {
-  onlyFlags(args, ['config', 'cgroup', 'bpffs', 'node', 'node-ip', 'no-capture', 'outbound-port', 'admin-host', 'metrics-port', 'ready-port', 'bpf-objects', 'connect-timeout', 'request-timeout', 'access-log']);
+  onlyFlags(args, ['config', 'cgroup', 'bpffs', 'node', 'node-ip', 'no-capture', 'outbound-port', 'admin-host', 'metrics-port', 'ready-port', 'bpf-objects', 'connect-timeout', 'request-timeout', 'access-log', 'trust-domain', 'tunnel-port', 'ca', 'ca-root', 'node-token', 'delivery-address']);
   const config = str(args, 'config');
   if (!config) throw new Error('--config PATH is required');
   if (!fs.existsSync(config)) throw new MeshError('CONFIG_READ', `${config} does not exist`);
@@ -32,6 +32,10 @@ async function agent(args: ParsedArgs): Promise<number> {
     metricsPort: port(args, 'metrics-port', DEFAULTS.metricsPort),
     readyPort: port(args, 'ready-port', DEFAULTS.readyPort),
     accessLog: (str(args, 'access-log', 'on') as string) !== 'off',
+    trustDomain: str(args, 'trust-domain', DEFAULTS.trustDomain) as string,
+    tunnelPort: port(args, 'tunnel-port', DEFAULTS.tunnelPort),
+    deliveryAddress: str(args, 'delivery-address', 'auto') as string,
+    ...caFlags(args),
     ...(connectTimeoutMs !== undefined ? { connectTimeoutMs } : {}),
     ...(requestTimeoutMs !== undefined ? { requestTimeoutMs } : {}),
   };
@@ -46,6 +50,19 @@ async function agent(args: ParsedArgs): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'));
   });
   return 0;
+}
+
+/** --ca ADDR:PORT needs --ca-root and --node-token; without --ca the agent embeds a CA. */
+function caFlags(args: ParsedArgs): { ca?: { address: string; rootFile: string; tokenFile: string } } {
+  const address = str(args, 'ca');
+  if (!address) {
+    if (args.flags.has('ca-root') || args.flags.has('node-token')) throw new Error('--ca-root and --node-token need --ca ADDR:PORT');
+    return {};
+  }
+  const rootFile = str(args, 'ca-root');
+  const tokenFile = str(args, 'node-token');
+  if (!rootFile || !tokenFile) throw new Error('--ca needs --ca-root FILE and --node-token FILE');
+  return { ca: { address, rootFile, tokenFile } };
 }
 
 async function uninstallCmd(args: ParsedArgs): Promise<number> {

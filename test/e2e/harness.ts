@@ -53,7 +53,7 @@ export class Mesh {
   readonly cfgDir: string;
   agent: ChildProcess | undefined;
   logs = '';
-  ports = { outbound: 0, metrics: 0, ready: 0 };
+  ports = { outbound: 0, metrics: 0, ready: 0, tunnel: 0 };
   private version = 0;
 
   constructor(private readonly opts: MeshOptions) {
@@ -82,11 +82,11 @@ export class Mesh {
   }
 
   async start(): Promise<void> {
-    if (!this.ports.outbound) this.ports = { outbound: await freePort(), metrics: await freePort(), ready: await freePort() };
+    if (!this.ports.outbound) this.ports = { outbound: await freePort(), metrics: await freePort(), ready: await freePort(), tunnel: await freePort() };
     const args = [
       MAIN, 'agent', '--config', this.cfgDir, '--cgroup', this.root, '--bpffs', this.pin, '--node-ip', '127.0.0.1',
       '--outbound-port', String(this.ports.outbound), '--admin-host', '127.0.0.1',
-      '--metrics-port', String(this.ports.metrics), '--ready-port', String(this.ports.ready),
+      '--metrics-port', String(this.ports.metrics), '--ready-port', String(this.ports.ready), '--tunnel-port', String(this.ports.tunnel),
       ...(this.opts.extraArgs ?? []),
     ];
     const child = spawnInCgroup(this.agentCg, NODE, args, { env: { ...process.env, NODE_ENV: 'production', NODEMESH_LOG_LEVEL: 'info' } });

@@ -90,7 +90,7 @@ rootTest('preflight fails fast naming what is missing', async () => {
     const cfg = path.join(dir, 'mesh.yaml');
     fs.writeFileSync(cfg, serviceEntry({ name: 'pf', vip: vip(), ports: [1] }));
     const run = (extra: string[], opts: { uid?: number; gid?: number } = {}): { code: number | null; err: string } => {
-      const r = spawnSync(NODE, [MAIN, 'agent', '--config', cfg, '--metrics-port', '0', '--ready-port', '0', '--outbound-port', '0', ...extra], {
+      const r = spawnSync(NODE, [MAIN, 'agent', '--config', cfg, '--metrics-port', '0', '--ready-port', '0', '--outbound-port', '0', '--tunnel-port', '0', ...extra], {
         encoding: 'utf8',
         timeout: 15_000,
         ...opts,

@@ -1,0 +1,158 @@
+// The mesh between nodes: workload certificates (from the mesh CA, or an embedded one), the HBONE tunnel
+// server on :15008 with the inbound handler behind it, the tunnel pool for outbound connections to other
+// nodes' pods, and the kernel's inbound mTLS table. Rebuilt views on every config apply.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import type { Duplex } from 'node:stream';
+import type { Registry } from 'prom-client';
+import type { Addr } from './capture/types';
+import type { Endpoint, MeshConfig } from './config/model';
+import { MeshError } from './errors';
+import { CertManager } from './identity/manager';
+import { GrpcSigner, LocalSigner, type Signer } from './identity/signers';
+import { InboundHandler } from './listener/inbound';
+import { logger } from './log';
+import { MeshAuthz } from './policy/authz';
+import { Topology, TUNNEL_PORT } from './state/topology';
+import type { Metrics } from './telemetry/metrics';
+import { TunnelPool } from './tunnel/client';
+import { tunnelMetrics } from './tunnel/metrics';
+import { startTunnelServer, type TunnelServer } from './tunnel/server';
+import type { InboundMode } from './capture/layout';
+
+const log = logger('mesh');
+
+/** The address agents deliver to local pods from (Istio ambient uses the same one). */
+export const DELIVERY_ADDRESS = '169.254.7.127';
+
+export interface MeshPlaneOptions {
+  node: string;
+  nodeIp: string;
+  trustDomain: string;
+  tunnelPort: number;
+  /** The shared CA; without it the agent embeds one (single node, demo). */
+  ca?: { address: string; rootFile: string; tokenFile: string };
+  /** Source address for deliveries to local pods; 'auto' = DELIVERY_ADDRESS when this host has it. */
+  deliveryAddress: string | 'auto' | 'none';
+  connectTimeoutMs: number;
+}
+
+export interface InboundSink {
+  syncInbound?(modes: readonly InboundMode[], trusted: readonly string[]): void;
+}
+
+function hasAddress(ip: string): boolean {
+  return Object.values(os.networkInterfaces()).some((list) => list?.some((a) => a.address === ip));
+}
+
+export class MeshPlane {
+  private topo: Topology;
+  private authz = new MeshAuthz([]);
+  private server: TunnelServer | undefined;
+  readonly delivery: string | undefined;
+
+  private constructor(
+    private readonly opts: MeshPlaneOptions,
+    private readonly certs: CertManager,
+    private readonly signer: Signer,
+    private readonly pool: TunnelPool,
+    private readonly inbound: InboundHandler,
+    private readonly sink: InboundSink,
+    delivery: string | undefined,
+  ) {
+    this.topo = new Topology({ services: [], workloads: [], nodes: [], peerAuthentications: [], authorizationPolicies: [], source: { files: [], hash: '' } }, opts.node, opts.trustDomain);
+    this.delivery = delivery;
+  }
+
+  static async start(opts: MeshPlaneOptions, metrics: Metrics, registry: Registry, sink: InboundSink): Promise<MeshPlane> {
+    const signer: Signer = opts.ca
+      ? new GrpcSigner({ address: opts.ca.address, rootPem: readFile(opts.ca.rootFile, '--ca-root'), token: () => readFile(opts.ca!.tokenFile, '--node-token').trim() })
+      : await LocalSigner.create({ trustDomain: opts.trustDomain });
+    const rootPem = signer instanceof LocalSigner ? signer.rootPem : readFile(opts.ca!.rootFile, '--ca-root');
+    const certs = new CertManager({ signer, registry, rootPem });
+    const tm = tunnelMetrics(registry);
+    const pool = new TunnelPool({
+      certFor: (id) => certs.keyCert(id),
+      rootPem: () => certs.rootPem() ?? rootPem,
+      trustDomain: opts.trustDomain,
+      connectTimeoutMs: opts.connectTimeoutMs,
+      metrics: tm.pool,
+    });
+    const delivery = opts.deliveryAddress === 'none' ? undefined : opts.deliveryAddress === 'auto' ? (hasAddress(DELIVERY_ADDRESS) ? DELIVERY_ADDRESS : undefined) : opts.deliveryAddress;
+    let plane: MeshPlane | undefined;
+    const inbound = new InboundHandler({
+      topology: () => plane!.topo,
+      authz: () => plane!.authz,
+      metrics,
+      deliveryAddress: delivery,
+      connectTimeoutMs: opts.connectTimeoutMs,
+    });
+    plane = new MeshPlane(opts, certs, signer, pool, inbound, sink, delivery);
+    certs.on('rotated', () => pool.rotate());
+    plane.server = await startTunnelServer({
+      host: opts.nodeIp,
+      port: opts.tunnelPort,
+      trustDomain: opts.trustDomain,
+      certFor: (id) => (id !== undefined && plane!.topo.localIdentities().includes(id) ? certs.keyCert(id) : undefined),
+      rootPem: () => certs.rootPem() ?? rootPem,
+      isLocalTarget: (a) => plane!.topo.isLocalIp(a.address),
+      onStream: (ctx) => inbound.onStream(ctx),
+      metrics: tm.server,
+    });
+    log.info({ tunnel: plane.server.address(), ca: opts.ca?.address ?? 'embedded', delivery: delivery ?? 'none' }, 'mesh plane up');
+    if (!delivery) log.warn(`no delivery address (${DELIVERY_ADDRESS} is not on this host): STRICT cannot tell agent traffic from other plaintext`);
+    return plane;
+  }
+
+  /** New config: topology and policy views, certificates for the workloads now on this node, kernel table. */
+  apply(config: MeshConfig): void {
+    this.topo = new Topology(config, this.opts.node, this.opts.trustDomain);
+    this.authz = new MeshAuthz(config.authorizationPolicies);
+    void this.certs.ensure(this.topo.localIdentities());
+    this.sink.syncInbound?.(this.topo.inboundModes(), this.delivery ? [this.delivery] : []);
+  }
+
+  topology(): Topology {
+    return this.topo;
+  }
+
+  tunnelAddress(): Addr | undefined {
+    return this.server?.address();
+  }
+
+  /** Readiness reasons: certificates not yet issued for local workloads (multi-node only). */
+  pending(): string[] {
+    if (!this.topo.meshed) return [];
+    const missing = this.topo.localIdentities().filter((id) => !this.certs.get(id));
+    return missing.length ? [`waiting for certificates: ${missing.join(', ')}`] : [];
+  }
+
+  /** Opens a tunnel stream to a pod on another node, as the client workload at `client`. */
+  async open(client: Addr, endpoint: Endpoint, target: Addr, agent: string): Promise<Duplex> {
+    const src = this.topo.workloadByIp(client.address);
+    if (!src) throw new MeshError('TUNNEL_NO_CERT', `client ${client.address} is not a known workload, so it has no identity to tunnel as`);
+    return this.pool.open({
+      sourceIdentity: this.topo.identityOf(src),
+      destinationIdentities: [this.topo.identityOf(endpoint)],
+      node: { address: agent, port: TUNNEL_PORT },
+      target,
+      forwardedFor: client,
+    });
+  }
+
+  async close(): Promise<void> {
+    this.certs.stop();
+    this.inbound.close();
+    await this.pool.close();
+    await this.server?.close(1000);
+    (this.signer as { close?: () => void }).close?.();
+  }
+}
+
+function readFile(file: string, flag: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new MeshError('USAGE', `${flag} ${file}: ${(e as Error).message}`);
+  }
+}
