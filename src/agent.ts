@@ -42,6 +42,7 @@ export interface AgentOptions {
   tunnelPort: number;
   ca?: { address: string; rootFile: string; tokenFile: string };
   deliveryAddress: string;
+  certTtlSeconds?: number;
 }
 
 export const DEFAULTS = {
@@ -107,6 +108,7 @@ export class Agent {
         tunnelPort: o.tunnelPort,
         deliveryAddress: o.deliveryAddress,
         connectTimeoutMs: o.connectTimeoutMs ?? 5000,
+        ...(o.certTtlSeconds ? { certTtlSeconds: o.certTtlSeconds } : {}),
         ...(o.ca ? { ca: o.ca } : {}),
       },
       this.metrics,

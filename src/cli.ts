@@ -48,9 +48,9 @@ export function port(args: ParsedArgs, name: string, fallback: number): number {
 export function ms(args: ParsedArgs, name: string): number | undefined {
   const v = str(args, name);
   if (v === undefined) return undefined;
-  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(v);
-  if (!m) throw new Error(`--${name} must be a duration like 500ms or 5s, got ${v}`);
-  return Number(m[1]) * (m[2] === 's' ? 1000 : 1);
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v);
+  if (!m) throw new Error(`--${name} must be a duration like 500ms, 5s, 10m or 24h, got ${v}`);
+  return Number(m[1]) * ({ s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? ''] ?? 1);
 }
 
 /** Rejects flags a command does not know, so a typo never silently falls back to a default. */
@@ -65,7 +65,7 @@ usage:
                  [--no-capture] [--outbound-port 15001] [--admin-host 0.0.0.0]
                  [--metrics-port 15020] [--ready-port 15021] [--bpf-objects DIR]
                  [--connect-timeout 5s] [--request-timeout 15s] [--access-log on|off]
-                 [--trust-domain cluster.local] [--tunnel-port 15008] [--delivery-address auto|none|IP]
+                 [--trust-domain cluster.local] [--tunnel-port 15008] [--delivery-address auto|none|IP] [--cert-ttl 24h]
                  [--ca ADDR:PORT --ca-root FILE --node-token FILE]   (without --ca: embedded CA)
   nodemesh check PATH                       validate a config file or directory offline
   nodemesh uninstall [--bpffs DIR] [--cgroup DIR]   detach programs, remove pins

@@ -13,12 +13,13 @@ const log = logger('main');
 const USAGE = `${USAGE_HEAD}${CA_USAGE}`;
 
 async function agent(args: ParsedArgs): Promise<number> {
-  onlyFlags(args, ['config', 'cgroup', 'bpffs', 'node', 'node-ip', 'no-capture', 'outbound-port', 'admin-host', 'metrics-port', 'ready-port', 'bpf-objects', 'connect-timeout', 'request-timeout', 'access-log', 'trust-domain', 'tunnel-port', 'ca', 'ca-root', 'node-token', 'delivery-address']);
+  onlyFlags(args, ['config', 'cgroup', 'bpffs', 'node', 'node-ip', 'no-capture', 'outbound-port', 'admin-host', 'metrics-port', 'ready-port', 'bpf-objects', 'connect-timeout', 'request-timeout', 'access-log', 'trust-domain', 'tunnel-port', 'ca', 'ca-root', 'node-token', 'delivery-address', 'cert-ttl']);
   const config = str(args, 'config');
   if (!config) throw new Error('--config PATH is required');
   if (!fs.existsSync(config)) throw new MeshError('CONFIG_READ', `${config} does not exist`);
   const connectTimeoutMs = ms(args, 'connect-timeout');
   const requestTimeoutMs = ms(args, 'request-timeout');
+  const certTtl = ms(args, 'cert-ttl');
   const opts = {
     config,
     capture: !args.flags.has('no-capture'),
@@ -36,6 +37,7 @@ async function agent(args: ParsedArgs): Promise<number> {
     tunnelPort: port(args, 'tunnel-port', DEFAULTS.tunnelPort),
     deliveryAddress: str(args, 'delivery-address', 'auto') as string,
     ...caFlags(args),
+    ...(certTtl !== undefined ? { certTtlSeconds: Math.max(1, Math.round(certTtl / 1000)) } : {}),
     ...(connectTimeoutMs !== undefined ? { connectTimeoutMs } : {}),
     ...(requestTimeoutMs !== undefined ? { requestTimeoutMs } : {}),
   };

@@ -35,6 +35,8 @@ export interface MeshPlaneOptions {
   /** Source address for deliveries to local pods; 'auto' = DELIVERY_ADDRESS when this host has it. */
   deliveryAddress: string | 'auto' | 'none';
   connectTimeoutMs: number;
+  /** Lifetime asked of the CA for workload certificates (rotated at half-life). */
+  certTtlSeconds?: number;
 }
 
 export interface InboundSink {
@@ -69,7 +71,7 @@ export class MeshPlane {
       ? new GrpcSigner({ address: opts.ca.address, rootPem: readFile(opts.ca.rootFile, '--ca-root'), token: () => readFile(opts.ca!.tokenFile, '--node-token').trim() })
       : await LocalSigner.create({ trustDomain: opts.trustDomain });
     const rootPem = signer instanceof LocalSigner ? signer.rootPem : readFile(opts.ca!.rootFile, '--ca-root');
-    const certs = new CertManager({ signer, registry, rootPem });
+    const certs = new CertManager({ signer, registry, rootPem, ...(opts.certTtlSeconds ? { ttlSeconds: opts.certTtlSeconds } : {}) });
     const tm = tunnelMetrics(registry);
     const pool = new TunnelPool({
       certFor: (id) => certs.keyCert(id),
