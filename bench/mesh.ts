@@ -63,7 +63,10 @@ export async function startMesh(p: MeshPaths, backendPort: number, readyTimeoutM
   // Explicit ports for every listener, so an agent already running on this host cannot clash.
   const [outbound, metrics, ready] = (await freePorts(3)) as [number, number, number];
   fs.writeFileSync(p.logFile, '');
+  // BENCH_AGENT_NODE_ARGS passes node flags to the agent (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+  const nodeArgs = (process.env.BENCH_AGENT_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
   const agent = (agentProc = startInCgroup('agent', agentCg, process.execPath, [
+    ...nodeArgs,
     p.agentMain, 'agent',
     '--config', config,
     '--cgroup', cgRoot,

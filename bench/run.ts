@@ -40,7 +40,9 @@ function envInt(name: string, def: number, min: number, max: number): number {
 }
 
 function readSettings(): Settings {
-  const only = process.env.BENCH_CASES?.split(',').map((s) => s.trim()).filter(Boolean);
+  // "proxy" and "kernel" are accepted for the two nodemesh cases.
+  const alias: Record<string, string> = { proxy: 'nodemesh-proxy', kernel: 'nodemesh-kernel' };
+  const only = process.env.BENCH_CASES?.split(',').map((s) => s.trim()).filter(Boolean).map((s) => alias[s] ?? s);
   const unknown = only?.filter((k) => !CASES.some((c) => c.key === k)) ?? [];
   if (unknown.length > 0) throw new Error(`BENCH_CASES: unknown case(s) ${unknown.join(', ')}; known: ${CASES.map((c) => c.key).join(', ')}`);
   return {

@@ -31,6 +31,8 @@ export interface BalancerSetOptions {
 export class Balancer {
   private cursor = 0;
   private targets: readonly Target[] = [];
+  /** The non-panic pick of each target, made once per refresh. */
+  private picks: readonly BalancerPick[] = [];
   private source: readonly Addr[] | undefined;
   private service: Service | undefined;
 
@@ -40,8 +42,15 @@ export class Balancer {
     if (upstreams !== this.source || service !== this.service) this.refresh(service, port, upstreams);
     const targets = this.targets;
     const health = this.set.health;
+    const n = targets.length;
+    if (health.empty && n > 0) {
+      // Per-request fast path: every endpoint healthy, plain round robin without allocating.
+      const i = this.cursor % n;
+      this.cursor = (i + 1) % n;
+      return this.picks[i]!;
+    }
     let r;
-    if (health.empty) r = pickRoundRobin(targets.length, this.cursor);
+    if (health.empty) r = pickRoundRobin(n, this.cursor);
     else {
       const now = this.set.now();
       r = pickRoundRobin(targets.length, this.cursor, (i) => health.isHealthy(targets[i]!.key, now));
@@ -65,6 +74,7 @@ export class Balancer {
     if (same) return;
     this.service = service;
     this.targets = buildTargets(service, port, upstreams);
+    this.picks = this.targets.map((target) => Object.freeze({ kind: 'pick', target, panic: false }));
   }
 }
 

@@ -1,259 +1,308 @@
-// One proxied HTTP/1.1 request: pick an endpoint, forward the request with its body streamed, stream
-// the response back, map every upstream failure to a status and response flag, and record metrics and
-// the access log exactly once (on the response's 'close', which always fires).
-import { randomUUID } from 'node:crypto';
-import * as http from 'node:http';
-import type * as net from 'node:net';
-import { performance } from 'node:perf_hooks';
+// One proxied HTTP/1.1 request over raw sockets: pick an endpoint, take a pooled connection (or open
+// one), send the rewritten head with the first body bytes in one write, stream the body by its
+// framing with backpressure, relay the response (response.ts), and hand the connection back to the
+// pool when both sides allow it. Every upstream failure maps to a status and response flag; metrics
+// and the access log are recorded exactly once, in end().
+import { STATUS_CODES } from 'node:http';
 import { CATALOG, type ErrorName } from '../errors';
 import type { Target } from '../balance/set';
-import type { ConnContext } from '../listener/context';
 import { formatAddr, socketAddr } from '../telemetry/accesslog';
 import { classifyUpstreamError, CONNECT_TIMEOUT_CODE, errorCode, timeoutVerdict, type FailureVerdict } from '../upstream/failure';
-import { forwardRequestHeaders, forwardResponseHeaders, hasRequestBody } from './headers';
-import type { Http1Deps } from './http1';
+import type { UpstreamConn, UpstreamOwner } from '../upstream/pool';
+import { ChunkedFramer } from './h1chunked';
+import { H, type Framing, type Head } from './h1head';
+import { defaultHost, localResponse, nextRequestSeq, requestIdOf, upstreamRequestHead } from './headers';
+import type { Downstream } from './http1';
+import { BAD_HEAD, DONE, MORE, ResponseRelay, UNASKED_UPGRADE, type RelayHost } from './response';
 
-/** Origin-form path of a request target (absolute-form "http://h/p" from proxy-aware clients → "/p"). */
-export function originPath(url: string): string {
-  if (url.charCodeAt(0) === 47 /* / */ || url === '*') return url;
-  const scheme = url.indexOf('://');
-  if (scheme === -1) return url;
-  const slash = url.indexOf('/', scheme + 3);
-  return slash === -1 ? '/' : url.slice(slash);
-}
+const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
+const UPE: FailureVerdict = { error: 'UPSTREAM_PROTOCOL', flag: 'UPE', status: 502, eject: false };
 
-/** Host for a request that had none (HTTP/1.0): the service's host name, as the client addressed it. */
-export function defaultHost(host: string | undefined, port: number, vip: string): string {
-  const name = host ?? vip;
-  return port === 80 ? name : `${name}:${port}`;
-}
-
-export class Exchange {
-  private readonly t0 = performance.now();
+export class Exchange implements UpstreamOwner, RelayHost {
   private target: Target | undefined;
-  private upReq: http.ClientRequest | undefined;
-  private upRes: http.IncomingMessage | undefined;
-  private upSocket: net.Socket | undefined;
-  private headers: string[] = [];
-  private requestId: string | null = null;
-  private hasBody = false;
-  private connected = false;
-  private corked = false;
+  private up: UpstreamConn | undefined;
+  private upPaused = false;
+  private reused = false;
   private retried = false;
-  private failed = false;
-  private done = false;
+  /** The head as sent, kept for the one resend of a bodiless request on a stale pooled connection. */
+  private sent: Buffer | undefined;
+  /** The request's own x-request-id, or -1 with idSeq naming the one the proxy added. */
+  private idSeq = -1;
+
+  /** All request bytes were received from the client. */
+  reqDone = false;
+  private reqRemaining = 0;
+  private reqChunks: ChunkedFramer | undefined;
+  private requestBytes = 0;
+
+  private relay: ResponseRelay | undefined;
+  private gotBytes = false;
+  private closeAfter = false;
+  /** Status sent to the client (0 = nothing sent yet). */
+  private code = 0;
+  private upstreamMs = -1;
+  /** Clock reading of the upstream chunk being handled. */
+  private tick = 0;
+
+  // Deadlines (performance.now() ms; 0 = not armed); the connection's single deadline is their minimum.
+  connectAt = 0;
+  requestAt = 0;
+  bodyAt = 0;
+
+  private finished = false;
   private flags = '-';
   private termination: string | null = null;
-  private requestBytes = 0;
-  private responseBytes = 0;
-  private upstreamMs = -1;
-  private timer: NodeJS.Timeout | undefined;
-  private connectTimer: NodeJS.Timeout | undefined;
+  private upLocal: string | null = null;
 
   constructor(
-    private readonly deps: Http1Deps,
-    private readonly ctx: ConnContext,
-    private readonly req: http.IncomingMessage,
-    private readonly res: http.ServerResponse,
+    private readonly conn: Downstream,
+    readonly head: Head,
+    /** performance.now() when the head arrived. */
+    readonly t0: number,
   ) {}
 
-  start(): void {
-    const { ctx, req, deps } = this;
+  /** Starts the exchange with the bytes after the head (buf[off, len)); returns the offset consumed up to. */
+  start(buf: Buffer, off: number): number {
+    const { conn, head } = this;
+    const { ctx, deps } = conn;
     ctx.inflight++;
-    this.res.on('close', this.onResClose);
+    let end = off;
+    if (head.framing === 'length') {
+      const n = Math.min(head.contentLength, buf.length - off);
+      this.reqRemaining = head.contentLength - n;
+      this.requestBytes = n;
+      end = off + n;
+      this.reqDone = this.reqRemaining === 0;
+    } else if (head.framing === 'chunked') {
+      const f = (this.reqChunks = new ChunkedFramer());
+      end = f.feed(buf, off, buf.length);
+      if (end < 0) return this.badBody(f.error!);
+      this.requestBytes = f.dataBytes;
+      this.reqDone = f.done;
+    } else this.reqDone = true;
+    if (head.expectContinue && !this.reqDone && head.minor === 1) conn.write(CONTINUE);
+    this.armBodyOrRequest(this.t0);
+
     const pick = ctx.balancer.pick(ctx.service, ctx.port, ctx.upstreams(deps.index()));
-    if (pick.kind === 'none') return this.fail('NO_HEALTHY_UPSTREAM', 'no endpoints');
+    if (pick.kind === 'none') {
+      this.fail('NO_HEALTHY_UPSTREAM', 'no endpoints');
+      return end;
+    }
     if (pick.panic) deps.metrics.panicPicks.inc({ service: ctx.service.key });
-    this.target = pick.target;
-    const fwd = forwardRequestHeaders(req.rawHeaders, randomUUID);
-    this.headers = fwd.headers;
-    if (!fwd.hasHost) this.headers.push('host', defaultHost(ctx.service.hosts[0], ctx.port.number, ctx.vip.address));
-    this.requestId = fwd.requestId;
-    this.hasBody = fwd.chunked || hasRequestBody(req.headers);
-    if (!this.send()) return;
-    if (this.hasBody) {
-      req.on('data', this.onReqData);
-      req.on('end', this.onReqEnd);
+    const t = (this.target = pick.target);
+    if (head.requestIdIdx < 0) this.idSeq = nextRequestSeq();
+    const host = head.hostCount === 0 ? defaultHost(ctx.service.hosts[0], ctx.port.number, ctx.vip.address) : '';
+    const out = upstreamRequestHead(head, { host, idSeq: this.idSeq }, end > off ? buf : undefined, off, end);
+    if (head.framing === 'none') this.sent = out;
+    this.attach(deps.pool.acquire(t.key) ?? deps.pool.connect(t.addr, t.key), this.t0);
+    if (!this.up!.socket.write(out) && !this.reqDone) conn.pause(1);
+    return end;
+  }
+
+  /** More request body bytes (buf[off, len)); returns the offset after the body or after the chunk. */
+  body(buf: Buffer, off: number): number {
+    let end: number;
+    if (this.reqChunks !== undefined) {
+      const f = this.reqChunks;
+      end = f.feed(buf, off, buf.length);
+      if (end < 0) return this.badBody(f.error!);
+      this.requestBytes = f.dataBytes;
+      this.reqDone = f.done;
+    } else {
+      const n = Math.min(this.reqRemaining, buf.length - off);
+      end = off + n;
+      this.reqRemaining -= n;
+      this.requestBytes += n;
+      this.reqDone = this.reqRemaining === 0;
+    }
+    const up = this.up;
+    if (up !== undefined && !this.finished && end > off) {
+      const ok = up.socket.write(off === 0 && end === buf.length ? buf : buf.subarray(off, end));
+      if (!ok && !this.reqDone) this.conn.pause(1);
+    }
+    if (this.reqDone) this.armBodyOrRequest(this.conn.deps.deadlines.now());
+    return end;
+  }
+
+  /**
+   * Malformed chunked request body: the client is reset and the request recorded as DPE, whether or
+   * not its head already went upstream (so the outcome does not depend on how the bytes were split).
+   */
+  private badBody(why: string): number {
+    this.conn.ctx.protocolError = true;
+    this.termination = `downstream protocol error: ${why}`;
+    this.clientGone();
+    return -1;
+  }
+
+  private armBodyOrRequest(now: number): void {
+    const t = this.conn.deps.timeouts;
+    if (this.reqDone) {
+      this.bodyAt = 0;
+      if (t.requestMs > 0 && this.requestAt === 0) this.requestAt = now + t.requestMs;
+    } else if (t.downstreamRequestMs > 0 && this.bodyAt === 0) this.bodyAt = this.t0 + t.downstreamRequestMs;
+    this.conn.rearm();
+  }
+
+  private attach(up: UpstreamConn, now: number): void {
+    this.reused = up.uses > 0;
+    up.uses++;
+    up.owner = this;
+    this.up = up;
+    const ms = this.conn.deps.timeouts.connectMs;
+    if (!up.connected && ms > 0) {
+      this.connectAt = now + ms;
+      this.conn.rearm();
     }
   }
 
-  /** Issues the upstream request; false when node refused it synchronously (answered with 400). */
-  private send(): boolean {
-    const t = this.target!;
-    let up: http.ClientRequest;
-    try {
-      up = http.request({
-        host: t.addr.address,
-        port: t.addr.port,
-        method: this.req.method,
-        path: originPath(this.req.url ?? '/'),
-        headers: this.headers,
-        agent: this.deps.pool.agent,
-      });
-    } catch (err) {
-      this.fail('BAD_REQUEST', (err as Error).message);
-      return false;
-    }
-    this.upReq = up;
-    this.connected = false;
-    up.on('socket', this.onSocket);
-    up.on('response', this.onResponse);
-    up.on('error', this.onUpError);
-    if (this.hasBody) up.on('drain', this.onUpDrain);
-    else {
-      up.end();
-      this.startTimer();
-    }
-    return true;
+  /** Stops using the upstream connection: back to the pool when clean, else closed. */
+  private detach(reuse: boolean, now: number): void {
+    const up = this.up;
+    if (up === undefined) return;
+    this.up = undefined;
+    this.connectAt = 0;
+    if (this.conn.deps.accessLog.enabled) this.upLocal = socketAddr(up.socket.localAddress, up.socket.localPort);
+    if (reuse) this.conn.deps.pool.release(up, now);
+    else up.destroy();
   }
 
-  private readonly onSocket = (socket: net.Socket): void => {
-    this.upSocket = socket;
-    if (socket.connecting) {
-      const ms = this.deps.timeouts.connectMs;
-      if (ms > 0) this.connectTimer = setTimeout(this.onConnectTimeout, ms);
-      socket.once('connect', this.onConnect);
-    } else this.connected = true;
-  };
-
-  private readonly onConnect = (): void => {
-    clearTimeout(this.connectTimer);
-    this.connected = true;
-  };
-
-  private readonly onConnectTimeout = (): void => {
-    const err = Object.assign(new Error(`connect timeout after ${this.deps.timeouts.connectMs} ms`), { code: CONNECT_TIMEOUT_CODE });
-    this.upReq?.destroy(err);
-  };
-
-  private readonly onReqData = (chunk: Buffer): void => {
-    this.requestBytes += chunk.length;
-    if (this.upReq !== undefined && !this.upReq.destroyed && !this.upReq.write(chunk)) this.req.pause();
-  };
-
-  private readonly onUpDrain = (): void => {
-    this.req.resume();
-  };
-
-  private readonly onReqEnd = (): void => {
-    if (this.upReq !== undefined && !this.upReq.destroyed) this.upReq.end();
-    this.startTimer();
-  };
-
-  private startTimer(): void {
-    const ms = this.deps.timeouts.requestMs;
-    if (ms > 0 && this.timer === undefined && !this.done) this.timer = setTimeout(this.onTimeout, ms);
+  /** Deadline sweep: whichever of this exchange's deadlines passed. */
+  expire(now: number): void {
+    if (this.finished) return;
+    if (this.connectAt !== 0 && this.connectAt <= now) {
+      this.upstreamFailed(CONNECT_TIMEOUT_CODE, `connect timeout after ${this.conn.deps.timeouts.connectMs} ms`);
+    } else if (this.bodyAt !== 0 && this.bodyAt <= now) {
+      // The client did not finish its request in time (node's requestTimeout): cut it off.
+      this.conn.ctx.protocolError = true;
+      this.termination = 'request body timeout';
+      this.clientGone();
+    } else if (this.requestAt !== 0 && this.requestAt <= now) {
+      this.termination = 'upstream request timeout';
+      this.abort(timeoutVerdict(this.code !== 0));
+    }
   }
 
-  private readonly onTimeout = (): void => {
-    this.timer = undefined;
-    if (this.done || this.failed) return;
-    this.termination = 'upstream request timeout';
-    this.abort(timeoutVerdict(this.res.headersSent));
-  };
+  // ---- upstream events ------------------------------------------------------------------------
 
-  private readonly onUpError = (err: Error): void => {
-    clearTimeout(this.connectTimer);
-    if (this.done || this.failed) return;
-    const code = errorCode(err);
-    const phase = this.upRes !== undefined ? 'after-headers' : this.connected ? 'before-headers' : 'connect';
+  onUpConnect(): void {
+    this.connectAt = 0;
+  }
+
+  onUpDrain(): void {
+    this.conn.resume(1);
+  }
+
+  /** The client's socket drained: let the response flow again. */
+  downstreamDrained(): void {
+    if (this.upPaused && this.up !== undefined) {
+      this.upPaused = false;
+      this.up.socket.resume();
+    }
+  }
+
+  onUpData(chunk: Buffer): void {
+    if (this.finished) return;
+    this.gotBytes = true;
+    // One clock reading serves everything this chunk completes (head time, duration, pool idle start).
+    this.tick = this.conn.deps.deadlines.now();
+    const relay = (this.relay ??= new ResponseRelay(this, this.up!.parser, this.head.method0 === 1, this.head.minor === 0));
+    const r = relay.feed(chunk);
+    if (r === MORE) return;
+    if (r === DONE) return this.complete(this.tick);
+    this.termination = r === UNASKED_UPGRADE ? 'upstream switched protocols unasked' : `upstream protocol error: ${relay.error}`;
+    // A bad head is answered with 502; a bad body after the head went out can only reset the client.
+    this.abort(r === BAD_HEAD || r === UNASKED_UPGRADE ? UPE : { ...UPE, status: undefined });
+  }
+
+  // RelayHost
+  write(data: Buffer | string): boolean {
+    return this.conn.write(data);
+  }
+
+  headArrived(res: Head, framing: Framing): boolean {
+    const { conn, head } = this;
+    this.connectAt = 0;
+    this.upstreamMs = this.tick - this.t0;
+    conn.deps.balancers.reportSuccess(this.target!);
+    if (res.hasHopByHop) keepAliveHint(res, this.up!);
+    this.code = res.status;
+    const client10 = head.minor === 0;
+    this.closeAfter = !head.keepAlive || !this.reqDone || conn.deps.draining() || (client10 && (framing === 'close' || framing === 'chunked'));
+    return this.closeAfter;
+  }
+
+  pauseUpstream(): void {
+    if (!this.upPaused && this.up !== undefined) {
+      this.upPaused = true;
+      this.up.socket.pause();
+    }
+  }
+
+  onUpEnd(): void {
+    if (this.finished) return;
+    if (this.relay !== undefined && this.relay.status !== 0) {
+      if (this.relay.end() === DONE) return this.complete(this.conn.deps.deadlines.now());
+      this.termination = 'upstream closed mid-response';
+      return this.abort(classifyUpstreamError('ECONNRESET', 'after-headers'));
+    }
+    this.upstreamFailed('ECONNRESET', 'upstream closed the connection');
+  }
+
+  onUpBug(err: unknown): void {
+    this.conn.bug(err);
+  }
+
+  onUpFail(err: Error | undefined): void {
+    if (this.finished) return;
+    if (err === undefined) this.upstreamFailed('ECONNRESET', 'upstream connection closed');
+    else this.upstreamFailed(errorCode(err), err.message);
+  }
+
+  private upstreamFailed(code: string | undefined, message: string): void {
+    if (this.finished) return;
+    const up = this.up;
+    const now = this.conn.deps.deadlines.now();
+    const phase = this.code !== 0 ? 'after-headers' : up?.connected ? 'before-headers' : 'connect';
     // A pooled connection the server closed while idle: resend once on a fresh one. Only for requests
     // without a body (nothing was consumed from the client), so this is never a semantic retry.
-    if (phase === 'before-headers' && !this.retried && !this.hasBody && this.upReq?.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE')) {
+    if (phase === 'before-headers' && this.reused && !this.retried && !this.gotBytes && this.sent !== undefined && (code === 'ECONNRESET' || code === 'EPIPE')) {
       this.retried = true;
-      this.detach();
-      this.send();
+      this.detach(false, now);
+      const t = this.target!;
+      this.attach(this.conn.deps.pool.connect(t.addr, t.key), now);
+      this.up!.socket.write(this.sent);
       return;
     }
     const v = classifyUpstreamError(code, phase);
     if (phase === 'connect') {
-      const ejected = v.eject && this.deps.balancers.reportFailure(this.target!);
-      this.deps.metrics.connectFailure(this.target!, ejected);
+      const ejected = v.eject && this.conn.deps.balancers.reportFailure(this.target!);
+      this.conn.deps.metrics.connectFailure(this.target!, ejected);
     }
-    this.termination = err.message;
+    this.termination = message;
     this.abort(v);
-  };
-
-  private readonly onResponse = (upRes: http.IncomingMessage): void => {
-    clearTimeout(this.connectTimer);
-    this.connected = true;
-    if (this.done || this.failed) {
-      upRes.resume();
-      return;
-    }
-    this.upRes = upRes;
-    this.upstreamMs = performance.now() - this.t0;
-    this.deps.balancers.reportSuccess(this.target!);
-    upRes.on('error', this.onUpResError);
-    try {
-      this.res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, forwardResponseHeaders(upRes.rawHeaders, this.deps.draining()));
-    } catch (err) {
-      // Node refused to re-emit something llhttp accepted (e.g. an odd status message).
-      this.termination = (err as Error).message;
-      this.upRes = undefined;
-      return this.abort({ error: 'UPSTREAM_PROTOCOL', flag: 'UPE', status: 502, eject: false });
-    }
-    upRes.on('data', this.onResData);
-    upRes.on('end', this.onResEnd);
-    this.res.on('drain', this.onResDrain);
-  };
-
-  private readonly onResData = (chunk: Buffer): void => {
-    this.responseBytes += chunk.length;
-    if (!this.corked) {
-      // Headers, the chunks and the end that arrive in one tick leave in one write (one syscall).
-      this.corked = true;
-      this.res.cork();
-      process.nextTick(this.uncork);
-    }
-    if (!this.res.write(chunk)) this.upRes?.pause();
-  };
-
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.res.uncork();
-  };
-
-  private readonly onResDrain = (): void => {
-    this.upRes?.resume();
-  };
-
-  private readonly onResEnd = (): void => {
-    clearTimeout(this.timer);
-    this.res.end();
-  };
-
-  private readonly onUpResError = (err: Error): void => {
-    if (this.done || this.failed) return;
-    this.termination = err.message;
-    this.abort(classifyUpstreamError(errorCode(err), 'after-headers'));
-  };
-
-  /** Stops listening to the current upstream request (before a resend). */
-  private detach(): void {
-    const up = this.upReq;
-    if (up === undefined) return;
-    up.removeListener('response', this.onResponse);
-    up.removeListener('socket', this.onSocket);
-    up.on('error', noop);
-    up.removeListener('error', this.onUpError);
-    up.destroy();
   }
 
-  /** Ends the exchange with a failure: answer with its status, or reset the client once headers went out. */
+  // ---- endings --------------------------------------------------------------------------------
+
+  /** The response is complete. */
+  private complete(now: number): void {
+    // A paused connection is resumed by the pool; one with request bytes still unsent is out of sync.
+    this.detach(this.relay!.reusable && this.reqDone, now);
+    this.end(!this.closeAfter, now);
+  }
+
+  /** Ends with a failure: answer with its status, or reset the client once headers went out. */
   private abort(v: FailureVerdict): void {
-    this.failed = true;
+    if (this.finished) return;
+    const now = this.conn.deps.deadlines.now();
     this.flags = v.flag;
-    clearTimeout(this.timer);
-    clearTimeout(this.connectTimer);
-    if (this.upReq !== undefined && !this.upReq.destroyed) this.upReq.destroy();
-    // Discard the rest of an unsent body so the connection is not left paused mid-request.
-    if (this.hasBody && !this.req.complete) {
-      this.req.removeListener('data', this.onReqData);
-      this.req.resume();
+    this.detach(false, now);
+    if (v.status !== undefined && this.code === 0) this.reply(v.status, CATALOG[v.error].message, now);
+    else {
+      this.conn.reset();
+      this.end(false, now);
     }
-    if (v.status !== undefined && !this.res.headersSent) this.reply(v.status, CATALOG[v.error].message);
-    else this.res.destroy();
   }
 
   private fail(name: ErrorName, detail: string): void {
@@ -262,61 +311,61 @@ export class Exchange {
     this.abort({ error: name, flag: entry.flag ?? '-', status: entry.status ?? 500, eject: false });
   }
 
-  private reply(status: number, body: string): void {
-    const headers = ['content-type', 'text/plain', 'content-length', String(Buffer.byteLength(body))];
+  private reply(status: number, body: string, now: number): void {
     // A half-read request body leaves the connection in an unknown state: close it after the answer.
-    if (this.deps.draining() || (this.hasBody && !this.req.complete)) headers.push('connection', 'close');
-    this.res.writeHead(status, headers);
-    this.res.end(body);
+    const close = !this.reqDone || !this.head.keepAlive || this.conn.deps.draining();
+    this.conn.write(localResponse(status, STATUS_CODES[status] ?? 'Unknown', body, close));
+    this.code = status;
+    this.end(!close, now);
   }
 
-  private readonly onResClose = (): void => {
-    if (this.done) return;
-    this.done = true;
-    this.ctx.inflight--;
-    clearTimeout(this.timer);
-    clearTimeout(this.connectTimer);
-    const res = this.res;
-    if (!res.writableFinished && !this.failed) {
-      const dpe = this.ctx.protocolError;
-      this.flags = dpe ? 'DPE' : 'DC';
-      this.termination ??= dpe ? 'downstream protocol error' : 'downstream closed before the response completed';
-    }
-    // An unfinished upstream exchange must not go back to the pool mid-message.
-    const up = this.upReq;
-    if (up !== undefined && !up.destroyed && (this.upRes === undefined || !this.upRes.complete)) {
-      up.on('error', noop);
-      up.destroy();
-    }
-    const code = res.headersSent ? res.statusCode : 0;
-    const durationMs = performance.now() - this.t0;
-    const { metrics, accessLog } = this.deps;
-    metrics.http(this.ctx.source, this.ctx.service, this.target).record(code, this.flags, durationMs, this.requestBytes, this.responseBytes);
-    if (accessLog.enabled) this.log(code, durationMs);
-  };
+  /** The client went away (or broke framing) before the response completed: DC, or DPE. */
+  clientGone(): void {
+    if (this.finished) return;
+    const dpe = this.conn.ctx.protocolError;
+    this.flags = dpe ? 'DPE' : 'DC';
+    this.termination ??= dpe ? 'downstream protocol error' : 'downstream closed before the response completed';
+    const now = this.conn.deps.deadlines.now();
+    this.detach(false, now);
+    this.conn.reset();
+    this.end(false, now);
+  }
 
-  private log(code: number, durationMs: number): void {
-    const { req, ctx } = this;
-    const xff = req.headers['x-forwarded-for'];
-    const s = this.upSocket;
-    this.deps.accessLog.write({
+  private end(keepAlive: boolean, now: number): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.connectAt = this.requestAt = this.bodyAt = 0;
+    const { conn } = this;
+    const ctx = conn.ctx;
+    ctx.inflight--;
+    const durationMs = now - this.t0;
+    const responseBytes = this.relay?.bytes ?? 0;
+    ctx.httpStats(conn.deps.metrics, this.target).record(this.code, this.flags, durationMs, this.requestBytes, responseBytes);
+    if (conn.deps.accessLog.enabled) this.log(durationMs, responseBytes);
+    conn.exchangeDone(this, keepAlive, now);
+  }
+
+  private log(durationMs: number, responseBytes: number): void {
+    const { conn, head } = this;
+    const ctx = conn.ctx;
+    conn.deps.accessLog.write({
       start_time: new Date(Date.now() - durationMs).toISOString(),
-      method: req.method ?? null,
-      path: req.url ?? null,
-      protocol: `HTTP/${req.httpVersion}`,
-      response_code: code,
+      method: head.method,
+      path: head.target,
+      protocol: `HTTP/1.${head.minor}`,
+      response_code: this.code,
       response_flags: this.flags,
       bytes_received: this.requestBytes,
-      bytes_sent: this.responseBytes,
+      bytes_sent: responseBytes,
       duration: Math.round(durationMs),
       upstream_service_time: this.upstreamMs >= 0 ? Math.round(this.upstreamMs) : null,
-      x_forwarded_for: xff === undefined ? null : String(xff),
-      user_agent: req.headers['user-agent'] ?? null,
-      request_id: this.requestId,
-      authority: req.headers.host ?? null,
+      x_forwarded_for: head.get(H.X_FORWARDED_FOR) ?? null,
+      user_agent: firstValue(head, H.USER_AGENT),
+      request_id: head.requestIdIdx >= 0 ? head.value(head.requestIdIdx) : this.idSeq >= 0 ? requestIdOf(this.idSeq) : null,
+      authority: firstValue(head, H.HOST),
       upstream_host: this.target?.key ?? null,
       upstream_cluster: ctx.cluster,
-      upstream_local_address: s === undefined ? null : socketAddr(s.localAddress, s.localPort),
+      upstream_local_address: this.upLocal,
       downstream_local_address: formatAddr(ctx.vip),
       downstream_remote_address: formatAddr(ctx.peer),
       connection_termination_details: this.termination,
@@ -324,4 +373,16 @@ export class Exchange {
   }
 }
 
-function noop(): void {}
+function firstValue(h: Head, kind: number): string | null {
+  for (let i = 0; i < h.count; i++) if (h.kinds[i] === kind) return h.value(i);
+  return null;
+}
+
+/** "Keep-Alive: timeout=N" from the server: the pooled connection must not outlive it. */
+function keepAliveHint(h: Head, up: UpstreamConn): void {
+  for (let i = 0; i < h.count; i++) {
+    if (h.kinds[i] !== H.KEEP_ALIVE) continue;
+    const m = /(?:^|[\s,])timeout=(\d+)/i.exec(h.value(i));
+    if (m !== null) up.hint(Number(m[1]));
+  }
+}

@@ -1,110 +1,205 @@
-// Header rewriting between the downstream and upstream HTTP/1.1 hops, on node's raw header arrays
-// ([name, value, name, value...], original case and order kept). Pure and table-tested.
+// Head rewriting between the downstream and upstream HTTP/1.1 hops. Works on parsed Heads: fields
+// that pass through are copied as byte ranges of the received head (runs of kept lines become one
+// copy), only the added lines are text. The result is one Buffer with room for the first body bytes,
+// so a head and the body bytes that came with it leave in a single write. Pure and table-tested.
+import { randomBytes } from 'node:crypto';
+import { H, type Head } from './h1head';
 
-/** Hop-by-hop headers (RFC 9110 7.6.1 plus the legacy ones Envoy also strips). */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade']);
+/**
+ * Request ids: a random per-process prefix and a counter, in UUID shape (8-4-4-4-12 hex, version 4
+ * and variant bits set). Unique within the process and, by the 76 random prefix bits, across
+ * processes; costs a counter increment instead of a CSPRNG call per request.
+ */
+const ID_PREFIX = ((): string => {
+  const b = randomBytes(10);
+  b[6] = (b[6]! & 0x0f) | 0x40;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-`;
+})();
+const ID_WRAP = 2 ** 48;
+let idSeq = Math.floor(Math.random() * 2 ** 32);
 
-/** Connection tokens that name standard behaviour rather than extra hop-by-hop headers. */
-const STANDARD_TOKENS = new Set(['close', 'keep-alive', 'upgrade', 'te']);
-
-export interface ForwardedRequest {
-  /** Raw header array for http.request({headers}) (node then writes them as given, no Host added). */
-  readonly headers: string[];
-  readonly requestId: string;
-  /** True when the downstream body was chunked: the upstream request must be chunked too. */
-  readonly chunked: boolean;
-  /** False for an HTTP/1.0 request without Host: the caller adds the service's host (upstream is 1.1). */
-  readonly hasHost: boolean;
+/** The next request id's counter value; requestIdOf() formats it. */
+export function nextRequestSeq(): number {
+  idSeq = (idSeq + 1) % ID_WRAP;
+  return idSeq;
 }
 
-/** Extra header names a Connection header declares hop-by-hop ("Connection: close, X-Foo" → x-foo). */
-function connectionTokens(value: string, into: Set<string> | undefined): Set<string> | undefined {
-  // Fast path for the values nearly every client sends.
-  if (value.length <= 10) {
-    const v = value.toLowerCase();
-    if (v === 'keep-alive' || v === 'close' || v === 'upgrade') return into;
-  }
-  for (const part of value.split(',')) {
-    const t = part.trim().toLowerCase();
-    if (t.length > 0 && !STANDARD_TOKENS.has(t)) (into ??= new Set()).add(t);
-  }
-  return into;
+export function requestIdOf(seq: number): string {
+  return ID_PREFIX + seq.toString(16).padStart(12, '0');
+}
+
+export function newRequestId(): string {
+  return requestIdOf(nextRequestSeq());
+}
+
+const ID_LINE = Buffer.from(`x-request-id: ${ID_PREFIX}`, 'latin1');
+const XFP_LINE = Buffer.from('x-forwarded-proto: http\r\n', 'latin1');
+const HEX = Buffer.from('0123456789abcdef', 'latin1');
+
+/** Writes "x-request-id: <id>\r\n" for counter value `seq` at out[at]; no string is made. */
+function writeIdLine(out: Buffer, at: number, seq: number): number {
+  at += ID_LINE.copy(out, at);
+  let lo = seq & 0xffffff;
+  let hi = Math.floor(seq / 0x1000000);
+  for (let i = 11; i >= 6; i--, lo >>>= 4) out[at + i] = HEX[lo & 15]!;
+  for (let i = 5; i >= 0; i--, hi >>>= 4) out[at + i] = HEX[hi & 15]!;
+  out[at + 12] = 13;
+  out[at + 13] = 10;
+  return at + 14;
+}
+
+/** Origin-form path of a request target (absolute-form "http://h/p" from proxy-aware clients → "/p"). */
+export function originPath(url: string): string {
+  if (url.charCodeAt(0) === 47 /* / */ || url === '*') return url;
+  const scheme = url.indexOf('://');
+  if (scheme === -1) return url;
+  const slash = url.indexOf('/', scheme + 3);
+  return slash === -1 ? '/' : url.slice(slash);
+}
+
+/** Host for a request that had none (HTTP/1.0): the service's host name, as the client addressed it. */
+export function defaultHost(host: string | undefined, port: number, vip: string): string {
+  const name = host ?? vip;
+  return port === 80 ? name : `${name}:${port}`;
 }
 
 /**
- * Request headers for the upstream hop: hop-by-hop headers stripped (TE kept only as "trailers";
- * Expect dropped because the proxy already answered 100-continue), `x-request-id` added when absent,
- * `x-forwarded-proto: http` added when absent (a value set by an earlier in-mesh hop is kept).
+ * Byte ranges to copy, [start, end, start, end...], reused across calls (building is synchronous);
+ * at most one per field plus the start line.
  */
-export function forwardRequestHeaders(raw: readonly string[], newRequestId: () => string): ForwardedRequest {
-  const headers: string[] = [];
-  let requestId: string | undefined;
-  let forwardedProto = false;
-  let chunked = false;
-  let hasHost = false;
-  let extra: Set<string> | undefined;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i]!;
-    const value = raw[i + 1]!;
-    const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower)) {
-      if (lower === 'connection') extra = connectionTokens(value, extra);
-      else if (lower === 'transfer-encoding') chunked = true;
-      else if (lower === 'te' && /\btrailers\b/i.test(value)) headers.push(name, 'trailers');
-      continue;
-    }
-    if (lower === 'expect') continue;
-    if (lower === 'host') hasHost = true;
-    else if (lower === 'x-request-id' && requestId === undefined) requestId = value;
-    else if (lower === 'x-forwarded-proto') forwardedProto = true;
-    headers.push(name, value);
+const ranges = new Float64Array(2 * 1024);
+let nRanges = 0;
+
+function addRange(s: number, e: number): void {
+  if (nRanges > 0 && ranges[nRanges - 1] === s) ranges[nRanges - 1] = e;
+  else {
+    ranges[nRanges++] = s;
+    ranges[nRanges++] = e;
   }
-  const out = extra === undefined ? headers : dropNamed(headers, extra);
-  // llhttp rejects any request transfer-coding other than a final "chunked"; node decoded it, so re-chunk.
-  if (chunked) out.push('transfer-encoding', 'chunked');
-  if (requestId === undefined) {
-    requestId = newRequestId();
-    out.push('x-request-id', requestId);
-  }
-  if (!forwardedProto) out.push('x-forwarded-proto', 'http');
-  return { headers: out, requestId, chunked, hasHost };
 }
 
+/** Field kinds a Connection header may never remove: they carry framing and routing, not hop state. */
+function protectedKind(kind: number): boolean {
+  return kind === H.CONTENT_LENGTH || kind === H.TRANSFER_ENCODING || kind === H.HOST;
+}
+
+/** Adds the kept field lines; `drop` says which kinds are hop-by-hop in this direction. Returns extra text. */
+function addFields(h: Head, drop: (kind: number) => boolean, dropsFraming = false): string {
+  if (!h.hasHopByHop && h.connTokens === undefined && !(dropsFraming && h.chunked)) {
+    if (h.count > 0) addRange(h.lineEnd, h.offs[h.count * 5 - 1]!);
+    return '';
+  }
+  let text = '';
+  for (let i = 0; i < h.count; i++) {
+    const kind = h.kinds[i]!;
+    if (kind === H.TE && h.isRequest) {
+      // Only "trailers" may be forwarded (RFC 9110 10.1.4); the proxy itself accepts nothing else.
+      if (h.teTrailers && text === '') text = `${h.name(i)}: trailers\r\n`;
+      continue;
+    }
+    if (drop(kind)) continue;
+    if (h.connTokens !== undefined && !protectedKind(kind) && h.connTokens.includes(h.name(i).toLowerCase())) continue;
+    addRange(h.offs[i * 5]!, h.offs[i * 5 + 4]!);
+  }
+  return text;
+}
+
+function dropRequest(kind: number): boolean {
+  return (
+    kind === H.CONNECTION || kind === H.KEEP_ALIVE || kind === H.PROXY_CONNECTION || kind === H.TRAILER ||
+    kind === H.UPGRADE || kind === H.EXPECT
+  );
+}
+
+function dropResponse(kind: number): boolean {
+  return kind === H.CONNECTION || kind === H.KEEP_ALIVE || kind === H.PROXY_CONNECTION || kind === H.TE || kind === H.TRAILER || kind === H.UPGRADE;
+}
+
+function dropResponseDechunked(kind: number): boolean {
+  return dropResponse(kind) || kind === H.TRANSFER_ENCODING;
+}
 
 /**
- * Response headers for the downstream hop: hop-by-hop stripped. Node's ServerResponse then frames the
- * body itself (Content-Length when the upstream sent one, else chunked or close-delimited for HTTP/1.0)
- * and writes its own Connection / Keep-Alive. `close` adds "connection: close" (draining).
+ * Copies `line`, the collected ranges of `src`, `text`, the x-request-id line (idSeq >= 0), the
+ * x-forwarded-proto line (xfp), the CRLF that ends the head, then body[bs, be) into one Buffer.
  */
-export function forwardResponseHeaders(raw: readonly string[], close: boolean): string[] {
-  const headers: string[] = [];
-  let extra: Set<string> | undefined;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i]!;
-    const value = raw[i + 1]!;
-    const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower)) {
-      if (lower === 'connection') extra = connectionTokens(value, extra);
-      continue;
-    }
-    headers.push(name, value);
-  }
-  const out = extra === undefined ? headers : dropNamed(headers, extra);
-  if (close) out.push('connection', 'close');
+function assemble(src: Buffer, line: string, text: string, idSeq: number, xfp: boolean, body: Buffer | undefined, bs: number, be: number): Buffer {
+  let len = line.length + text.length + 2;
+  for (let i = 0; i < nRanges; i += 2) len += ranges[i + 1]! - ranges[i]!;
+  if (idSeq >= 0) len += ID_LINE.length + 14;
+  if (xfp) len += XFP_LINE.length;
+  const out = Buffer.allocUnsafe(len + (body === undefined ? 0 : be - bs));
+  // All text here is latin1 (bytes of the received head, host names): one byte per character.
+  let at = line === '' ? 0 : out.write(line, 0, 'latin1');
+  for (let i = 0; i < nRanges; i += 2) at += src.copy(out, at, ranges[i]!, ranges[i + 1]!);
+  nRanges = 0;
+  if (text !== '') at += out.write(text, at, 'latin1');
+  if (idSeq >= 0) at = writeIdLine(out, at, idSeq);
+  if (xfp) at += XFP_LINE.copy(out, at);
+  out[at++] = 13;
+  out[at++] = 10;
+  if (body !== undefined) body.copy(out, at, bs, be);
   return out;
 }
 
-function dropNamed(headers: string[], names: Set<string>): string[] {
-  const out: string[] = [];
-  for (let i = 0; i + 1 < headers.length; i += 2) {
-    if (!names.has(headers[i]!.toLowerCase())) out.push(headers[i]!, headers[i + 1]!);
-  }
-  return out;
+export interface RequestRewrite {
+  /** Host to add when the request has none (HTTP/1.0); the upstream hop is always HTTP/1.1. */
+  readonly host: string;
+  /** Counter value of the x-request-id to add when the request carries none (requestIdOf formats it). */
+  readonly idSeq: number;
 }
 
-/** True when the request carries a body by its headers (Content-Length > 0 or Transfer-Encoding). */
-export function hasRequestBody(headers: { 'content-length'?: string | undefined; 'transfer-encoding'?: string | undefined }): boolean {
-  if (headers['transfer-encoding'] !== undefined) return true;
-  const cl = headers['content-length'];
-  return cl !== undefined && cl !== '0';
+/**
+ * The upstream request head: HTTP/1.1 origin-form request line, hop-by-hop fields (and those named
+ * by Connection) removed, Expect removed (the proxy answers 100-continue itself), TE reduced to
+ * "trailers", Host, x-request-id and x-forwarded-proto added when absent. Transfer-Encoding stays:
+ * a chunked body is forwarded as received. body[bs, be) is appended to the same buffer.
+ */
+export function upstreamRequestHead(h: Head, rw: RequestRewrite, body?: Buffer, bs = 0, be = 0): Buffer {
+  nRanges = 0;
+  let line = '';
+  if (h.minor === 1 && h.buf[h.targetStart] === 47 /* / */) addRange(h.start, h.lineEnd);
+  else line = `${h.method} ${originPath(h.target)} HTTP/1.1\r\n`;
+  let text = addFields(h, dropRequest);
+  if (h.hostCount === 0) text += `host: ${rw.host}\r\n`;
+  return assemble(h.buf, line, text, h.requestIdIdx < 0 ? rw.idSeq : -1, !h.forwardedProto, body, bs, be);
+}
+
+/** What the downstream response head says about the connection and the body's coding. */
+export interface ResponseRewrite {
+  /** Adds "connection: close" (the client asked, the proxy drains, or the body is close-delimited). */
+  readonly close: boolean;
+  /** HTTP/1.0 client that asked for keep-alive: say so explicitly. */
+  readonly keepAlive10: boolean;
+  /** The proxy re-frames the body: 'chunk' a close-delimited body, 'dechunk' for an HTTP/1.0 client. */
+  readonly reframe: 'none' | 'chunk' | 'dechunk';
+}
+
+/**
+ * The downstream response head: status line as HTTP/1.1 (the proxy's own version), hop-by-hop fields
+ * removed, the proxy's Connection (and Transfer-Encoding when it re-frames) added. body[bs, be) is
+ * appended to the same buffer.
+ */
+export function downstreamResponseHead(h: Head, rw: ResponseRewrite, body?: Buffer, bs = 0, be = 0): Buffer {
+  const src = h.buf;
+  nRanges = 0;
+  let line = '';
+  if (h.minor === 1) addRange(h.start, h.lineEnd);
+  else line = `HTTP/1.1${src.toString('latin1', h.start + 8, h.lineEnd)}`;
+  const dechunk = rw.reframe === 'dechunk';
+  let tail = addFields(h, dechunk ? dropResponseDechunked : dropResponse, dechunk);
+  if (rw.reframe === 'chunk') tail += 'transfer-encoding: chunked\r\n';
+  if (rw.close) tail += 'connection: close\r\n';
+  else if (rw.keepAlive10) tail += 'connection: keep-alive\r\n';
+  return assemble(src, line, tail, -1, false, body, bs, be);
+}
+
+/** A complete response the proxy makes up itself (errors): text/plain with a length. */
+export function localResponse(status: number, reason: string, body: string, close: boolean): string {
+  return (
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+    `${close ? 'connection: close\r\n' : ''}\r\n${body}`
+  );
 }

@@ -1,25 +1,32 @@
-// HTTP/1.1 at L7: captured connections detected as HTTP/1 are handed to one node http.Server (never
-// listening itself; sockets arrive via emit('connection')), so llhttp does the parsing and its strict
-// checks (request line, CL+TE, header size) protect upstreams. Each request becomes an Exchange.
-import * as http from 'node:http';
+// HTTP/1.1 at L7 over raw sockets: captured connections detected as HTTP/1 get one H1Conn each, which
+// parses request heads (h1parse, strict like llhttp/Envoy), runs one Exchange per request, and handles
+// pipelined requests one at a time in order. Malformed requests get 400/431 and a close; a client that
+// is slow to send its headers gets 408. Deadlines come from the shared coarse clock, not timers.
+import { STATUS_CODES } from 'node:http';
 import type * as net from 'node:net';
-import type { Duplex } from 'node:stream';
 import { CATALOG, type ErrorName } from '../errors';
 import type { BalancerSet } from '../balance/set';
+import type { Deadlines, Expiring } from '../listener/deadlines';
 import type { Timeouts } from '../listener/timeouts';
-import { contextOf, type ServiceLookup } from '../listener/context';
+import { contextOf, type ConnContext, type ServiceLookup } from '../listener/context';
 import type { AccessLog } from '../telemetry/accesslog';
 import { formatAddr } from '../telemetry/accesslog';
 import type { Metrics } from '../telemetry/metrics';
 import type { UpstreamPool } from '../upstream/pool';
-import { errorCode } from '../upstream/failure';
 import { logger } from '../log';
 import { Exchange } from './exchange';
+import { ERRORS, HeadParser, MAX_HEAD_BYTES } from './h1parse';
 
 const log = logger('http1');
 
 /** Envoy's default request-headers cap. */
-export const MAX_HEADER_BYTES = 60 * 1024;
+export const MAX_HEADER_BYTES = MAX_HEAD_BYTES;
+
+/** How long a connection we are closing may take to close its side (or, while flushing, to make progress). */
+const LINGER_MS = 1_000;
+
+const PAUSE_BACKPRESSURE = 1;
+const PAUSE_PIPELINE = 2;
 
 export interface Http1Deps {
   readonly metrics: Metrics;
@@ -27,127 +34,356 @@ export interface Http1Deps {
   readonly timeouts: Timeouts;
   readonly accessLog: AccessLog;
   readonly pool: UpstreamPool;
+  readonly deadlines: Deadlines;
   readonly index: () => ServiceLookup;
   /** True while the listener drains: responses carry "connection: close". */
   readonly draining: () => boolean;
 }
 
-/** How a client-side parse failure is answered. 431 for oversized headers is what node and nginx send. */
+/** What an Exchange needs from the client connection it answers on. */
+export interface Downstream {
+  readonly ctx: ConnContext;
+  readonly deps: Http1Deps;
+  write(data: Buffer | string): boolean;
+  pause(reason: number): void;
+  resume(reason: number): void;
+  /** Drops the connection (a reset for the client). */
+  reset(): void;
+  /** Recomputes the connection's deadline after an exchange changed one of its own. */
+  rearm(): void;
+  exchangeDone(ex: Exchange, keepAlive: boolean, now: number): void;
+  /** Something threw while handling this connection: drop it. */
+  bug(err: unknown): void;
+}
+
+/** The earlier of two deadlines, 0 meaning none. */
+function earliest(a: number, b: number): number {
+  return a === 0 ? b : b === 0 || a < b ? a : b;
+}
+
+class H1Conn implements Downstream, Expiring {
+  deadline = 0;
+  private readonly parser = new HeadParser(true);
+  private ex: Exchange | undefined;
+  /** Pipelined bytes received while a request is outstanding; the socket is paused meanwhile. */
+  private stash: Buffer | undefined;
+  private paused = 0;
+  private busy = false;
+  private closing = false;
+  private idleAt = 0;
+  private headersAt = 0;
+  private lingerAt = 0;
+  private lingerBytes = -1;
+  private progressAt = 0;
+
+  constructor(
+    private readonly proxy: Http1Proxy,
+    private readonly socket: net.Socket,
+    readonly ctx: ConnContext,
+    readonly deps: Http1Deps,
+  ) {
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('close', this.onClose);
+    socket.on('drain', this.onDrain);
+    deps.deadlines.add(this);
+    this.setIdle(deps.deadlines.now());
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.closing) return;
+    if (this.ex !== undefined && this.ex.reqDone) return this.keep(chunk, 0);
+    try {
+      this.process(chunk, 0);
+      this.drainStash();
+    } catch (err) {
+      this.bug(err);
+    }
+  };
+
+  /** A bug must cost this connection, never the process: drop it (its exchange ends as DC). */
+  bug(err: unknown): void {
+    log.error({ err }, 'request handling failed');
+    this.busy = false;
+    this.reset();
+    try {
+      this.ex?.clientGone();
+    } catch (e) {
+      log.error({ err: e }, 'request cleanup failed');
+    }
+  }
+
+  private process(buf: Buffer, off: number): void {
+    this.busy = true;
+    try {
+      while (off < buf.length && !this.closing) {
+        const ex = this.ex;
+        if (ex === undefined) {
+          const r = this.parser.execute(buf, off);
+          if (r === -1) {
+            // Part of a head: from here the client has headersMs to finish it (slowloris guard).
+            if (this.headersAt === 0) this.setHeadersDeadline();
+            return;
+          }
+          if (r === -2) return this.answerAndClose(this.parser.error!.code);
+          const head = this.parser.head!;
+          this.parser.reset();
+          this.headersAt = this.idleAt = 0;
+          // CONNECT tunnels are not proxied at L7 (nor by node's server before this).
+          if (head.method0 === 2) return this.answerAndClose('CONNECT_NOT_SUPPORTED');
+          const next = new Exchange(this, head, this.deps.deadlines.now());
+          this.ex = next;
+          off = next.start(buf, r);
+          if (off < 0) return;
+        } else if (!ex.reqDone) {
+          off = ex.body(buf, off);
+          if (off < 0) return;
+        } else return this.keep(buf, off);
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Keeps pipelined bytes until the outstanding response is done. */
+  private keep(buf: Buffer, off: number): void {
+    const rest = off === 0 ? buf : buf.subarray(off);
+    this.stash = this.stash === undefined ? rest : Buffer.concat([this.stash, rest]);
+    this.pause(PAUSE_PIPELINE);
+  }
+
+  /** Runs the pipelined requests kept while the previous one was outstanding (from any callback). */
+  private drainStash(): void {
+    while (this.stash !== undefined && this.ex === undefined && !this.closing && !this.busy) {
+      const s = this.stash;
+      this.stash = undefined;
+      this.resume(PAUSE_PIPELINE);
+      try {
+        this.process(s, 0);
+      } catch (err) {
+        return this.bug(err);
+      }
+    }
+  }
+
+  write(data: Buffer | string): boolean {
+    const s = this.socket;
+    if (s.destroyed || s.writableEnded) return true;
+    return typeof data === 'string' ? s.write(data, 'latin1') : s.write(data);
+  }
+
+  pause(reason: number): void {
+    if (this.paused === 0) this.socket.pause();
+    this.paused |= reason;
+  }
+
+  resume(reason: number): void {
+    if ((this.paused & reason) === 0) return;
+    this.paused &= ~reason;
+    if (this.paused === 0 && !this.socket.destroyed) this.socket.resume();
+  }
+
+  reset(): void {
+    this.closing = true;
+    this.stash = undefined;
+    this.socket.destroy();
+  }
+
+  exchangeDone(ex: Exchange, keepAlive: boolean, now: number): void {
+    if (this.ex !== ex) return;
+    this.ex = undefined;
+    // Nothing reads the request head after its exchange ended: the next request reuses it.
+    this.parser.recycle(ex.head);
+    this.resume(PAUSE_BACKPRESSURE);
+    if (this.closing) return;
+    if (!keepAlive || this.deps.draining()) return this.closeGracefully();
+    this.setIdle(now);
+    if (!this.busy) this.drainStash();
+  }
+
+  rearm(): void {
+    const ex = this.ex;
+    let d = earliest(earliest(this.lingerAt, this.idleAt), this.headersAt);
+    if (ex !== undefined) d = earliest(earliest(earliest(d, ex.connectAt), ex.requestAt), ex.bodyAt);
+    this.deadline = d;
+  }
+
+  expire(now: number): void {
+    if (this.lingerAt !== 0 && this.lingerAt <= now) {
+      // Still flushing what we queued (a slow reader of a long response): a reader that stalls is
+      // given the idle timeout, not the linger, before the rest of its response is dropped.
+      const s = this.socket;
+      const pending = s.writableLength;
+      if (pending > 0) {
+        if (pending !== this.lingerBytes) {
+          this.lingerBytes = pending;
+          this.progressAt = now;
+        }
+        if (now - this.progressAt < Math.max(LINGER_MS, this.deps.timeouts.downstreamIdleMs)) {
+          this.lingerAt = now + LINGER_MS;
+          return this.rearm();
+        }
+      }
+      return void s.destroy();
+    }
+    const ex = this.ex;
+    if (ex !== undefined) ex.expire(now);
+    else if (this.headersAt !== 0 && this.headersAt <= now) return this.answerAndClose(HEADERS_TIMEOUT_CODE);
+    else if (this.idleAt !== 0 && this.idleAt <= now) return this.closeGracefully();
+    this.rearm();
+  }
+
+  private setIdle(now: number): void {
+    const ms = this.deps.timeouts.downstreamIdleMs;
+    this.idleAt = ms > 0 ? now + ms : 0;
+    this.headersAt = 0;
+    this.rearm();
+  }
+
+  private setHeadersDeadline(): void {
+    const t = this.deps.timeouts;
+    const ms = t.downstreamRequestMs > 0 ? Math.min(t.headersMs, t.downstreamRequestMs) : t.headersMs;
+    this.idleAt = 0;
+    this.headersAt = ms > 0 ? this.deps.deadlines.now() + ms : 0;
+    this.rearm();
+  }
+
+  /** Ends our side after what is queued, then waits (bounded) for the client to close its side. */
+  closeGracefully(): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.stash = undefined;
+    this.socket.end();
+    this.linger();
+  }
+
+  private linger(): void {
+    this.idleAt = this.headersAt = 0;
+    this.lingerAt = this.deps.deadlines.now() + LINGER_MS;
+    // Read on, so the client's FIN is seen (the data is ignored).
+    this.paused = 0;
+    this.socket.resume();
+    this.rearm();
+  }
+
+  /** Idle between requests: close now (listener draining). */
+  closeIfIdle(): void {
+    if (this.ex === undefined && this.stash === undefined && !this.parser.started) this.closeGracefully();
+  }
+
+  /** A request that cannot be parsed (or a slow one): a bodiless answer, then close. */
+  private answerAndClose(reason: string): void {
+    const { error, status } = clientErrorAnswer(reason)!;
+    const entry: { flag?: string; code: string; message: string } = CATALOG[error];
+    const flag = entry.flag ?? '-';
+    this.closing = true;
+    this.stash = undefined;
+    if (this.socket.writable) this.socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    this.linger();
+    const { ctx, deps } = this;
+    // A slow client is not a request (node's server did not count it either).
+    if (status !== 408) deps.metrics.http(ctx.source, ctx.service, undefined).record(status, flag, 0, 0, 0);
+    log.debug({ code: entry.code, reason, peer: formatAddr(ctx.peer) }, entry.message);
+    if (!deps.accessLog.enabled) return;
+    deps.accessLog.write({
+      start_time: new Date().toISOString(),
+      method: null,
+      path: null,
+      protocol: 'HTTP/1.1',
+      response_code: status,
+      response_flags: flag,
+      bytes_received: 0,
+      bytes_sent: 0,
+      duration: 0,
+      upstream_service_time: null,
+      x_forwarded_for: null,
+      user_agent: null,
+      request_id: null,
+      authority: null,
+      upstream_host: null,
+      upstream_cluster: ctx.cluster,
+      upstream_local_address: null,
+      downstream_local_address: formatAddr(ctx.vip),
+      downstream_remote_address: formatAddr(ctx.peer),
+      connection_termination_details: reason,
+    });
+  }
+
+  private readonly onEnd = (): void => {
+    // The client finished sending. Mid-request that is a client that left (as node and Envoy treat it);
+    // otherwise close our side once what is queued went out.
+    if (this.ex !== undefined) this.ex.clientGone();
+    else if (!this.closing) this.closeGracefully();
+    else if (this.socket.writableFinished) this.socket.destroy();
+  };
+
+  private readonly onClose = (): void => {
+    this.closing = true;
+    this.ex?.clientGone();
+    this.deps.deadlines.delete(this);
+    this.proxy.forget(this);
+  };
+
+  private readonly onDrain = (): void => {
+    this.ex?.downstreamDrained();
+  };
+}
+
+export class Http1Proxy {
+  private readonly conns = new Set<H1Conn>();
+
+  constructor(private readonly deps: Http1Deps) {}
+
+  /** Takes over a connection detected as HTTP/1 (paused, with its first bytes unshifted). */
+  serve(socket: net.Socket): void {
+    const ctx = contextOf(socket);
+    if (ctx === undefined) return void socket.destroy();
+    this.conns.add(new H1Conn(this, socket, ctx, this.deps));
+    // Flush the unshifted bytes into the parser, then read on.
+    socket.resume();
+  }
+
+  /** Closes idle keep-alive connections; busy ones close after their current response. */
+  drain(): void {
+    for (const c of this.conns) c.closeIfIdle();
+  }
+
+  /** The listener destroys the sockets; nothing else is held here. */
+  close(): void {
+    this.conns.clear();
+  }
+
+  /** @internal a connection closed. */
+  forget(c: H1Conn): void {
+    this.conns.delete(c);
+  }
+
+  /** Open HTTP/1 client connections (stats and tests). */
+  size(): number {
+    return this.conns.size;
+  }
+}
+
+/** Our code for a client that did not complete its request head within headersMs. */
+export const HEADERS_TIMEOUT_CODE = 'HEADERS_TIMEOUT';
+
+/**
+ * How a request the proxy cannot take is answered, by parse error code (h1head ERRORS): 431 for an
+ * oversized head (what node and nginx send), 408 for a slow one, 400 otherwise; nothing for a socket
+ * that is already dead.
+ */
 export function clientErrorAnswer(code: string | undefined): { readonly error: ErrorName; readonly status: number } | undefined {
   switch (code) {
     case 'ECONNRESET':
     case 'EPIPE':
     case 'ETIMEDOUT':
       return undefined;
-    case 'HPE_HEADER_OVERFLOW':
+    case ERRORS.tooLarge.code:
+    case ERRORS.tooMany.code:
       return { error: 'HEADERS_TOO_LARGE', status: 431 };
-    case 'ERR_HTTP_REQUEST_TIMEOUT':
+    case HEADERS_TIMEOUT_CODE:
       return { error: 'REQUEST_HEADERS_TIMEOUT', status: 408 };
     default:
       return { error: 'BAD_REQUEST', status: 400 };
-  }
-}
-
-export class Http1Proxy {
-  private readonly server: http.Server;
-
-  constructor(private readonly deps: Http1Deps) {
-    const t = deps.timeouts;
-    const headersMs = t.downstreamRequestMs > 0 ? Math.min(t.headersMs, t.downstreamRequestMs) : t.headersMs;
-    this.server = http.createServer(
-      {
-        maxHeaderSize: MAX_HEADER_BYTES,
-        requireHostHeader: false,
-        headersTimeout: headersMs,
-        requestTimeout: t.downstreamRequestMs,
-        keepAliveTimeout: t.downstreamIdleMs,
-        // Deadlines are checked on this tick, so it bounds how late a slowloris client is cut off.
-        connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(headersMs / 4) || 1_000)),
-        noDelay: true,
-      },
-      (req, res) => this.onRequest(req, res),
-    );
-    this.server.on('clientError', (err: Error, socket: Duplex) => this.onClientError(err, socket as net.Socket));
-    // node tracks per-connection header/request deadlines only once a server is 'listening'; this one
-    // is fed sockets by the outbound listener, so start the tracker explicitly.
-    this.server.emit('listening');
-  }
-
-  /** Takes over a connection detected as HTTP/1 (paused, with its first bytes unshifted). */
-  serve(socket: net.Socket): void {
-    this.server.emit('connection', socket);
-    // Flush the unshifted bytes into the parser before any new data reaches it from the handle.
-    socket.resume();
-  }
-
-  /** Closes idle keep-alive connections; busy ones close after their current response. */
-  drain(): void {
-    this.server.closeIdleConnections();
-  }
-
-  /** Stops the deadline tracker; the listener destroys the sockets. */
-  close(): void {
-    this.server.close(() => undefined);
-  }
-
-  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const ctx = contextOf(req.socket);
-    if (ctx === undefined) {
-      res.destroy();
-      return;
-    }
-    try {
-      new Exchange(this.deps, ctx, req, res).start();
-    } catch (err) {
-      // A bug must cost one request, never the process.
-      log.error({ err }, 'request handling failed');
-      if (!res.headersSent) {
-        res.writeHead(500, { 'content-length': '0', connection: 'close' });
-        res.end();
-      } else res.destroy();
-    }
-  }
-
-  private onClientError(err: Error, socket: net.Socket): void {
-    const ctx = contextOf(socket);
-    const answer = clientErrorAnswer(errorCode(err));
-    // Nothing to answer on a dead socket, or while a response is mid-flight on it (it would corrupt it).
-    if (answer === undefined || !socket.writable || (ctx !== undefined && ctx.inflight > 0)) {
-      if (answer !== undefined && ctx !== undefined) ctx.protocolError = true;
-      socket.destroy();
-      return;
-    }
-    const { status, error } = answer;
-    const flag = (CATALOG[error] as { flag?: string }).flag ?? '-';
-    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-    // end() lets the answer reach the client before FIN; the timeout bounds a client that never closes.
-    socket.setTimeout(1_000, () => socket.destroy());
-    if (ctx === undefined) return;
-    if (status !== 408) this.deps.metrics.http(ctx.source, ctx.service, undefined).record(status, flag, 0, 0, 0);
-    log.debug({ code: CATALOG[error].code, reason: errorCode(err), peer: formatAddr(ctx.peer) }, CATALOG[error].message);
-    if (this.deps.accessLog.enabled) {
-      this.deps.accessLog.write({
-        start_time: new Date().toISOString(),
-        method: null,
-        path: null,
-        protocol: 'HTTP/1.1',
-        response_code: status,
-        response_flags: flag,
-        bytes_received: 0,
-        bytes_sent: 0,
-        duration: 0,
-        upstream_service_time: null,
-        x_forwarded_for: null,
-        user_agent: null,
-        request_id: null,
-        authority: null,
-        upstream_host: null,
-        upstream_cluster: ctx.cluster,
-        upstream_local_address: null,
-        downstream_local_address: formatAddr(ctx.vip),
-        downstream_remote_address: formatAddr(ctx.peer),
-        connection_termination_details: err.message,
-      });
-    }
   }
 }

@@ -4,8 +4,9 @@
 import type * as net from 'node:net';
 import type { Addr } from '../capture/types';
 import type { Service, ServicePort } from '../config/model';
-import type { Balancer, BalancerSet } from '../balance/set';
+import type { Balancer, BalancerSet, Target } from '../balance/set';
 import type { SourceInfo } from '../telemetry/labels';
+import type { HttpStats, Metrics } from '../telemetry/metrics';
 import { upstreamCluster } from '../telemetry/accesslog';
 
 /** What the proxy needs from the service state (state/services.ts ServiceIndex satisfies it). */
@@ -26,6 +27,10 @@ export class ConnContext {
   inflight = 0;
   /** The client broke HTTP framing mid-request (e.g. a bad chunk): in-flight requests end as DPE, not DC. */
   protocolError = false;
+  // Last request stats handle: a keep-alive connection mostly talks to the same few endpoints.
+  private statsTarget: Target | undefined;
+  private statsService: Service | undefined;
+  private stats: HttpStats | undefined;
 
   constructor(
     readonly vip: Addr,
@@ -58,6 +63,16 @@ export class ConnContext {
       }
     }
     return this.index.upstreams(this.service, this.port);
+  }
+
+  /** Request stats for this connection's source and `target` (the service's when none was picked). */
+  httpStats(metrics: Metrics, target: Target | undefined): HttpStats {
+    if (this.stats === undefined || target !== this.statsTarget || this.service !== this.statsService) {
+      this.stats = metrics.http(this.source, this.service, target);
+      this.statsTarget = target;
+      this.statsService = this.service;
+    }
+    return this.stats;
   }
 }
 

@@ -14,6 +14,7 @@ import type { Metrics } from '../telemetry/metrics';
 import { UpstreamPool } from '../upstream/pool';
 import { TcpProxy } from '../upstream/tcp';
 import { attachContext, ConnContext, type ServiceLookup } from './context';
+import { Deadlines, tickFor } from './deadlines';
 import { resolveTimeouts, type Timeouts } from './timeouts';
 
 const log = logger('outbound');
@@ -62,13 +63,14 @@ export async function createOutboundListener(opts: { host: string; port: number;
   const { deps } = opts;
   const timeouts = resolveTimeouts(deps.timeouts);
   const accessLog = deps.accessLog ?? new AccessLog();
-  const pool = new UpstreamPool({ idleMs: timeouts.upstreamIdleMs });
+  const deadlines = new Deadlines(tickFor(timeouts));
+  const pool = new UpstreamPool({ idleMs: timeouts.upstreamIdleMs }, deadlines);
   const sockets = new Set<net.Socket>();
   const warn = rateLimitedWarn(10_000);
   let closing = false;
   let onEmpty: (() => void) | undefined;
 
-  const common = { metrics: deps.metrics, balancers: deps.balancers, timeouts, accessLog, index: () => deps.index() };
+  const common = { metrics: deps.metrics, balancers: deps.balancers, timeouts, accessLog, deadlines, index: () => deps.index() };
   const http1 = new Http1Proxy({ ...common, pool, draining: () => closing });
   const tcp = new TcpProxy(common);
 
@@ -163,6 +165,7 @@ export async function createOutboundListener(opts: { host: string; port: number;
     tcp.close();
     http1.close();
     pool.close();
+    deadlines.close();
     throw err;
   });
   const bound = server.address() as net.AddressInfo;
@@ -187,6 +190,7 @@ export async function createOutboundListener(opts: { host: string; port: number;
     http1.close();
     tcp.close();
     pool.close();
+    deadlines.close();
     await stopped;
   };
 

@@ -1,10 +1,13 @@
 // Opaque TCP: connect to a picked endpoint (bounded), then pipe both ways with backpressure and
 // half-close (a client FIN is forwarded and the response still flows back). Byte counters are flushed
 // into Istio's TCP metrics periodically and at close, so long-lived connections are visible.
+// The connect and idle timeouts run on the shared coarse clock: idleness is read from the byte
+// counters at sweep time, so moving data costs no timer refresh per chunk.
 import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { BalancerSet, Target } from '../balance/set';
 import type { ConnContext, ServiceLookup } from '../listener/context';
+import type { Deadlines, Expiring } from '../listener/deadlines';
 import type { Timeouts } from '../listener/timeouts';
 import { formatAddr, socketAddr, type AccessLog } from '../telemetry/accesslog';
 import type { Metrics, TcpStats } from '../telemetry/metrics';
@@ -16,14 +19,18 @@ export interface TcpDeps {
   readonly timeouts: Timeouts;
   readonly accessLog: AccessLog;
   readonly index: () => ServiceLookup;
+  readonly deadlines: Deadlines;
 }
 
-class TcpSession {
+class TcpSession implements Expiring {
+  deadline = 0;
   private readonly t0 = performance.now();
   private upstream: net.Socket | undefined;
   private connected = false;
   private closedSockets = 0;
-  private connectTimer: NodeJS.Timeout | undefined;
+  /** Bytes moved either way at the last idle check, and when they last changed. */
+  private seenBytes = -1;
+  private activeAt = 0;
   private reportedIn = 0;
   private reportedOut = 0;
   private flags = '-';
@@ -57,14 +64,35 @@ class TcpSession {
     up.once('connect', () => this.onConnect(head));
     const ms = this.proxy.deps.timeouts.connectMs;
     if (ms > 0) {
-      this.connectTimer = setTimeout(() => {
-        up.destroy(Object.assign(new Error(`connect timeout after ${ms} ms`), { code: CONNECT_TIMEOUT_CODE }));
-      }, ms);
+      this.deadline = this.t0 + ms;
+      this.proxy.deps.deadlines.add(this);
     }
   }
 
+  /** Connect timeout while connecting; afterwards the idle check, a few times per idle period. */
+  expire(now: number): void {
+    const up = this.upstream;
+    if (up === undefined || this.finished) return;
+    if (!this.connected) {
+      const ms = this.proxy.deps.timeouts.connectMs;
+      up.destroy(Object.assign(new Error(`connect timeout after ${ms} ms`), { code: CONNECT_TIMEOUT_CODE }));
+      return;
+    }
+    const idle = this.proxy.deps.timeouts.tcpIdleMs;
+    const c = this.client;
+    const bytes = c.bytesRead + (c.bytesWritten ?? 0);
+    if (bytes !== this.seenBytes) {
+      this.seenBytes = bytes;
+      this.activeAt = now;
+    } else if (now - this.activeAt >= idle) {
+      this.termination = 'idle timeout';
+      c.destroy();
+      return;
+    }
+    this.deadline = now + Math.max(1, idle / 4);
+  }
+
   private onConnect(head: Buffer | undefined): void {
-    clearTimeout(this.connectTimer);
     const { client } = this;
     const up = this.upstream!;
     this.connected = true;
@@ -74,12 +102,15 @@ class TcpSession {
       up.destroy();
       return;
     }
-    const idle = this.proxy.deps.timeouts.tcpIdleMs;
+    const { tcpIdleMs: idle } = this.proxy.deps.timeouts;
+    const deadlines = this.proxy.deps.deadlines;
     if (idle > 0) {
-      client.setTimeout(idle, () => {
-        this.termination = 'idle timeout';
-        client.destroy();
-      });
+      this.activeAt = deadlines.now();
+      this.deadline = this.activeAt + Math.max(1, idle / 4);
+      deadlines.add(this);
+    } else {
+      this.deadline = 0;
+      deadlines.delete(this);
     }
     // Bytes the client sent before it half-closed during detection (they could not be unshifted).
     if (head !== undefined) up.write(head);
@@ -93,7 +124,6 @@ class TcpSession {
   };
 
   private readonly onUpError = (err: Error): void => {
-    clearTimeout(this.connectTimer);
     this.termination ??= `upstream: ${err.message}`;
     if (!this.connected && this.target !== undefined) {
       const v = classifyUpstreamError(errorCode(err), 'connect');
@@ -113,7 +143,6 @@ class TcpSession {
   };
 
   private readonly onUpClose = (): void => {
-    clearTimeout(this.connectTimer);
     const c = this.client;
     if (!c.destroyed && !c.writableEnded) c.destroy();
     this.closed();
@@ -138,6 +167,7 @@ class TcpSession {
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
+    this.proxy.deps.deadlines.delete(this);
     this.report();
     this.stats.closed(this.flags);
     this.proxy.done(this);

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { classifyUpstreamError, CONNECT_TIMEOUT_CODE, timeoutVerdict, type UpstreamPhase } from '../../../src/upstream/failure';
-import { clientErrorAnswer } from '../../../src/l7/http1';
+import { clientErrorAnswer, HEADERS_TIMEOUT_CODE } from '../../../src/l7/http1';
+import { ERRORS } from '../../../src/l7/h1parse';
 
 const CASES: [string | undefined, UpstreamPhase, { flag: string; status: number | undefined; eject: boolean }][] = [
   ['ECONNREFUSED', 'connect', { flag: 'UF', status: 503, eject: true }],
@@ -32,10 +33,13 @@ test('route timeout → 504 UT before headers, reset with UT after', () => {
 });
 
 test('client parse errors: 400, 431 for oversized headers, 408 for slow headers, nothing for dead sockets', () => {
-  assert.deepEqual(clientErrorAnswer('HPE_INVALID_METHOD'), { error: 'BAD_REQUEST', status: 400 });
-  assert.deepEqual(clientErrorAnswer('HPE_UNEXPECTED_CONTENT_LENGTH'), { error: 'BAD_REQUEST', status: 400 });
+  assert.deepEqual(clientErrorAnswer(ERRORS.method.code), { error: 'BAD_REQUEST', status: 400 });
+  assert.deepEqual(clientErrorAnswer(ERRORS.clAndTe.code), { error: 'BAD_REQUEST', status: 400 });
   assert.deepEqual(clientErrorAnswer(undefined), { error: 'BAD_REQUEST', status: 400 });
-  assert.deepEqual(clientErrorAnswer('HPE_HEADER_OVERFLOW'), { error: 'HEADERS_TOO_LARGE', status: 431 });
-  assert.deepEqual(clientErrorAnswer('ERR_HTTP_REQUEST_TIMEOUT'), { error: 'REQUEST_HEADERS_TIMEOUT', status: 408 });
+  assert.deepEqual(clientErrorAnswer(ERRORS.tooLarge.code), { error: 'HEADERS_TOO_LARGE', status: 431 });
+  assert.deepEqual(clientErrorAnswer(ERRORS.tooMany.code), { error: 'HEADERS_TOO_LARGE', status: 431 });
+  assert.deepEqual(clientErrorAnswer(HEADERS_TIMEOUT_CODE), { error: 'REQUEST_HEADERS_TIMEOUT', status: 408 });
+  // Every parse error answers with the status the parser assigned to it.
+  for (const e of Object.values(ERRORS)) assert.equal(clientErrorAnswer(e.code)?.status, e.status, e.code);
   assert.equal(clientErrorAnswer('ECONNRESET'), undefined);
 });
