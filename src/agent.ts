@@ -133,6 +133,7 @@ export class Agent {
             : undefined,
         index: () => this.currentIndex(),
         sourceOf: (peer: Addr) => this.sourceOf(peer),
+        dial: (client: Addr, target: Addr) => this.mesh?.upstreamFor(client.address, target),
         accessLog: this.opts.accessLog ? new AccessLog() : DISABLED_ACCESS_LOG,
         metrics: this.metrics,
         balancers: this.balancers,
@@ -163,7 +164,7 @@ export class Agent {
     const cfg = result.config;
     try {
       this.datapath?.sync(cfg);
-      this.mesh?.apply(cfg);
+      void this.mesh?.apply(cfg).catch((e: unknown) => log.error({ err: e }, 'mesh plane could not apply the config'));
     } catch (e) {
       log.error({ err: e }, 'config rejected: kernel maps could not be synced; the previous config keeps serving');
       this.node.reloaded(false);

@@ -19,6 +19,7 @@ import { TunnelPool } from './tunnel/client';
 import { tunnelMetrics } from './tunnel/metrics';
 import { startTunnelServer, type TunnelServer } from './tunnel/server';
 import type { InboundMode } from './capture/layout';
+import { RelaySet, type RelayRoute } from './upstream/relay';
 
 const log = logger('mesh');
 
@@ -51,6 +52,9 @@ export class MeshPlane {
   private topo: Topology;
   private authz = new MeshAuthz([]);
   private server: TunnelServer | undefined;
+  private readonly relays: RelaySet;
+  /** endpoint ip:port → how to reach it, for the relays' opener. */
+  private endpoints = new Map<string, { endpoint: Endpoint; agent: Addr }>();
   readonly delivery: string | undefined;
 
   private constructor(
@@ -64,6 +68,7 @@ export class MeshPlane {
   ) {
     this.topo = new Topology({ services: [], workloads: [], nodes: [], peerAuthentications: [], authorizationPolicies: [], source: { files: [], hash: '' } }, opts.node, opts.trustDomain);
     this.delivery = delivery;
+    this.relays = new RelaySet((route) => this.openRoute(route));
   }
 
   static async start(opts: MeshPlaneOptions, metrics: Metrics, registry: Registry, sink: InboundSink): Promise<MeshPlane> {
@@ -89,6 +94,7 @@ export class MeshPlane {
       deliveryAddress: delivery,
       connectTimeoutMs: opts.connectTimeoutMs,
     });
+    await inbound.listen();
     plane = new MeshPlane(opts, certs, signer, pool, inbound, sink, delivery);
     certs.on('rotated', () => pool.rotate());
     plane.server = await startTunnelServer({
@@ -106,12 +112,59 @@ export class MeshPlane {
     return plane;
   }
 
-  /** New config: topology and policy views, certificates for the workloads now on this node, kernel table. */
-  apply(config: MeshConfig): void {
-    this.topo = new Topology(config, this.opts.node, this.opts.trustDomain);
+  /** New config: topology and policy views, certificates for the workloads now on this node, kernel table, relays. */
+  async apply(config: MeshConfig): Promise<void> {
+    const topo = new Topology(config, this.opts.node, this.opts.trustDomain);
+    this.topo = topo;
     this.authz = new MeshAuthz(config.authorizationPolicies);
-    void this.certs.ensure(this.topo.localIdentities());
-    this.sink.syncInbound?.(this.topo.inboundModes(), this.delivery ? [this.delivery] : []);
+    void this.certs.ensure(topo.localIdentities());
+    this.sink.syncInbound?.(topo.inboundModes(), this.delivery ? [this.delivery] : []);
+    // Every endpoint on a known node is reached through a tunnel, the node's own included, so the
+    // destination side (authorization, STRICT, metrics) is one code path.
+    const endpoints = new Map<string, { endpoint: Endpoint; agent: Addr }>();
+    const self = this.server?.address();
+    for (const svc of config.services) {
+      if (svc.dataplane !== 'proxy') continue;
+      for (const port of svc.ports) {
+        for (const ep of svc.endpoints) {
+          const where = topo.placement(ep);
+          if (where.kind === 'direct' || (where.kind === 'local' && !self)) continue;
+          const agent = where.kind === 'remote' ? { address: where.agent, port: TUNNEL_PORT } : self!;
+          endpoints.set(`${ep.address}:${ep.ports[port.name] ?? port.targetPort}`, { endpoint: ep, agent });
+        }
+      }
+    }
+    this.endpoints = endpoints;
+    const routes: RelayRoute[] = [];
+    for (const w of topo.local) {
+      for (const [k] of endpoints) {
+        const i = k.lastIndexOf(':');
+        routes.push({ identity: topo.identityOf(w), target: { address: k.slice(0, i), port: Number(k.slice(i + 1)) }, client: { address: w.address, port: 0 } });
+      }
+    }
+    await this.relays.sync(routes);
+  }
+
+  /**
+   * Where the outbound proxy should dial for `target` when `clientIp` is the caller: a relay into the
+   * tunnel for mesh endpoints and known clients, undefined to dial the endpoint directly.
+   */
+  upstreamFor(clientIp: string, target: Addr): Addr | undefined {
+    const w = this.topo.workloadByIp(clientIp);
+    if (!w || !this.endpoints.has(`${target.address}:${target.port}`)) return undefined;
+    return this.relays.lookup(this.topo.identityOf(w), target);
+  }
+
+  private openRoute(route: RelayRoute): Promise<Duplex> {
+    const e = this.endpoints.get(`${route.target.address}:${route.target.port}`);
+    if (!e) return Promise.reject(new MeshError('TUNNEL_CONNECT', `no mesh route to ${route.target.address}:${route.target.port}`));
+    return this.pool.open({
+      sourceIdentity: route.identity,
+      destinationIdentities: [this.topo.identityOf(e.endpoint)],
+      node: e.agent,
+      target: route.target,
+      forwardedFor: route.client,
+    });
   }
 
   topology(): Topology {
@@ -129,20 +182,8 @@ export class MeshPlane {
     return missing.length ? [`waiting for certificates: ${missing.join(', ')}`] : [];
   }
 
-  /** Opens a tunnel stream to a pod on another node, as the client workload at `client`. */
-  async open(client: Addr, endpoint: Endpoint, target: Addr, agent: string): Promise<Duplex> {
-    const src = this.topo.workloadByIp(client.address);
-    if (!src) throw new MeshError('TUNNEL_NO_CERT', `client ${client.address} is not a known workload, so it has no identity to tunnel as`);
-    return this.pool.open({
-      sourceIdentity: this.topo.identityOf(src),
-      destinationIdentities: [this.topo.identityOf(endpoint)],
-      node: { address: agent, port: TUNNEL_PORT },
-      target,
-      forwardedFor: client,
-    });
-  }
-
   async close(): Promise<void> {
+    this.relays.close();
     this.certs.stop();
     this.inbound.close();
     await this.pool.close();

@@ -3,6 +3,7 @@
 // framing with backpressure, relay the response (response.ts), and hand the connection back to the
 // pool when both sides allow it. Every upstream failure maps to a status and response flag; metrics
 // and the access log are recorded exactly once, in end().
+import type { Addr } from '../capture/types';
 import { STATUS_CODES } from 'node:http';
 import { CATALOG, type ErrorName } from '../errors';
 import type { Target } from '../balance/set';
@@ -94,7 +95,8 @@ export class Exchange implements UpstreamOwner, RelayHost {
     const host = head.hostCount === 0 ? defaultHost(ctx.service.hosts[0], ctx.port.number, ctx.vip.address) : '';
     const out = upstreamRequestHead(head, { host, idSeq: this.idSeq }, end > off ? buf : undefined, off, end);
     if (head.framing === 'none') this.sent = out;
-    this.attach(deps.pool.acquire(t.key) ?? deps.pool.connect(t.addr, t.key), this.t0);
+    const via = this.via(t);
+    this.attach(deps.pool.acquire(via.key) ?? deps.pool.connect(via.addr, via.key), this.t0);
     if (!this.up!.socket.write(out) && !this.reqDone) conn.pause(1);
     return end;
   }
@@ -259,6 +261,12 @@ export class Exchange implements UpstreamOwner, RelayHost {
     else this.upstreamFailed(errorCode(err), err.message);
   }
 
+  /** The endpoint itself, or the mesh relay for (this client, endpoint): pooled under its own key. */
+  private via(t: Target): { addr: Addr; key: string } {
+    const relay = this.conn.deps.dial?.(this.conn.ctx.peer, t.addr);
+    return relay ? { addr: relay, key: `relay|${relay.port}` } : { addr: t.addr, key: t.key };
+  }
+
   private upstreamFailed(code: string | undefined, message: string): void {
     if (this.finished) return;
     const up = this.up;
@@ -269,8 +277,8 @@ export class Exchange implements UpstreamOwner, RelayHost {
     if (phase === 'before-headers' && this.reused && !this.retried && !this.gotBytes && this.sent !== undefined && (code === 'ECONNRESET' || code === 'EPIPE')) {
       this.retried = true;
       this.detach(false, now);
-      const t = this.target!;
-      this.attach(this.conn.deps.pool.connect(t.addr, t.key), now);
+      const via = this.via(this.target!);
+      this.attach(this.conn.deps.pool.connect(via.addr, via.key), now);
       this.up!.socket.write(this.sent);
       return;
     }

@@ -2,6 +2,7 @@
 // parses request heads (h1parse, strict like llhttp/Envoy), runs one Exchange per request, and handles
 // pipelined requests one at a time in order. Malformed requests get 400/431 and a close; a client that
 // is slow to send its headers gets 408. Deadlines come from the shared coarse clock, not timers.
+import type { Addr } from '../capture/types';
 import { STATUS_CODES } from 'node:http';
 import type * as net from 'node:net';
 import { CATALOG, type ErrorName } from '../errors';
@@ -38,6 +39,8 @@ export interface Http1Deps {
   readonly index: () => ServiceLookup;
   /** True while the listener drains: responses carry "connection: close". */
   readonly draining: () => boolean;
+  /** Mesh tunnel relay to dial instead of the endpoint, for this client (see OutboundDeps.dial). */
+  readonly dial?: (client: Addr, target: Addr) => Addr | undefined;
 }
 
 /** What an Exchange needs from the client connection it answers on. */

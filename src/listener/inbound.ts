@@ -52,7 +52,9 @@ function serviceFor(t: Topology, w: Workload, port: number): { service: Service 
 
 export class InboundHandler {
   private readonly httpServer: http.Server;
-  private readonly info = new WeakMap<object, StreamInfo>();
+  /** Bridge sockets by their local port (what the HTTP server sees as the remote port). */
+  private readonly info = new Map<number, StreamInfo>();
+  private httpPort = 0;
   private readonly statsCache = new Map<string, HttpStats | TcpStats>();
   private readonly upstreamAgent: http.Agent;
 
@@ -60,6 +62,16 @@ export class InboundHandler {
     this.upstreamAgent = new http.Agent({ keepAlive: true, maxFreeSockets: 64, ...(deps.deliveryAddress ? { localAddress: deps.deliveryAddress } : {}) });
     this.httpServer = http.createServer({ maxHeaderSize: 60 * 1024, requireHostHeader: false }, (req, res) => this.onRequest(req, res));
     this.httpServer.on('clientError', (_e, sock) => sock.destroy());
+  }
+
+  /**
+   * HTTP streams reach the HTTP server through a loopback socket: node's http.Server writes a corrupt
+   * status line when handed an HTTP/2 stream as its connection, and a real socket also gives it its
+   * normal timeouts and backpressure.
+   */
+  async listen(): Promise<void> {
+    await new Promise<void>((resolve) => this.httpServer.listen(0, '127.0.0.1', resolve));
+    this.httpPort = (this.httpServer.address() as net.AddressInfo).port;
   }
 
   /** Entry point for the tunnel server. */
@@ -75,9 +87,15 @@ export class InboundHandler {
     const { service, http: isHttp } = serviceFor(t, workload, ctx.target.port);
     const info: StreamInfo = { workload, service, target: ctx.target, source, principal, sourceIp };
     if (isHttp) {
+      const bridge = net.connect({ host: '127.0.0.1', port: this.httpPort, allowHalfOpen: true, noDelay: true });
+      bridge.on('error', () => undefined);
+      const ok = await new Promise<boolean>((resolve) => bridge.once('connect', () => resolve(true)).once('error', () => resolve(false)));
+      if (!ok || bridge.localPort === undefined) return ctx.reject(503);
+      const port = bridge.localPort;
+      this.info.set(port, info);
+      bridge.once('close', () => this.info.delete(port));
       ctx.accept();
-      this.info.set(ctx.stream, info);
-      this.httpServer.emit('connection', ctx.stream);
+      void splice(ctx.stream as http2.Http2Stream, bridge);
       return;
     }
     await this.tcp(ctx, info);
@@ -131,7 +149,7 @@ export class InboundHandler {
   }
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const info = this.info.get(req.socket);
+    const info = this.info.get(req.socket.remotePort ?? -1);
     const started = performance.now();
     if (!info) return void res.writeHead(500).end();
     const stats = this.stats(info, 'http', (b) => new HttpStats(this.deps.metrics, b));

@@ -33,6 +33,8 @@ export interface OutboundDeps {
   sourceOf?(peer: Addr): SourceInfo;
   /** Upper bound of concurrent client connections (Envoy-style per-listener limit); unset = none. */
   readonly maxConnections?: number;
+  /** Where to dial instead of `target` for this client (a mesh tunnel relay); undefined = the target. */
+  dial?(client: Addr, target: Addr): Addr | undefined;
 }
 
 export interface OutboundListener {
@@ -70,7 +72,7 @@ export async function createOutboundListener(opts: { host: string; port: number;
   let closing = false;
   let onEmpty: (() => void) | undefined;
 
-  const common = { metrics: deps.metrics, balancers: deps.balancers, timeouts, accessLog, deadlines, index: () => deps.index() };
+  const common = { metrics: deps.metrics, balancers: deps.balancers, timeouts, accessLog, deadlines, index: () => deps.index(), ...(deps.dial ? { dial: deps.dial } : {}) };
   const http1 = new Http1Proxy({ ...common, pool, draining: () => closing });
   const tcp = new TcpProxy(common);
 

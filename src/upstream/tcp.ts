@@ -3,6 +3,7 @@
 // into Istio's TCP metrics periodically and at close, so long-lived connections are visible.
 // The connect and idle timeouts run on the shared coarse clock: idleness is read from the byte
 // counters at sweep time, so moving data costs no timer refresh per chunk.
+import type { Addr } from '../capture/types';
 import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { BalancerSet, Target } from '../balance/set';
@@ -20,6 +21,8 @@ export interface TcpDeps {
   readonly accessLog: AccessLog;
   readonly index: () => ServiceLookup;
   readonly deadlines: Deadlines;
+  /** Mesh tunnel relay to dial instead of the endpoint (see OutboundDeps.dial). */
+  readonly dial?: (client: Addr, target: Addr) => Addr | undefined;
 }
 
 class TcpSession implements Expiring {
@@ -57,7 +60,8 @@ class TcpSession implements Expiring {
       client.destroy();
       return;
     }
-    const up = net.connect({ host: target.addr.address, port: target.addr.port, allowHalfOpen: true, noDelay: true });
+    const dst = this.proxy.deps.dial?.(this.ctx.peer, target.addr) ?? target.addr;
+    const up = net.connect({ host: dst.address, port: dst.port, allowHalfOpen: true, noDelay: true });
     this.upstream = up;
     up.on('error', this.onUpError);
     up.once('close', this.onUpClose);
