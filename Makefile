@@ -56,6 +56,7 @@ demo: build
 
 bench: build
 	$(NODE) dist/bench/run.js
+	$(NODE) dist/bench/crossnode.js
 
 check: ts
 	$(NODE) dist/src/main.js check $(CONFIG)
