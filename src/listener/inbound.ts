@@ -60,7 +60,7 @@ export class InboundHandler {
 
   constructor(private readonly deps: InboundDeps) {
     this.upstreamAgent = new http.Agent({ keepAlive: true, maxFreeSockets: 64, ...(deps.deliveryAddress ? { localAddress: deps.deliveryAddress } : {}) });
-    this.httpServer = http.createServer({ maxHeaderSize: 60 * 1024, requireHostHeader: false }, (req, res) => this.onRequest(req, res));
+    this.httpServer = http.createServer({ maxHeaderSize: 60 * 1024, requireHostHeader: false, noDelay: true }, (req, res) => this.onRequest(req, res));
     this.httpServer.on('clientError', (_e, sock) => sock.destroy());
   }
 
@@ -131,7 +131,7 @@ export class InboundHandler {
       stats.closed('DENY');
       return ctx.reject(401); // ztunnel's answer to an RBAC denial on CONNECT
     }
-    const sock = net.connect({ host: info.target.address, port: info.target.port, allowHalfOpen: true, ...(this.deps.deliveryAddress ? { localAddress: this.deps.deliveryAddress } : {}) });
+    const sock = net.connect({ host: info.target.address, port: info.target.port, allowHalfOpen: true, noDelay: true, ...(this.deps.deliveryAddress ? { localAddress: this.deps.deliveryAddress } : {}) });
     const connected = await new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => (sock.destroy(), resolve(false)), this.deps.connectTimeoutMs);
       sock.once('connect', () => (clearTimeout(timer), resolve(true)));

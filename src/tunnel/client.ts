@@ -229,7 +229,8 @@ export class TunnelPool {
             return identityError;
           },
         });
-        socket.once('connect', () => (phase.tcp = true));
+        // Small request/response frames must not wait for delayed ACKs (Nagle).
+        socket.once('connect', () => ((phase.tcp = true), socket.setNoDelay(true)));
         socket.once('secureConnect', () => (phase.tls = true));
         return socket;
       },

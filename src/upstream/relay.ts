@@ -40,7 +40,7 @@ export class RelaySet {
     }
     await Promise.all(
       [...want].filter(([k]) => !this.relays.has(k)).map(async ([k, route]) => {
-        const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (sock) => this.accept(route, sock));
+        const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (sock) => this.accept(route, sock));
         await new Promise<void>((resolve, reject) => server.listen(0, '127.0.0.1', resolve).once('error', reject));
         const a = server.address() as net.AddressInfo;
         this.relays.set(k, { server, addr: { address: '127.0.0.1', port: a.port } });
