@@ -6,6 +6,7 @@ import { inspectPins } from '../src/capture/stat';
 import { serviceId } from '../src/config/ids';
 import { backend, closeAll, docs, serviceEntry } from '../test/e2e/fixtures';
 import { metricSum, Mesh } from '../test/e2e/harness';
+import { meshDemo } from './demo-mesh';
 
 const seconds = Number(process.env.DEMO_SECONDS ?? 30);
 
@@ -25,7 +26,7 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', () => void done().then(() => process.exit(130)));
   try {
-    console.log('== nodemesh demo ==');
+    console.log('== nodemesh demo, part one: one node, proxy mode and kernel mode ==');
     console.log(`config (ConfigMap-style dir): ${mesh.cfgDir}\n${fs.readFileSync(`${mesh.cfgDir}/mesh.yaml`, 'utf8')}`);
     await mesh.start();
     console.log(`agent up (pid ${mesh.agent?.pid}): capture cgroup ${mesh.root}, pins ${mesh.pin}`);
@@ -55,12 +56,12 @@ async function main(): Promise<void> {
     console.log(`  bin/nodemesh stat --bpffs ${mesh.pin}`);
     console.log(`  bpftool cgroup show ${mesh.root}`);
     console.log(`  edit ${mesh.cfgDir}/..data/mesh.yaml to reload live`);
-    console.log(`\nthe mesh stays up for ${seconds}s (DEMO_SECONDS), then everything is removed; Ctrl-C ends it sooner.`);
-    await new Promise((r) => setTimeout(r, seconds * 1000));
   } finally {
     await done();
-    console.log('demo cleaned up: agent stopped, programs detached, pins and cgroups removed.');
+    console.log('part one cleaned up: agent stopped, programs detached, pins and cgroups removed.');
   }
+  await meshDemo(seconds);
+  console.log('demo cleaned up: agents and CA stopped, programs detached, pins, namespaces and cgroups removed.');
 }
 
 main().catch((e: unknown) => {
