@@ -6,7 +6,7 @@ import { BpfDatapath } from './capture/bpf';
 import { stripMapped } from './capture/layout';
 import { NoCapture } from './capture/none';
 import type { Addr, Datapath } from './capture/types';
-import type { MeshConfig, Service } from './config/model';
+import type { MeshConfig } from './config/model';
 import { formatIssues, type LoadResult } from './config/load';
 import { ConfigWatcher } from './config/watch';
 import { BalancerSet } from './balance';
@@ -61,7 +61,6 @@ export const DEFAULTS = {
 export class Agent {
   private index: ServiceIndex | undefined;
   private current: MeshConfig | undefined;
-  private byId = new Map<number, Service>();
   private datapath: Datapath | undefined;
   private watcher: ConfigWatcher | undefined;
   private readonly listeners = new Map<string, OutboundListener>();
@@ -75,7 +74,7 @@ export class Agent {
   private constructor(private readonly opts: AgentOptions) {
     this.node = new NodeMetrics(this.metrics.registry, {
       datapath: () => this.datapath,
-      serviceById: (id) => this.byId.get(id),
+      serviceById: (id) => this.index?.byId(id),
       datapathEvents: () => (this.datapath instanceof BpfDatapath ? this.datapath.globals() : {}),
     });
   }
@@ -117,7 +116,7 @@ export class Agent {
     );
     if (o.capture) await this.listen(`${o.nodeIp}:${o.outboundPort}`, o.nodeIp, o.outboundPort);
     // The watcher hands over the first load too, then every change (ConfigMap ..data swaps included).
-    this.watcher = new ConfigWatcher(o.config, (r) => this.apply(r));
+    this.watcher = new ConfigWatcher(o.config, (r) => void this.apply(r));
     await this.watcher.start();
   }
 
@@ -155,7 +154,15 @@ export class Agent {
   }
 
   /** Parse → validate (done by the loader) → sync kernel maps → swap. Any failure keeps the last good. */
-  private apply(result: LoadResult): void {
+  /** Reloads are applied one after another, in the order the watcher reported them. */
+  private applying: Promise<void> = Promise.resolve();
+
+  private apply(result: LoadResult): Promise<void> {
+    this.applying = this.applying.then(() => this.applyNow(result));
+    return this.applying;
+  }
+
+  private async applyNow(result: LoadResult): Promise<void> {
     if (!result.ok) {
       log.error({ code: 'NM_E_CONFIG_SCHEMA', issues: result.issues }, `config rejected, the previous config keeps serving:\n${formatIssues(result.issues)}`);
       this.node.reloaded(false);
@@ -164,11 +171,19 @@ export class Agent {
     const cfg = result.config;
     try {
       this.datapath?.sync(cfg);
-      void this.mesh?.apply(cfg).catch((e: unknown) => log.error({ err: e }, 'mesh plane could not apply the config'));
+      await this.mesh?.apply(cfg);
     } catch (e) {
-      log.error({ err: e }, 'config rejected: kernel maps could not be synced; the previous config keeps serving');
+      log.error({ err: e }, 'config rejected: it could not be applied to the kernel maps or the mesh plane; the previous config keeps serving');
       this.node.reloaded(false);
-      if (this.current) this.datapath?.sync(this.current);
+      if (this.current) {
+        const last = this.current;
+        try {
+          this.datapath?.sync(last);
+          await this.mesh?.apply(last);
+        } catch (e2) {
+          log.error({ err: e2 }, 'restoring the previous config failed');
+        }
+      }
       return;
     }
     const index = new ServiceIndex(cfg);
@@ -176,11 +191,11 @@ export class Agent {
     this.current = cfg;
     this.sourceOf = sourceResolver((ip) => index.workloadByIp(ip));
     this.balancers.retain(cfg.services);
-    this.byId = new Map(cfg.services.map((s) => [s.id, s]));
     this.node.reloaded(true);
     log.info({ services: cfg.services.length, hash: cfg.source.hash.slice(0, 12) }, 'config applied');
     if (!this.opts.capture) void this.syncVipListeners(cfg);
   }
+
 
   /** --no-capture: listen on every proxy-mode VIP:port so clients can dial the VIPs directly. */
   private async syncVipListeners(cfg: MeshConfig): Promise<void> {

@@ -20,6 +20,7 @@ export const CATALOG = {
   NATIVE: { code: 'NM_E_NATIVE', message: 'the native libbpf shim could not be loaded (run make)' },
   LISTEN: { code: 'NM_E_LISTEN', message: 'a listener could not bind its port' },
   USAGE: { code: 'NM_E_USAGE', message: 'invalid command line' },
+  INTERNAL: { code: 'NM_E_INTERNAL', message: 'an internal error was caught; the agent keeps running' },
 
   // Configuration (never applied; the last good config keeps serving).
   CONFIG_READ: { code: 'NM_E_CONFIG_READ', message: 'the config file or directory could not be read' },

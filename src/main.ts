@@ -6,7 +6,7 @@ import { Agent, DEFAULTS } from './agent';
 import { ms, onlyFlags, parseArgs, port, str, USAGE_HEAD, type ParsedArgs } from './cli';
 import { CA_USAGE } from './ca/main';
 import { runCheck } from './config/check';
-import { isMeshError, MeshError } from './errors';
+import { CATALOG, isMeshError, MeshError } from './errors';
 import { logger } from './log';
 
 const log = logger('main');
@@ -46,7 +46,9 @@ async function agent(args: ParsedArgs): Promise<number> {
   await new Promise<void>((resolve) => {
     const stop = (sig: string): void => {
       log.info({ signal: sig }, 'draining');
-      void a.stop().then(resolve);
+      a.stop()
+        .catch((e: unknown) => log.error({ err: e }, 'error while stopping'))
+        .finally(resolve);
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
@@ -128,6 +130,8 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 if (require.main === module) {
+  // Last line of defence: a bug in one connection's handling must never take the node's agent down.
+  process.on('unhandledRejection', (e: unknown) => log.error({ err: e, code: CATALOG.INTERNAL.code }, CATALOG.INTERNAL.message));
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e: unknown) => {

@@ -19,7 +19,7 @@ import { TunnelPool } from './tunnel/client';
 import { tunnelMetrics } from './tunnel/metrics';
 import { startTunnelServer, type TunnelServer } from './tunnel/server';
 import type { InboundMode } from './capture/layout';
-import { RelaySet, type RelayRoute } from './upstream/relay';
+import { REFUSE, RelaySet, type RelayRoute } from './upstream/relay';
 
 const log = logger('mesh');
 
@@ -94,7 +94,6 @@ export class MeshPlane {
       deliveryAddress: delivery,
       connectTimeoutMs: opts.connectTimeoutMs,
     });
-    await inbound.listen();
     plane = new MeshPlane(opts, certs, signer, pool, inbound, sink, delivery);
     certs.on('rotated', () => pool.rotate());
     plane.server = await startTunnelServer({
@@ -134,7 +133,6 @@ export class MeshPlane {
         }
       }
     }
-    this.endpoints = endpoints;
     const routes: RelayRoute[] = [];
     for (const w of topo.local) {
       for (const [k] of endpoints) {
@@ -142,7 +140,9 @@ export class MeshPlane {
         routes.push({ identity: topo.identityOf(w), target: { address: k.slice(0, i), port: Number(k.slice(i + 1)) }, client: { address: w.address, port: 0 } });
       }
     }
+    // Relays first: an endpoint is known as a mesh endpoint only once its relays exist.
     await this.relays.sync(routes);
+    this.endpoints = endpoints;
   }
 
   /**
@@ -150,9 +150,10 @@ export class MeshPlane {
    * tunnel for mesh endpoints and known clients, undefined to dial the endpoint directly.
    */
   upstreamFor(clientIp: string, target: Addr): Addr | undefined {
-    const w = this.topo.workloadByIp(clientIp);
-    if (!w || !this.endpoints.has(`${target.address}:${target.port}`)) return undefined;
-    return this.relays.lookup(this.topo.identityOf(w), target);
+    if (!this.endpoints.has(`${target.address}:${target.port}`)) return undefined;
+    // A mesh endpoint is never dialled in plaintext: without a relay (an unknown client has no
+    // identity) the connection is refused and the client sees 503 UF.
+    return this.relays.lookup(clientIp, target) ?? REFUSE;
   }
 
   private openRoute(route: RelayRoute): Promise<Duplex> {
@@ -167,13 +168,7 @@ export class MeshPlane {
     });
   }
 
-  topology(): Topology {
-    return this.topo;
-  }
 
-  tunnelAddress(): Addr | undefined {
-    return this.server?.address();
-  }
 
   /** Readiness reasons: certificates not yet issued for local workloads (multi-node only). */
   pending(): string[] {

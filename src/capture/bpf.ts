@@ -8,7 +8,7 @@ import { MeshError } from '../errors';
 import { logger } from '../log';
 import { checkBpffs, checkCgroup2, checkPrivileges, ownCgroupId } from './env';
 import { ATTACH, native, type NativeBpf } from './ffi';
-import { bytesToIp, configVal, decodeConn, decodeStats, GLOBAL_COUNTERS, inboundKey, ipToBytes, MTLS, SIZES, stripMapped, tuple, u32, u64, type GlobalCounter, type InboundMode } from './layout';
+import { configVal, decodeConn, decodeStats, GLOBAL_COUNTERS, inboundKey, ipToBytes, MTLS, SIZES, stripMapped, tuple, u32, u64, type GlobalCounter, type InboundMode } from './layout';
 import { planMaps } from './plan';
 import type { Addr, Datapath, KernelCounters, MapStat } from './types';
 
@@ -78,14 +78,22 @@ export class BpfDatapath implements Datapath {
   }
 
   private configure(): void {
-    this.lib.mapUpdate(this.fd('nm_config'), u32(0), configVal(this.opts.agent.address, this.opts.agent.port));
+    const rc = this.lib.mapUpdate(this.fd('nm_config'), u32(0), configVal(this.opts.agent.address, this.opts.agent.port));
+    if (rc < 0) throw new MeshError('BPF_MAP', `writing the redirect target: errno ${-rc}`);
     const cg = ownCgroupId();
     if (cg === undefined) {
       log.warn('own cgroup id not found: the agent relies on running outside the capture cgroup');
       return;
     }
-    const rc = this.lib.mapUpdate(this.fd('nm_exempt'), u64(cg), Buffer.from([1]));
-    if (rc < 0) throw new MeshError('BPF_MAP', `exempting the agent's cgroup: errno ${-rc}`);
+    const own = u64(cg);
+    const rc2 = this.lib.mapUpdate(this.fd('nm_exempt'), own, Buffer.from([1]));
+    if (rc2 < 0) throw new MeshError('BPF_MAP', `exempting the agent's cgroup: errno ${-rc2}`);
+    // Earlier agents' cgroups (every restart gets a new one) would fill the map: only one agent runs.
+    const { keys, count } = this.lib.mapDump(this.fd('nm_exempt'), 8, 1, 64);
+    for (let i = 0; i < count; i++) {
+      const k = keys.subarray(i * 8, i * 8 + 8);
+      if (!k.equals(own)) this.lib.mapDelete(this.fd('nm_exempt'), k);
+    }
   }
 
   sync(config: MeshConfig): void {
@@ -174,23 +182,6 @@ export class BpfDatapath implements Datapath {
       const arrays = info.type === 2; // BPF_MAP_TYPE_ARRAY: always full
       return { name, entries: arrays ? info.maxEntries : this.lib.mapCount(fd, info.keySize), maxEntries: info.maxEntries };
     });
-  }
-
-  /** Entries of nm_orig_dst (tests and `nodemesh stat`). */
-  originalDstEntries(): { client: Addr; agent: Addr; orig: Addr; serviceId: number }[] {
-    const { keys, values, count } = this.lib.mapDump(this.fd('nm_orig_dst'), SIZES.tuple, SIZES.conn, 1 << 16);
-    const out = [];
-    for (let i = 0; i < count; i++) {
-      const o = i * SIZES.tuple;
-      const conn = decodeConn(values, i * SIZES.conn);
-      out.push({
-        client: { address: bytesToIp(keys, o), port: keys.readUInt16LE(o + 8) },
-        agent: { address: bytesToIp(keys, o + 4), port: keys.readUInt16LE(o + 10) },
-        orig: conn.orig,
-        serviceId: conn.serviceId,
-      });
-    }
-    return out;
   }
 
   attached(): boolean {

@@ -18,9 +18,10 @@ export function checkPrivileges(): void {
   const caps = effectiveCaps();
   const has = (c: number): boolean => (caps & (1n << BigInt(c))) !== 0n;
   const missing: string[] = [];
-  if (!has(CAP.SYS_ADMIN) && !has(CAP.BPF)) missing.push('CAP_BPF (or CAP_SYS_ADMIN)');
+  // CAP_SYS_ADMIN is needed in any case (cgroup attach, bpffs pins), and it also covers CAP_BPF.
+  if (!has(CAP.SYS_ADMIN)) missing.push('CAP_SYS_ADMIN (cgroup attach, pins)');
+  if (!has(CAP.SYS_ADMIN) && !has(CAP.BPF)) missing.push('CAP_BPF');
   if (!has(CAP.NET_ADMIN)) missing.push('CAP_NET_ADMIN');
-  if (!has(CAP.SYS_ADMIN)) missing.push('CAP_SYS_ADMIN (cgroup attach)');
   if (missing.length) throw new MeshError('NOT_PRIVILEGED', `missing ${missing.join(', ')}`);
 }
 

@@ -264,7 +264,7 @@ export class Exchange implements UpstreamOwner, RelayHost {
   /** The endpoint itself, or the mesh relay for (this client, endpoint): pooled under its own key. */
   private via(t: Target): { addr: Addr; key: string } {
     const relay = this.conn.deps.dial?.(this.conn.ctx.peer, t.addr);
-    return relay ? { addr: relay, key: `relay|${relay.port}` } : { addr: t.addr, key: t.key };
+    return relay ? { addr: relay, key: `relay|${relay.address}` } : { addr: t.addr, key: t.key };
   }
 
   private upstreamFailed(code: string | undefined, message: string): void {

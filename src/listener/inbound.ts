@@ -4,7 +4,10 @@
 // authorized per request (methods, paths, hosts, headers); other ports per connection.
 import * as http from 'node:http';
 import * as net from 'node:net';
-import type * as http2 from 'node:http2';
+import * as http2 from 'node:http2';
+import { Duplex } from 'node:stream';
+
+const http2constants = http2.constants;
 import type { Service, Workload } from '../config/model';
 import { principalOf, tryParseSpiffeId } from '../identity/spiffe';
 import { logger } from '../log';
@@ -52,9 +55,7 @@ function serviceFor(t: Topology, w: Workload, port: number): { service: Service 
 
 export class InboundHandler {
   private readonly httpServer: http.Server;
-  /** Bridge sockets by their local port (what the HTTP server sees as the remote port). */
-  private readonly info = new Map<number, StreamInfo>();
-  private httpPort = 0;
+  private readonly info = new WeakMap<object, StreamInfo>();
   private readonly statsCache = new Map<string, HttpStats | TcpStats>();
   private readonly upstreamAgent: http.Agent;
 
@@ -62,16 +63,7 @@ export class InboundHandler {
     this.upstreamAgent = new http.Agent({ keepAlive: true, maxFreeSockets: 64, ...(deps.deliveryAddress ? { localAddress: deps.deliveryAddress } : {}) });
     this.httpServer = http.createServer({ maxHeaderSize: 60 * 1024, requireHostHeader: false, noDelay: true }, (req, res) => this.onRequest(req, res));
     this.httpServer.on('clientError', (_e, sock) => sock.destroy());
-  }
-
-  /**
-   * HTTP streams reach the HTTP server through a loopback socket: node's http.Server writes a corrupt
-   * status line when handed an HTTP/2 stream as its connection, and a real socket also gives it its
-   * normal timeouts and backpressure.
-   */
-  async listen(): Promise<void> {
-    await new Promise<void>((resolve) => this.httpServer.listen(0, '127.0.0.1', resolve));
-    this.httpPort = (this.httpServer.address() as net.AddressInfo).port;
+    this.httpServer.on('error', (e) => log.warn({ err: e }, 'inbound http server error'));
   }
 
   /** Entry point for the tunnel server. */
@@ -80,22 +72,19 @@ export class InboundHandler {
     const workload = t.workloadByIp(ctx.target.address);
     if (!workload || !t.isLocalIp(workload.address)) return ctx.reject(404);
     const id = tryParseSpiffeId(ctx.peerIdentity);
-    const sourceIp = ctx.forwardedFor?.address ?? ctx.remote.address;
-    const srcWl = t.workloadByIp(sourceIp);
+    // `forwarded` is the peer agent's claim: believe it only for a workload of the verified identity.
+    const claimed = ctx.forwardedFor ? t.workloadByIp(ctx.forwardedFor.address) : undefined;
+    const srcWl = claimed && t.identityOf(claimed) === ctx.peerIdentity ? claimed : undefined;
+    const sourceIp = srcWl?.address ?? ctx.remote.address;
     const principal = principalOf(ctx.peerIdentity);
     const source: SourceInfo = srcWl ? sourceFromWorkload(srcWl, UNKNOWN, principal) : { ...UNKNOWN_SOURCE, principal, namespace: id?.namespace ?? UNKNOWN };
     const { service, http: isHttp } = serviceFor(t, workload, ctx.target.port);
     const info: StreamInfo = { workload, service, target: ctx.target, source, principal, sourceIp };
     if (isHttp) {
-      const bridge = net.connect({ host: '127.0.0.1', port: this.httpPort, allowHalfOpen: true, noDelay: true });
-      bridge.on('error', () => undefined);
-      const ok = await new Promise<boolean>((resolve) => bridge.once('connect', () => resolve(true)).once('error', () => resolve(false)));
-      if (!ok || bridge.localPort === undefined) return ctx.reject(503);
-      const port = bridge.localPort;
-      this.info.set(port, info);
-      bridge.once('close', () => this.info.delete(port));
       ctx.accept();
-      void splice(ctx.stream as http2.Http2Stream, bridge);
+      const conn = streamAsConnection(ctx.stream);
+      this.info.set(conn, info);
+      this.httpServer.emit('connection', conn);
       return;
     }
     await this.tcp(ctx, info);
@@ -149,7 +138,7 @@ export class InboundHandler {
   }
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const info = this.info.get(req.socket.remotePort ?? -1);
+    const info = this.info.get(req.socket);
     const started = performance.now();
     if (!info) return void res.writeHead(500).end();
     const stats = this.stats(info, 'http', (b) => new HttpStats(this.deps.metrics, b));
@@ -175,6 +164,11 @@ export class InboundHandler {
         ur.on('end', () => stats.record(ur.statusCode ?? 0, '-', performance.now() - started, reqBytes, respBytes));
       },
     );
+    // Bounded, and cancelled when the caller goes away (its stream reset closes our response).
+    up.on('timeout', () => up.destroy(Object.assign(new Error('upstream timeout'), { code: 'ETIMEDOUT' })));
+    res.on('close', () => {
+      if (!res.writableFinished) up.destroy();
+    });
     up.on('error', () => {
       if (!res.headersSent) res.writeHead(503).end('upstream connect error or disconnect/reset before headers');
       else res.destroy();
@@ -187,6 +181,33 @@ export class InboundHandler {
     this.upstreamAgent.destroy();
     this.httpServer.close();
   }
+}
+
+/**
+ * An HTTP/2 stream as a plain Duplex for node's http.Server (handed an Http2Stream directly, it writes
+ * a corrupt status line). Strings are encoded before they reach the stream; backpressure is kept.
+ */
+function streamAsConnection(stream: http2.ServerHttp2Stream): Duplex {
+  const d = new Duplex({
+    read: () => void stream.resume(),
+    write: (chunk: Buffer, _enc, cb) => void stream.write(chunk, cb),
+    final: (cb) => void stream.end(cb),
+    // A clean close (keep-alive timeout, Connection: close) ends the stream, which the source side turns
+    // into a FIN for its pooled connection; only an error resets it.
+    destroy: (err, cb) => {
+      if (err) {
+        if (!stream.destroyed) stream.close(http2constants.NGHTTP2_CANCEL);
+      } else if (!stream.writableEnded) stream.end();
+      cb(err);
+    },
+  });
+  stream.on('data', (c: Buffer) => {
+    if (!d.push(c)) stream.pause();
+  });
+  stream.on('end', () => d.push(null));
+  stream.on('error', (e) => d.destroy(e));
+  stream.on('close', () => d.destroy());
+  return d;
 }
 
 function endpointOf(info: StreamInfo): Service['endpoints'][number] | undefined {

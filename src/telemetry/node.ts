@@ -30,16 +30,27 @@ export class NodeMetrics {
         dataplane: s?.dataplane ?? 'unknown',
       };
     };
-    // One pass over the stats map per scrape feeds every kernel family.
+    // One read of each kernel map per scrape feeds every family (the families are collected one by one).
+    const counters = memo(() => src.datapath()?.counters() ?? []);
+    const maps = memo(() => src.datapath()?.maps() ?? []);
     const kernel = (name: string, help: string, pick: (c: ReturnType<Datapath['counters']>[number]) => number): void => {
+      const cfg = { name, help, labelNames: SVC_LABELS, registers: [registry] };
+      // The kernel keeps the totals: each scrape re-reads them (a counter type, so rate() works).
+      if (name.endsWith('_total')) {
+        new Counter({
+          ...cfg,
+          collect() {
+            this.reset();
+            for (const c of counters()) this.inc(labelsFor(c.serviceId), pick(c));
+          },
+        });
+        return;
+      }
       new Gauge({
-        name,
-        help,
-        labelNames: SVC_LABELS,
-        registers: [registry],
+        ...cfg,
         collect() {
           this.reset();
-          for (const c of src.datapath()?.counters() ?? []) this.set(labelsFor(c.serviceId), pick(c));
+          for (const c of counters()) this.set(labelsFor(c.serviceId), pick(c));
         },
       });
     };
@@ -51,14 +62,14 @@ export class NodeMetrics {
     kernel('nodemesh_kernel_redirected_total', 'connect() calls rewritten by connect4 (to the agent or, kernel mode, to an endpoint)', (c) => c.redirected);
     kernel('nodemesh_kernel_spliced_bytes_total', 'Bytes moved socket-to-socket by sk_msg', (c) => c.splicedBytes);
 
-    new Gauge({
+    new Counter({
       name: 'nodemesh_datapath_events_total',
       help: 'Node-wide eBPF datapath events (connect4 decisions, sockhash inserts, sk_msg redirects)',
       labelNames: ['event'],
       registers: [registry],
       collect() {
         this.reset();
-        for (const [event, v] of Object.entries(src.datapathEvents?.() ?? {})) this.set({ event }, v);
+        for (const [event, v] of Object.entries(src.datapathEvents?.() ?? {})) this.inc({ event }, v);
       },
     });
     new Gauge({
@@ -68,7 +79,7 @@ export class NodeMetrics {
       registers: [registry],
       collect() {
         this.reset();
-        for (const m of src.datapath()?.maps() ?? []) this.set({ map: m.name }, m.entries);
+        for (const m of maps()) this.set({ map: m.name }, m.entries);
       },
     });
     new Gauge({
@@ -78,7 +89,7 @@ export class NodeMetrics {
       registers: [registry],
       collect() {
         this.reset();
-        for (const m of src.datapath()?.maps() ?? []) this.set({ map: m.name }, m.maxEntries);
+        for (const m of maps()) this.set({ map: m.name }, m.maxEntries);
       },
     });
     this.reloadOk = new Gauge({ name: 'nodemesh_config_last_reload_successful', help: '1 if the last config load was applied, 0 if it was rejected', registers: [registry] });
@@ -91,4 +102,18 @@ export class NodeMetrics {
     this.reloads.inc({ result: ok ? 'applied' : 'rejected' });
     if (ok) this.reloadTimestamp.set(Date.now() / 1000);
   }
+}
+
+/** Caches a read for a second: one scrape collects many families from the same kernel maps. */
+function memo<T>(read: () => T, ms = 1000): () => T {
+  let at = -Infinity;
+  let value: T;
+  return () => {
+    const now = performance.now();
+    if (now - at > ms) {
+      value = read();
+      at = now;
+    }
+    return value;
+  };
 }

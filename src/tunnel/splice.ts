@@ -26,7 +26,7 @@ export function splice(stream: http2.Http2Stream, socket: net.Socket): Promise<S
   // up); its 'close' has been emitted already, so the socket is reset right away.
   if (stream.destroyed || (stream.closed && (stream.rstCode ?? NGHTTP2_NO_ERROR) !== NGHTTP2_NO_ERROR)) {
     socket.on('error', () => undefined);
-    socket.resetAndDestroy();
+    abort(socket);
     return Promise.resolve({ fromSocket: 0, fromStream: 0, reset: 'stream' });
   }
   return new Promise((resolve) => {
@@ -62,7 +62,7 @@ export function splice(stream: http2.Http2Stream, socket: net.Socket): Promise<S
       const code = stream.rstCode ?? NGHTTP2_NO_ERROR;
       if (code !== NGHTTP2_NO_ERROR && !socket.destroyed) {
         if (reset === 'none') reset = 'stream';
-        socket.resetAndDestroy();
+        abort(socket);
       } else if (!socket.destroyed && socket.writableFinished && socket.readableEnded) {
         socket.destroy();
       }
@@ -77,4 +77,10 @@ export function splice(stream: http2.Http2Stream, socket: net.Socket): Promise<S
       closed();
     });
   });
+}
+
+/** A TCP socket is reset (RST); a Unix socket (the agent's own relays) has no RST and is destroyed. */
+export function abort(socket: net.Socket): void {
+  if ((socket as unknown as { _handle?: { reset?: unknown } })._handle?.reset) socket.resetAndDestroy();
+  else socket.destroy();
 }

@@ -5,6 +5,7 @@
 // Reads use node's `onread` into one shared buffer: no allocation and no stream machinery per read;
 // owners get a transient view and must copy whatever they keep or forward.
 import * as net from 'node:net';
+import { isSocketPath } from './relay';
 import type { Addr } from '../capture/types';
 import type { Deadlines } from '../listener/deadlines';
 import { HeadParser } from '../l7/h1parse';
@@ -152,9 +153,7 @@ export class UpstreamPool {
   connect(addr: Addr, key: string): UpstreamConn {
     let c: UpstreamConn | undefined;
     const socket = net.connect({
-      host: addr.address,
-      port: addr.port,
-      noDelay: true,
+      ...(isSocketPath(addr) ? { path: addr.address } : { host: addr.address, port: addr.port, noDelay: true }),
       onread: { buffer: READ_BUFFER, callback: (n: number, buf: Uint8Array) => c!.read(n, buf as Buffer) },
     });
     c = new UpstreamConn(this, key, socket);

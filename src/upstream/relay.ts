@@ -1,13 +1,17 @@
-// Entry points into the mesh tunnel for the outbound fast path: one loopback listener per (source
-// identity, endpoint). The HTTP pool and the TCP proxy dial a relay exactly as they dial an endpoint
-// (so pooling stays per identity pair), and the relay carries each connection over an HBONE stream.
-// The cost is one loopback hop; what it buys is that the fast path never handles TLS or HTTP/2.
+// Entry points into the mesh tunnel for the outbound fast path: one Unix socket per (client workload,
+// endpoint), in a directory only the agent can open (0700; TCP on loopback would let any process of a
+// hostNetwork node borrow a workload's identity). The HTTP pool and the TCP proxy dial a relay exactly
+// as they dial an endpoint, and the relay carries each connection over an HBONE stream. The cost is one
+// local hop; what it buys is that the fast path never handles TLS or HTTP/2.
+import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
 import type * as http2 from 'node:http2';
 import type { Addr } from '../capture/types';
 import { logger } from '../log';
-import { splice } from '../tunnel/splice';
+import { abort, splice } from '../tunnel/splice';
 
 const log = logger('relay');
 
@@ -16,22 +20,38 @@ export interface RelayRoute {
   readonly identity: string;
   /** The endpoint as the balancer knows it (pod ip:port). */
   readonly target: Addr;
-  /** One representative client address for `forwarded: for=` (the workload's IP). */
+  /** The client workload (its IP, port 0) for `forwarded: for=`. */
   readonly client: Addr;
 }
 
+/** A Unix-socket "address" as the pool and the TCP proxy dial it: the path, with port 0. */
+export const isSocketPath = (a: Addr): boolean => a.port === 0 && a.address.startsWith('/');
+
+/** Dialled for mesh endpoints that have no relay (yet): the connect fails, the client gets 503 UF. */
+export const REFUSE: Addr = Object.freeze({ address: '/nonexistent/nodemesh-relay-refused', port: 0 });
+
 export type Opener = (route: RelayRoute) => Promise<Duplex>;
 
-const keyOf = (identity: string, t: Addr): string => `${identity}|${t.address}:${t.port}`;
+const keyOf = (clientIp: string, t: Addr): string => `${clientIp}|${t.address}:${t.port}`;
 
 export class RelaySet {
   private readonly relays = new Map<string, { server: net.Server; addr: Addr }>();
+  private readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodemesh-relay-'));
+  private seq = 0;
+  private syncing: Promise<void> = Promise.resolve();
 
-  constructor(private readonly open: Opener) {}
+  constructor(private readonly open: Opener) {
+    fs.chmodSync(this.dir, 0o700);
+  }
 
-  /** Starts relays for new routes and closes the ones no longer wanted. */
-  async sync(routes: readonly RelayRoute[]): Promise<void> {
-    const want = new Map(routes.map((r) => [keyOf(r.identity, r.target), r]));
+  /** Starts relays for new routes and closes the ones no longer wanted; calls run one after another. */
+  sync(routes: readonly RelayRoute[]): Promise<void> {
+    this.syncing = this.syncing.then(() => this.syncNow(routes));
+    return this.syncing;
+  }
+
+  private async syncNow(routes: readonly RelayRoute[]): Promise<void> {
+    const want = new Map(routes.map((r) => [keyOf(r.client.address, r.target), r]));
     for (const [k, r] of this.relays) {
       if (!want.has(k)) {
         this.relays.delete(k);
@@ -40,16 +60,18 @@ export class RelaySet {
     }
     await Promise.all(
       [...want].filter(([k]) => !this.relays.has(k)).map(async ([k, route]) => {
-        const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (sock) => this.accept(route, sock));
-        await new Promise<void>((resolve, reject) => server.listen(0, '127.0.0.1', resolve).once('error', reject));
-        const a = server.address() as net.AddressInfo;
-        this.relays.set(k, { server, addr: { address: '127.0.0.1', port: a.port } });
+        const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (sock) => this.accept(route, sock));
+        const file = path.join(this.dir, `${++this.seq}.sock`);
+        await new Promise<void>((resolve, reject) => server.listen(file, resolve).once('error', reject));
+        // Accept errors (EMFILE...) after listening must not become an uncaught 'error'.
+        server.on('error', (e) => log.warn({ err: e, file }, 'relay error'));
+        this.relays.set(k, { server, addr: { address: file, port: 0 } });
       }),
     );
   }
 
-  lookup(identity: string, target: Addr): Addr | undefined {
-    return this.relays.get(keyOf(identity, target))?.addr;
+  lookup(clientIp: string, target: Addr): Addr | undefined {
+    return this.relays.get(keyOf(clientIp, target))?.addr;
   }
 
   private accept(route: RelayRoute, sock: net.Socket): void {
@@ -61,7 +83,7 @@ export class RelaySet {
       },
       (e: unknown) => {
         log.warn({ err: e, target: route.target, identity: route.identity }, 'tunnel open failed');
-        sock.resetAndDestroy();
+        abort(sock);
       },
     );
   }
@@ -69,5 +91,6 @@ export class RelaySet {
   close(): void {
     for (const r of this.relays.values()) r.server.close();
     this.relays.clear();
+    fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -5,6 +5,7 @@
 // counters at sweep time, so moving data costs no timer refresh per chunk.
 import type { Addr } from '../capture/types';
 import * as net from 'node:net';
+import { isSocketPath } from './relay';
 import { performance } from 'node:perf_hooks';
 import type { BalancerSet, Target } from '../balance/set';
 import type { ConnContext, ServiceLookup } from '../listener/context';
@@ -61,7 +62,7 @@ class TcpSession implements Expiring {
       return;
     }
     const dst = this.proxy.deps.dial?.(this.ctx.peer, target.addr) ?? target.addr;
-    const up = net.connect({ host: dst.address, port: dst.port, allowHalfOpen: true, noDelay: true });
+    const up = net.connect(isSocketPath(dst) ? { path: dst.address, allowHalfOpen: true } : { host: dst.address, port: dst.port, allowHalfOpen: true, noDelay: true });
     this.upstream = up;
     up.on('error', this.onUpError);
     up.once('close', this.onUpClose);

@@ -101,6 +101,8 @@ describe('mesh across nodes', { skip: skip && process.env.CI !== 'true' ? skip :
     assert.equal(denied.code, '403');
     assert.equal(denied.body, 'RBAC: access denied');
     assert.equal(await echo(other(), 'hi'), '', 'denied TCP is closed');
+    assert.equal((await curl(client(), `http://${WEB}/after-denials`)).code, '200', 'denials affect nobody else');
+    assert.ok(m.agents.every((a) => a.exitCode === null && a.signalCode === null), 'both agents still running');
     const mt = await m.metrics(c.nodes[1]!);
     assert.ok(metricSum(mt, 'istio_requests_total', { reporter: 'destination', response_code: '403', response_flags: 'DENY', source_principal: 'cluster.local/ns/a/sa/other' }) >= 1);
     assert.ok(metricSum(mt, 'istio_tcp_connections_closed_total', { reporter: 'destination', response_flags: 'DENY' }) >= 1);
