@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 import type { Addr } from './capture/types';
-import type { Endpoint, MeshConfig } from './config/model';
+import { endpointPort, type Endpoint, type MeshConfig } from './config/model';
 import { MeshError } from './errors';
 import { CertManager } from './identity/manager';
 import { GrpcSigner, LocalSigner, type Signer } from './identity/signers';
@@ -100,7 +100,7 @@ export class MeshPlane {
       host: opts.nodeIp,
       port: opts.tunnelPort,
       trustDomain: opts.trustDomain,
-      certFor: (id) => (id !== undefined && plane!.topo.localIdentities().includes(id) ? certs.keyCert(id) : undefined),
+      certFor: (id) => (id !== undefined && plane!.topo.isLocalIdentity(id) ? certs.keyCert(id) : undefined),
       rootPem: () => certs.rootPem() ?? rootPem,
       isLocalTarget: (a) => plane!.topo.isLocalIp(a.address),
       onStream: (ctx) => inbound.onStream(ctx),
@@ -116,6 +116,7 @@ export class MeshPlane {
     const topo = new Topology(config, this.opts.node, this.opts.trustDomain);
     this.topo = topo;
     this.authz = new MeshAuthz(config.authorizationPolicies);
+    this.inbound.configChanged();
     void this.certs.ensure(topo.localIdentities());
     this.sink.syncInbound?.(topo.inboundModes(), this.delivery ? [this.delivery] : []);
     // Every endpoint on a known node is reached through a tunnel, the node's own included, so the
@@ -129,7 +130,7 @@ export class MeshPlane {
           const where = topo.placement(ep);
           if (where.kind === 'direct' || (where.kind === 'local' && !self)) continue;
           const agent = where.kind === 'remote' ? { address: where.agent, port: TUNNEL_PORT } : self!;
-          endpoints.set(`${ep.address}:${ep.ports[port.name] ?? port.targetPort}`, { endpoint: ep, agent });
+          endpoints.set(`${ep.address}:${endpointPort(ep, port)}`, { endpoint: ep, agent });
         }
       }
     }

@@ -2,7 +2,7 @@
 // A balancer rebuilds its targets only when the upstream list actually changes (reload), keeping its
 // cursor, so round-robin stays fair across reloads and targets keep their identity (metric caches).
 import type { Addr } from '../capture/types';
-import type { Endpoint, Service, ServicePort } from '../config/model';
+import { endpointPort, type Endpoint, type Service, type ServicePort } from '../config/model';
 import { HealthTable, type HealthOptions } from './health';
 import { pickRoundRobin } from './picker';
 
@@ -83,7 +83,7 @@ function endpointOf(service: Service, port: ServicePort, addr: Addr): Endpoint |
   let byAddress: Endpoint | undefined;
   for (const e of service.endpoints) {
     if (e.address !== addr.address) continue;
-    if ((e.ports[port.name] ?? port.targetPort) === addr.port) return e;
+    if (endpointPort(e, port) === addr.port) return e;
     byAddress ??= e;
   }
   return byAddress;

@@ -1,6 +1,6 @@
 // What the kernel maps should hold for a config: pure, so a reload can be diffed against the maps
 // and table-tested without a kernel.
-import type { MeshConfig } from '../config/model';
+import { endpointPort, type MeshConfig } from '../config/model';
 import { backendKey, backendVal, MODE, svcKey, svcVal } from './layout';
 
 /** Kernel mode balances over at most this many endpoints per service port (nm_backend_key.index is u16). */
@@ -25,7 +25,7 @@ export function planMaps(config: MeshConfig): MapPlan {
       if (kernel) {
         for (const ep of svc.endpoints) {
           if (count >= MAX_KERNEL_BACKENDS) break;
-          const target = ep.ports[port.name] ?? port.targetPort;
+          const target = endpointPort(ep, port);
           const k = backendKey(svc.id, port.number, count);
           backends.set(k.toString('hex'), [k, backendVal({ address: ep.address, port: target })]);
           count++;

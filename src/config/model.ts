@@ -30,6 +30,11 @@ export interface Endpoint {
   readonly weight: number;
 }
 
+/** The port an endpoint serves a service port on: its own `ports[name]`, else the port's targetPort. */
+export function endpointPort(ep: Endpoint, port: ServicePort): number {
+  return ep.ports[port.name] ?? port.targetPort;
+}
+
 export interface Service {
   /** "namespace/name": unique key. */
   readonly key: string;

@@ -6,9 +6,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as http2 from 'node:http2';
 import { Duplex } from 'node:stream';
-
-const http2constants = http2.constants;
-import type { Service, Workload } from '../config/model';
+import type { Endpoint, Service, Workload } from '../config/model';
 import { principalOf, tryParseSpiffeId } from '../identity/spiffe';
 import { logger } from '../log';
 import type { AuthzRequest, MeshAuthz } from '../policy/authz';
@@ -20,6 +18,7 @@ import type { TunnelStreamContext } from '../tunnel/server';
 import type { Addr } from '../capture/types';
 
 const log = logger('inbound');
+const http2constants = http2.constants;
 export const RBAC_DENIED = 'RBAC: access denied';
 
 export interface InboundDeps {
@@ -34,23 +33,11 @@ export interface InboundDeps {
 interface StreamInfo {
   readonly workload: Workload;
   readonly service: Service | undefined;
+  readonly endpoint: Endpoint | undefined;
   readonly target: Addr;
   readonly source: SourceInfo;
   readonly principal: string;
   readonly sourceIp: string;
-}
-
-/** Finds the service port a pod port belongs to, to tell HTTP from TCP and label metrics. */
-function serviceFor(t: Topology, w: Workload, port: number): { service: Service | undefined; http: boolean } {
-  for (const s of t.config.services) {
-    for (const p of s.ports) {
-      for (const ep of s.endpoints) {
-        if (ep.address !== w.address) continue;
-        if ((ep.ports[p.name] ?? p.targetPort) === port) return { service: s, http: p.protocol === 'HTTP' };
-      }
-    }
-  }
-  return { service: undefined, http: false };
 }
 
 export class InboundHandler {
@@ -78,8 +65,9 @@ export class InboundHandler {
     const sourceIp = srcWl?.address ?? ctx.remote.address;
     const principal = principalOf(ctx.peerIdentity);
     const source: SourceInfo = srcWl ? sourceFromWorkload(srcWl, UNKNOWN, principal) : { ...UNKNOWN_SOURCE, principal, namespace: id?.namespace ?? UNKNOWN };
-    const { service, http: isHttp } = serviceFor(t, workload, ctx.target.port);
-    const info: StreamInfo = { workload, service, target: ctx.target, source, principal, sourceIp };
+    const local = t.localPort(ctx.target.address, ctx.target.port);
+    const isHttp = local?.http ?? false;
+    const info: StreamInfo = { workload, service: local?.service, endpoint: local?.endpoint, target: ctx.target, source, principal, sourceIp };
     if (isHttp) {
       ctx.accept();
       const conn = streamAsConnection(ctx.stream);
@@ -104,7 +92,7 @@ export class InboundHandler {
     let s = this.statsCache.get(key) as T | undefined;
     if (!s) {
       const t = this.deps.topology();
-      const dst = { ...destinationInfo(info.service, endpointOf(info), UNKNOWN), principal: principalOf(t.identityOf(info.workload)) };
+      const dst = { ...destinationInfo(info.service, info.endpoint, UNKNOWN), principal: principalOf(t.identityOf(info.workload)) };
       s = make(baseLabels('destination', info.source, dst, protocol, 'mutual_tls'));
       this.statsCache.set(key, s);
     }
@@ -177,6 +165,11 @@ export class InboundHandler {
     req.pipe(up);
   }
 
+  /** New config: metric handles are rebuilt on demand, so removed workloads leave no cached handle. */
+  configChanged(): void {
+    this.statsCache.clear();
+  }
+
   close(): void {
     this.upstreamAgent.destroy();
     this.httpServer.close();
@@ -208,8 +201,4 @@ function streamAsConnection(stream: http2.ServerHttp2Stream): Duplex {
   stream.on('error', (e) => d.destroy(e));
   stream.on('close', () => d.destroy());
   return d;
-}
-
-function endpointOf(info: StreamInfo): Service['endpoints'][number] | undefined {
-  return info.service?.endpoints.find((e) => e.address === info.workload.address);
 }

@@ -1,7 +1,7 @@
 // Lookups over one MeshConfig: VIP:port and host:port to a service port, service port to upstream
 // addresses, pod IP to workload. Built once per config (the index is replaced with the config).
 import type { Addr } from '../capture/types';
-import type { MeshConfig, Service, ServicePort, Workload } from '../config/model';
+import { endpointPort, type MeshConfig, type Service, type ServicePort, type Workload } from '../config/model';
 
 export interface ServiceMatch {
   readonly service: Service;
@@ -56,7 +56,7 @@ export class ServiceIndex {
     let addrs = this.upstreamCache.get(port);
     if (addrs === undefined) {
       addrs = Object.freeze(
-        service.endpoints.map((e) => Object.freeze({ address: e.address, port: e.ports[port.name] ?? port.targetPort })),
+        service.endpoints.map((e) => Object.freeze({ address: e.address, port: endpointPort(e, port) })),
       );
       this.upstreamCache.set(port, addrs);
     }

@@ -1,6 +1,6 @@
 // Where things are, from one node's point of view: which workloads run here, which node an endpoint
 // is on and where that node's agent listens, and who an endpoint is (its SPIFFE identity). Pure.
-import type { Endpoint, MeshConfig, MeshNode, PeerAuthn, Workload } from '../config/model';
+import { endpointPort, type Endpoint, type MeshConfig, type MeshNode, type PeerAuthn, type Service, type Workload } from '../config/model';
 import { workloadIdentity } from '../identity/spiffe';
 import type { InboundMode } from '../capture/layout';
 import { mtlsMode } from '../policy/peerauth';
@@ -18,6 +18,9 @@ export class Topology {
   private readonly localIps: Set<string>;
   private readonly nodes: Map<string, MeshNode>;
   private readonly byIp: Map<string, Workload>;
+  private readonly identities: readonly string[];
+  /** Local pod ip:port → the service port it serves (and that endpoint), for the inbound side. */
+  private readonly localPorts = new Map<string, { service: Service; endpoint: Endpoint; http: boolean }>();
 
   constructor(
     readonly config: MeshConfig,
@@ -28,6 +31,24 @@ export class Topology {
     this.byIp = new Map(config.workloads.map((w) => [w.address, w]));
     this.local = config.workloads.filter((w) => w.node === nodeName);
     this.localIps = new Set(this.local.map((w) => w.address));
+    this.identities = [...new Set(this.local.map((w) => this.identityOf(w)))].sort();
+    for (const s of config.services) {
+      for (const p of s.ports) {
+        for (const ep of s.endpoints) {
+          const k = `${ep.address}:${endpointPort(ep, p)}`;
+          if (this.localIps.has(ep.address) && !this.localPorts.has(k)) this.localPorts.set(k, { service: s, endpoint: ep, http: p.protocol === 'HTTP' });
+        }
+      }
+    }
+  }
+
+  /** The service a local pod port belongs to (undefined: not declared by any service). */
+  localPort(ip: string, port: number): { service: Service; endpoint: Endpoint; http: boolean } | undefined {
+    return this.localPorts.get(`${ip}:${port}`);
+  }
+
+  isLocalIdentity(id: string): boolean {
+    return this.identities.includes(id);
   }
 
   /** Multi-node mode is on once the config names nodes; without Node documents everything is direct. */
@@ -55,8 +76,8 @@ export class Topology {
   }
 
   /** SPIFFE ids the agent needs certificates for: every workload on this node. */
-  localIdentities(): string[] {
-    return [...new Set(this.local.map((w) => this.identityOf(w)))].sort();
+  localIdentities(): readonly string[] {
+    return this.identities;
   }
 
   /**
