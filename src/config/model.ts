@@ -1,5 +1,6 @@
 // The validated, frozen view of the mesh that every other module reads. It is built from Istio
 // documents by config/ and never mutated: a reload builds a new one and swaps it in whole.
+import type { TrafficConfig } from './traffic';
 
 /** Istio port protocols we act on; TLS/HTTPS/MONGO etc. are proxied as opaque TCP. Unset = sniff. */
 export type PortProtocol = 'HTTP' | 'HTTP2' | 'GRPC' | 'TCP' | 'TLS' | 'HTTPS';
@@ -157,6 +158,8 @@ export interface MeshConfig {
   /** Sorted by namespace, then name (the order the deciders break ties in). */
   readonly peerAuthentications: readonly PeerAuthn[];
   readonly authorizationPolicies: readonly AuthzPolicy[];
+  /** VirtualServices, DestinationRules and LocalRateLimits; absent = none (plain round robin). */
+  readonly traffic?: TrafficConfig;
   /** Files the config was read from and a content hash (for logs and the reload metric). */
   readonly source: { readonly files: readonly string[]; readonly hash: string };
 }

@@ -43,18 +43,21 @@ export class HttpStats {
 
   constructor(private readonly m: Metrics, private readonly base: Labels) {}
 
-  /** One finished request. `flags` is "-" when none; `code` 0 when no response was sent. */
-  record(code: number, flags: string, durationMs: number, requestBytes: number, responseBytes: number): void {
-    let b = flags === '-' ? this.ok.get(code) : this.flagged.get(`${code}|${flags}`);
-    if (b === undefined) b = this.bundle(code, flags);
+  /**
+   * One finished request. `flags` is "-" when none; `code` 0 when no response was sent; `grpcStatus`
+   * the grpc-status of a gRPC response ("" for plain HTTP, as Istio reports it).
+   */
+  record(code: number, flags: string, durationMs: number, requestBytes: number, responseBytes: number, grpcStatus = ''): void {
+    let b = flags === '-' && grpcStatus === '' ? this.ok.get(code) : this.flagged.get(`${code}|${flags}|${grpcStatus}`);
+    if (b === undefined) b = this.bundle(code, flags, grpcStatus);
     b.requests.inc();
     b.duration.observe(durationMs);
     b.requestBytes.observe(requestBytes);
     b.responseBytes.observe(responseBytes);
   }
 
-  private bundle(code: number, flags: string): HttpBundle {
-    const labels = httpLabels(this.base, code, flags);
+  private bundle(code: number, flags: string, grpcStatus: string): HttpBundle {
+    const labels = httpLabels(this.base, code, flags, grpcStatus);
     const key = keyOf(labels);
     const b: HttpBundle = {
       requests: this.m.requests.at(key, labels),
@@ -62,8 +65,8 @@ export class HttpStats {
       requestBytes: this.m.requestBytes.at(key, labels),
       responseBytes: this.m.responseBytes.at(key, labels),
     };
-    if (flags === '-') this.ok.set(code, b);
-    else this.flagged.set(`${code}|${flags}`, b);
+    if (flags === '-' && grpcStatus === '') this.ok.set(code, b);
+    else this.flagged.set(`${code}|${flags}|${grpcStatus}`, b);
     return b;
   }
 }
@@ -132,8 +135,15 @@ export class Metrics {
   readonly downstreamActive: Gauge;
   readonly downstreamRejected: Counter<'reason'>;
   readonly detections: Counter<'protocol' | 'outcome'>;
+  readonly retries: Counter<'service' | 'outcome'>;
+  readonly overflows: Counter<'service' | 'limit'>;
+  readonly rateLimited: Counter<'service' | 'limit'>;
+  readonly faults: Counter<'service' | 'kind'>;
+  readonly mirrored: Counter<'service' | 'outcome'>;
+  readonly outlierEjections: Counter<'service' | 'endpoint' | 'reason'>;
 
   private readonly httpCache = new WeakMap<SourceInfo, WeakMap<object, HttpStats>>();
+  private readonly grpcCache = new WeakMap<SourceInfo, WeakMap<object, HttpStats>>();
   private readonly tcpCache = new WeakMap<SourceInfo, WeakMap<object, TcpStats>>();
 
   constructor(opts: MetricsOptions = {}) {
@@ -186,6 +196,42 @@ export class Metrics {
       labelNames: ['protocol', 'outcome'],
       registers,
     });
+    this.retries = new Counter({
+      name: 'nodemesh_retries_total',
+      help: 'Request retries (outcome: sent, or why one was not: budget, limit)',
+      labelNames: ['service', 'outcome'],
+      registers,
+    });
+    this.overflows = new Counter({
+      name: 'nodemesh_upstream_overflow_total',
+      help: 'Requests refused by a DestinationRule connectionPool limit (503 UO), by the limit hit',
+      labelNames: ['service', 'limit'],
+      registers,
+    });
+    this.rateLimited = new Counter({
+      name: 'nodemesh_rate_limited_total',
+      help: 'Requests refused by a LocalRateLimit (429 RL)',
+      labelNames: ['service', 'limit'],
+      registers,
+    });
+    this.faults = new Counter({
+      name: 'nodemesh_faults_injected_total',
+      help: 'Faults injected by VirtualService fault rules (kind: delay, abort)',
+      labelNames: ['service', 'kind'],
+      registers,
+    });
+    this.mirrored = new Counter({
+      name: 'nodemesh_mirror_requests_total',
+      help: 'Mirrored requests (outcome: sent, failed, dropped when the mirror could not keep up)',
+      labelNames: ['service', 'outcome'],
+      registers,
+    });
+    this.outlierEjections = new Counter({
+      name: 'nodemesh_outlier_ejections_total',
+      help: 'Endpoints ejected by DestinationRule outlierDetection (reason: 5xx, gateway)',
+      labelNames: ['service', 'endpoint', 'reason'],
+      registers,
+    });
   }
 
   /**
@@ -194,6 +240,11 @@ export class Metrics {
    */
   http(source: SourceInfo, service: Service | undefined, target: Target | undefined): HttpStats {
     return this.cached(this.httpCache, source, service, target, (base) => new HttpStats(this, base), 'http');
+  }
+
+  /** Like http(), for gRPC requests (request_protocol="grpc"). */
+  grpc(source: SourceInfo, service: Service | undefined, target: Target | undefined): HttpStats {
+    return this.cached(this.grpcCache, source, service, target, (base) => new HttpStats(this, base), 'grpc');
   }
 
   /** Stats handle for TCP connections from `source` to `target`; cached the same way. */

@@ -1,0 +1,57 @@
+// The request view the deciders read, and what the router decides. HTTP/1 (raw fast path), HTTP/2 and
+// gRPC all present a request as a RequestView, so routing, rate limiting and hashing are written once.
+import type { Service, ServicePort } from '../config/model';
+import type { HttpRoute, LocalRateLimit, TrafficPolicy, WeightedDestination } from '../config/traffic';
+
+export interface RequestView {
+  readonly method: string;
+  /** Request target as sent: path plus query (origin form). */
+  readonly path: string;
+  /** Host / :authority as sent; '' when absent. */
+  readonly authority: string;
+  /** 'http' (nodemesh sees plaintext only). */
+  readonly scheme: string;
+  /** First value of a header; NAME is lower-case. */
+  header(name: string): string | undefined;
+  /** Client address (for consistentHash useSourceIp). */
+  readonly sourceIp: string;
+  /** Client workload: labels and namespace (match.sourceLabels / sourceNamespace), principal (rate limit keys). */
+  readonly sourceLabels: Readonly<Record<string, string>>;
+  readonly sourceNamespace: string;
+  readonly sourcePrincipal: string;
+}
+
+/** A destination resolved for this request: the service and port to balance over, and the policy to apply. */
+export interface ResolvedDestination {
+  readonly service: Service;
+  readonly port: ServicePort;
+  readonly subset: string | undefined;
+  /** Merged DestinationRule policy for (service, subset, port); {} when none applies. */
+  readonly policy: TrafficPolicy;
+  /** Endpoint label selector of the subset; undefined = all endpoints. */
+  readonly subsetLabels: Readonly<Record<string, string>> | undefined;
+  /** Access log / metrics cluster name: outbound|PORT|SUBSET|HOST. */
+  readonly cluster: string;
+}
+
+/** What to do with one HTTP request. `route` is undefined when no VirtualService covers the service. */
+export type RouteDecision =
+  | { readonly kind: 'forward'; readonly route: HttpRoute | undefined; readonly to: ResolvedDestination; readonly weighted: WeightedDestination | undefined }
+  | { readonly kind: 'redirect'; readonly route: HttpRoute; readonly status: number; readonly location: string }
+  | { readonly kind: 'direct'; readonly route: HttpRoute; readonly status: number; readonly body: string | undefined }
+  /** A VirtualService covers the service but no route matched: Envoy answers 404 with flag NR. */
+  | { readonly kind: 'no-route' };
+
+/** Router over one config: built once per reload, consulted per request (pure; randomness injected). */
+export interface Router {
+  /** HTTP routing for a request that arrived at SERVICE:PORT. `random` returns [0, 1). */
+  route(service: Service, port: ServicePort, req: RequestView, random: () => number): RouteDecision;
+  /** TCP routing (VirtualService tcp routes); the service's own port when none applies. */
+  routeTcp(service: Service, port: ServicePort, random: () => number): ResolvedDestination | undefined;
+  /** Merged policy for (service, subset, port) (also for traffic without a VirtualService). */
+  destination(service: Service, port: ServicePort, subset: string | undefined): ResolvedDestination;
+  /** Rate limits that apply to a request routed to SERVICE:PORT by ROUTE (route undefined = no VirtualService). */
+  rateLimits(service: Service, port: number, route: HttpRoute | undefined): readonly LocalRateLimit[];
+  /** True when a VirtualService routes SERVICE's HTTP traffic (else the router is a pass-through). */
+  hasHttpRoutes(service: Service): boolean;
+}
