@@ -1,31 +1,32 @@
-// Balancers per (service, port), sharing one passive-health table keyed by endpoint address:port.
-// A balancer rebuilds its targets only when the upstream list actually changes (reload), keeping its
-// cursor, so round-robin stays fair across reloads and targets keep their identity (metric caches).
+// Balancers per (service, port), sharing one passive-health table keyed by endpoint address:port, and
+// cluster balancers per ResolvedDestination (subset, DestinationRule policy: algorithm, outlier
+// detection, connection-pool breaker). A balancer rebuilds its targets only when the upstream list
+// actually changes (reload), keeping its cursor, so round-robin stays fair across reloads and targets
+// keep their identity (metric caches).
 import type { Addr } from '../capture/types';
-import { endpointPort, type Endpoint, type Service, type ServicePort } from '../config/model';
+import type { Service, ServicePort } from '../config/model';
+import type { ResolvedDestination } from '../route/types';
+import { Breakers } from './breaker';
+import { ClusterBalancer, NO_PICK, sameLabels, type BalancerPick, type ClusterShared, type EjectionEvent } from './cluster';
 import { HealthTable, type HealthOptions } from './health';
+import { DEFAULT_EWMA, type EwmaOptions } from './load';
 import { pickRoundRobin } from './picker';
+import { buildTargets, type Target } from './target';
 
-/** One concrete upstream of a service port: where to connect and who it is (for labels and logs). */
-export interface Target {
-  readonly addr: Addr;
-  /** "address:port": the health key and Envoy's upstream_host. */
-  readonly key: string;
-  readonly endpoint: Endpoint | undefined;
-  readonly service: Service;
-  readonly port: ServicePort;
-}
+export { buildTargets, type BalancerPick, type Target };
 
-export type BalancerPick =
-  | { readonly kind: 'pick'; readonly target: Target; readonly panic: boolean }
-  | { readonly kind: 'none' };
-
-const NONE: BalancerPick = { kind: 'none' };
+const NONE = NO_PICK;
 
 export interface BalancerSetOptions {
   readonly health?: Partial<HealthOptions>;
   /** Clock in ms; injectable for tests. */
   readonly now?: () => number;
+  /** [0, 1); injectable for tests. */
+  readonly random?: () => number;
+  /** Peak-EWMA tuning. */
+  readonly ewma?: Partial<EwmaOptions>;
+  /** Called on each outlier ejection (the caller counts nodemesh_outlier_ejections_total). */
+  readonly onEject?: (e: EjectionEvent) => void;
 }
 
 export class Balancer {
@@ -78,33 +79,38 @@ export class Balancer {
   }
 }
 
-/** Endpoints sharing an address (several WorkloadEntries on one host) are told apart by their port. */
-function endpointOf(service: Service, port: ServicePort, addr: Addr): Endpoint | undefined {
-  let byAddress: Endpoint | undefined;
-  for (const e of service.endpoints) {
-    if (e.address !== addr.address) continue;
-    if (endpointPort(e, port) === addr.port) return e;
-    byAddress ??= e;
-  }
-  return byAddress;
-}
-
-export function buildTargets(service: Service, port: ServicePort, upstreams: readonly Addr[]): Target[] {
-  return upstreams.map((addr) => ({ addr, key: `${addr.address}:${addr.port}`, endpoint: endpointOf(service, port, addr), service, port }));
-}
-
 export class BalancerSet {
   readonly health: HealthTable;
   readonly now: () => number;
+  readonly random: () => number;
+  readonly breakers = new Breakers();
   private readonly balancers = new Map<string, Balancer>();
+  private readonly clusters = new Map<string, ClusterBalancer>();
+  private readonly shared: ClusterShared;
 
   constructor(opts: BalancerSetOptions = {}) {
     this.health = new HealthTable(opts.health);
     this.now = opts.now ?? Date.now;
+    this.random = opts.random ?? Math.random;
+    this.shared = {
+      health: this.health,
+      now: this.now,
+      random: this.random,
+      ewma: { ...DEFAULT_EWMA, ...opts.ewma },
+      onEject: opts.onEject,
+    };
   }
 
-  /** The balancer for a service port; resolve once per connection and reuse it for its requests. */
-  for(service: Service, port: ServicePort): Balancer {
+  /** The balancer for a service port (no subset, no DestinationRule); reuse it for a connection. */
+  for(service: Service, port: ServicePort): Balancer;
+  /**
+   * The balancer of a routed destination's cluster; call per request (cheap: one map lookup). A new
+   * policy object (reload) builds a new one that takes over the old one's endpoint state.
+   */
+  for(dest: ResolvedDestination): ClusterBalancer;
+  for(a: Service | ResolvedDestination, port?: ServicePort): Balancer | ClusterBalancer {
+    if (port === undefined) return this.cluster(a as ResolvedDestination);
+    const service = a as Service;
     const key = `${service.key}:${port.number}`;
     let b = this.balancers.get(key);
     if (b === undefined) {
@@ -112,6 +118,18 @@ export class BalancerSet {
       this.balancers.set(key, b);
     }
     return b;
+  }
+
+  private cluster(dest: ResolvedDestination): ClusterBalancer {
+    const prev = this.clusters.get(dest.cluster);
+    if (prev !== undefined) {
+      const d = prev.dest;
+      if (d.policy === dest.policy && d.service === dest.service && d.port === dest.port && sameLabels(d.subsetLabels, dest.subsetLabels)) return prev;
+    }
+    const breaker = this.breakers.breakerFor(dest.cluster, dest.policy.connectionPool);
+    const cb = new ClusterBalancer(dest, breaker, this.shared, prev);
+    this.clusters.set(dest.cluster, cb);
+    return cb;
   }
 
   pick(service: Service, port: ServicePort, upstreams: readonly Addr[]): BalancerPick {
@@ -131,10 +149,29 @@ export class BalancerSet {
     return this.health.isHealthy(target.key, this.now());
   }
 
-  /** Drops balancers of services no longer configured (call after a reload). */
-  retain(services: readonly Service[]): void {
+  /**
+   * Drops state no longer configured (call after a reload): balancers of service ports that are gone,
+   * and cluster balancers and breakers whose service port is gone or, when `clusters` is given (the
+   * live cluster names: the router's destination(...).cluster for each service port and subset), whose
+   * name is not in it.
+   */
+  retain(services: readonly Service[], clusters?: Iterable<string>): void {
     const live = new Set<string>();
     for (const s of services) for (const p of s.ports) live.add(`${s.key}:${p.number}`);
     for (const key of this.balancers.keys()) if (!live.has(key)) this.balancers.delete(key);
+    const names = clusters === undefined ? undefined : new Set(clusters);
+    const keep = new Set<string>();
+    for (const [name, cb] of this.clusters) {
+      const alive = live.has(`${cb.dest.service.key}:${cb.dest.port.number}`) && (names === undefined || names.has(name));
+      if (alive) keep.add(name);
+      else this.clusters.delete(name);
+    }
+    // Breakers exist only with a cluster balancer, so they follow the same verdict.
+    this.breakers.retain((name) => keep.has(name));
+  }
+
+  /** The cluster balancer last built for a cluster name (stats and tests). */
+  clusterBalancer(cluster: string): ClusterBalancer | undefined {
+    return this.clusters.get(cluster);
   }
 }

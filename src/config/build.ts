@@ -1,10 +1,13 @@
 // The cross-document pass: joins validated documents into services, workloads, nodes and policies, and
 // finds what no single document can show (duplicates, shared VIPs and node addresses, id collisions,
-// selected endpoints, competing namespace-wide PeerAuthentications).
+// selected endpoints, competing namespace-wide PeerAuthentications). Traffic documents are resolved
+// against the assembled services by traffic-build.ts.
 import { serviceId } from './ids';
 import { issue } from './issues';
 import { ROOT_NAMESPACE, type AuthzPolicy, type ConfigIssue, type Endpoint, type MeshNode, type PeerAuthn, type Service, type Workload } from './model';
 import type { Origin, Parsed, ParsedAuthz, ParsedNode, ParsedPeerAuthn, ParsedService, ParsedWorkload } from './kinds/types';
+import { buildTraffic } from './traffic-build';
+import type { TrafficConfig } from './traffic';
 
 /** connect4 keeps a fixed-size backend array per kernel-mode service. */
 export const MAX_KERNEL_ENDPOINTS = 64;
@@ -15,6 +18,8 @@ export interface Assembled {
   readonly nodes: MeshNode[];
   readonly peerAuthentications: PeerAuthn[];
   readonly authorizationPolicies: AuthzPolicy[];
+  /** Undefined when the config has no VirtualService, DestinationRule or LocalRateLimit. */
+  readonly traffic: TrafficConfig | undefined;
 }
 
 export function assemble(parsed: readonly Parsed[], issues: ConfigIssue[], warnings: ConfigIssue[]): Assembled {
@@ -65,16 +70,19 @@ export function assemble(parsed: readonly Parsed[], issues: ConfigIssue[], warni
   const peerAuthns = unique.filter((p): p is ParsedPeerAuthn => p.kind === 'PeerAuthentication');
   checkPeerAuthnScopes(peerAuthns, report, warnings);
   const authz = unique.filter((p): p is ParsedAuthz => p.kind === 'AuthorizationPolicy');
+  services.sort((a, b) => compare(a.key, b.key));
+  const traffic = buildTraffic(unique, services, report);
 
   const byKey = (a: { namespace: string; name: string }, b: { namespace: string; name: string }): number =>
     compare(`${a.namespace}/${a.name}`, `${b.namespace}/${b.name}`);
   return {
-    services: services.sort((a, b) => compare(a.key, b.key)),
+    services,
     workloads: workloads.map((w) => w.workload).sort(byKey),
     nodes: nodes.map((n) => n.node).sort((a, b) => compare(a.name, b.name)),
     // Namespace/name order is also the tie-break order of the deciders (nodemesh has no creation times).
     peerAuthentications: peerAuthns.map((p) => p.policy).sort(byKey),
     authorizationPolicies: authz.map((p) => p.policy).sort(byKey),
+    traffic,
   };
 }
 

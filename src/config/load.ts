@@ -28,7 +28,7 @@ export function buildConfig(sources: Sources): LoadResult {
       parsed.push(...readDocument(issues, file.path, doc.index, doc.value));
     }
   }
-  const { services, workloads, nodes, peerAuthentications, authorizationPolicies } = assemble(parsed, issues, warnings);
+  const { services, workloads, nodes, peerAuthentications, authorizationPolicies, traffic } = assemble(parsed, issues, warnings);
   if (issues.length > 0) return { ok: false, issues: deepFreeze(inReadingOrder(issues, sources)) };
   const config: MeshConfig = {
     services,
@@ -36,6 +36,7 @@ export function buildConfig(sources: Sources): LoadResult {
     nodes,
     peerAuthentications,
     authorizationPolicies,
+    ...(traffic !== undefined ? { traffic } : {}),
     source: { files: sources.files.map((f) => f.path), hash: hashSources(sources.files) },
   };
   return { ok: true, config: deepFreeze(config), warnings: deepFreeze(warnings) };

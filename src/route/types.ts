@@ -34,11 +34,66 @@ export interface ResolvedDestination {
   readonly cluster: string;
 }
 
-/** What to do with one HTTP request. `route` is undefined when no VirtualService covers the service. */
+/**
+ * Header edits for one direction, precomputed per (route, destination): route-level ops merged with the
+ * destination's (the destination wins on `set`). Apply in this order, as Envoy does: remove, then set
+ * (replace every value), then add (append). Names are lower-case.
+ */
+export interface HeaderEdits {
+  readonly remove: readonly string[];
+  readonly set: readonly (readonly [string, string])[];
+  readonly add: readonly (readonly [string, string])[];
+}
+
+/** Request and response edits; a direction is undefined when it has nothing to do. */
+export interface RouteHeaderEdits {
+  readonly request: HeaderEdits | undefined;
+  readonly response: HeaderEdits | undefined;
+}
+
+/** A mirror target resolved for the request's port; the executor draws PERCENT itself. */
+export interface ResolvedMirror {
+  readonly to: ResolvedDestination;
+  readonly percent: number;
+}
+
+/** The path and authority to send upstream, when the route rewrites them (absent field = unchanged). */
+export interface Rewritten {
+  /** Rewritten path, query string kept. */
+  readonly path?: string;
+  readonly authority?: string;
+}
+
+/**
+ * What to do with one HTTP request. `route` is undefined when no VirtualService covers the service.
+ * Decisions are shared, frozen objects (except forward decisions of routes that rewrite the path): never
+ * mutate one.
+ */
 export type RouteDecision =
-  | { readonly kind: 'forward'; readonly route: HttpRoute | undefined; readonly to: ResolvedDestination; readonly weighted: WeightedDestination | undefined }
-  | { readonly kind: 'redirect'; readonly route: HttpRoute; readonly status: number; readonly location: string }
-  | { readonly kind: 'direct'; readonly route: HttpRoute; readonly status: number; readonly body: string | undefined }
+  | {
+      readonly kind: 'forward';
+      readonly route: HttpRoute | undefined;
+      readonly to: ResolvedDestination;
+      readonly weighted: WeightedDestination | undefined;
+      readonly rewrite?: Rewritten;
+      readonly headers: RouteHeaderEdits | undefined;
+      /** Mirrors of the route whose destination resolved; empty when none. */
+      readonly mirrors: readonly ResolvedMirror[];
+    }
+  | { readonly kind: 'redirect'; readonly route: HttpRoute; readonly status: number; readonly location: string; readonly headers: RouteHeaderEdits | undefined }
+  /**
+   * A direct response; also the answer (503, no body) when the chosen destination does not resolve to a
+   * port of a configured service or to a defined subset (Envoy: 503, flag NC).
+   */
+  | {
+      readonly kind: 'direct';
+      readonly route: HttpRoute;
+      readonly status: number;
+      readonly body: string | undefined;
+      readonly headers: RouteHeaderEdits | undefined;
+      /** Set on the 503 for a destination that does not resolve (access log flag NC). */
+      readonly noCluster?: true;
+    }
   /** A VirtualService covers the service but no route matched: Envoy answers 404 with flag NR. */
   | { readonly kind: 'no-route' };
 
@@ -48,8 +103,12 @@ export interface Router {
   route(service: Service, port: ServicePort, req: RequestView, random: () => number): RouteDecision;
   /** TCP routing (VirtualService tcp routes); the service's own port when none applies. */
   routeTcp(service: Service, port: ServicePort, random: () => number): ResolvedDestination | undefined;
-  /** Merged policy for (service, subset, port) (also for traffic without a VirtualService). */
-  destination(service: Service, port: ServicePort, subset: string | undefined): ResolvedDestination;
+  /**
+   * Merged policy for (service, subset, port) (also for traffic without a VirtualService). Undefined only
+   * for a subset the service's DestinationRule does not define (Istio: no such cluster).
+   */
+  destination(service: Service, port: ServicePort, subset: undefined): ResolvedDestination;
+  destination(service: Service, port: ServicePort, subset: string | undefined): ResolvedDestination | undefined;
   /** Rate limits that apply to a request routed to SERVICE:PORT by ROUTE (route undefined = no VirtualService). */
   rateLimits(service: Service, port: number, route: HttpRoute | undefined): readonly LocalRateLimit[];
   /** True when a VirtualService routes SERVICE's HTTP traffic (else the router is a pass-through). */

@@ -14,6 +14,10 @@ export interface SourceInfo {
   readonly canonicalService: string;
   readonly canonicalRevision: string;
   readonly cluster: string;
+  /** The workload's labels (VirtualService sourceLabels matches); not a metric label. */
+  readonly labels: Readonly<Record<string, string>>;
+  /** The workload's SPIFFE id as the router and rate limits see it ('' unknown); not a metric label. */
+  readonly identity: string;
 }
 
 export const UNKNOWN_SOURCE: SourceInfo = Object.freeze({
@@ -25,6 +29,8 @@ export const UNKNOWN_SOURCE: SourceInfo = Object.freeze({
   canonicalService: UNKNOWN,
   canonicalRevision: UNKNOWN,
   cluster: UNKNOWN,
+  labels: Object.freeze({}),
+  identity: '',
 });
 
 export interface DestinationInfo {
@@ -64,7 +70,7 @@ function version(labels: LabelMap): string {
 const NO_LABELS: LabelMap = Object.freeze({});
 
 /** Source labels for a known workload (the identity module will call this with the pod found by IP). */
-export function sourceFromWorkload(w: Workload, cluster = UNKNOWN, principal = UNKNOWN): SourceInfo {
+export function sourceFromWorkload(w: Workload, cluster = UNKNOWN, principal = UNKNOWN, identity = ''): SourceInfo {
   return {
     workload: w.name,
     namespace: w.namespace,
@@ -74,6 +80,8 @@ export function sourceFromWorkload(w: Workload, cluster = UNKNOWN, principal = U
     canonicalService: canonicalService(w.labels, w.name),
     canonicalRevision: canonicalRevision(w.labels),
     cluster,
+    labels: w.labels,
+    identity: identity || (principal === UNKNOWN ? '' : principal),
   };
 }
 
@@ -81,14 +89,18 @@ export function sourceFromWorkload(w: Workload, cluster = UNKNOWN, principal = U
  * A `sourceOf` for the outbound listener: client IP → workload → SourceInfo, interned per Workload
  * object (metric handles are cached by SourceInfo identity, so the same workload must map to one object).
  */
-export function sourceResolver(workloadByIp: (ip: string) => Workload | undefined, cluster = UNKNOWN): (peer: { address: string }) => SourceInfo {
+export function sourceResolver(
+  workloadByIp: (ip: string) => Workload | undefined,
+  cluster = UNKNOWN,
+  identityOf: (w: Workload) => string = () => '',
+): (peer: { address: string }) => SourceInfo {
   const interned = new WeakMap<Workload, SourceInfo>();
   return (peer) => {
     const w = workloadByIp(peer.address);
     if (w === undefined) return UNKNOWN_SOURCE;
     let s = interned.get(w);
     if (s === undefined) {
-      s = Object.freeze(sourceFromWorkload(w, cluster));
+      s = Object.freeze(sourceFromWorkload(w, cluster, UNKNOWN, identityOf(w)));
       interned.set(w, s);
     }
     return s;

@@ -4,11 +4,14 @@ import type { ConfigIssue } from '../model';
 import { Fields, describe, isRecord, joinIndex, joinKey } from '../fields';
 import { IssueSink } from '../issues';
 import { readAuthorizationPolicy } from './authorizationpolicy';
+import { readDestinationRule } from './destinationrule';
 import { peekKey } from './metadata';
 import { readNode } from './node';
 import { readPeerAuthentication } from './peerauthentication';
+import { readLocalRateLimit } from './ratelimit';
 import { readServiceEntry } from './serviceentry';
 import type { Origin, Parsed } from './types';
+import { readVirtualService } from './virtualservice';
 import { readWorkloadEntry } from './workloadentry';
 
 const VERSIONS: Readonly<Record<string, readonly string[]>> = {
@@ -22,11 +25,12 @@ type Reader = (doc: Fields, origin: Origin) => Parsed | undefined;
 const KINDS: Readonly<Record<string, { readonly group: string; readonly read?: Reader }>> = {
   ServiceEntry: { group: 'networking.istio.io', read: readServiceEntry },
   WorkloadEntry: { group: 'networking.istio.io', read: readWorkloadEntry },
-  VirtualService: { group: 'networking.istio.io' },
-  DestinationRule: { group: 'networking.istio.io' },
+  VirtualService: { group: 'networking.istio.io', read: readVirtualService },
+  DestinationRule: { group: 'networking.istio.io', read: readDestinationRule },
   PeerAuthentication: { group: 'security.istio.io', read: readPeerAuthentication },
   AuthorizationPolicy: { group: 'security.istio.io', read: readAuthorizationPolicy },
   Node: { group: 'nodemesh.io', read: readNode },
+  LocalRateLimit: { group: 'nodemesh.io', read: readLocalRateLimit },
 };
 
 /** Top-level fields; `status` (written by Istio's status manager) is accepted and ignored. */

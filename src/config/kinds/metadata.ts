@@ -21,23 +21,33 @@ export interface Metadata {
   readonly name: string;
   readonly namespace: string;
   readonly labels: Readonly<Record<string, string>>;
+  readonly annotations: Readonly<Record<string, string>>;
 }
 
-/** Reads DOC.metadata; undefined when the name is missing or invalid (the document cannot be keyed). */
-export function readMetadata(doc: Fields, nodemeshLabels: readonly string[]): Metadata | undefined {
+/**
+ * Reads DOC.metadata; undefined when the name is missing or invalid (the document cannot be keyed).
+ * When NODEMESH_ANNOTATIONS is given, other `nodemesh.io/` annotations are typos and reported; kinds
+ * that read no annotation leave it out, so annotations stay free-form there.
+ */
+export function readMetadata(doc: Fields, nodemeshLabels: readonly string[], nodemeshAnnotations?: readonly string[]): Metadata | undefined {
   const meta = doc.object('metadata', METADATA_FIELDS, { required: true });
   if (meta === undefined) return undefined;
   const name = meta.string('name', { required: true, check: checkObjectName });
   const namespace = meta.string('namespace', { check: checkNamespace }) ?? DEFAULT_NAMESPACE;
   const labels = meta.stringMap('labels') ?? {};
-  meta.stringMap('annotations');
+  const annotations = meta.stringMap('annotations') ?? {};
+  for (const key of nodemeshAnnotations === undefined ? [] : Object.keys(annotations)) {
+    if (key.startsWith(NODEMESH_LABEL_PREFIX) && !nodemeshAnnotations?.includes(key)) {
+      meta.sink.report(joinKey(meta.at('annotations'), key), `unknown nodemesh annotation (known here: ${nodemeshAnnotations?.join(', ')})`);
+    }
+  }
   for (const key of Object.keys(labels)) {
     if (key.startsWith(NODEMESH_LABEL_PREFIX) && !nodemeshLabels.includes(key)) {
       const known = nodemeshLabels.length > 0 ? ` (known here: ${nodemeshLabels.join(', ')})` : '';
       meta.sink.report(joinKey(meta.at('labels'), key), `unknown nodemesh label${known}`);
     }
   }
-  return name === undefined ? undefined : { name, namespace, labels };
+  return name === undefined ? undefined : { name, namespace, labels, annotations };
 }
 
 /** "namespace/name" for labelling issues before the document is validated, when it can be read at all. */

@@ -84,7 +84,8 @@ function readDataplane(doc: Fields, labels: Readonly<Record<string, string>>): D
   return found;
 }
 
-function readHosts(spec: Fields): At<string>[] {
+/** spec.hosts: valid, lower-cased, without duplicates (ServiceEntry and VirtualService alike). */
+export function readHosts(spec: Fields): At<string>[] {
   const hosts: At<string>[] = [];
   for (const item of spec.list('hosts', { required: true }) ?? []) {
     const problem = typeof item.value === 'string' ? checkHost(item.value) : `must be a string, got ${describe(item.value)}`;

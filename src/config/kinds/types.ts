@@ -1,5 +1,6 @@
 // What a document validates to before the cross-document pass joins everything into a MeshConfig.
 import type { AuthzPolicy, Dataplane, Endpoint, MeshNode, PeerAuthn, ServicePort, Workload } from '../model';
+import type { Destination, DestinationRule, HttpRoute, LocalRateLimit, TcpRoute } from '../traffic';
 
 /** Where a document came from, to report cross-document problems against it. */
 export interface Origin {
@@ -61,4 +62,41 @@ export interface ParsedAuthz {
   readonly policy: AuthzPolicy;
 }
 
-export type Parsed = ParsedService | ParsedWorkload | ParsedNode | ParsedPeerAuthn | ParsedAuthz;
+/**
+ * A VirtualService before its hosts are resolved: destinations have `service: ''`, and DESTINATIONS says
+ * where each one was written (for the cross-document pass to resolve and report against).
+ */
+export interface ParsedVirtualService {
+  readonly kind: 'VirtualService';
+  readonly origin: Origin;
+  readonly name: string;
+  readonly namespace: string;
+  readonly hosts: readonly At<string>[];
+  /** One entry per spec.http item, in order (so index N is spec.http[N]). */
+  readonly http: readonly HttpRoute[];
+  readonly tcp: readonly TcpRoute[];
+  readonly destinations: ReadonlyMap<Destination, string>;
+  /** False when the document had problems: its routes may be partly read, so route checks skip it. */
+  readonly complete: boolean;
+}
+
+export interface ParsedDestinationRule {
+  readonly kind: 'DestinationRule';
+  readonly origin: Origin;
+  /** `service` is filled in by the cross-document pass. */
+  readonly rule: DestinationRule;
+  /** Port numbers of portLevelSettings (top level and subsets), with their paths. */
+  readonly ports: readonly At<number>[];
+}
+
+export interface ParsedRateLimit {
+  readonly kind: 'LocalRateLimit';
+  readonly origin: Origin;
+  /** `service` is filled in by the cross-document pass, from HOST. */
+  readonly limit: LocalRateLimit;
+  readonly host: string;
+}
+
+export type ParsedTraffic = ParsedVirtualService | ParsedDestinationRule | ParsedRateLimit;
+
+export type Parsed = ParsedService | ParsedWorkload | ParsedNode | ParsedPeerAuthn | ParsedAuthz | ParsedTraffic;

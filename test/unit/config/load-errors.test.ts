@@ -33,8 +33,8 @@ const CASES: readonly BadCase[] = [
   { name: 'unknown apiVersion group', yaml: 'apiVersion: example.com/v1\nkind: ServiceEntry\n', field: 'apiVersion', message: 'unknown apiVersion "example.com/v1"' },
   { name: 'unknown version', yaml: 'apiVersion: networking.istio.io/v2\nkind: ServiceEntry\n', field: 'apiVersion', message: 'unknown version "v2"' },
   { name: 'kind in the wrong group', yaml: 'apiVersion: security.istio.io/v1\nkind: ServiceEntry\n', field: 'apiVersion', message: 'belongs to networking.istio.io' },
-  { name: 'VirtualService not yet', yaml: 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: x}\nspec: {}\n', field: 'kind', message: 'kind VirtualService is not supported yet by this nodemesh version' },
-  { name: 'DestinationRule not yet', yaml: 'apiVersion: networking.istio.io/v1beta1\nkind: DestinationRule\n', field: 'kind', message: 'kind DestinationRule is not supported yet' },
+  { name: 'VirtualService without routes', yaml: 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: x}\nspec: {hosts: [x]}\n', field: 'spec', message: 'must set http or tcp routes' },
+  { name: 'DestinationRule without spec', yaml: 'apiVersion: networking.istio.io/v1beta1\nkind: DestinationRule\nmetadata: {name: x}\n', field: 'spec', message: 'required' },
 
   // Unknown fields, at any depth.
   { name: 'unknown top-level field', yaml: docs({ ...serviceEntry('echo', echoSpec()), specs: {} }), field: 'specs', message: 'unknown field (did you mean "spec"?)' },

@@ -98,7 +98,7 @@ test('label sets carry exactly Istio names; TCP omits response_code and grpc_res
 
 test('source labels from a workload', () => {
   const s = sourceFromWorkload({ name: 'web-v1', namespace: 'shop', address: '10.0.0.1', labels: { app: 'web', version: 'v1' }, serviceAccount: 'web', node: undefined }, 'Kubernetes');
-  assert.deepEqual(s, { workload: 'web-v1', namespace: 'shop', principal: 'unknown', app: 'web', version: 'v1', canonicalService: 'web', canonicalRevision: 'v1', cluster: 'Kubernetes' });
+  assert.deepEqual(s, { workload: 'web-v1', namespace: 'shop', principal: 'unknown', app: 'web', version: 'v1', canonicalService: 'web', canonicalRevision: 'v1', cluster: 'Kubernetes', labels: { app: 'web', version: 'v1' }, identity: '' });
 });
 
 test('sourceResolver interns one SourceInfo per workload and falls back to unknown', () => {

@@ -1,0 +1,203 @@
+// The cross-document pass for traffic management: resolves VirtualService, DestinationRule and
+// LocalRateLimit hosts to services, checks destinations (ports, subsets) and rate-limited routes, and
+// refuses what Istio would resolve by creation time (two VirtualServices or two DestinationRules for one
+// service), since a config has no creation times to tell which one wins.
+import type { Service } from './model';
+import type { Destination, DestinationRule, HttpRoute, LocalRateLimit, TcpRoute, TrafficConfig, VirtualService } from './traffic';
+import type { Origin, Parsed, ParsedDestinationRule, ParsedRateLimit, ParsedVirtualService } from './kinds/types';
+
+export type Report = (o: Origin, field: string, message: string) => void;
+
+const KERNEL = 'uses the kernel dataplane (connections to it are balanced in the kernel and never reach the agent)';
+
+/** The traffic config of PARSED; undefined when the config has no traffic documents at all. */
+export function buildTraffic(parsed: readonly Parsed[], services: readonly Service[], report: Report): TrafficConfig | undefined {
+  const vss = parsed.filter((p): p is ParsedVirtualService => p.kind === 'VirtualService');
+  const drs = parsed.filter((p): p is ParsedDestinationRule => p.kind === 'DestinationRule');
+  const limits = parsed.filter((p): p is ParsedRateLimit => p.kind === 'LocalRateLimit');
+  if (vss.length + drs.length + limits.length === 0) return undefined;
+  const hosts = new HostIndex(services);
+  // A path read by Fields already includes the object's root, so it is reported as is.
+  const reportAt = (o: Origin, path: string, message: string): void => report({ ...o, root: '' }, path, message);
+
+  const rules = new Map<string, ParsedDestinationRule>();
+  const destinationRules: DestinationRule[] = [];
+  for (const dr of drs) {
+    const s = single(hosts, dr.rule.host, dr.rule.namespace, undefined, (m) => report(dr.origin, 'spec.host', m), 'this DestinationRule would never apply');
+    if (s === undefined) continue;
+    const first = rules.get(s.key);
+    if (first !== undefined) {
+      report(dr.origin, 'spec.host', `service ${s.key} already has ${where(first.origin)}; Istio would apply only one, keep one`);
+      continue;
+    }
+    rules.set(s.key, dr);
+    for (const p of dr.ports) {
+      if (!s.ports.some((q) => q.number === p.value)) reportAt(dr.origin, p.path, `service ${s.key} has no port ${p.value} (ports: ${portList(s)})`);
+    }
+    destinationRules.push({ ...dr.rule, service: s.key });
+  }
+
+  const routed = new Map<string, ParsedVirtualService>();
+  const virtualServices: VirtualService[] = [];
+  for (const vs of vss) {
+    const keys = new Set<string>();
+    for (const h of vs.hosts) {
+      const found = hosts.resolve(h.value, vs.namespace);
+      if (found.length === 0) reportAt(vs.origin, h.path, `host ${h.value} matches no ServiceEntry host; its routes would never be used`);
+      for (const s of found) {
+        if (s.dataplane === 'kernel') reportAt(vs.origin, h.path, `service ${s.key} ${KERNEL}, so this VirtualService would never apply`);
+        keys.add(s.key);
+      }
+    }
+    for (const key of keys) {
+      const first = routed.get(key);
+      if (first === undefined) routed.set(key, vs);
+      else if (first !== vs) {
+        report(vs.origin, 'spec.hosts', `service ${key} is also routed by ${where(first.origin)}; Istio does not merge VirtualServices in the mesh, keep one`);
+      }
+    }
+    const resolved = new Map<Destination, Destination>();
+    for (const [d, path] of vs.destinations) {
+      const r = resolveDestination(hosts, rules, d, path, vs.namespace, keys, (p, m) => reportAt(vs.origin, p, m));
+      if (r !== undefined) resolved.set(d, r);
+    }
+    const fix = (d: Destination): Destination => resolved.get(d) ?? d;
+    virtualServices.push({
+      name: vs.name,
+      namespace: vs.namespace,
+      services: [...keys].sort(compare),
+      http: vs.http.map((r): HttpRoute => ({
+        ...r,
+        ...(r.route !== undefined ? { route: r.route.map((w) => ({ ...w, destination: fix(w.destination) })) } : {}),
+        mirrors: r.mirrors.map((m) => ({ ...m, destination: fix(m.destination) })),
+      })),
+      tcp: vs.tcp.map((r): TcpRoute => ({ ...r, route: r.route.map((w) => ({ ...w, destination: fix(w.destination) })) })),
+    });
+  }
+
+  const rateLimits: LocalRateLimit[] = [];
+  for (const l of limits) {
+    const { port, route } = l.limit;
+    const s = single(hosts, l.host, l.limit.namespace, port, (m) => report(l.origin, 'spec.host', m), 'this limit would never apply');
+    if (s === undefined) continue;
+    if (s.dataplane === 'kernel') report(l.origin, 'spec.host', `service ${s.key} ${KERNEL}, so this limit would never apply`);
+    if (port !== undefined && !s.ports.some((q) => q.number === port)) report(l.origin, 'spec.port', `service ${s.key} has no port ${port} (ports: ${portList(s)})`);
+    const vs = routed.get(s.key);
+    if (route !== undefined && vs === undefined) {
+      report(l.origin, 'spec.route', `no VirtualService routes service ${s.key}, so route "${route}" never applies`);
+    } else if (route !== undefined && vs !== undefined && vs.complete && !vs.http.some((r) => r.name === route)) {
+      const names = vs.http.map((r) => `"${r.name}"`).join(', ') || 'none';
+      report(l.origin, 'spec.route', `unknown route "${route}": VirtualService ${vs.origin.name} has http routes ${names}`);
+    }
+    rateLimits.push({ ...l.limit, service: s.key });
+  }
+
+  const byName = (a: { namespace: string; name: string }, b: { namespace: string; name: string }): number =>
+    compare(`${a.namespace}/${a.name}`, `${b.namespace}/${b.name}`);
+  return {
+    virtualServices: virtualServices.sort(byName),
+    destinationRules: destinationRules.sort(byName),
+    rateLimits: rateLimits.sort(byName),
+  };
+}
+
+/**
+ * A route or mirror destination: its host must name exactly one service, its port must be one of that
+ * service's, and its subset must be defined by the service's DestinationRule. A destination without a
+ * port is sent to the port the client connected to, which only works for a service being routed by
+ * this VirtualService, or one with a single port.
+ */
+function resolveDestination(
+  hosts: HostIndex,
+  rules: ReadonlyMap<string, ParsedDestinationRule>,
+  d: Destination,
+  path: string,
+  namespace: string,
+  routedKeys: ReadonlySet<string>,
+  reportAt: (path: string, message: string) => void,
+): Destination | undefined {
+  const s = single(hosts, d.host, namespace, d.port, (m) => reportAt(`${path}.host`, m), 'requests sent to it would fail');
+  if (s === undefined) return undefined;
+  let ok = true;
+  if (d.port !== undefined && !s.ports.some((p) => p.number === d.port)) {
+    reportAt(`${path}.port.number`, `service ${s.key} has no port ${d.port} (ports: ${portList(s)})`);
+    ok = false;
+  }
+  if (d.port === undefined && s.ports.length > 1 && !routedKeys.has(s.key)) {
+    reportAt(`${path}.port`, `is required: service ${s.key} has several ports (${portList(s)}) and is not a host of this VirtualService`);
+    ok = false;
+  }
+  if (d.subset !== undefined) {
+    const dr = rules.get(s.key);
+    if (dr === undefined) {
+      reportAt(`${path}.subset`, `unknown subset "${d.subset}": no DestinationRule defines subsets for service ${s.key}`);
+      ok = false;
+    } else if (!dr.rule.subsets.some((x) => x.name === d.subset)) {
+      const names = dr.rule.subsets.map((x) => x.name).join(', ') || 'none';
+      reportAt(`${path}.subset`, `unknown subset "${d.subset}" (DestinationRule ${dr.origin.name} defines: ${names})`);
+      ok = false;
+    }
+  }
+  return ok ? { ...d, service: s.key } : undefined;
+}
+
+/** The one service HOST names (a port, when given, picks among services sharing a host). */
+function single(hosts: HostIndex, host: string, namespace: string, port: number | undefined, report: (m: string) => void, consequence: string): Service | undefined {
+  if (host.startsWith('*')) {
+    report(`"${host}": wildcards are not supported here (name one service)`);
+    return undefined;
+  }
+  let found = hosts.resolve(host, namespace);
+  if (found.length > 1 && port !== undefined) found = found.filter((s) => s.ports.some((p) => p.number === port));
+  if (found.length === 0) report(`host ${host} matches no ServiceEntry host; ${consequence}`);
+  else if (found.length > 1) report(`host ${host} is ambiguous: it matches services ${found.map((s) => s.key).join(', ')} (give a port)`);
+  return found.length === 1 ? found[0] : undefined;
+}
+
+/**
+ * Host names to services, as Istio reads them: a ServiceEntry host (case-insensitive), a short name
+ * `x` or `x.ns` completed with the namespace (`x.<ns>.svc.cluster.local`, `x.ns.svc.cluster.local`),
+ * or a wildcard `*.suffix` covering service hosts (and service wildcards covering a name).
+ */
+export class HostIndex {
+  private readonly byHost = new Map<string, Service[]>();
+  private readonly wildcards: { readonly suffix: string; readonly service: Service }[] = [];
+
+  constructor(private readonly services: readonly Service[]) {
+    for (const s of services) {
+      for (const h of s.hosts) {
+        const host = h.toLowerCase();
+        this.byHost.set(host, [...(this.byHost.get(host) ?? []), s]);
+        if (host.startsWith('*.')) this.wildcards.push({ suffix: host.slice(1), service: s });
+      }
+    }
+  }
+
+  resolve(host: string, namespace: string): Service[] {
+    const h = host.toLowerCase();
+    if (h.startsWith('*.')) {
+      const suffix = h.slice(1);
+      return this.services.filter((s) => s.hosts.some((x) => x.toLowerCase() === h || x.toLowerCase().endsWith(suffix)));
+    }
+    const dots = h.split('.').length - 1;
+    const names = [h, ...(dots === 0 ? [`${h}.${namespace}.svc.cluster.local`] : dots === 1 ? [`${h}.svc.cluster.local`] : [])];
+    for (const name of names) {
+      const found = this.byHost.get(name);
+      if (found !== undefined) return found;
+    }
+    const covering = this.wildcards.filter((w) => names.some((n) => n.endsWith(w.suffix)));
+    return [...new Set(covering.map((w) => w.service))];
+  }
+}
+
+function portList(s: Service): string {
+  return s.ports.map((p) => p.number).join(', ');
+}
+
+function where(o: Origin): string {
+  return `${o.kind} ${o.name} (${o.file} document ${o.document}${o.root ? ` ${o.root}` : ''})`;
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
