@@ -20,6 +20,8 @@ import { sourceResolver } from './telemetry/labels';
 import { Metrics } from './telemetry/metrics';
 import { NodeMetrics } from './telemetry/node';
 import { MeshPlane } from './meshplane';
+import { principalOf, workloadIdentity } from './identity/spiffe';
+import { LocalRateLimiter } from './policy/ratelimit';
 
 const log = logger('agent');
 
@@ -68,7 +70,11 @@ export class Agent {
   private mesh: MeshPlane | undefined;
   private draining = false;
   readonly metrics = new Metrics();
-  readonly balancers = new BalancerSet();
+  readonly balancers = new BalancerSet({
+    onEject: (e) => this.metrics.outlierEjections.inc({ service: e.target.service.key, endpoint: e.target.key, reason: e.reason }),
+  });
+  /** One limiter for every listener, so a LocalRateLimit's buckets survive reloads that keep it. */
+  readonly rateLimiter = new LocalRateLimiter();
   private readonly node: NodeMetrics;
 
   private constructor(private readonly opts: AgentOptions) {
@@ -136,6 +142,7 @@ export class Agent {
         accessLog: this.opts.accessLog ? new AccessLog() : DISABLED_ACCESS_LOG,
         metrics: this.metrics,
         balancers: this.balancers,
+        rateLimiter: this.rateLimiter,
         timeouts: {
           ...(this.opts.connectTimeoutMs !== undefined ? { connectMs: this.opts.connectTimeoutMs } : {}),
           ...(this.opts.requestTimeoutMs !== undefined ? { requestMs: this.opts.requestTimeoutMs } : {}),
@@ -189,8 +196,10 @@ export class Agent {
     const index = new ServiceIndex(cfg);
     this.index = index;
     this.current = cfg;
-    this.sourceOf = sourceResolver((ip) => index.workloadByIp(ip));
+    const td = this.opts.trustDomain;
+    this.sourceOf = sourceResolver((ip) => index.workloadByIp(ip), undefined, (w) => principalOf(workloadIdentity(w, td)));
     this.balancers.retain(cfg.services);
+    this.rateLimiter.retain(cfg.traffic?.rateLimits ?? []);
     this.node.reloaded(true);
     log.info({ services: cfg.services.length, hash: cfg.source.hash.slice(0, 12) }, 'config applied');
     if (!this.opts.capture) void this.syncVipListeners(cfg);

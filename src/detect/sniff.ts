@@ -2,7 +2,6 @@
 // pure and table-tested; doing (detect) reads the first bytes with a bounded wait and puts them back.
 import type * as net from 'node:net';
 import type { PortProtocol } from '../config/model';
-import { logger } from '../log';
 
 export type Sniffed = 'http1' | 'h2' | 'tls' | 'opaque' | 'need-more';
 export type Detected = Exclude<Sniffed, 'need-more'>;
@@ -84,7 +83,7 @@ function classifyHttp1(buf: Buffer): Sniffed {
 
 /**
  * What a declared port protocol means for detection, or undefined when the port must be sniffed.
- * HTTP2/GRPC are proxied as opaque TCP until the h2 codec lands (a later version); a one-time log says so.
+ * HTTP2/GRPC ports speak h2 with prior knowledge (gRPC always does); TLS and HTTPS stay opaque.
  */
 export function declaredProtocol(protocol: PortProtocol | undefined): Detected | undefined {
   switch (protocol) {
@@ -94,8 +93,7 @@ export function declaredProtocol(protocol: PortProtocol | undefined): Detected |
       return 'http1';
     case 'HTTP2':
     case 'GRPC':
-      warnH2Once();
-      return 'opaque';
+      return 'h2';
     case 'TCP':
     case 'TLS':
     case 'HTTPS':
@@ -103,17 +101,11 @@ export function declaredProtocol(protocol: PortProtocol | undefined): Detected |
   }
 }
 
-let h2Warned = false;
-function warnH2Once(): void {
-  if (h2Warned) return;
-  h2Warned = true;
-  logger('detect').warn('HTTP/2 and gRPC are proxied as opaque TCP in this version (no L7 routing, metrics or retries for them yet)');
-}
+export type ListenerPath = 'http1' | 'h2' | 'tcp';
 
-/** Maps a sniff result onto the path the listener takes: only HTTP/1 has an L7 path today. */
-export function pathFor(sniffed: Detected): 'http1' | 'tcp' {
-  if (sniffed === 'h2') warnH2Once();
-  return sniffed === 'http1' ? 'http1' : 'tcp';
+/** Maps a sniff result onto the path the listener takes. */
+export function pathFor(sniffed: Detected): ListenerPath {
+  return sniffed === 'http1' ? 'http1' : sniffed === 'h2' ? 'h2' : 'tcp';
 }
 
 export interface DetectResult {

@@ -13,6 +13,7 @@ import type { UpstreamConn, UpstreamOwner } from '../upstream/pool';
 import { ChunkedFramer } from './h1chunked';
 import { H, type Framing, type Head } from './h1head';
 import { defaultHost, localResponse, nextRequestSeq, requestIdOf, upstreamRequestHead } from './headers';
+import type { FastPlan } from './h1plan';
 import type { Downstream } from './http1';
 import { BAD_HEAD, DONE, MORE, ResponseRelay, UNASKED_UPGRADE, type RelayHost } from './response';
 
@@ -60,6 +61,8 @@ export class Exchange implements UpstreamOwner, RelayHost {
     readonly head: Head,
     /** performance.now() when the head arrived. */
     readonly t0: number,
+    /** The routed destination and its balancer; undefined = the connection's service, round robin. */
+    private readonly plan?: FastPlan,
   ) {}
 
   /** Starts the exchange with the bytes after the head (buf[off, len)); returns the offset consumed up to. */
@@ -84,13 +87,18 @@ export class Exchange implements UpstreamOwner, RelayHost {
     if (head.expectContinue && !this.reqDone && head.minor === 1) conn.write(CONTINUE);
     this.armBodyOrRequest(this.t0);
 
-    const pick = ctx.balancer.pick(ctx.service, ctx.port, ctx.upstreams(deps.index()));
+    const plan = this.plan;
+    const pick =
+      plan === undefined
+        ? ctx.balancer.pick(ctx.service, ctx.port, ctx.upstreams(deps.index()))
+        : plan.balancer.pick(deps.index().upstreams(plan.dest.service, plan.dest.port), plan.hashKey === undefined ? undefined : { hashKey: plan.hashKey });
     if (pick.kind === 'none') {
       this.fail('NO_HEALTHY_UPSTREAM', 'no endpoints');
       return end;
     }
     if (pick.panic) deps.metrics.panicPicks.inc({ service: ctx.service.key });
     const t = (this.target = pick.target);
+    plan?.balancer.onStart(t);
     if (head.requestIdIdx < 0) this.idSeq = nextRequestSeq();
     const host = head.hostCount === 0 ? defaultHost(ctx.service.hosts[0], ctx.port.number, ctx.vip.address) : '';
     const out = upstreamRequestHead(head, { host, idSeq: this.idSeq }, end > off ? buf : undefined, off, end);
@@ -102,7 +110,7 @@ export class Exchange implements UpstreamOwner, RelayHost {
   }
 
   /** More request body bytes (buf[off, len)); returns the offset after the body or after the chunk. */
-  body(buf: Buffer, off: number): number {
+  feed(buf: Buffer, off: number): number {
     let end: number;
     if (this.reqChunks !== undefined) {
       const f = this.reqChunks;
@@ -141,7 +149,8 @@ export class Exchange implements UpstreamOwner, RelayHost {
     const t = this.conn.deps.timeouts;
     if (this.reqDone) {
       this.bodyAt = 0;
-      if (t.requestMs > 0 && this.requestAt === 0) this.requestAt = now + t.requestMs;
+      const ms = this.plan?.timeoutMs ?? t.requestMs;
+      if (ms > 0 && this.requestAt === 0) this.requestAt = now + ms;
     } else if (t.downstreamRequestMs > 0 && this.bodyAt === 0) this.bodyAt = this.t0 + t.downstreamRequestMs;
     this.conn.rearm();
   }
@@ -181,6 +190,7 @@ export class Exchange implements UpstreamOwner, RelayHost {
       this.clientGone();
     } else if (this.requestAt !== 0 && this.requestAt <= now) {
       this.termination = 'upstream request timeout';
+      if (this.plan !== undefined && this.target !== undefined && this.code === 0) this.plan.balancer.report(this.target, 'timeout');
       this.abort(timeoutVerdict(this.code !== 0));
     }
   }
@@ -226,7 +236,8 @@ export class Exchange implements UpstreamOwner, RelayHost {
     const { conn, head } = this;
     this.connectAt = 0;
     this.upstreamMs = this.tick - this.t0;
-    conn.deps.balancers.reportSuccess(this.target!);
+    if (this.plan === undefined) conn.deps.balancers.reportSuccess(this.target!);
+    else this.plan.balancer.report(this.target!, res.status);
     if (res.hasHopByHop) keepAliveHint(res, this.up!);
     this.code = res.status;
     const client10 = head.minor === 0;
@@ -283,10 +294,11 @@ export class Exchange implements UpstreamOwner, RelayHost {
       return;
     }
     const v = classifyUpstreamError(code, phase);
+    const plan = this.plan;
     if (phase === 'connect') {
-      const ejected = v.eject && this.conn.deps.balancers.reportFailure(this.target!);
-      this.conn.deps.metrics.connectFailure(this.target!, ejected);
-    }
+      const ejected = v.eject && (plan === undefined ? this.conn.deps.balancers.reportFailure(this.target!) : plan.balancer.report(this.target!, 'connect-failure'));
+      this.conn.deps.metrics.connectFailure(this.target!, ejected && plan?.dest.policy.outlierDetection === undefined);
+    } else if (plan !== undefined && phase === 'before-headers') plan.balancer.report(this.target!, 'reset');
     this.termination = message;
     this.abort(v);
   }
@@ -347,6 +359,7 @@ export class Exchange implements UpstreamOwner, RelayHost {
     const ctx = conn.ctx;
     ctx.inflight--;
     const durationMs = now - this.t0;
+    if (this.plan !== undefined && this.target !== undefined) this.plan.balancer.onEnd(this.target, this.upstreamMs >= 0 ? this.upstreamMs : durationMs);
     const responseBytes = this.relay?.bytes ?? 0;
     ctx.httpStats(conn.deps.metrics, this.target).record(this.code, this.flags, durationMs, this.requestBytes, responseBytes);
     if (conn.deps.accessLog.enabled) this.log(durationMs, responseBytes);
@@ -372,7 +385,7 @@ export class Exchange implements UpstreamOwner, RelayHost {
       request_id: head.requestIdIdx >= 0 ? head.value(head.requestIdIdx) : this.idSeq >= 0 ? requestIdOf(this.idSeq) : null,
       authority: firstValue(head, H.HOST),
       upstream_host: this.target?.key ?? null,
-      upstream_cluster: ctx.cluster,
+      upstream_cluster: this.plan?.dest.cluster ?? ctx.cluster,
       upstream_local_address: this.upLocal,
       downstream_local_address: formatAddr(ctx.vip),
       downstream_remote_address: formatAddr(ctx.peer),

@@ -15,8 +15,12 @@ import { formatAddr } from '../telemetry/accesslog';
 import type { Metrics } from '../telemetry/metrics';
 import type { UpstreamPool } from '../upstream/pool';
 import { logger } from '../log';
+import type { L7Handler } from './engine/types';
 import { Exchange } from './exchange';
+import { EngineExchange } from './h1engine';
+import type { Head } from './h1head';
 import { ERRORS, HeadParser, MAX_HEAD_BYTES } from './h1parse';
+import { planH1 } from './h1plan';
 
 const log = logger('http1');
 
@@ -41,6 +45,23 @@ export interface Http1Deps {
   readonly draining: () => boolean;
   /** Mesh tunnel relay to dial instead of the endpoint, for this client (see OutboundDeps.dial). */
   readonly dial?: (client: Addr, target: Addr) => Addr | undefined;
+  /** Runs requests the fast path does not do itself (h1plan.ts); without it every request stays raw. */
+  readonly engine?: L7Handler;
+}
+
+/** One request on a connection: the raw fast path (Exchange) or a hand-off to the engine (EngineExchange). */
+export interface H1Exchange {
+  readonly head: Head;
+  readonly reqDone: boolean;
+  readonly connectAt: number;
+  readonly requestAt: number;
+  readonly bodyAt: number;
+  /** Takes the bytes after the head (buf[off, len)); returns the offset consumed up to, -1 when it gave up. */
+  start(buf: Buffer, off: number): number;
+  feed(buf: Buffer, off: number): number;
+  expire(now: number): void;
+  clientGone(): void;
+  downstreamDrained(): void;
 }
 
 /** What an Exchange needs from the client connection it answers on. */
@@ -54,7 +75,7 @@ export interface Downstream {
   reset(): void;
   /** Recomputes the connection's deadline after an exchange changed one of its own. */
   rearm(): void;
-  exchangeDone(ex: Exchange, keepAlive: boolean, now: number): void;
+  exchangeDone(ex: H1Exchange, keepAlive: boolean, now: number): void;
   /** Something threw while handling this connection: drop it. */
   bug(err: unknown): void;
 }
@@ -67,7 +88,7 @@ function earliest(a: number, b: number): number {
 class H1Conn implements Downstream, Expiring {
   deadline = 0;
   private readonly parser = new HeadParser(true);
-  private ex: Exchange | undefined;
+  private ex: H1Exchange | undefined;
   /** Pipelined bytes received while a request is outstanding; the socket is paused meanwhile. */
   private stash: Buffer | undefined;
   private paused = 0;
@@ -134,18 +155,29 @@ class H1Conn implements Downstream, Expiring {
           this.headersAt = this.idleAt = 0;
           // CONNECT tunnels are not proxied at L7 (nor by node's server before this).
           if (head.method0 === 2) return this.answerAndClose('CONNECT_NOT_SUPPORTED');
-          const next = new Exchange(this, head, this.deps.deadlines.now());
+          const next = this.exchangeFor(head);
           this.ex = next;
           off = next.start(buf, r);
           if (off < 0) return;
         } else if (!ex.reqDone) {
-          off = ex.body(buf, off);
+          off = ex.feed(buf, off);
           if (off < 0) return;
         } else return this.keep(buf, off);
       }
     } finally {
       this.busy = false;
     }
+  }
+
+  /** The fast path for what it can do (h1plan.ts), the engine for the rest. */
+  private exchangeFor(head: Head): H1Exchange {
+    const deps = this.deps;
+    const now = deps.deadlines.now();
+    const engine = deps.engine;
+    if (engine === undefined) return new Exchange(this, head, now);
+    const plan = planH1(deps.index(), deps.balancers, this.ctx, head, Math.random);
+    if (plan?.kind === 'engine') return new EngineExchange(this, head, now, plan, engine);
+    return new Exchange(this, head, now, plan);
   }
 
   /** Keeps pipelined bytes until the outstanding response is done. */
@@ -192,7 +224,7 @@ class H1Conn implements Downstream, Expiring {
     this.socket.destroy();
   }
 
-  exchangeDone(ex: Exchange, keepAlive: boolean, now: number): void {
+  exchangeDone(ex: H1Exchange, keepAlive: boolean, now: number): void {
     if (this.ex !== ex) return;
     this.ex = undefined;
     // Nothing reads the request head after its exchange ended: the next request reuses it.

@@ -5,6 +5,7 @@ import type * as net from 'node:net';
 import type { Addr } from '../capture/types';
 import type { Service, ServicePort } from '../config/model';
 import type { Balancer, BalancerSet, Target } from '../balance/set';
+import type { Router } from '../route/types';
 import type { SourceInfo } from '../telemetry/labels';
 import type { HttpStats, Metrics } from '../telemetry/metrics';
 import { upstreamCluster } from '../telemetry/accesslog';
@@ -13,6 +14,8 @@ import { upstreamCluster } from '../telemetry/accesslog';
 export interface ServiceLookup {
   byVip(ip: string, port: number): { service: Service; port: ServicePort } | undefined;
   upstreams(service: Service, port: ServicePort): readonly Addr[];
+  /** VirtualService/DestinationRule routing over the same config; absent = plain round robin per service. */
+  readonly router?: Router;
 }
 
 export class ConnContext {

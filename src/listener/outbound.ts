@@ -3,14 +3,20 @@
 // 'error' handler and every step is guarded: a bad connection costs itself, never the process.
 import * as net from 'node:net';
 import type { Addr } from '../capture/types';
+import type { Service } from '../config/model';
 import { CATALOG, MeshError, type ErrorName } from '../errors';
 import { logger } from '../log';
 import type { BalancerSet } from '../balance/set';
-import { declaredProtocol, detect, pathFor, type DetectResult } from '../detect/sniff';
+import { declaredProtocol, detect, pathFor, type DetectResult, type ListenerPath } from '../detect/sniff';
+import { L7Engine } from '../l7/engine/engine';
+import { H2Downstream } from '../l7/h2/downstream';
 import { Http1Proxy } from '../l7/http1';
+import { createRouter } from '../route/router';
+import type { Router } from '../route/types';
 import { AccessLog } from '../telemetry/accesslog';
 import { UNKNOWN_SOURCE, type SourceInfo } from '../telemetry/labels';
 import type { Metrics } from '../telemetry/metrics';
+import { LocalRateLimiter } from '../policy/ratelimit';
 import { UpstreamPool } from '../upstream/pool';
 import { TcpProxy } from '../upstream/tcp';
 import { attachContext, ConnContext, type ServiceLookup } from './context';
@@ -35,6 +41,8 @@ export interface OutboundDeps {
   readonly maxConnections?: number;
   /** Where to dial instead of `target` for this client (a mesh tunnel relay); undefined = the target. */
   dial?(client: Addr, target: Addr): Addr | undefined;
+  /** LocalRateLimit buckets; defaults to one limiter per listener. */
+  readonly rateLimiter?: LocalRateLimiter;
 }
 
 export interface OutboundListener {
@@ -43,6 +51,20 @@ export interface OutboundListener {
   connections(): number;
   /** Stops accepting, lets open connections finish for up to drainMs, then closes the rest. */
   close(drainMs?: number): Promise<void>;
+}
+
+const bareRouters = new WeakMap<ServiceLookup, Router>();
+
+/** The lookup's router; a bare lookup (tests) without one gets a pass-through router over its services. */
+function routerOf(index: ServiceLookup): Router {
+  if (index.router !== undefined) return index.router;
+  let r = bareRouters.get(index);
+  if (r === undefined) {
+    const services = (index as { services?: () => readonly Service[] }).services?.() ?? [];
+    r = createRouter({ services, workloads: [], nodes: [], peerAuthentications: [], authorizationPolicies: [], source: { files: [], hash: '' } });
+    bareRouters.set(index, r);
+  }
+  return r;
 }
 
 /** Logs a given catalog error at most once per interval, so a flood of bad connections stays readable. */
@@ -73,12 +95,24 @@ export async function createOutboundListener(opts: { host: string; port: number;
   let onEmpty: (() => void) | undefined;
 
   const common = { metrics: deps.metrics, balancers: deps.balancers, timeouts, accessLog, deadlines, index: () => deps.index(), ...(deps.dial ? { dial: deps.dial } : {}) };
-  const http1 = new Http1Proxy({ ...common, pool, draining: () => closing });
+  const engine = new L7Engine({
+    metrics: deps.metrics,
+    accessLog,
+    timeouts,
+    balancers: deps.balancers,
+    index: () => deps.index(),
+    router: () => routerOf(deps.index()),
+    rateLimiter: deps.rateLimiter ?? new LocalRateLimiter(),
+    ...(deps.dial ? { dial: deps.dial } : {}),
+  });
+  const http1 = new Http1Proxy({ ...common, pool, draining: () => closing, engine });
+  const h2 = new H2Downstream(engine, { metrics: deps.metrics, timeouts, index: () => deps.index() });
   const tcp = new TcpProxy(common);
 
-  const dispatch = (socket: net.Socket, ctx: ConnContext, path: 'http1' | 'tcp', head?: Buffer): void => {
+  const dispatch = (socket: net.Socket, ctx: ConnContext, path: ListenerPath, head?: Buffer): void => {
     if (socket.destroyed) return;
     if (path === 'http1') http1.serve(socket);
+    else if (path === 'h2' && head === undefined) h2.serve(socket, ctx);
     else tcp.serve(socket, ctx, head);
   };
 
@@ -165,6 +199,8 @@ export async function createOutboundListener(opts: { host: string; port: number;
     });
   }).catch((err: unknown) => {
     tcp.close();
+    h2.close();
+    engine.close();
     http1.close();
     pool.close();
     deadlines.close();
@@ -179,6 +215,7 @@ export async function createOutboundListener(opts: { host: string; port: number;
     closing = true;
     const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
     http1.drain();
+    h2.drain();
     if (sockets.size > 0 && drainMs > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, drainMs);
@@ -190,6 +227,8 @@ export async function createOutboundListener(opts: { host: string; port: number;
     }
     for (const s of sockets) s.destroy();
     http1.close();
+    h2.close();
+    engine.close();
     tcp.close();
     pool.close();
     deadlines.close();

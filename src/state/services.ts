@@ -2,6 +2,8 @@
 // addresses, pod IP to workload. Built once per config (the index is replaced with the config).
 import type { Addr } from '../capture/types';
 import { endpointPort, type MeshConfig, type Service, type ServicePort, type Workload } from '../config/model';
+import { createRouter } from '../route/router';
+import type { Router } from '../route/types';
 
 export interface ServiceMatch {
   readonly service: Service;
@@ -14,6 +16,7 @@ export class ServiceIndex {
   private readonly ids = new Map<number, Service>();
   private readonly workloads = new Map<string, Workload>();
   private readonly upstreamCache = new WeakMap<ServicePort, readonly Addr[]>();
+  private routerOf: Router | undefined;
 
   constructor(readonly config: MeshConfig) {
     for (const service of config.services) {
@@ -25,6 +28,11 @@ export class ServiceIndex {
       }
     }
     for (const w of config.workloads) this.workloads.set(w.address, w);
+  }
+
+  /** The router over this config, built on first use (once per reload). */
+  get router(): Router {
+    return (this.routerOf ??= createRouter(this.config));
   }
 
   byVip(ip: string, port: number): ServiceMatch | undefined {

@@ -7,6 +7,7 @@ import type { Addr } from '../capture/types';
 import * as net from 'node:net';
 import { isSocketPath } from './relay';
 import { performance } from 'node:perf_hooks';
+import type { ClusterBalancer } from '../balance/cluster';
 import type { BalancerSet, Target } from '../balance/set';
 import type { ConnContext, ServiceLookup } from '../listener/context';
 import type { Deadlines, Expiring } from '../listener/deadlines';
@@ -48,6 +49,8 @@ class TcpSession implements Expiring {
     private readonly ctx: ConnContext,
     private readonly target: Target | undefined,
     private readonly stats: TcpStats,
+    /** The routed cluster (VirtualService tcp route / DestinationRule); undefined = the service, round robin. */
+    private readonly cluster?: ClusterBalancer,
   ) {}
 
   start(head: Buffer | undefined): void {
@@ -101,7 +104,8 @@ class TcpSession implements Expiring {
     const { client } = this;
     const up = this.upstream!;
     this.connected = true;
-    this.proxy.deps.balancers.reportSuccess(this.target!);
+    if (this.cluster !== undefined) this.cluster.report(this.target!, 'success');
+    else this.proxy.deps.balancers.reportSuccess(this.target!);
     if (this.proxy.deps.accessLog.enabled) this.upstreamLocal = socketAddr(up.localAddress, up.localPort);
     if (client.destroyed) {
       up.destroy();
@@ -133,7 +137,7 @@ class TcpSession implements Expiring {
     if (!this.connected && this.target !== undefined) {
       const v = classifyUpstreamError(errorCode(err), 'connect');
       this.flags = v.flag;
-      const ejected = v.eject && this.proxy.deps.balancers.reportFailure(this.target);
+      const ejected = v.eject && (this.cluster !== undefined ? this.cluster.report(this.target, 'connect-failure') : this.proxy.deps.balancers.reportFailure(this.target));
       this.proxy.deps.metrics.connectFailure(this.target, ejected);
     }
     this.client.destroy();
@@ -216,10 +220,18 @@ export class TcpProxy {
   /** Proxies a connection (paused, first bytes unshifted, or in `head` if the client already half-closed). */
   serve(client: net.Socket, ctx: ConnContext, head?: Buffer): void {
     const { deps } = this;
-    const pick = ctx.balancer.pick(ctx.service, ctx.port, ctx.upstreams(deps.index()));
+    const index = deps.index();
+    const upstreams = ctx.upstreams(index);
+    // VirtualService tcp routes (weighted) and the DestinationRule's balancer when the config has a router.
+    const dest = index.router?.routeTcp(ctx.service, ctx.port, Math.random);
+    const cluster = dest === undefined ? undefined : deps.balancers.for(dest);
+    const pick =
+      cluster === undefined || dest === undefined
+        ? ctx.balancer.pick(ctx.service, ctx.port, upstreams)
+        : cluster.pick(index.upstreams(dest.service, dest.port), { originalDst: ctx.vip.address });
     const target = pick.kind === 'pick' ? pick.target : undefined;
     if (pick.kind === 'pick' && pick.panic) deps.metrics.panicPicks.inc({ service: ctx.service.key });
-    const session = new TcpSession(this, client, ctx, target, deps.metrics.tcp(ctx.source, ctx.service, target));
+    const session = new TcpSession(this, client, ctx, target, deps.metrics.tcp(ctx.source, ctx.service, target), cluster);
     this.open.add(session);
     session.start(head);
   }

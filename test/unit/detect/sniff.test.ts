@@ -50,9 +50,11 @@ for (const [name, input, want] of CASES) {
 test('declared port protocols skip sniffing', () => {
   assert.equal(declaredProtocol(undefined), undefined);
   assert.equal(declaredProtocol('HTTP'), 'http1');
-  for (const p of ['TCP', 'TLS', 'HTTPS', 'HTTP2', 'GRPC'] as const) assert.equal(declaredProtocol(p), 'opaque', p);
+  for (const p of ['TCP', 'TLS', 'HTTPS'] as const) assert.equal(declaredProtocol(p), 'opaque', p);
+  for (const p of ['HTTP2', 'GRPC'] as const) assert.equal(declaredProtocol(p), 'h2', p);
   assert.equal(pathFor('http1'), 'http1');
-  for (const p of ['h2', 'tls', 'opaque'] as const) assert.equal(pathFor(p), 'tcp', p);
+  assert.equal(pathFor('h2'), 'h2');
+  for (const p of ['tls', 'opaque'] as const) assert.equal(pathFor(p), 'tcp', p);
 });
 
 async function pair(): Promise<{ server: net.Server; client: net.Socket; accepted: net.Socket }> {

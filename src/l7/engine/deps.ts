@@ -1,0 +1,65 @@
+// What the L7 engine is built from, and the same with defaults filled in. The listener passes what it
+// already owns (metrics, balancers, timeouts, the current service index and router); the engine owns
+// its upstream clients (an HTTP/2 session pool and an HTTP/1.1 agent pool) unless given ones.
+import type { Addr } from '../../capture/types';
+import type { BalancerSet } from '../../balance/set';
+import type { Timeouts } from '../../listener/timeouts';
+import type { LocalRateLimiter } from '../../policy/ratelimit';
+import type { RetryBudgetOptions } from '../../route/retry';
+import type { Router } from '../../route/types';
+import type { AccessLog } from '../../telemetry/accesslog';
+import type { Metrics } from '../../telemetry/metrics';
+import { H1Client } from '../../upstream/h1client';
+import { H2Pool } from '../../upstream/h2pool';
+import type { EngineLookup } from './source';
+
+export interface EngineDeps {
+  readonly metrics: Metrics;
+  readonly accessLog: AccessLog;
+  readonly timeouts: Timeouts;
+  readonly balancers: BalancerSet;
+  /** Current service state (swapped on reload). */
+  readonly index: () => EngineLookup;
+  /** Current router (swapped on reload). */
+  readonly router: () => Router;
+  /** Only takeAll is used; one limiter for the process keeps buckets across reloads. */
+  readonly rateLimiter: Pick<LocalRateLimiter, 'takeAll'>;
+  /** Mesh tunnel relay to dial instead of an endpoint, for this client (as OutboundDeps.dial). */
+  readonly dial?: (client: Addr, target: Addr) => Addr | undefined;
+  /** [0, 1): routing draws, fault and mirror percentages, backoff jitter, hash cookies. */
+  readonly random?: () => number;
+  /** Monotonic ms for durations and rate limits; performance.now by default. */
+  readonly now?: () => number;
+  /** Envoy's retry budget per cluster (default 20% of active requests, at least 3). */
+  readonly retryBudget?: RetryBudgetOptions;
+  /** Request body kept for retries; a longer body is not retried (default 64 KiB). */
+  readonly maxReplayBytes?: number;
+  /** Bytes a mirror copy may lag behind before it is dropped (default 256 KiB). */
+  readonly mirrorBufferBytes?: number;
+  readonly h1?: H1Client;
+  readonly h2?: H2Pool;
+}
+
+/** EngineDeps with every default applied. */
+export interface EngineParts extends Required<Omit<EngineDeps, 'dial' | 'retryBudget'>> {
+  readonly dial: EngineDeps['dial'];
+  readonly retryBudget: RetryBudgetOptions;
+}
+
+export const DEFAULT_MAX_REPLAY = 64 * 1024;
+export const DEFAULT_MIRROR_BUFFER = 256 * 1024;
+
+export function resolveDeps(d: EngineDeps): EngineParts {
+  const t = d.timeouts;
+  return {
+    ...d,
+    dial: d.dial,
+    random: d.random ?? Math.random,
+    now: d.now ?? (() => performance.now()),
+    retryBudget: d.retryBudget ?? {},
+    maxReplayBytes: d.maxReplayBytes ?? DEFAULT_MAX_REPLAY,
+    mirrorBufferBytes: d.mirrorBufferBytes ?? DEFAULT_MIRROR_BUFFER,
+    h1: d.h1 ?? new H1Client({ connectTimeoutMs: t.connectMs, idleTimeoutMs: t.upstreamIdleMs }),
+    h2: d.h2 ?? new H2Pool({ connectTimeoutMs: t.connectMs, idleTimeoutMs: t.upstreamIdleMs }),
+  };
+}

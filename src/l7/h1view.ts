@@ -1,0 +1,69 @@
+// A parsed HTTP/1 request head seen as the router's RequestView. Strings are made on first use and
+// kept, so a request the router does not inspect costs nothing, and one it does is decoded once.
+import type { ConnContext } from '../listener/context';
+import type { RequestView } from '../route/types';
+import { H, type Head } from './h1head';
+import { originPath } from './headers';
+
+export class H1RequestView implements RequestView {
+  private m: string | undefined;
+  private p: string | undefined;
+  private a: string | undefined;
+  readonly scheme = 'http';
+
+  constructor(
+    private readonly head: Head,
+    private readonly ctx: ConnContext,
+  ) {}
+
+  get method(): string {
+    return (this.m ??= this.head.method);
+  }
+
+  /** Origin form: an absolute-form target (a client that thinks it talks to a proxy) loses its scheme and host. */
+  get path(): string {
+    return (this.p ??= originPath(this.head.target));
+  }
+
+  get authority(): string {
+    return (this.a ??= this.head.get(H.HOST) ?? '');
+  }
+
+  header(name: string): string | undefined {
+    const h = this.head;
+    const buf = h.buf;
+    const n = name.length;
+    for (let i = 0; i < h.count; i++) {
+      const o = i * 5;
+      const s = h.offs[o]!;
+      if (h.offs[o + 1]! - s !== n) continue;
+      let same = true;
+      for (let k = 0; k < n; k++) {
+        let c = buf[s + k]!;
+        if (c >= 65 && c <= 90) c |= 0x20;
+        if (c !== name.charCodeAt(k)) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return h.value(i);
+    }
+    return undefined;
+  }
+
+  get sourceIp(): string {
+    return this.ctx.peer.address;
+  }
+
+  get sourceLabels(): Readonly<Record<string, string>> {
+    return this.ctx.source.labels;
+  }
+
+  get sourceNamespace(): string {
+    return this.ctx.source.namespace;
+  }
+
+  get sourcePrincipal(): string {
+    return this.ctx.source.identity;
+  }
+}

@@ -1,0 +1,217 @@
+// One client HTTP/2 stream as the engine sees it: H2Request (the request view, the stream's readable
+// side as the body, its trailers) and H2Sink (the response: respond / write / end with trailers /
+// RST_STREAM). node's Http2Stream throws on misuse (a write after close, a bad header); the sink turns
+// every such throw into a reset of this stream alone.
+import * as http2 from 'node:http2';
+import type { ConnContext } from '../../listener/context';
+import type { SourceView } from '../engine/source';
+import type { HeaderList, L7Request, L7Sink, SinkEvents } from '../engine/types';
+
+const { NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR } = http2.constants;
+
+/** Request fields that never cross a hop (te survives only as "trailers"). */
+const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'expect', 'trailer', 'http2-settings', 'host']);
+
+function first(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** A node header object (values joined or arrays) as a list, pseudo-headers dropped. */
+export function listOf(h: http2.IncomingHttpHeaders | undefined): HeaderList {
+  const out: [string, string][] = [];
+  if (h === undefined) return out;
+  for (const k of Object.keys(h)) {
+    if (k.charCodeAt(0) === 58 /* : */) continue;
+    const v = h[k];
+    if (Array.isArray(v)) for (const x of v) out.push([k, x]);
+    else if (v !== undefined) out.push([k, String(v)]);
+  }
+  return out;
+}
+
+/** A list as a node header object (repeated names become arrays). */
+export function objectOf(list: HeaderList, into: http2.OutgoingHttpHeaders = {}): http2.OutgoingHttpHeaders {
+  for (const [k, v] of list) {
+    const had = into[k];
+    if (had === undefined) into[k] = v;
+    else if (Array.isArray(had)) had.push(v);
+    else into[k] = [String(had), v];
+  }
+  return into;
+}
+
+export class H2Request implements L7Request {
+  readonly method: string;
+  readonly path: string;
+  readonly authority: string;
+  readonly scheme: string;
+  readonly protocol = 'HTTP/2' as const;
+  readonly grpc: boolean;
+  readonly bodyless: boolean;
+  readonly sourceIp: string;
+  readonly sourceLabels: Readonly<Record<string, string>>;
+  readonly sourceNamespace: string;
+  readonly sourcePrincipal: string;
+  private list: HeaderList | undefined;
+  private trailerList: HeaderList | undefined;
+
+  constructor(
+    readonly body: http2.ServerHttp2Stream,
+    private readonly h: http2.IncomingHttpHeaders,
+    private readonly raw: readonly string[] | undefined,
+    ctx: ConnContext,
+    source: SourceView,
+  ) {
+    this.method = first(h[':method']) ?? 'GET';
+    this.path = first(h[':path']) ?? '/';
+    this.authority = first(h[':authority']) ?? first(h.host) ?? '';
+    this.scheme = first(h[':scheme']) ?? 'http';
+    this.grpc = (first(h['content-type']) ?? '').startsWith('application/grpc');
+    this.bodyless = body.endAfterHeaders;
+    this.sourceIp = ctx.peer.address;
+    this.sourceLabels = source.labels;
+    this.sourceNamespace = source.namespace;
+    this.sourcePrincipal = source.principal;
+    body.once('trailers', (t: http2.IncomingHttpHeaders) => {
+      this.trailerList = listOf(t);
+    });
+  }
+
+  header(name: string): string | undefined {
+    if (name === 'host') return this.authority === '' ? undefined : this.authority;
+    return first(this.h[name]);
+  }
+
+  headers(): HeaderList {
+    if (this.list !== undefined) return this.list;
+    const out: [string, string][] = [];
+    const raw = this.raw;
+    if (raw !== undefined) {
+      for (let i = 0; i + 1 < raw.length; i += 2) push(out, raw[i]!.toLowerCase(), raw[i + 1]!);
+    } else for (const [k, v] of listOf(this.h)) push(out, k, v);
+    return (this.list = out);
+  }
+
+  trailers(): HeaderList | undefined {
+    return this.trailerList !== undefined && this.trailerList.length > 0 ? this.trailerList : undefined;
+  }
+}
+
+function push(out: [string, string][], k: string, v: string): void {
+  if (k.charCodeAt(0) === 58 || HOP.has(k)) return;
+  if (k === 'te') {
+    if (v.toLowerCase().split(',').some((t) => t.trim() === 'trailers')) out.push(['te', 'trailers']);
+    return;
+  }
+  out.push([k, v]);
+}
+
+export class H2Sink implements L7Sink {
+  /** The response completed (trailers or END_STREAM sent). */
+  completed = false;
+  /** The proxy reset the stream (as opposed to the client). */
+  resetByProxy = false;
+  private headersDone = false;
+  private bodyEnded = false;
+  private trailers: HeaderList | undefined;
+  private events: SinkEvents | undefined;
+
+  constructor(private readonly stream: http2.ServerHttp2Stream) {
+    stream.on('wantTrailers', this.onWantTrailers);
+    stream.on('close', this.onClose);
+    stream.on('drain', this.onDrain);
+  }
+
+  get closed(): boolean {
+    return this.completed || this.resetByProxy || this.stream.destroyed || this.stream.closed;
+  }
+
+  watch(events: SinkEvents): void {
+    this.events = events;
+    if (this.stream.destroyed || this.stream.closed) queueMicrotask(() => this.gone());
+  }
+
+  respond(status: number, headers: HeaderList, endStream: boolean): void {
+    if (this.closed || this.headersDone) return;
+    this.headersDone = true;
+    // node ends 204/205/304 responses at their headers whatever it is told.
+    const end = endStream || status === 204 || status === 205 || status === 304;
+    try {
+      this.stream.respond(objectOf(headers, { ':status': status }), { endStream: end, waitForTrailers: !end });
+      if (end) this.done();
+    } catch {
+      this.reset();
+    }
+  }
+
+  write(chunk: Buffer): boolean {
+    if (this.closed || this.bodyEnded) return true;
+    try {
+      return this.stream.write(chunk);
+    } catch {
+      this.reset();
+      return true;
+    }
+  }
+
+  end(trailers?: HeaderList): void {
+    if (this.closed || this.bodyEnded) return;
+    this.bodyEnded = true;
+    this.trailers = trailers;
+    try {
+      this.stream.end();
+    } catch {
+      this.reset();
+    }
+  }
+
+  reset(): void {
+    if (this.completed || this.resetByProxy) return;
+    this.resetByProxy = true;
+    try {
+      if (!this.stream.destroyed) this.stream.close(NGHTTP2_INTERNAL_ERROR);
+    } catch {
+      this.stream.destroy();
+    }
+  }
+
+  private readonly onWantTrailers = (): void => {
+    try {
+      this.stream.sendTrailers(objectOf(this.trailers ?? []));
+      this.done();
+    } catch {
+      this.reset();
+    }
+  };
+
+  /**
+   * The response is complete. A client still sending its request is told to stop without error
+   * (RST_STREAM NO_ERROR, RFC 9113 8.1; node sends it after what is queued), so an unread upload
+   * does not hold the stream open.
+   */
+  private done(): void {
+    this.completed = true;
+    const s = this.stream;
+    try {
+      if (!s.destroyed && !s.closed && !s.readableEnded && s.state.remoteClose !== 1) s.close(NGHTTP2_NO_ERROR);
+    } catch {
+      // Already closing.
+    }
+  }
+
+  private readonly onDrain = (): void => {
+    this.events?.drain();
+  };
+
+  private readonly onClose = (): void => {
+    // A stream that closes after END_STREAM went out completed even if node saw no wantTrailers.
+    if (!this.completed && !this.resetByProxy && this.stream.rstCode === http2.constants.NGHTTP2_NO_ERROR && this.bodyEnded) this.completed = true;
+    if (!this.completed && !this.resetByProxy) this.gone();
+  };
+
+  private gone(): void {
+    const e = this.events;
+    this.events = undefined;
+    e?.gone();
+  }
+}
