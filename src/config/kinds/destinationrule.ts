@@ -12,8 +12,8 @@ import type { At, Origin, ParsedDestinationRule } from './types';
 export const LB_ANNOTATION = 'nodemesh.io/load-balancer';
 
 const SPEC_FIELDS = ['host', 'trafficPolicy', 'subsets', 'exportTo'];
-const POLICY_FIELDS = ['loadBalancer', 'connectionPool', 'outlierDetection', 'portLevelSettings'];
-const UNSUPPORTED_POLICY_FIELDS = ['tls', 'tunnel', 'proxyProtocol'];
+const POLICY_FIELDS = ['loadBalancer', 'connectionPool', 'outlierDetection', 'portLevelSettings', 'tls'];
+const UNSUPPORTED_POLICY_FIELDS = ['tunnel', 'proxyProtocol'];
 const SIMPLE: readonly string[] = ['ROUND_ROBIN', 'LEAST_REQUEST', 'LEAST_CONN', 'RANDOM', 'PASSTHROUGH'];
 const INT32: IntRange = { min: 0, max: 2 ** 31 - 1 };
 const POSITIVE: IntRange = { min: 1, max: 2 ** 31 - 1 };
@@ -73,8 +73,9 @@ function readPolicy(parent: Fields, key: string, ports: At<number>[]): ReadPolic
   if (f === undefined) return undefined;
   const portLevel: PortTrafficPolicy[] = [];
   for (const item of f.list('portLevelSettings') ?? []) {
-    const p = Fields.open(f.sink, item.path, item.value, ['port', 'loadBalancer', 'connectionPool', 'outlierDetection'], ['tls']);
+    const p = Fields.open(f.sink, item.path, item.value, ['port', 'loadBalancer', 'connectionPool', 'outlierDetection', 'tls']);
     if (p === undefined) continue;
+    checkTls(p);
     const port = portNumber(p, 'port', true);
     const path = joinKey(p.at('port'), 'number');
     if (port !== undefined && portLevel.some((x) => x.port === port)) p.sink.report(path, `duplicate port ${port} in portLevelSettings`);
@@ -83,7 +84,21 @@ function readPolicy(parent: Fields, key: string, ports: At<number>[]): ReadPolic
       portLevel.push({ port, ...readSettings(p) });
     }
   }
+  checkTls(f);
   return { policy: readSettings(f), portLevel };
+}
+
+/**
+ * Mesh traffic between agents is always mutual TLS with workload identities, which is what Istio's
+ * ISTIO_MUTUAL asks for: accepted as a no-op so Istio rules load unchanged. Other modes are refused.
+ */
+function checkTls(f: Fields): void {
+  const tls = f.object('tls', ['mode'], { unsupported: ['clientCertificate', 'privateKey', 'caCertificates', 'credentialName', 'subjectAltNames', 'sni', 'insecureSkipVerify', 'caCrl'] });
+  if (tls === undefined) return;
+  const mode = tls.string('mode', { required: true });
+  if (mode !== undefined && mode !== 'ISTIO_MUTUAL') {
+    tls.report('mode', `only ISTIO_MUTUAL is supported (agents always use mutual TLS between nodes), got "${mode}"`);
+  }
 }
 
 function readSettings(f: Fields): TrafficPolicy {

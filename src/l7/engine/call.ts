@@ -45,6 +45,8 @@ export class Call implements SinkEvents, BodyEvents {
   fwd: Forward | undefined;
   /** The breaker admitted this request: release it at the end. */
   admitted = false;
+  /** Releases this request's HTTP/1 connection slot, or cancels its wait for one (engine.ts). */
+  slot: (() => void) | undefined;
   finished = false;
   private flags: string[] = [];
   private code = 0;
@@ -360,6 +362,9 @@ export class Call implements SinkEvents, BodyEvents {
       this.fwd?.cb.onEnd(this.target, this.p.now() - this.attemptT0);
     }
     this.body?.close();
+    const slot = this.slot;
+    this.slot = undefined;
+    slot?.();
     if (this.fwd !== undefined) {
       if (this.admitted) this.fwd.cb.breaker.requestDone();
       this.endRetry();

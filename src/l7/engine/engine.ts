@@ -2,6 +2,7 @@
 // Admission runs in Envoy's order: route (no route → 404 NR, redirect, direct response), local rate
 // limits (429 RL), fault injection (delay, then abort: FI), the connection-pool breaker (503 UO), then
 // header edits, rewrites, the consistent-hash key and mirrors; call.ts carries the request upstream.
+import { UNLIMITED, type Breaker } from '../../balance/breaker';
 import { RetryBudget } from '../../route/retry';
 import { decideFault, type FaultDecision } from '../../route/fault';
 import type { ResolvedDestination, RouteDecision } from '../../route/types';
@@ -99,6 +100,7 @@ export class L7Engine implements L7Handler {
     const { req, ctx } = call;
     const dest = d.to;
     const cb = p.balancers.for(dest);
+    if (req.protocol !== 'HTTP/2' && call.slot === undefined && !this.connectionSlot(call, d, cb.breaker)) return;
     if (cb.breaker.tryRequest() === 'overflow') {
       p.metrics.overflows.inc({ service: dest.service.key, limit: 'requests' });
       return call.local(503, CATALOG.UPSTREAM_OVERFLOW.message, 'UO');
@@ -134,6 +136,37 @@ export class L7Engine implements L7Handler {
     // listener's request timeout as before, gRPC (often long streams) only its own grpc-timeout.
     const routeMs = d.route?.timeoutMs ?? (req.grpc ? 0 : p.timeouts.requestMs);
     call.forward(fwd, body, routeMs, req.grpc ? grpcTimeoutMs(req.header('grpc-timeout')) : undefined);
+  }
+
+  /**
+   * HTTP/1 upstreams carry one request per connection at a time, so connectionPool.tcp.maxConnections
+   * bounds the requests in flight to the cluster; up to http1MaxPendingRequests more wait in FIFO order
+   * for a slot (Envoy's pending queue), and beyond that the request overflows (503 UO). False when the
+   * request waits or was answered.
+   */
+  private connectionSlot(call: Call, d: Extract<RouteDecision, { kind: 'forward' }>, b: Breaker): boolean {
+    if (b.limits.maxConnections >= UNLIMITED) return true;
+    const take = (): void => {
+      b.connectionOpened();
+      call.slot = () => b.connectionClosed();
+    };
+    const decision = b.connectDecision();
+    if (decision === 'open') {
+      take();
+      return true;
+    }
+    const waiting = decision === 'pending' ? b.enqueue(() => {
+      if (call.finished) return;
+      take();
+      this.proceed(call, d);
+    }) : undefined;
+    if (waiting === undefined) {
+      this.parts.metrics.overflows.inc({ service: d.to.service.key, limit: 'pending' });
+      call.local(503, CATALOG.UPSTREAM_OVERFLOW.message, 'UO');
+      return false;
+    }
+    call.slot = () => waiting.cancel();
+    return false;
   }
 
   /** The retry budget of a cluster (Envoy's: a share of its active requests; maxRetries caps it). */

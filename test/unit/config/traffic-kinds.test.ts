@@ -308,6 +308,11 @@ test('simple load balancers, and PEAK_EWMA by annotation', () => {
   });
 });
 
+test('tls ISTIO_MUTUAL is accepted as a no-op (agents always use mutual TLS between nodes)', () => {
+  const t = traffic(dr('r', { host: 'reviews', trafficPolicy: { tls: { mode: 'ISTIO_MUTUAL' }, loadBalancer: { simple: 'RANDOM' } } }));
+  assert.deepEqual(t.destinationRules[0]?.trafficPolicy, { loadBalancer: { simple: 'RANDOM' } });
+});
+
 test('LocalRateLimits: resolved service, optional port, route and key', () => {
   const t = traffic(
     REVIEWS_DR,
