@@ -1,12 +1,14 @@
 // The demo: two sample services on this machine — "web" in proxy mode (captured to the agent, L7
 // metrics, round robin) and "cache" in kernel mode (balanced in connect4) — a client in the mesh
-// cgroup sending bounded traffic, then a tour of what happened and where to look.
+// cgroup sending bounded traffic, then a tour of what happened and where to look. Part two runs a mesh
+// across two nodes (demo-mesh.ts), part three traffic management (demo-traffic.ts).
 import * as fs from 'node:fs';
 import { inspectPins } from '../src/capture/stat';
 import { serviceId } from '../src/config/ids';
 import { backend, closeAll, docs, serviceEntry } from '../test/e2e/fixtures';
 import { metricSum, Mesh } from '../test/e2e/harness';
 import { meshDemo } from './demo-mesh';
+import { trafficDemo } from './demo-traffic';
 
 const seconds = Number(process.env.DEMO_SECONDS ?? 30);
 
@@ -61,6 +63,7 @@ async function main(): Promise<void> {
     console.log('part one cleaned up: agent stopped, programs detached, pins and cgroups removed.');
   }
   await meshDemo(seconds);
+  await trafficDemo();
   console.log('demo cleaned up: agents and CA stopped, programs detached, pins, namespaces and cgroups removed.');
 }
 

@@ -30,12 +30,12 @@ export class L7Engine implements L7Handler {
   }
 
   /** Runs REQ to completion, answering on SINK. Never throws: a failure costs this request only. */
-  handle(req: L7Request, sink: L7Sink, ctx: ConnContext): void {
+  handle(req: L7Request, sink: L7Sink, ctx: ConnContext, decision?: RouteDecision): void {
     let call: Call | undefined;
     try {
       call = new Call(this.parts, req, sink, ctx);
       sink.watch(call);
-      this.admit(call);
+      this.admit(call, decision);
     } catch (err) {
       if (call !== undefined) call.bug(err);
       else {
@@ -51,7 +51,7 @@ export class L7Engine implements L7Handler {
     this.parts.h2.close();
   }
 
-  private admit(call: Call): void {
+  private admit(call: Call, decided: RouteDecision | undefined): void {
     const p = this.parts;
     const { req, ctx } = call;
     // Follow reloads: a long-lived connection re-resolves its service when the index was swapped.
@@ -60,7 +60,7 @@ export class L7Engine implements L7Handler {
     call.cluster = ctx.cluster;
     call.requestId = req.header('x-request-id') ?? null;
     const router = p.router();
-    const d = router.route(ctx.service, ctx.port, req, p.random);
+    const d = decided ?? router.route(ctx.service, ctx.port, req, p.random);
     switch (d.kind) {
       case 'no-route':
         return call.fail('ROUTE_NOT_FOUND');

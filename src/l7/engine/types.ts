@@ -3,7 +3,7 @@
 // faults, retries, mirroring and telemetry are written once. Kept minimal so every adapter stays small.
 import type { Readable } from 'node:stream';
 import type { ConnContext } from '../../listener/context';
-import type { RequestView } from '../../route/types';
+import type { RequestView, RouteDecision } from '../../route/types';
 
 export type L7Protocol = 'HTTP/1.0' | 'HTTP/1.1' | 'HTTP/2';
 
@@ -59,5 +59,6 @@ export interface L7Sink {
 
 /** Runs one request to completion (L7Engine); never throws. */
 export interface L7Handler {
-  handle(req: L7Request, sink: L7Sink, ctx: ConnContext): void;
+  /** DECISION: the route already decided for this request (the HTTP/1 planner's), so it is not drawn twice. */
+  handle(req: L7Request, sink: L7Sink, ctx: ConnContext, decision?: RouteDecision): void;
 }
