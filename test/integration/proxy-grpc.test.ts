@@ -127,10 +127,11 @@ test('grpc: the proxy enforces grpc-timeout (trailers-only UNAVAILABLE, flag UT)
   assert.equal(head['grpc-message'], 'upstream request timeout');
   await eventually(async () => (await sample(mesh.metrics, 'istio_requests_total', { request_protocol: 'grpc', response_flags: 'UT', grpc_response_status: '14' })) === 1, 'proxy timeout recorded');
 
-  // grpc-js's own deadline: the client cancels; the proxy records the call once (DC).
+  // grpc-js's own deadline: the call ends once and the proxy records it once.
   const call = client.Bidi(new grpc.Metadata(), { deadline: Date.now() + 200 });
   call.on('error', () => undefined);
   const s = await new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
-  assert.equal(s.code, grpc.status.DEADLINE_EXCEEDED);
+  // The client's timer and the proxy's grpc-timeout (the same 200 ms) race: either side may end it.
+  assert.ok(s.code === grpc.status.DEADLINE_EXCEEDED || s.code === grpc.status.UNAVAILABLE, `status ${s.code}`);
   await eventually(async () => (await sample(mesh.metrics, 'istio_requests_total', { request_protocol: 'grpc' })) === 2, 'call recorded once');
 });
