@@ -49,9 +49,7 @@ export const CATALOG = {
   UPSTREAM_OVERFLOW: { code: 'NM_E_UPSTREAM_OVERFLOW', message: 'upstream connect error or disconnect/reset before headers. reset reason: overflow', status: 503, flag: 'UO' },
   RATE_LIMITED: { code: 'NM_E_RATE_LIMITED', message: 'local_rate_limited', status: 429, flag: 'RL' },
   FAULT_ABORT: { code: 'NM_E_FAULT_ABORT', message: 'fault filter abort', flag: 'FI' },
-  RETRY_LIMIT: { code: 'NM_E_RETRY_LIMIT', message: 'upstream retry limit exceeded', flag: 'URX' },
   H2_PROTOCOL: { code: 'NM_E_H2_PROTOCOL', message: 'HTTP/2 protocol violation or abuse; the connection was closed', flag: 'DPE' },
-  STREAM_RESET: { code: 'NM_E_STREAM_RESET', message: 'the client reset the stream', flag: 'DC' },
 
   // Identity and CA (workload certificates; a failure never stops traffic already flowing).
   BAD_SPIFFE_ID: { code: 'NM_E_BAD_SPIFFE_ID', message: 'not a SPIFFE id of the form spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>' },

@@ -31,6 +31,7 @@ export function buildTraffic(parsed: readonly Parsed[], services: readonly Servi
       continue;
     }
     rules.set(s.key, dr);
+    if (s.dataplane === 'kernel') report(dr.origin, 'spec.host', `service ${s.key} ${KERNEL}, so this DestinationRule would never apply`);
     for (const p of dr.ports) {
       if (!s.ports.some((q) => q.number === p.value)) reportAt(dr.origin, p.path, `service ${s.key} has no port ${p.value} (ports: ${portList(s)})`);
     }

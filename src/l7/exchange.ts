@@ -96,7 +96,7 @@ export class Exchange implements UpstreamOwner, RelayHost {
       this.fail('NO_HEALTHY_UPSTREAM', 'no endpoints');
       return end;
     }
-    if (pick.panic) deps.metrics.panicPicks.inc({ service: ctx.service.key });
+    if (pick.panic) deps.metrics.panicPicks.inc({ service: (plan?.dest.service ?? ctx.service).key });
     const t = (this.target = pick.target);
     plan?.balancer.onStart(t);
     if (head.requestIdIdx < 0) this.idSeq = nextRequestSeq();
@@ -361,7 +361,9 @@ export class Exchange implements UpstreamOwner, RelayHost {
     const durationMs = now - this.t0;
     if (this.plan !== undefined && this.target !== undefined) this.plan.balancer.onEnd(this.target, this.upstreamMs >= 0 ? this.upstreamMs : durationMs);
     const responseBytes = this.relay?.bytes ?? 0;
-    ctx.httpStats(conn.deps.metrics, this.target).record(this.code, this.flags, durationMs, this.requestBytes, responseBytes);
+    // A routed request that found no endpoint still counts against the service it was routed to.
+    const stats = this.target === undefined && this.plan !== undefined ? conn.deps.metrics.http(ctx.source, this.plan.dest.service, undefined) : ctx.httpStats(conn.deps.metrics, this.target);
+    stats.record(this.code, this.flags, durationMs, this.requestBytes, responseBytes);
     if (conn.deps.accessLog.enabled) this.log(durationMs, responseBytes);
     conn.exchangeDone(this, keepAlive, now);
   }

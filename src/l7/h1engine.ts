@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import { ChunkedFramer } from './h1chunked';
 import { H, type Head } from './h1head';
 import type { Downstream } from './http1';
+import type { RouteDecision } from '../route/types';
 import type { EnginePlan } from './h1plan';
 import type { HeaderList, L7Handler, L7Protocol, L7Request, L7Sink, SinkEvents } from './engine/types';
 
@@ -22,10 +23,11 @@ export class EngineExchange implements L7Request, L7Sink {
   readonly bodyless: boolean;
   readonly body: Readable;
   reqDone = false;
-  // The engine keeps its own deadlines; the connection's sweep has nothing to do for this exchange.
+  // The engine keeps its own upstream deadlines; the connection's sweep only bounds how long the client
+  // may take to send its body (downstreamRequestMs), as on the fast path.
   readonly connectAt = 0;
   readonly requestAt = 0;
-  readonly bodyAt = 0;
+  bodyAt = 0;
 
   // Snapshots: the connection recycles the parsed head as soon as the response ends, while the engine
   // may still read the request (access log, mirrors).
@@ -44,11 +46,14 @@ export class EngineExchange implements L7Request, L7Sink {
   private readonly minor: number;
   private readonly framing: Head['framing'];
   private readonly clientKeepAlive: boolean;
+  private readonly decision: RouteDecision;
   private reqRemaining = 0;
   private chunks: ChunkedFramer | undefined;
   private events: SinkEvents | undefined;
   private mode: 'length' | 'chunked' | 'close' | 'none' = 'none';
   private responded = false;
+  /** The response head said "connection: close": the connection ends with this response. */
+  private saidClose = false;
   private finished = false;
 
   constructor(
@@ -59,6 +64,7 @@ export class EngineExchange implements L7Request, L7Sink {
     private readonly engine: L7Handler,
   ) {
     const v = plan.view;
+    this.decision = plan.decision;
     this.method = v.method;
     this.path = v.path;
     this.authority = v.authority;
@@ -75,7 +81,12 @@ export class EngineExchange implements L7Request, L7Sink {
     this.protocol = head.minor === 0 ? 'HTTP/1.0' : 'HTTP/1.1';
     this.grpc = (this.header('content-type') ?? '').startsWith('application/grpc');
     this.bodyless = head.framing === 'none';
-    this.body = new Readable({ read: () => conn.resume(PAUSE_BODY) });
+    // A finished exchange no longer owns the connection's pause reasons (the next request may use 1).
+    this.body = new Readable({
+      read: () => {
+        if (!this.finished) conn.resume(PAUSE_BODY);
+      },
+    });
   }
 
   // ---- L7Request ---------------------------------------------------------------------------------
@@ -102,7 +113,19 @@ export class EngineExchange implements L7Request, L7Sink {
     if (h.expectContinue && h.framing !== 'none' && h.minor === 1) this.conn.write('HTTP/1.1 100 Continue\r\n\r\n');
     const end = this.framing === 'none' ? off : this.body_(buf, off);
     if (this.framing === 'none') this.endBody();
-    if (end >= 0) this.engine.handle(this, this, this.conn.ctx);
+    if (end < 0) {
+      // Broken before the engine saw the request: record it here, as the fast path does (DPE).
+      this.conn.ctx.httpStats(this.conn.deps.metrics, undefined).record(0, 'DPE', this.conn.deps.deadlines.now() - this.t0, 0, 0);
+      return end;
+    }
+    if (!this.reqDone) {
+      const ms = this.conn.deps.timeouts.downstreamRequestMs;
+      if (ms > 0) {
+        this.bodyAt = this.t0 + ms;
+        this.conn.rearm();
+      }
+    }
+    this.engine.handle(this, this, this.conn.ctx, this.decision);
     return end;
   }
 
@@ -116,7 +139,9 @@ export class EngineExchange implements L7Request, L7Sink {
       end = this.chunks.feed(buf, off, buf.length, (b, s, e) => this.push(b.subarray(s, e)));
       if (end < 0) {
         this.conn.ctx.protocolError = true;
-        this.body.destroy(new Error(`malformed chunked body: ${this.chunks.error}`));
+        // No error object: nobody may be listening yet (fault delay, before handle), and an unheard
+        // 'error' would take the process down; the engine sees the 'close' (and gone()) instead.
+        this.body.destroy();
         this.clientGone();
         return -1;
       }
@@ -140,9 +165,19 @@ export class EngineExchange implements L7Request, L7Sink {
     if (this.reqDone) return;
     this.reqDone = true;
     this.body.push(null);
+    if (this.bodyAt !== 0) {
+      this.bodyAt = 0;
+      this.conn.rearm();
+    }
   }
 
-  expire(): void {}
+  expire(now: number): void {
+    if (this.finished || this.reqDone || this.bodyAt === 0 || this.bodyAt > now) return;
+    // The client did not finish its request in time (node's requestTimeout): cut it off as DPE.
+    this.bodyAt = 0;
+    this.conn.ctx.protocolError = true;
+    this.clientGone();
+  }
 
   clientGone(): void {
     if (this.finished) return;
@@ -189,8 +224,10 @@ export class EngineExchange implements L7Request, L7Sink {
       this.mode = 'chunked';
       text += 'transfer-encoding: chunked\r\n';
     } else this.mode = 'close';
-    if (!this.keepAlive()) text += 'connection: close\r\n';
-    else if (this.minor === 0) text += 'connection: keep-alive\r\n';
+    if (!this.keepAlive()) {
+      this.saidClose = true;
+      text += 'connection: close\r\n';
+    } else if (this.minor === 0) text += 'connection: keep-alive\r\n';
     this.conn.write(`${text}\r\n`);
     if (endStream) this.finish();
   }
@@ -226,7 +263,7 @@ export class EngineExchange implements L7Request, L7Sink {
   }
 
   private keepAlive(): boolean {
-    return this.clientKeepAlive && this.reqDone && this.mode !== 'close' && !this.conn.deps.draining();
+    return !this.saidClose && this.clientKeepAlive && this.reqDone && this.mode !== 'close' && !this.conn.deps.draining();
   }
 
   private finish(): void {

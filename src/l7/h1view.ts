@@ -2,6 +2,7 @@
 // kept, so a request the router does not inspect costs nothing, and one it does is decoded once.
 import type { ConnContext } from '../listener/context';
 import type { RequestView } from '../route/types';
+import { UNKNOWN } from '../telemetry/labels';
 import { H, type Head } from './h1head';
 import { originPath } from './headers';
 
@@ -59,8 +60,10 @@ export class H1RequestView implements RequestView {
     return this.ctx.source.labels;
   }
 
+  /** '' when the client is unknown, so no sourceNamespace condition matches (as on HTTP/2). */
   get sourceNamespace(): string {
-    return this.ctx.source.namespace;
+    const ns = this.ctx.source.namespace;
+    return ns === UNKNOWN ? '' : ns;
   }
 
   get sourcePrincipal(): string {

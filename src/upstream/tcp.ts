@@ -138,7 +138,8 @@ class TcpSession implements Expiring {
       const v = classifyUpstreamError(errorCode(err), 'connect');
       this.flags = v.flag;
       const ejected = v.eject && (this.cluster !== undefined ? this.cluster.report(this.target, 'connect-failure') : this.proxy.deps.balancers.reportFailure(this.target));
-      this.proxy.deps.metrics.connectFailure(this.target, ejected);
+      // An outlierDetection ejection is counted as such (onEject), not as a passive-health one.
+      this.proxy.deps.metrics.connectFailure(this.target, ejected && this.cluster?.outlier === undefined);
     }
     this.client.destroy();
   };

@@ -189,11 +189,10 @@ function readRewrite(r: Fields): Rewrite | undefined {
   return strip({ uri, authority });
 }
 
-/** Istio's `timeout: 0s` means "no timeout", the same as leaving it out. */
+/** Istio's `timeout: 0s` means "no timeout" (kept as 0); leaving it out keeps the agent's default. */
 function readTimeout(r: Fields): number | undefined {
   if (!r.has('timeout')) return undefined;
-  const ms = durationMs(r, 'timeout', { allowZero: true });
-  return ms === 0 ? undefined : ms;
+  return durationMs(r, 'timeout', { allowZero: true });
 }
 
 /** `mirror` + `mirrorPercentage` (one mirror, 100 % by default) or `mirrors[]`; never both. */

@@ -190,7 +190,8 @@ export class Call implements SinkEvents, BodyEvents {
     const { cb } = this.fwd!;
     cb.onEnd(t, this.p.now() - this.attemptT0);
     const ejected = cb.report(t, result);
-    if (result === 'connect-failure') this.p.metrics.connectFailure(t, ejected);
+    // nodemesh_endpoint_ejections_total is passive health's; outlier ejections have their own metric.
+    if (result === 'connect-failure') this.p.metrics.connectFailure(t, ejected && cb.outlier === undefined);
     this.endRetry();
   }
 

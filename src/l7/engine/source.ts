@@ -27,7 +27,9 @@ export function sourceOf(ctx: ConnContext, lookup: EngineLookup): SourceView {
     v = Object.freeze({
       labels: w?.labels ?? NO_LABELS,
       namespace: w?.namespace ?? known(ctx.source.namespace),
-      principal: known(ctx.source.principal),
+      // The outbound side knows the client's identity from its workload (SourceInfo.identity); the
+      // principal label stays "unknown" there, as Istio's source reporter has it.
+      principal: ctx.source.identity !== '' ? ctx.source.identity : known(ctx.source.principal),
     });
     cache.set(ctx, v);
   }

@@ -172,6 +172,7 @@ const DR_CASES: readonly BadCase[] = [
   { name: 'wildcard host', docs: drSpec({ host: '*.example.com' }), field: 'spec.host', message: 'wildcards are not supported here' },
   { name: 'two rules for one service', docs: [REVIEWS_DR, dr('again', { host: 'reviews.default.svc.cluster.local' })], field: 'spec.host', message: 'service default/reviews already has DestinationRule default/reviews (mesh.yaml document 4)', doc: 1 },
   { name: 'workloadSelector', docs: drSpec({ workloadSelector: { matchLabels: { a: 'b' } } }), field: 'spec.workloadSelector', message: 'not supported' },
+  { name: 'kernel service', docs: [dr('kd', { host: 'kv' }), KV], field: 'spec.host', message: 'service default/kv uses the kernel dataplane', doc: 0 },
   { name: 'tls mode other than ISTIO_MUTUAL', docs: policy({ tls: { mode: 'SIMPLE' } }), field: 'spec.trafficPolicy.tls.mode', message: 'only ISTIO_MUTUAL is supported' },
   { name: 'tls with client certificates', docs: policy({ tls: { mode: 'MUTUAL', clientCertificate: '/c.pem' } }), field: 'spec.trafficPolicy.tls.clientCertificate', message: 'not supported' },
   { name: 'localityLbSetting', docs: policy({ loadBalancer: { simple: 'RANDOM', localityLbSetting: {} } }), field: 'spec.trafficPolicy.loadBalancer.localityLbSetting', message: 'not supported' },

@@ -123,7 +123,7 @@ test('a VirtualService with every http feature builds the documented model', () 
   assert.deepEqual(t, { virtualServices: [reviewsVsModel(main, fallback)], destinationRules: [rule], rateLimits: [] });
 });
 
-test('http route defaults: Istio retry conditions, no timeout for 0s, 301 redirects, mirrors at 100 %', () => {
+test('http route defaults: Istio retry conditions, timeout 0s kept as 0 (none), 301 redirects, mirrors at 100 %', () => {
   const routes = routesOf(
     { match: [{ uri: { exact: '/old' } }], redirect: { uri: '/new' } },
     { match: [{ uri: { exact: '/moved' } }], redirect: { authority: 'ratings', scheme: 'https', port: 8443, redirectCode: 308 } },
@@ -143,6 +143,7 @@ test('http route defaults: Istio retry conditions, no timeout for 0s, 301 redire
     name: 'reviews.5',
     match: [{ uri: { prefix: '/r' } }],
     route: only(dest('reviews', REVIEWS)),
+    timeoutMs: 0,
     retries: {
       attempts: 2,
       retryOn: ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes'],
