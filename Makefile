@@ -57,6 +57,8 @@ demo: build
 bench: build
 	$(NODE) dist/bench/run.js
 	$(NODE) dist/bench/crossnode.js
+	$(NODE) dist/bench/h2.js
+	$(NODE) dist/bench/routes.js
 
 check: ts
 	$(NODE) dist/src/main.js check $(CONFIG)

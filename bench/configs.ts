@@ -116,3 +116,118 @@ spec:
   endpoints: [{ address: 127.0.0.1 }]
 `;
 }
+
+// ---- HTTP/2 and routing benches -------------------------------------------------------------------------
+
+/** VIPs of the HTTP/2 and routing benches: distinct from the ones above, so no two configs share one. */
+export const H2_VIP = '127.200.0.3';
+export const PLAIN_VIP = '127.200.0.4';
+export const ROUTED_VIP = '127.200.0.5';
+
+/** The host a bench service is known by (VirtualService hosts and destinations use it). */
+export const benchHost = (name: string): string => `${name}.bench.svc.cluster.local`;
+
+/**
+ * The backend speaking h2c with prior knowledge only (`listen … http2` without ssl). It lets one
+ * connection carry up to 1024 streams: a proxy that multiplexes onto few upstream connections is not held
+ * back by nginx's default of 128.
+ */
+export function h2BackendNginxConf(dir: string, port: number): string {
+  return nginxMain(
+    dir,
+    'h2backend',
+    `  http2_max_concurrent_streams 1024;
+  server {
+    listen 127.0.0.1:${port} http2 backlog=4096;
+    location / { return 200 ${JSON.stringify(BACKEND_BODY)}; }
+  }`,
+  );
+}
+
+/**
+ * nginx as an HTTP/2 reverse proxy. grpc_pass is nginx's only HTTP/2 upstream; it forwards any request,
+ * gRPC or not, but carries one request per upstream connection, so the keepalive pool is sized to hold
+ * every request in flight (`pool`) rather than reconnecting.
+ */
+export function h2ProxyNginxConf(dir: string, port: number, backendPort: number, pool: number): string {
+  return nginxMain(
+    dir,
+    'h2proxy',
+    `  upstream h2backend {
+    server 127.0.0.1:${backendPort};
+    keepalive ${pool};
+    keepalive_requests 10000000;
+  }
+  server {
+    listen 127.0.0.1:${port} http2 backlog=4096;
+    location / { grpc_pass grpc://h2backend; }
+  }`,
+  );
+}
+
+export interface BenchService {
+  readonly name: string;
+  readonly vip: string;
+  readonly protocol: 'HTTP' | 'HTTP2' | 'TCP';
+  readonly targetPort: number;
+}
+
+/** One proxy-mode ServiceEntry: VIP:80 onto 127.0.0.1:targetPort. */
+export function serviceEntryYaml(s: BenchService): string {
+  return `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: ${s.name}, namespace: bench }
+spec:
+  hosts: [${benchHost(s.name)}]
+  addresses: [${s.vip}]
+  ports: [{ number: ${VIP_PORT}, name: ${s.protocol.toLowerCase()}, protocol: ${s.protocol}, targetPort: ${s.targetPort} }]
+  resolution: STATIC
+  endpoints: [{ address: 127.0.0.1 }]
+`;
+}
+
+/** The HTTP/2 bench's mesh: one service whose port is declared HTTP2, onto the h2c backend. */
+export function h2MeshYaml(backendPort: number): string {
+  return serviceEntryYaml({ name: 'bench-h2', vip: H2_VIP, protocol: 'HTTP2', targetPort: backendPort });
+}
+
+/**
+ * The match of route `i` (0-based) of the routed service's VirtualService: routes before the last match
+ * on what the bench's `GET /` request does not have (a path prefix, a header, a method), cycling through
+ * the three kinds; the last matches every path. So each request is tested against every route.
+ */
+export function routeMatch(i: number, routes: number): string {
+  if (i === routes - 1) return '{ uri: { prefix: / } }';
+  switch (i % 3) {
+    case 0:
+      return `{ uri: { prefix: /api/v${i}/ } }`;
+    case 1:
+      return `{ headers: { x-tenant: { exact: t${i} } } }`;
+    default:
+      return `{ method: { exact: POST }, uri: { prefix: /v${i}/ } }`;
+  }
+}
+
+/** A VirtualService on `host` with `routes` HTTP routes, all plain routes back to `host`. */
+export function routedVirtualServiceYaml(host: string, routes: number): string {
+  const http = Array.from({ length: routes }, (_, i) => `  - name: r${i}
+    match: [${routeMatch(i, routes)}]
+    route: [{ destination: { host: ${host} } }]
+`).join('');
+  return `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: bench-routed, namespace: bench }
+spec:
+  hosts: [${host}]
+  http:
+${http}`;
+}
+
+/** The routing bench's mesh: `plain` (no VirtualService) and `routed` (`routes` routes), same backend. */
+export function routesMeshYaml(backendPort: number, routes = 10): string {
+  return [
+    serviceEntryYaml({ name: 'bench-plain', vip: PLAIN_VIP, protocol: 'HTTP', targetPort: backendPort }),
+    serviceEntryYaml({ name: 'bench-routed', vip: ROUTED_VIP, protocol: 'HTTP', targetPort: backendPort }),
+    routedVirtualServiceYaml(benchHost('bench-routed'), routes),
+  ].join('---\n');
+}

@@ -49,16 +49,19 @@ export function meshUnavailable(p: MeshPaths): string | undefined {
 /**
  * Creates the cgroups, writes the mesh config, starts the agent and waits until it reports ready.
  * Throws with the agent's last log lines when it does not come up; `cleanupMesh` undoes everything.
+ * `config` replaces the default two services (the HTTP/2 and routing benches bring their own).
  */
-export async function startMesh(p: MeshPaths, backendPort: number, readyTimeoutMs = 20_000): Promise<Mesh> {
+export async function startMesh(
+  p: MeshPaths, backendPort: number, readyTimeoutMs = 20_000, config: string = meshYaml(backendPort),
+): Promise<Mesh> {
   assertOpen();
   cgRoot = path.join(ensureCgroup2(), tag);
   pinDir = path.join(ensureBpffs(), tag);
   agentMainUsed = p.agentMain;
   const agentCg = makeCgroup(path.join(cgRoot, 'agent'));
   const podsCg = makeCgroup(path.join(cgRoot, 'pods'));
-  const config = path.join(p.dir, 'mesh.yaml');
-  fs.writeFileSync(config, meshYaml(backendPort));
+  const configFile = path.join(p.dir, 'mesh.yaml');
+  fs.writeFileSync(configFile, config);
 
   // Explicit ports for every listener, so an agent already running on this host cannot clash.
   const [outbound, metrics, ready] = (await freePorts(3)) as [number, number, number];
@@ -68,7 +71,7 @@ export async function startMesh(p: MeshPaths, backendPort: number, readyTimeoutM
   const agent = (agentProc = startInCgroup('agent', agentCg, process.execPath, [
     ...nodeArgs,
     p.agentMain, 'agent',
-    '--config', config,
+    '--config', configFile,
     '--cgroup', cgRoot,
     '--bpffs', pinDir,
     '--bpf-objects', p.bpfObjects,
@@ -85,12 +88,15 @@ export async function startMesh(p: MeshPaths, backendPort: number, readyTimeoutM
   return { root: cgRoot, podsCg, agent, ports: { outbound, metrics, ready } };
 }
 
-/** One request through a VIP from inside the pods cgroup: proves the path works before wrk hammers it. */
-export async function probeVip(mesh: Mesh, url: string): Promise<void> {
+/**
+ * One request through a VIP from inside the pods cgroup: proves the path works before wrk hammers it.
+ * `curlArgs` go before the URL (e.g. `--http2-prior-knowledge` for an h2c service).
+ */
+export async function probeVip(mesh: Mesh, url: string, curlArgs: readonly string[] = []): Promise<void> {
   assertOpen();
   let out: string;
   try {
-    out = await runInCgroup(mesh.podsCg, 'curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '3', url]);
+    out = await runInCgroup(mesh.podsCg, 'curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '3', ...curlArgs, url]);
   } catch (e) {
     // Nothing listens on a VIP: a refused connection means connect4 did not rewrite it.
     const msg = (e instanceof Error ? e.message : String(e)).replace(/^curl exited \d+: /, '').trim();
