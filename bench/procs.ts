@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { spawnInCgroup, stopChild } from '../test/helpers/sysenv';
-import { failureSummary, parseVmRssKb } from './wrk';
+import { failureSummary, parseStatCpuMs, parseVmRssKb } from './wrk';
 
 const started = new Set<ChildProcess>();
 /** Set once shutdown begins: the main flow may still be running and must not start anything new. */
@@ -181,6 +181,19 @@ export function runWrk(o: WrkOptions): Promise<string> {
       else reject(new Error(`wrk exited ${code ?? signal}: ${t.tail.text(4)}`));
     });
   });
+}
+
+/**
+ * CPU time (user + system) a process has used, in ms, from /proc/PID/stat (fields 14 and 15, in clock
+ * ticks of 10 ms on Linux); undefined when it cannot be read.
+ */
+export function readCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    return parseStatCpuMs(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
 export function readRssKb(pid: number | undefined): number | undefined {

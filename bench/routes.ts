@@ -1,6 +1,6 @@
 // `make bench`, routing cost: one agent, two HTTP/1.1 services onto the same nginx backend: `plain` (no
 // VirtualService) and `routed` (10 routes; a `GET /` matches only the last). wrk as in bench/run.ts, runs
-// alternating plain, routed, plain, routed; reports routed/plain of mean req/s and p99. Writes
+// in the order plain, routed, routed, plain, …; reports routed/plain of mean req/s and p99. Writes
 // bench/results/routes.json. Root only; everything started is removed on every way out.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -9,7 +9,7 @@ import { isRoot } from '../test/helpers/sysenv';
 import { backendNginxConf, PLAIN_VIP, routesMeshYaml, ROUTED_VIP } from './configs';
 import { agentPaths, envInt, errText, say, settle, tryStartMesh, withBenchScope } from './harness';
 import { probeVip } from './mesh';
-import { freePorts, runWrk, startProcess, tcpListening, toolVersion, waitReady } from './procs';
+import { freePorts, readCpuMs, runWrk, startProcess, tcpListening, toolVersion, waitReady } from './procs';
 import { alternate, caseMean, compareMeans, formatGrid, type RunOf } from './tables';
 import { formatMs, formatRps, parseWrk, type WrkResult } from './wrk';
 
@@ -34,7 +34,7 @@ function readSettings(): Settings {
     connections: envInt('BENCH_CONNECTIONS', 32, 1, 1024),
     threads: envInt('BENCH_THREADS', 1, 1, 8),
     warmup: envInt('BENCH_WARMUP', 1, 0, 30),
-    rounds: envInt('BENCH_ROUTES_ROUNDS', 2, 1, 10),
+    rounds: envInt('BENCH_ROUTES_ROUNDS', 4, 1, 10),
     routes: envInt('BENCH_ROUTES', 10, 1, 100),
     out: path.resolve(process.env.BENCH_ROUTES_OUT ?? 'bench/results/routes.json'),
   };
@@ -57,6 +57,8 @@ async function main(): Promise<number> {
   const logFile = path.join(path.dirname(s.out), 'routes-agent.log');
 
   const runs: RunOf<Key>[] = [];
+  /** Agent CPU (user + system) per request of each run, µs: the cost routing adds, less noisy than req/s. */
+  const cpuPerRequest: { key: Key; us: number }[] = [];
   const notes: string[] = [];
   let unavailable: string | undefined;
   const startedAt = new Date().toISOString();
@@ -87,7 +89,10 @@ async function main(): Promise<number> {
     for (const [i, key] of order.entries()) {
       const base = { url: `http://${VIPS[key]}/`, connections: s.connections, threads: s.threads, cgroup: m.podsCg };
       if (s.warmup > 0) await runWrk({ ...base, seconds: s.warmup });
+      const cpu0 = readCpuMs(m.agent.child.pid);
       const result: WrkResult = parseWrk(await runWrk({ ...base, seconds: s.seconds }));
+      const cpu1 = readCpuMs(m.agent.child.pid);
+      if (cpu0 !== undefined && cpu1 !== undefined && result.requests > 0) cpuPerRequest.push({ key, us: ((cpu1 - cpu0) * 1000) / result.requests });
       say(`${key} #${Math.floor(i / 2) + 1}: ${Math.round(result.rps)} req/s`);
       runs.push({ key, result });
     }
@@ -110,6 +115,14 @@ async function main(): Promise<number> {
     const verdict = cmp.rps >= TARGET ? 'within' : 'OUTSIDE';
     process.stdout.write(`\nrouted/plain: req/s ${cmp.rps.toFixed(3)}x, p99 ${cmp.p99.toFixed(3)}x (${verdict} the ${Math.round((1 - TARGET) * 100)}% budget on req/s)\n`);
   }
+  const cpuOf = (key: Key): number | undefined => {
+    const xs = cpuPerRequest.filter((c) => c.key === key).map((c) => c.us);
+    return xs.length === 0 ? undefined : xs.reduce((a, b) => a + b, 0) / xs.length;
+  };
+  const [cpuPlain, cpuRouted] = [cpuOf('plain'), cpuOf('routed')];
+  if (cpuPlain !== undefined && cpuRouted !== undefined) {
+    process.stdout.write(`agent CPU per request: plain ${cpuPlain.toFixed(2)} µs, routed ${cpuRouted.toFixed(2)} µs (${((cpuRouted / cpuPlain - 1) * 100).toFixed(1)}%)\n`);
+  }
   if ((plain?.errors ?? 0) + (routed?.errors ?? 0) > 0) notes.push('socket errors or non-2xx/3xx responses: figures are suspect');
   for (const n of notes) process.stdout.write(`${n}\n`);
   for (const w of warnings) say(`warning: ${w}`);
@@ -126,6 +139,7 @@ async function main(): Promise<number> {
     plain,
     routed,
     routedVsPlain: cmp,
+    agentCpuPerRequestUs: { plain: cpuPlain, routed: cpuRouted, runs: cpuPerRequest },
     target: { rps: TARGET },
     notes,
     warnings,

@@ -177,3 +177,12 @@ export function failureSummary(lines: readonly string[]): string {
   if (thrown) return thrown.trim();
   return lines.slice(-3).join(' | ') || 'no output';
 }
+
+/** utime + stime of a /proc/PID/stat line in ms (the command name may contain spaces and parentheses). */
+export function parseStatCpuMs(stat: string): number | undefined {
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // rest[0] is field 3 (state): utime and stime are fields 14 and 15.
+  const utime = Number(rest[11]);
+  const stime = Number(rest[12]);
+  return Number.isFinite(utime) && Number.isFinite(stime) ? (utime + stime) * 10 : undefined;
+}

@@ -18,7 +18,7 @@ export class H1RequestView implements RequestView {
   ) {}
 
   get method(): string {
-    return (this.m ??= this.head.method);
+    return (this.m ??= internMethod(this.head));
   }
 
   /** Origin form: an absolute-form target (a client that thinks it talks to a proxy) loses its scheme and host. */
@@ -69,4 +69,24 @@ export class H1RequestView implements RequestView {
   get sourcePrincipal(): string {
     return this.ctx.source.identity;
   }
+}
+
+const COMMON_METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS'];
+
+/** The request method, without a new string for the common ones (routes test it on every request). */
+function internMethod(h: Head): string {
+  const len = h.methodEnd - h.start;
+  const buf = h.buf;
+  for (const m of COMMON_METHODS) {
+    if (m.length !== len) continue;
+    let same = true;
+    for (let i = 0; i < len; i++) {
+      if (buf[h.start + i] !== m.charCodeAt(i)) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return m;
+  }
+  return h.method;
 }

@@ -25,7 +25,8 @@ describe('formatGrid', () => {
 
 describe('alternate', () => {
   it('interleaves the two cases', () => {
-    assert.deepEqual(alternate('plain', 'routed', 2), ['plain', 'routed', 'plain', 'routed']);
+    assert.deepEqual(alternate('plain', 'routed', 2), ['plain', 'routed', 'routed', 'plain']);
+    assert.deepEqual(alternate('a', 'b', 3), ['a', 'b', 'b', 'a', 'a', 'b']);
     assert.deepEqual(alternate('a', 'b', 1), ['a', 'b']);
   });
 });

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { backendNginxConf, haproxyConf, meshYaml, proxyNginxConf } from '../../../bench/configs';
-import { failureSummary, formatMs, formatTable, parseDurationMs, parseVmRssKb, parseWrk, ratios, type CaseReport, type WrkResult } from '../../../bench/wrk';
+import { failureSummary, formatMs, formatTable, parseDurationMs, parseStatCpuMs, parseVmRssKb, parseWrk, ratios, type CaseReport, type WrkResult } from '../../../bench/wrk';
 
 const OK = `Running 1s test @ http://127.0.0.1:18999/
   1 threads and 8 connections
@@ -166,4 +166,10 @@ describe('failureSummary', () => {
     assert.equal(failureSummary(['a', 'b', 'c', 'd']), 'b | c | d');
     assert.equal(failureSummary([]), 'no output');
   });
+});
+
+it('parseStatCpuMs: utime + stime of /proc/PID/stat in ms, whatever the command name', () => {
+  const line = '4242 (node (agent) x) S 1 4242 4242 0 -1 4194560 123 0 0 0 250 50 0 0 20 0 11 0 123456 1000 100';
+  assert.equal(parseStatCpuMs(line), 3000);
+  assert.equal(parseStatCpuMs('garbage'), undefined);
 });
