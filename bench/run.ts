@@ -8,8 +8,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { isRoot, stopChild } from '../test/helpers/sysenv';
 import { backendNginxConf, haproxyConf, KERNEL_VIP, PROXY_VIP, proxyNginxConf } from './configs';
-import { cleanupMesh, meshUnavailable, probeVip, startMesh, type Mesh } from './mesh';
-import { freePorts, readRssKb, runWrk, sampleRss, startProcess, stopAll, tcpListening, toolVersion, waitReady } from './procs';
+import { envInt, errText, say, withBenchScope } from './harness';
+import { meshUnavailable, probeVip, startMesh, type Mesh } from './mesh';
+import { freePorts, readRssKb, runWrk, sampleRss, startProcess, tcpListening, toolVersion, waitReady } from './procs';
 import { formatTable, okResult, parseWrk, ratios, type CaseOutcome, type CaseReport, type WrkResult } from './wrk';
 
 interface Settings {
@@ -31,14 +32,6 @@ const CASES = [
 ] as const;
 type CaseKey = (typeof CASES)[number]['key'];
 
-function envInt(name: string, def: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return def;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name}=${raw}: expected an integer in [${min}, ${max}]`);
-  return n;
-}
-
 function readSettings(): Settings {
   // "proxy" and "kernel" are accepted for the two nodemesh cases.
   const alias: Record<string, string> = { proxy: 'nodemesh-proxy', kernel: 'nodemesh-kernel' };
@@ -55,8 +48,6 @@ function readSettings(): Settings {
   };
 }
 
-const say = (msg: string): boolean => process.stderr.write(`bench: ${msg}\n`);
-const errText = (e: unknown): string => (e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').slice(0, 400);
 
 /** A warm-up run (discarded: fills connection pools, lets V8 optimise) and then the measured run. */
 async function measure(s: Settings, url: string, cgroup?: string): Promise<WrkResult> {
@@ -98,23 +89,7 @@ async function main(): Promise<number> {
   const wanted = CASES.filter((c) => !s.only || s.only.has(c.key));
   // Per case: warm-up + run + generous start/stop time; the whole run stops itself past this.
   const budgetSec = envInt('BENCH_TIMEOUT', wanted.length * (s.warmup + s.seconds + 30) + 60, 10, 3600);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodemesh-bench-'));
   fs.mkdirSync(path.dirname(s.out), { recursive: true });
-
-  let cleaned: Promise<string[]> | undefined;
-  const cleanup = (): Promise<string[]> =>
-    (cleaned ??= (async () => {
-      await stopAll(5000, true);
-      const w = await cleanupMesh().catch((e: unknown) => [`mesh cleanup failed: ${errText(e)}`]);
-      fs.rmSync(dir, { recursive: true, force: true });
-      return w;
-    })());
-  const bail = (why: string, code: number) => (): void => {
-    say(`${why}: cleaning up`);
-    void cleanup().finally(() => process.exit(code));
-  };
-  const watchdog = setTimeout(bail(`deadline of ${budgetSec}s reached`, 124), budgetSec * 1000);
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, bail(`got ${sig}`, 130));
 
   const reports: CaseReport[] = [];
   const agent: AgentStats = {};
@@ -136,8 +111,7 @@ async function main(): Promise<number> {
     }
   };
 
-  let warnings: string[] = [];
-  try {
+  const warnings = await withBenchScope(budgetSec, async (dir) => {
     const [backendPort, haPort, ngPort] = (await freePorts(3)) as [number, number, number];
     const backendUrl = `http://127.0.0.1:${backendPort}/`;
     fs.writeFileSync(path.join(dir, 'backend.conf'), backendNginxConf(dir, backendPort));
@@ -216,12 +190,7 @@ async function main(): Promise<number> {
         if (after !== undefined) agent.rssAfterKb = after;
       }
     }
-  } catch (e) {
-    say(`aborted: ${errText(e)}`);
-  } finally {
-    clearTimeout(watchdog);
-    warnings = await cleanup();
-  }
+  });
 
   const table = formatTable(reports);
   process.stdout.write(`\n${table}\n`);
