@@ -67,7 +67,7 @@ spec:
   assert.equal(metricSum(m, 'istio_requests_total', { destination_service_name: 'reviews', response_code: '200' }), 1100);
 });
 
-rootTest('retries hide a backend failing every other request; with the retry limit reached failures surface', async (t) => {
+rootTest('retries hide a backend failing every other request; with maxRetries or the retry budget reached, failures surface', async (t) => {
   const flaky = await scriptedBackend('flaky', (n) => ({ status: n % 2 === 0 ? 503 : 200 }));
   const v = vip();
   const vs = (attempts: number): string => `apiVersion: networking.istio.io/v1
@@ -125,6 +125,21 @@ spec:
   assert.equal(dead.hits - before, 40, 'no request was retried');
   m = await mesh.metrics();
   assert.ok(metricSum(m, 'nodemesh_retries_total', { service: 'e2e/flaky', outcome: 'limit' }) >= 40);
+
+  // Without that limit the retry budget still holds: concurrent retries stay within 20% of the
+  // requests in flight (at least 3), so 20 clients hammering a dead backend cannot triple its load.
+  const applied = async (): Promise<number> => metricSum(await mesh.metrics(), 'nodemesh_config_reloads_total', { result: 'applied' });
+  const reloads = await applied();
+  mesh.writeConfig(docs(labeledService({ name: 'flaky', vip: v2, endpoints: [{ port: dead.port }] }), vs(3)));
+  await waitFor(async () => (await applied()) > reloads, 'reload without the DestinationRule');
+  const start = dead.hits;
+  const budgetBefore = metricSum(await mesh.metrics(), 'nodemesh_retries_total', { service: 'e2e/flaky', outcome: 'budget' });
+  const hammer = await batch(mesh, Array.from({ length: 60 }, () => ({ url: `http://${v2}/` })), 20);
+  assert.equal(count(hammer, (r) => r.status === 503), 60);
+  const load = (dead.hits - start) / 60;
+  assert.ok(load < 2.5, `the budget keeps the load on a dead backend well under the 4× of 3 retries each, got ${load.toFixed(2)}×`);
+  m = await mesh.metrics();
+  assert.ok(metricSum(m, 'nodemesh_retries_total', { service: 'e2e/flaky', outcome: 'budget' }) > budgetBefore, 'retries refused by the budget are counted');
 });
 
 rootTest('outlier detection ejects an endpoint answering 5xx and brings it back after baseEjectionTime', async (t) => {
