@@ -30,7 +30,7 @@ export interface EchoServer {
  * Unary echoes text with metadata x-echo copied back as response metadata and a trailer x-trailer;
  * fail_code > 0 answers that status. Chat echoes every message, then ends with OK and a trailer.
  */
-export async function startEchoServer(name: string): Promise<EchoServer> {
+export async function startEchoServer(name: string, bind = '127.0.0.1:0'): Promise<EchoServer> {
   const pkg = echoPackage();
   const server = new grpc.Server();
   const state: EchoServer = { port: 0, calls: 0, close: () => new Promise((r) => server.tryShutdown(() => r())) };
@@ -57,7 +57,7 @@ export async function startEchoServer(name: string): Promise<EchoServer> {
     },
   });
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(bind, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );
   return Object.assign(state, { port });
 }

@@ -13,6 +13,7 @@ import { MeshNet } from './meshnet';
 
 const WEB = '10.96.0.10';
 const ECHO = '10.96.0.11';
+const GRPC = '10.96.0.12';
 
 function config(c: Cluster, mode: 'STRICT' | 'PERMISSIVE'): string {
   const [n0, n1] = c.nodes as [Cluster['nodes'][0], Cluster['nodes'][0]];
@@ -27,6 +28,7 @@ function config(c: Cluster, mode: 'STRICT' | 'PERMISSIVE'): string {
     services: [
       { name: 'web', namespace: 'b', vip: WEB, port: 80, targetPort: 8080, protocol: 'HTTP', app: 'server' },
       { name: 'echo', namespace: 'b', vip: ECHO, port: 9000, protocol: 'TCP', app: 'server' },
+      { name: 'grpc', namespace: 'b', vip: GRPC, port: 7070, protocol: 'GRPC', app: 'server' },
     ],
   });
   return `${base}---
@@ -56,6 +58,8 @@ describe('mesh across nodes', { skip: skip && process.env.CI !== 'true' ? skip :
     c = m.c;
     const server = c.spawn(c.nodes[1]!.pods[0]!, NODE, [path.join(__dirname, 'clients/server.js'), '8080', '9000']);
     await new Promise<void>((r) => server.stdout?.once('data', () => r()));
+    const grpcServer = c.spawn(c.nodes[1]!.pods[0]!, NODE, [path.join(__dirname, 'clients/grpc-server.js'), '7070', 'pod-b']);
+    await new Promise<void>((r) => grpcServer.stdout?.once('data', () => r()));
   });
   after(async () => {
     await m?.close();
@@ -106,6 +110,17 @@ describe('mesh across nodes', { skip: skip && process.env.CI !== 'true' ? skip :
     const mt = await m.metrics(c.nodes[1]!);
     assert.ok(metricSum(mt, 'istio_requests_total', { reporter: 'destination', response_code: '403', response_flags: 'DENY', source_principal: 'cluster.local/ns/a/sa/other' }) >= 1);
     assert.ok(metricSum(mt, 'istio_tcp_connections_closed_total', { reporter: 'destination', response_flags: 'DENY' }) >= 1);
+  });
+
+  test('gRPC crosses nodes at L7 on the source side: unary and streaming calls keep metadata, trailers and status', async () => {
+    const r = await c.exec(client(), NODE, [path.join(__dirname, 'clients/grpc.js'), `${GRPC}:7070`], { timeoutMs: 20_000 });
+    const seen = JSON.parse(r.stdout) as Record<string, Record<string, unknown>>;
+    assert.deepEqual(seen.unary, { text: 'ping', echo: 'hello-md', trailer: 'done' });
+    assert.deepEqual(seen.failed, { code: 5, details: 'failing with 5', trailer: 'done' });
+    assert.deepEqual(seen.chat, { replies: ['m0', 'm1', 'm2', 'm3', 'm4'], trailer: 'chat-done', code: 0 });
+    const src = await m.metrics(c.nodes[0]!);
+    assert.equal(metricSum(src, 'istio_requests_total', { reporter: 'source', destination_service_name: 'grpc', request_protocol: 'grpc', grpc_response_status: '0' }), 2);
+    assert.equal(metricSum(src, 'istio_requests_total', { reporter: 'source', destination_service_name: 'grpc', request_protocol: 'grpc', grpc_response_status: '5' }), 1);
   });
 
   test('STRICT refuses plaintext in the kernel; PERMISSIVE lets it through after a reload', async () => {
