@@ -83,7 +83,8 @@ function classifyHttp1(buf: Buffer): Sniffed {
 
 /**
  * What a declared port protocol means for detection, or undefined when the port must be sniffed.
- * HTTP2/GRPC ports speak h2 with prior knowledge (gRPC always does); TLS and HTTPS stay opaque.
+ * HTTP2/GRPC ports speak h2 with prior knowledge (gRPC always does); TLS and HTTPS stay opaque. An HTTP
+ * port also takes h2 with prior knowledge: the listener tells them apart by the first bytes.
  */
 export function declaredProtocol(protocol: PortProtocol | undefined): Detected | undefined {
   switch (protocol) {

@@ -161,6 +161,24 @@ export async function createOutboundListener(opts: { host: string; port: number;
     const ctx = new ConnContext(dst, peer, source, index, route, deps.balancers);
     attachContext(socket, ctx);
     const declared = declaredProtocol(route.port.protocol);
+    if (declared === 'http1') {
+      // An HTTP port takes HTTP/1.1 and HTTP/2 with prior knowledge (Envoy's AUTO codec, as Istio sets
+      // it): the first bytes, which the request needs anyway, tell them apart. No detection timeout
+      // applies (an idle keep-alive client stays HTTP/1); a client that never sends is the head timeout's.
+      detect(socket, timeouts.headersMs).then(
+        (r: DetectResult) => {
+          if (r.outcome === 'closed') return void socket.destroy();
+          const h2 = r.protocol === 'h2';
+          deps.metrics.detections.inc({ protocol: h2 ? 'h2' : 'http1', outcome: 'declared' });
+          if (r.outcome === 'ended') dispatch(socket, ctx, 'tcp', r.head);
+          else dispatch(socket, ctx, h2 ? 'h2' : 'http1');
+        },
+      ).catch((err: unknown) => {
+        log.error({ err }, 'connection handling failed');
+        socket.destroy();
+      });
+      return;
+    }
     if (declared !== undefined) {
       deps.metrics.detections.inc({ protocol: declared, outcome: 'declared' });
       dispatch(socket, ctx, pathFor(declared));
