@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { isRoot, stopChild } from '../test/helpers/sysenv';
 import { H2_VIP, h2BackendNginxConf, h2MeshYaml, h2ProxyNginxConf } from './configs';
-import { agentPaths, envInt, errText, say, settle, tryStartMesh, withBenchScope } from './harness';
+import { agentPaths, envInt, errText, runMain, say, settle, tryStartMesh, withBenchScope, writeResults } from './harness';
 import { formatH2Table, h2Ratios, l7Note, okH2, parseH2load, sumMetric, unusable, withLog, type H2Outcome, type H2Report, type H2Result } from './h2load';
 import { readLogLatency, runH2load, scrapeMetrics, waitReadyH2 } from './h2run';
 import { probeVip } from './mesh';
@@ -202,15 +202,8 @@ async function main(): Promise<number> {
     agent,
     warnings,
   };
-  fs.writeFileSync(s.out, `${JSON.stringify(json, null, 2)}\n`);
-  say(`wrote ${path.relative(process.cwd(), s.out) || s.out}`);
+  writeResults(s.out, json);
   return want('direct') && !direct ? 1 : 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    say(`failed: ${errText(e)}`);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -80,3 +80,20 @@ export async function tryStartMesh(p: MeshPaths, backendPort: number, config: st
 
 /** Let start-up settle (config load, first pool) before the first measured request. */
 export const settle = (ms = 1000): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Writes a bench's JSON results and says where. */
+export function writeResults(out: string, json: unknown): void {
+  fs.writeFileSync(out, `${JSON.stringify(json, null, 2)}\n`);
+  say(`wrote ${path.relative(process.cwd(), out) || out}`);
+}
+
+/** Runs a bench's main and exits with its code; a throw is reported and exits 1. */
+export function runMain(main: () => Promise<number>): void {
+  main().then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      say(`failed: ${errText(e)}`);
+      process.exit(1);
+    },
+  );
+}

@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { isRoot } from '../test/helpers/sysenv';
 import { backendNginxConf, PLAIN_VIP, routesMeshYaml, ROUTED_VIP } from './configs';
-import { agentPaths, envInt, errText, say, settle, tryStartMesh, withBenchScope } from './harness';
+import { agentPaths, envInt, errText, runMain, say, settle, tryStartMesh, withBenchScope, writeResults } from './harness';
 import { probeVip } from './mesh';
 import { freePorts, readCpuMs, runWrk, startProcess, tcpListening, toolVersion, waitReady } from './procs';
 import { alternate, caseMean, compareMeans, formatGrid, type RunOf } from './tables';
@@ -144,16 +144,9 @@ async function main(): Promise<number> {
     notes,
     warnings,
   };
-  fs.writeFileSync(s.out, `${JSON.stringify(json, null, 2)}\n`);
-  say(`wrote ${path.relative(process.cwd(), s.out) || s.out}`);
+  writeResults(s.out, json);
   // Unavailable is a reported outcome, not a failure: the next bench in `make bench` still runs.
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    say(`failed: ${errText(e)}`);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { isRoot, stopChild } from '../test/helpers/sysenv';
 import { backendNginxConf, haproxyConf, KERNEL_VIP, PROXY_VIP, proxyNginxConf } from './configs';
-import { envInt, errText, say, withBenchScope } from './harness';
+import { envInt, errText, runMain, say, withBenchScope, writeResults } from './harness';
 import { meshUnavailable, probeVip, startMesh, type Mesh } from './mesh';
 import { freePorts, readRssKb, runWrk, sampleRss, startProcess, tcpListening, toolVersion, waitReady } from './procs';
 import { formatTable, okResult, parseWrk, ratios, type CaseOutcome, type CaseReport, type WrkResult } from './wrk';
@@ -218,15 +218,8 @@ async function main(): Promise<number> {
     agent,
     warnings,
   };
-  fs.writeFileSync(s.out, `${JSON.stringify(json, null, 2)}\n`);
-  say(`wrote ${path.relative(process.cwd(), s.out) || s.out}`);
+  writeResults(s.out, json);
   return want('direct') && !direct ? 1 : 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    say(`failed: ${errText(e)}`);
-    process.exit(1);
-  },
-);
+runMain(main);
