@@ -14,6 +14,7 @@ import type { Topology } from '../state/topology';
 import { destinationInfo, sourceFromWorkload, UNKNOWN, UNKNOWN_SOURCE, baseLabels, type SourceInfo } from '../telemetry/labels';
 import { HttpStats, TcpStats, type Metrics } from '../telemetry/metrics';
 import { splice } from '../tunnel/splice';
+import { InboundH2 } from './inbound-h2';
 import type { TunnelStreamContext } from '../tunnel/server';
 import type { Addr } from '../capture/types';
 
@@ -45,12 +46,20 @@ export class InboundHandler {
   private readonly info = new WeakMap<object, StreamInfo>();
   private readonly statsCache = new Map<string, HttpStats | TcpStats>();
   private readonly upstreamAgent: http.Agent;
+  private readonly h2: InboundH2<StreamInfo>;
 
   constructor(private readonly deps: InboundDeps) {
     this.upstreamAgent = new http.Agent({ keepAlive: true, maxFreeSockets: 64, ...(deps.deliveryAddress ? { localAddress: deps.deliveryAddress } : {}) });
     this.httpServer = http.createServer({ maxHeaderSize: 60 * 1024, requireHostHeader: false, noDelay: true }, (req, res) => this.onRequest(req, res));
     this.httpServer.on('clientError', (_e, sock) => sock.destroy());
     this.httpServer.on('error', (e) => log.warn({ err: e }, 'inbound http server error'));
+    this.h2 = new InboundH2<StreamInfo>({
+      authorize: (info, http) => this.deps.authz().authorize(info.workload, this.request(info, http)).allowed,
+      stats: (info, grpc) => this.stats(info, grpc ? 'grpc' : 'http', (b) => new HttpStats(this.deps.metrics, b)),
+      target: (info) => info.target,
+      deliveryAddress: deps.deliveryAddress,
+      deniedBody: RBAC_DENIED,
+    });
   }
 
   /** Entry point for the tunnel server. */
@@ -66,13 +75,26 @@ export class InboundHandler {
     const principal = principalOf(ctx.peerIdentity);
     const source: SourceInfo = srcWl ? sourceFromWorkload(srcWl, UNKNOWN, principal) : { ...UNKNOWN_SOURCE, principal, namespace: id?.namespace ?? UNKNOWN };
     const local = t.localPort(ctx.target.address, ctx.target.port);
-    const isHttp = local?.http ?? false;
     const info: StreamInfo = { workload, service: local?.service, endpoint: local?.endpoint, target: ctx.target, source, principal, sourceIp };
-    if (isHttp) {
+    if (local?.h2 === true) {
       ctx.accept();
       const conn = streamAsConnection(ctx.stream);
-      this.info.set(conn, info);
-      this.httpServer.emit('connection', conn);
+      this.h2.serve(conn, info);
+      conn.resume();
+      return;
+    }
+    if (local?.http === true) {
+      ctx.accept();
+      const conn = streamAsConnection(ctx.stream);
+      // An HTTP port also takes h2 with prior knowledge (the source agent speaks the client's protocol).
+      const h2 = await opensWithPreface(conn);
+      if (h2 === undefined) return void conn.destroy();
+      if (h2) this.h2.serve(conn, info);
+      else {
+        this.info.set(conn, info);
+        this.httpServer.emit('connection', conn);
+      }
+      conn.resume();
       return;
     }
     await this.tcp(ctx, info);
@@ -87,7 +109,7 @@ export class InboundHandler {
     };
   }
 
-  private stats<T extends HttpStats | TcpStats>(info: StreamInfo, protocol: 'http' | 'tcp', make: (base: Record<string, string>) => T): T {
+  private stats<T extends HttpStats | TcpStats>(info: StreamInfo, protocol: 'http' | 'grpc' | 'tcp', make: (base: Record<string, string>) => T): T {
     const key = `${protocol}|${info.principal}|${info.source.workload}|${info.workload.namespace}/${info.workload.name}|${info.service?.key ?? ''}`;
     let s = this.statsCache.get(key) as T | undefined;
     if (!s) {
@@ -173,6 +195,7 @@ export class InboundHandler {
   close(): void {
     this.upstreamAgent.destroy();
     this.httpServer.close();
+    this.h2.close();
   }
 }
 
@@ -201,4 +224,35 @@ function streamAsConnection(stream: http2.ServerHttp2Stream): Duplex {
   stream.on('error', (e) => d.destroy(e));
   stream.on('close', () => d.destroy());
   return d;
+}
+
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
+/**
+ * Whether a connection opens with the h2 preface: reads until its first bytes differ from it or hold
+ * all of it, then puts them back (paused). undefined when the stream ended or failed first.
+ */
+function opensWithPreface(conn: Duplex): Promise<boolean | undefined> {
+  return new Promise((resolve) => {
+    let buf: Buffer = Buffer.alloc(0);
+    const done = (v: boolean | undefined): void => {
+      conn.removeListener('data', onData);
+      conn.removeListener('end', onEnd);
+      conn.removeListener('close', onEnd);
+      conn.pause();
+      if (v !== undefined && buf.length > 0) conn.unshift(buf);
+      resolve(v);
+    };
+    const onData = (chunk: Buffer): void => {
+      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+      const n = Math.min(buf.length, PREFACE.length);
+      if (!buf.subarray(0, n).equals(PREFACE.subarray(0, n))) done(false);
+      else if (n === PREFACE.length) done(true);
+    };
+    // Nothing can be put back after the end: a connection that ended this early carried no request.
+    const onEnd = (): void => done(undefined);
+    conn.on('data', onData);
+    conn.once('end', onEnd);
+    conn.once('close', onEnd);
+  });
 }

@@ -13,6 +13,15 @@ export type Placement =
 
 export const TUNNEL_PORT = 15008;
 
+/** A local pod port some service declares: HTTP ports are served per request (h2 too when the client
+ *  opens with the preface), HTTP2/GRPC ports as HTTP/2, others as TCP. */
+export interface LocalPort {
+  readonly service: Service;
+  readonly endpoint: Endpoint;
+  readonly http: boolean;
+  readonly h2: boolean;
+}
+
 export class Topology {
   readonly local: readonly Workload[];
   private readonly localIps: Set<string>;
@@ -20,7 +29,7 @@ export class Topology {
   private readonly byIp: Map<string, Workload>;
   private readonly identities: readonly string[];
   /** Local pod ip:port → the service port it serves (and that endpoint), for the inbound side. */
-  private readonly localPorts = new Map<string, { service: Service; endpoint: Endpoint; http: boolean }>();
+  private readonly localPorts = new Map<string, LocalPort>();
 
   constructor(
     readonly config: MeshConfig,
@@ -36,14 +45,16 @@ export class Topology {
       for (const p of s.ports) {
         for (const ep of s.endpoints) {
           const k = `${ep.address}:${endpointPort(ep, p)}`;
-          if (this.localIps.has(ep.address) && !this.localPorts.has(k)) this.localPorts.set(k, { service: s, endpoint: ep, http: p.protocol === 'HTTP' });
+          if (this.localIps.has(ep.address) && !this.localPorts.has(k)) {
+            this.localPorts.set(k, { service: s, endpoint: ep, http: p.protocol === 'HTTP', h2: p.protocol === 'HTTP2' || p.protocol === 'GRPC' });
+          }
         }
       }
     }
   }
 
   /** The service a local pod port belongs to (undefined: not declared by any service). */
-  localPort(ip: string, port: number): { service: Service; endpoint: Endpoint; http: boolean } | undefined {
+  localPort(ip: string, port: number): LocalPort | undefined {
     return this.localPorts.get(`${ip}:${port}`);
   }
 

@@ -112,7 +112,7 @@ describe('mesh across nodes', { skip: skip && process.env.CI !== 'true' ? skip :
     assert.ok(metricSum(mt, 'istio_tcp_connections_closed_total', { reporter: 'destination', response_flags: 'DENY' }) >= 1);
   });
 
-  test('gRPC crosses nodes at L7 on the source side: unary and streaming calls keep metadata, trailers and status', async () => {
+  test('gRPC crosses nodes at L7: unary and streaming calls keep metadata, trailers and status; a denied caller gets PERMISSION_DENIED', async () => {
     const r = await c.exec(client(), NODE, [path.join(__dirname, 'clients/grpc.js'), `${GRPC}:7070`], { timeoutMs: 20_000 });
     const seen = JSON.parse(r.stdout) as Record<string, Record<string, unknown>>;
     assert.deepEqual(seen.unary, { text: 'ping', echo: 'hello-md', trailer: 'done' });
@@ -121,6 +121,15 @@ describe('mesh across nodes', { skip: skip && process.env.CI !== 'true' ? skip :
     const src = await m.metrics(c.nodes[0]!);
     assert.equal(metricSum(src, 'istio_requests_total', { reporter: 'source', destination_service_name: 'grpc', request_protocol: 'grpc', grpc_response_status: '0' }), 2);
     assert.equal(metricSum(src, 'istio_requests_total', { reporter: 'source', destination_service_name: 'grpc', request_protocol: 'grpc', grpc_response_status: '5' }), 1);
+    // The destination agent serves the h2 inside the tunnel per request: authorization per call, and
+    // Istio's destination metrics with the gRPC status and both principals.
+    const denied = JSON.parse((await c.exec(other(), NODE, [path.join(__dirname, 'clients/grpc.js'), `${GRPC}:7070`, 'probe'], { timeoutMs: 20_000 })).stdout) as { code: number };
+    assert.equal(denied.code, 7, 'PERMISSION_DENIED for a caller the AuthorizationPolicy does not allow');
+    const dst = await m.metrics(c.nodes[1]!);
+    const at = { reporter: 'destination', destination_service_name: 'grpc', request_protocol: 'grpc', connection_security_policy: 'mutual_tls' };
+    assert.equal(metricSum(dst, 'istio_requests_total', { ...at, grpc_response_status: '0', source_principal: 'cluster.local/ns/a/sa/client' }), 2);
+    assert.equal(metricSum(dst, 'istio_requests_total', { ...at, grpc_response_status: '5' }), 1);
+    assert.equal(metricSum(dst, 'istio_requests_total', { ...at, grpc_response_status: '7', response_flags: 'DENY', source_principal: 'cluster.local/ns/a/sa/other' }), 1);
   });
 
   test('STRICT refuses plaintext in the kernel; PERMISSIVE lets it through after a reload', async () => {

@@ -1,5 +1,6 @@
 // Pod-side gRPC client for e2e tests: a unary call with metadata, a failing unary call, and a
-// bidirectional stream whose messages interleave; prints what it saw as one JSON line.
+// bidirectional stream whose messages interleave; prints what it saw as one JSON line. With `probe`
+// as the second argument, one unary call and its status code.
 import * as grpc from '@grpc/grpc-js';
 import { echoPackage, type EchoReply } from '../grpc-echo';
 
@@ -15,6 +16,13 @@ async function main(): Promise<void> {
   const pkg = echoPackage();
   const client = new pkg.Echo(target, grpc.credentials.createInsecure());
   const seen: Seen = {};
+  if (process.argv[3] === 'probe') {
+    // One unary call; prints its status only (for denials).
+    const code = await new Promise<number>((resolve) => client.Unary({ text: 'probe' }, (err: grpc.ServiceError | null) => resolve(err?.code ?? 0)));
+    client.close();
+    process.stdout.write(`${JSON.stringify({ code })}\n`);
+    return;
+  }
   const md = new grpc.Metadata();
   md.set('x-echo', 'hello-md');
   seen.unary = await new Promise((resolve, reject) => {
