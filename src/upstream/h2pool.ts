@@ -15,7 +15,7 @@ export interface H2PoolOptions {
   readonly connectTimeoutMs: number;
   /** A session without streams for this long is closed; 0 = never. */
   readonly idleTimeoutMs: number;
-  /** Streams per session before the peer's SETTINGS arrive, and a cap on what a peer allows. */
+  /** A cap on the streams a peer allows per session (default 1000). */
   readonly maxStreamsPerSession?: number;
   /** Sessions per endpoint key; past it, new streams go to the least loaded session (nghttp2 queues them). */
   readonly maxSessionsPerKey?: number;
@@ -37,13 +37,34 @@ export interface H2Lease {
   readonly reused: boolean;
 }
 
-const DEFAULT_STREAMS = 100;
+/**
+ * Streams per session before the peer's limit is known: RFC 9113 recommends peers allow at least 100.
+ * Once known, the peer's limit holds, up to DEFAULT_MAX_STREAMS: fewer, fuller sessions to a busy
+ * endpoint batch more frames per socket write (with 100, 1600 streams to one nginx took 16 sessions).
+ */
+const UNSETTLED_STREAMS = 100;
+const DEFAULT_MAX_STREAMS = 1000;
 const DEFAULT_SESSIONS = 16;
 /** Upstream flow-control windows: what the proxy may buffer per stream / per session from a fast server. */
 const STREAM_WINDOW = 256 * 1024;
 const SESSION_WINDOW = 4 * 1024 * 1024;
 /** After a graceful close, how long the peer may take to close its side of the socket. */
 const LINGER_MS = 1_000;
+
+/** Request headers: an object, or node's flat [name, value, ...] form (no object built). */
+export type H2Headers = http2.OutgoingHttpHeaders | readonly string[];
+
+/** A stream's session, for the one 'close' listener every pooled stream shares (no closure each). */
+const SESSION = Symbol('nodemesh.pooledSession');
+type PooledStream = http2.ClientHttp2Stream & { [SESSION]: PooledSession };
+
+/** node copies request options; these are never changed. */
+const REQUEST_END: http2.ClientSessionRequestOptions = Object.freeze({ endStream: true });
+const REQUEST_BODY: http2.ClientSessionRequestOptions = Object.freeze({ endStream: false });
+
+function onStreamClose(this: PooledStream): void {
+  this[SESSION].streamClosed();
+}
 
 class ConnectTimeout extends Error {
   readonly code = CONNECT_TIMEOUT_CODE;
@@ -59,6 +80,7 @@ export class PooledSession {
   active = 0;
   served = 0;
   maxRequests = 0;
+  private local: string | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
 
@@ -103,24 +125,36 @@ export class PooledSession {
   capacity(): number {
     const cap = this.pool.maxStreams;
     const peer = this.settled ? this.session.remoteSettings?.maxConcurrentStreams : this.pool.known(this.key);
-    return peer === undefined ? cap : Math.min(cap, peer);
+    return peer === undefined ? Math.min(cap, UNSETTLED_STREAMS) : Math.min(cap, peer);
   }
 
   usable(): boolean {
     return !this.draining && !this.closed && !this.session.destroyed && !this.session.closed;
   }
 
-  open(headers: http2.OutgoingHttpHeaders, endStream: boolean): http2.ClientHttp2Stream {
+  open(headers: H2Headers, opts: H2RequestOptions): http2.ClientHttp2Stream {
     this.clearIdle();
-    const stream = this.session.request(headers, { endStream });
+    const stream = this.session.request(headers, opts.endStream ? REQUEST_END : REQUEST_BODY);
     this.active++;
     this.served++;
     if (this.maxRequests > 0 && this.served >= this.maxRequests) this.drain();
-    stream.once('close', () => this.streamClosed());
+    (stream as PooledStream)[SESSION] = this;
+    stream.on('close', onStreamClose);
     return stream;
   }
 
-  private streamClosed(): void {
+  /** "address:port" of the session's socket (for the access log), kept once known. */
+  localAddress(): string | null {
+    if (this.local === undefined) {
+      const s = this.socket;
+      if (s.localAddress === undefined) return null;
+      this.local = `${s.localAddress}:${s.localPort}`;
+    }
+    return this.local;
+  }
+
+  /** @internal one of this session's streams closed. */
+  streamClosed(): void {
     this.active--;
     if (this.active > 0 || this.closed) return;
     if (this.draining) return this.shutdown();
@@ -193,7 +227,7 @@ export class H2Pool {
   private closed = false;
 
   constructor(private readonly opts: H2PoolOptions) {
-    this.maxStreams = opts.maxStreamsPerSession ?? DEFAULT_STREAMS;
+    this.maxStreams = opts.maxStreamsPerSession ?? DEFAULT_MAX_STREAMS;
     this.maxSessions = opts.maxSessionsPerKey ?? DEFAULT_SESSIONS;
     this.idleMs = opts.idleTimeoutMs;
   }
@@ -202,7 +236,7 @@ export class H2Pool {
    * Opens a stream to the endpoint `key` (dialling `addr`: an endpoint, or a relay's Unix socket).
    * Never throws for network trouble: failures arrive as the stream's 'error'.
    */
-  request(key: string, addr: Addr, headers: http2.OutgoingHttpHeaders, opts: H2RequestOptions): H2Lease {
+  request(key: string, addr: Addr, headers: H2Headers, opts: H2RequestOptions): H2Lease {
     if (this.closed) throw new Error('h2 pool closed');
     const list = this.sessions.get(key);
     let best: PooledSession | undefined;
@@ -219,7 +253,7 @@ export class H2Pool {
     if (s === undefined) s = (list?.length ?? 0) >= this.maxSessions && least !== undefined ? least : this.connect(key, addr, opts.connectTimeoutMs ?? this.opts.connectTimeoutMs);
     if (opts.maxRequestsPerSession !== undefined && opts.maxRequestsPerSession > 0) s.maxRequests = opts.maxRequestsPerSession;
     const reused = s.connected;
-    return { stream: s.open(headers, opts.endStream), session: s, reused };
+    return { stream: s.open(headers, opts), session: s, reused };
   }
 
   private connect(key: string, addr: Addr, connectTimeoutMs: number): PooledSession {

@@ -45,6 +45,31 @@ test('h2 pool: the peer’s maxConcurrentStreams is honoured by opening more ses
   assert.deepEqual(await Promise.all([first, ...rest]), [200, 200, 200, 200, 200]);
 });
 
+test('h2 pool: a peer allowing more than 100 streams gets them on one session once its limit is known', async (t) => {
+  const held: (() => void)[] = [];
+  const sessions = new Set<http2.ServerHttp2Session>();
+  const server = http2.createServer({ settings: { maxConcurrentStreams: 500 } });
+  server.on('session', (s) => sessions.add(s));
+  server.on('stream', (stream) => held.push(() => stream.respond({ ':status': 200 }, { endStream: true })));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const addr = { address: '127.0.0.1', port: (server.address() as net.AddressInfo).port };
+  const pool = new H2Pool({ connectTimeoutMs: 1_000, idleTimeoutMs: 0 });
+  t.after(() => {
+    pool.close();
+    for (const s of sessions) s.destroy();
+    server.close();
+  });
+  const first = get(pool, addr, '/0');
+  await eventually(() => held.length === 1, 'first stream arrived');
+  const rest = Array.from({ length: 149 }, (_, i) => get(pool, addr, `/${i + 1}`));
+  await eventually(() => held.length === 150, 'all streams reached the server');
+  assert.equal(sessions.size, 1, '150 streams in flight on the one session the peer allows 500 on');
+  for (const h of held) h();
+  const codes = await Promise.all([first, ...rest]);
+  assert.ok(codes.every((c) => c === 200));
+});
+
 test('h2 upstream GOAWAY: later requests move to a new session, a stream refused in the race is resent once; idle sessions close', async (t) => {
   let n = 0;
   const sessions = new Set<unknown>();

@@ -37,6 +37,7 @@ export class BodyReader {
   private waiting = false;
   private taps: BodyTap[] = [];
   private started = false;
+  private listening = false;
 
   constructor(
     private readonly body: Readable,
@@ -44,6 +45,11 @@ export class BodyReader {
     /** Replay bound; past it no retry is possible. */
     private readonly maxReplay: number,
     private readonly events: BodyEvents,
+    /**
+     * The body is known to be empty and needs no reading (an HTTP/2 HEADERS frame with END_STREAM):
+     * it ends when the first try is attached, without listeners or a turn of the stream machinery.
+     */
+    private readonly empty = false,
   ) {}
 
   /** True while every byte read so far is kept (a new try can be sent the whole body). */
@@ -73,6 +79,10 @@ export class BodyReader {
       }
     }
     if (this.ended) return t.end(this.trailers());
+    if (this.empty) {
+      this.started = true;
+      return this.onEnd();
+    }
     this.start();
     this.body.resume();
   }
@@ -97,7 +107,7 @@ export class BodyReader {
     this.dropReplay();
     for (const t of this.taps) if (!this.ended) t.abandon();
     this.taps = [];
-    if (this.started) {
+    if (this.listening) {
       this.body.removeListener('data', this.onData);
       this.body.removeListener('end', this.onEnd);
     }
@@ -106,6 +116,7 @@ export class BodyReader {
   private start(): void {
     if (this.started) return;
     this.started = true;
+    this.listening = true;
     const b = this.body;
     b.on('data', this.onData);
     b.once('end', this.onEnd);

@@ -3,6 +3,7 @@
 // grpc-timeout deadlines, the response streamed back with backpressure both ways. Every ending goes
 // through finish(): metrics and the access log exactly once, breaker and budget released.
 import type { ClusterBalancer } from '../../balance/cluster';
+import type { PickInput } from '../../balance/algorithm';
 import type { Target } from '../../balance/target';
 import type { Service } from '../../config/model';
 import type { HttpRoute, RetryPolicy } from '../../config/traffic';
@@ -12,12 +13,13 @@ import { logger } from '../../log';
 import { backoffMs, shouldRetry, type AttemptOutcome, type RetryBudget } from '../../route/retry';
 import type { HeaderEdits, ResolvedDestination } from '../../route/types';
 import { classifyUpstreamError, type FailureVerdict } from '../../upstream/failure';
-import { h1Attempt, h2Attempt, type Attempt, type AttemptEvents, type AttemptFailure, type UpstreamHead } from './attempt';
+import { attemptOptions, h1Attempt, h2Attempt, type Attempt, type AttemptFailure, type UpstreamHead } from './attempt';
 import type { BodyEvents, BodyReader } from './body';
 import type { EngineParts } from './deps';
 import { grpcStatusOf } from './grpc';
 import { applyEdits, responseFields } from './headerops';
 import { answer, record } from './record';
+import { TryEvents } from './tryevents';
 import type { HeaderList, L7Request, L7Sink, SinkEvents } from './types';
 
 const log = logger('l7');
@@ -57,8 +59,11 @@ export class Call implements SinkEvents, BodyEvents {
   private termination: string | null = null;
   private policy: RetryPolicy | undefined;
   private target: Target | undefined;
-  private readonly tried = new Set<string>();
-  private attempt: Attempt | undefined;
+  /** Endpoints tried: the first, then a set once there is a second. */
+  private firstTried: string | undefined;
+  private tried: Set<string> | undefined;
+  /** @internal the try whose events count (TryEvents checks it). */
+  attempt: Attempt | undefined;
   private attemptT0 = 0;
   private retries = 0;
   private retryInFlight = false;
@@ -137,13 +142,13 @@ export class Call implements SinkEvents, BodyEvents {
 
   private tryNext(): void {
     if (this.finished) return;
-    const { dest, cb } = this.fwd!;
-    const ctx = this.ctx;
-    const pick = cb.pick(this.p.index().upstreams(dest.service, dest.port), {
-      ...(this.fwd!.hashKey !== undefined ? { hashKey: this.fwd!.hashKey } : {}),
-      originalDst: ctx.vip.address,
-      ...(this.tried.size > 0 ? { exclude: this.tried } : {}),
-    });
+    const { dest, cb, hashKey } = this.fwd!;
+    const originalDst = this.ctx.vip.address;
+    const tried = this.firstTried === undefined ? undefined : (this.tried ??= new Set([this.firstTried]));
+    const input: PickInput = tried === undefined
+      ? (hashKey !== undefined ? { hashKey, originalDst } : { originalDst })
+      : (hashKey !== undefined ? { hashKey, originalDst, exclude: tried } : { originalDst, exclude: tried });
+    const pick = cb.pick(this.p.index().upstreams(dest.service, dest.port), input);
     if (pick.kind === 'none') return this.fail('NO_HEALTHY_UPSTREAM', 'no endpoints');
     if (pick.panic) this.p.metrics.panicPicks.inc({ service: dest.service.key });
     this.startAttempt(pick.target);
@@ -152,28 +157,19 @@ export class Call implements SinkEvents, BodyEvents {
   private startAttempt(t: Target): void {
     const { dest, cb, head } = this.fwd!;
     this.target = t;
-    this.tried.add(t.key);
+    // Only a second try needs the set (exclude what was tried); most calls make one.
+    if (this.firstTried === undefined) this.firstTried = t.key;
+    else (this.tried ??= new Set([this.firstTried])).add(t.key);
     cb.onStart(t);
     this.tryOpen = true;
     this.attemptT0 = this.p.now();
     const relay = this.p.dial?.(this.ctx.peer, t.addr);
     const addr = relay ?? t.addr;
     const key = relay !== undefined ? `relay|${relay.address}` : t.key;
-    const cp = dest.policy.connectionPool;
-    const opts = {
-      ...(cp?.connectTimeoutMs !== undefined ? { connectTimeoutMs: cp.connectTimeoutMs } : {}),
-      ...(cp?.maxRequestsPerConnection !== undefined ? { maxRequestsPerConnection: cp.maxRequestsPerConnection } : {}),
-    };
-    let a: Attempt | undefined;
-    const mine = (): boolean => !this.finished && this.attempt === a && a !== undefined;
-    const ev: AttemptEvents = {
-      onResponse: (s, h, e) => mine() && this.guard(() => this.onResponse(s, h, e)),
-      onData: (c) => mine() && this.guard(() => this.onData(c)),
-      onEnd: (tr) => mine() && this.guard(() => this.onEnd(tr)),
-      onFailure: (f) => mine() && this.guard(() => this.onFailure(f)),
-      onDrain: () => mine() && this.body!.drained(),
-    };
-    a = this.req.protocol === 'HTTP/2' ? h2Attempt(this.p.h2, key, addr, head, this.req.bodyless, opts, ev) : h1Attempt(this.p.h1, key, addr, head, opts, ev);
+    const opts = attemptOptions(dest);
+    const ev = new TryEvents(this);
+    const a = this.req.protocol === 'HTTP/2' ? h2Attempt(this.p.h2, key, addr, head, this.req.bodyless, opts, ev) : h1Attempt(this.p.h1, key, addr, head, opts, ev);
+    ev.attempt = a;
     this.attempt = a;
     const per = this.policy?.perTryTimeoutMs;
     if (per !== undefined && per > 0) this.tryTimer = setTimeout(() => this.guard(() => this.tryTimedOut()), per);
@@ -201,7 +197,8 @@ export class Call implements SinkEvents, BodyEvents {
     this.fwd!.budget.retryEnded();
   }
 
-  private onResponse(status: number, headers: HeaderList, endStream: boolean): void {
+  /** @internal */
+  onResponse(status: number, headers: HeaderList, endStream: boolean): void {
     this.settleTry(status);
     this.upstreamMs = this.p.now() - this.t0;
     const g = this.req.grpc ? grpcStatusOf(headers) : '';
@@ -221,7 +218,8 @@ export class Call implements SinkEvents, BodyEvents {
     }
   }
 
-  private onData(chunk: Buffer): void {
+  /** @internal */
+  onData(chunk: Buffer): void {
     this.respBytes += chunk.length;
     if (!this.sink.write(chunk) && !this.respPaused) {
       this.respPaused = true;
@@ -229,7 +227,8 @@ export class Call implements SinkEvents, BodyEvents {
     }
   }
 
-  private onEnd(trailers: HeaderList | undefined): void {
+  /** @internal */
+  onEnd(trailers: HeaderList | undefined): void {
     if (this.req.grpc && trailers !== undefined) this.grpcStatus = grpcStatusOf(trailers) || this.grpcStatus;
     this.upLocal = this.attempt!.localAddress();
     this.attempt = undefined;
@@ -237,7 +236,8 @@ export class Call implements SinkEvents, BodyEvents {
     this.finish();
   }
 
-  private onFailure(f: AttemptFailure): void {
+  /** @internal */
+  onFailure(f: AttemptFailure): void {
     this.upLocal = this.attempt!.localAddress();
     this.attempt = undefined;
     this.termination = f.message;

@@ -126,7 +126,10 @@ export class L7Engine implements L7Handler {
     };
     fwd.budget.requestStarted();
     const retries = d.route?.retries;
-    const body = new BodyReader(req.body, () => req.trailers(), retries !== undefined && retries.attempts > 0 ? p.maxReplayBytes : 0, call);
+    // An HTTP/2 request that ended with its headers has nothing to read (HTTP/1 bodies are read to
+    // keep the connection's framing, so they always go through the stream).
+    const empty = req.bodyless && req.protocol === 'HTTP/2';
+    const body = new BodyReader(req.body, () => req.trailers(), retries !== undefined && retries.attempts > 0 ? p.maxReplayBytes : 0, call, empty);
     for (const m of d.mirrors) {
       if (m.percent < 100 && p.random() * 100 >= m.percent) continue;
       const copy = MirrorCopy.start(p, ctx, m, head, req.protocol === 'HTTP/2', req.bodyless);

@@ -41,11 +41,17 @@ export interface ProxyFields {
 
 /** Adds x-request-id and x-forwarded-proto when the request has none, as the HTTP/1 path does. */
 export function addProxyFields(list: HeaderList, fields: ProxyFields): HeaderList {
-  let out = list;
-  if (fields.requestId !== undefined && getHeader(list, 'x-request-id') === undefined) out = [...out, ['x-request-id', fields.requestId]];
-  if (getHeader(list, 'x-forwarded-proto') === undefined) out = [...out, ['x-forwarded-proto', 'http']];
+  const id = fields.requestId !== undefined && getHeader(list, 'x-request-id') === undefined;
+  const xfp = getHeader(list, 'x-forwarded-proto') === undefined;
+  if (!id && !xfp) return list;
+  // One copy for both fields (every request without them passes here).
+  const out = list.slice();
+  if (id) out.push(['x-request-id', fields.requestId!]);
+  if (xfp) out.push(XFP);
   return out;
 }
+
+const XFP: readonly [string, string] = Object.freeze(['x-forwarded-proto', 'http'] as const);
 
 /** Fields that never cross a hop in either direction (and are illegal in HTTP/2). */
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'http2-settings']);

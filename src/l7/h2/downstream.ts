@@ -14,7 +14,7 @@ import type { Metrics } from '../../telemetry/metrics';
 import { sourceOf, type EngineLookup } from '../engine/source';
 import type { L7Handler } from '../engine/types';
 import { DEFAULT_GUARD, SessionGuard, type Abuse, type GuardLimits } from './guard';
-import { H2Request, H2Sink } from './stream';
+import { H2Request, H2Sink, type StreamCloseHook } from './stream';
 
 const log = logger('http2');
 const { NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_NO_ERROR } = http2.constants;
@@ -44,14 +44,34 @@ export interface H2DownstreamDeps {
 
 type AbuseReason = Abuse | 'protocol_error';
 
-interface SessionState {
-  readonly ctx: ConnContext;
-  readonly socket: net.Socket;
-  readonly guard: SessionGuard;
-  active: number;
-  pending: { stream: http2.ServerHttp2Stream; headers: http2.IncomingHttpHeaders; raw: string[] | undefined; sink: H2Sink }[];
-  flushing: boolean;
-  abused: boolean;
+interface Pending {
+  readonly stream: http2.ServerHttp2Stream;
+  readonly headers: http2.IncomingHttpHeaders;
+  readonly raw: string[] | undefined;
+  readonly sink: H2Sink;
+}
+
+/** One client connection: its streams in flight and its abuse accounting. */
+class SessionState implements StreamCloseHook {
+  active = 0;
+  pending: Pending[] = [];
+  flushing = false;
+  abused = false;
+
+  constructor(
+    readonly session: http2.ServerHttp2Session,
+    readonly ctx: ConnContext,
+    readonly socket: net.Socket,
+    readonly guard: SessionGuard,
+    /** A client reset a stream opened at OPENEDAT. */
+    private readonly onReset: (st: SessionState, openedAt: number) => void,
+  ) {}
+
+  streamClosed(sink: H2Sink): void {
+    this.active--;
+    // Not completed and not reset by us: the client reset it (or the session died under it).
+    if (!sink.completed && !sink.resetByProxy && !this.session.destroyed && !this.abused) this.onReset(this, sink.openedAt);
+  }
 }
 
 export class H2Downstream {
@@ -140,7 +160,7 @@ export class H2Downstream {
       return;
     }
     const { socket, ctx } = handing;
-    const st: SessionState = { ctx, socket, guard: new SessionGuard(this.limits), active: 0, pending: [], flushing: false, abused: false };
+    const st = new SessionState(session, ctx, socket, new SessionGuard(this.limits), this.onReset);
     this.sessions.set(session, st);
     session.on('error', (err: Error & { code?: string }) => {
       log.debug({ err: err.message, code: err.code, peer: formatAddr(ctx.peer) }, 'http2 session error');
@@ -150,9 +170,13 @@ export class H2Downstream {
     session.on('frameError', () => undefined);
     session.on('ping', () => this.guarded(() => this.check(session, st, st.guard.ping(this.now()))));
     session.on('remoteSettings', () => this.guarded(() => this.check(session, st, st.guard.settings(this.now()))));
-    session.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, _flags: number, raw?: string[]) =>
-      this.guarded(() => this.onStream(session, st, stream, headers, raw)),
-    );
+    session.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, _flags: number, raw?: string[]) => {
+      try {
+        this.onStream(st, stream, headers, raw);
+      } catch (err) {
+        log.error({ err }, 'http2 handling failed');
+      }
+    });
     session.on('close', () => {
       this.sessions.delete(session);
       if (!socket.destroyed) setTimeout(() => socket.destroy(), LINGER_MS).unref();
@@ -170,19 +194,11 @@ export class H2Downstream {
     }
   }
 
-  private onStream(session: http2.ServerHttp2Session, st: SessionState, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, raw: string[] | undefined): void {
-    stream.on('error', () => undefined);
+  private onStream(st: SessionState, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, raw: string[] | undefined): void {
     st.guard.streamOpened();
     st.active++;
-    const openedAt = this.now();
-    const sink = new H2Sink(stream);
-    stream.once('close', () => {
-      st.active--;
-      // Not completed and not reset by us: the client reset it (or the session died under it).
-      if (!sink.completed && !sink.resetByProxy && !session.destroyed && !st.abused) {
-        this.guarded(() => this.check(session, st, st.guard.streamReset(this.now(), openedAt)));
-      }
-    });
+    // The sink listens for the stream's close and then tells st (SessionState.streamClosed).
+    const sink = new H2Sink(stream, st, this.now());
     st.pending.push({ stream, headers, raw, sink });
     if (!st.flushing) {
       st.flushing = true;
@@ -198,9 +214,23 @@ export class H2Downstream {
     if (st.abused) return;
     for (const { stream, headers, raw, sink } of batch) {
       if (stream.destroyed || stream.closed) continue;
-      this.guarded(() => this.dispatch(st, stream, headers, raw, sink), () => sink.reset());
+      try {
+        this.dispatch(st, stream, headers, raw, sink);
+      } catch (err) {
+        log.error({ err }, 'http2 handling failed');
+        try {
+          sink.reset();
+        } catch {
+          // Nothing more to undo.
+        }
+      }
     }
   }
+
+  /** A client reset a stream before its response completed (SessionGuard judges the rate). */
+  private readonly onReset = (st: SessionState, openedAt: number): void => {
+    this.guarded(() => this.check(st.session, st, st.guard.streamReset(this.now(), openedAt)));
+  };
 
   private dispatch(st: SessionState, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, raw: string[] | undefined, sink: H2Sink): void {
     const { ctx } = st;

@@ -40,6 +40,20 @@ export function objectOf(list: HeaderList, into: http2.OutgoingHttpHeaders = {})
   return into;
 }
 
+/** A response head in node's flat [name, value, ...] form: no header object is built for it. */
+function flatResponse(status: number, headers: HeaderList): string[] {
+  const out = [':status', String(status)];
+  for (const [k, v] of headers) out.push(k, v);
+  return out;
+}
+
+/** node only reads the trailers object it is given. */
+const NO_TRAILERS: http2.OutgoingHttpHeaders = Object.freeze({});
+
+/** node reads respond() options without keeping or changing them. */
+const RESPOND_END: http2.ServerStreamResponseOptions = Object.freeze({ endStream: true, waitForTrailers: false });
+const RESPOND_BODY: http2.ServerStreamResponseOptions = Object.freeze({ endStream: false, waitForTrailers: true });
+
 export class H2Request implements L7Request {
   readonly method: string;
   readonly path: string;
@@ -72,9 +86,12 @@ export class H2Request implements L7Request {
     this.sourceLabels = source.labels;
     this.sourceNamespace = source.namespace;
     this.sourcePrincipal = source.principal;
-    body.once('trailers', (t: http2.IncomingHttpHeaders) => {
-      this.trailerList = listOf(t);
-    });
+    // Trailers can only follow a body.
+    if (!this.bodyless) {
+      body.once('trailers', (t: http2.IncomingHttpHeaders) => {
+        this.trailerList = listOf(t);
+      });
+    }
   }
 
   header(name: string): string | undefined {
@@ -106,6 +123,27 @@ function push(out: [string, string][], k: string, v: string): void {
   out.push([k, v]);
 }
 
+/** Who hears that a client stream closed, after the sink itself (the session's accounting). */
+export interface StreamCloseHook {
+  streamClosed(sink: H2Sink): void;
+}
+
+const SINK = Symbol('nodemesh.h2sink');
+type SinkStream = http2.ServerHttp2Stream & { [SINK]: H2Sink };
+
+// Listeners shared by every client stream (no closures per request); each finds its sink on the stream.
+function onWantTrailers(this: SinkStream): void {
+  this[SINK].wantTrailers();
+}
+function onDrain(this: SinkStream): void {
+  this[SINK].drained();
+}
+function onClose(this: SinkStream): void {
+  this[SINK].streamClosed();
+}
+/** Stream errors end in 'close', which is what counts; without a listener they would be thrown. */
+function ignore(): void {}
+
 export class H2Sink implements L7Sink {
   /** The response completed (trailers or END_STREAM sent). */
   completed = false;
@@ -116,10 +154,17 @@ export class H2Sink implements L7Sink {
   private trailers: HeaderList | undefined;
   private events: SinkEvents | undefined;
 
-  constructor(private readonly stream: http2.ServerHttp2Stream) {
-    stream.on('wantTrailers', this.onWantTrailers);
-    stream.on('close', this.onClose);
-    stream.on('drain', this.onDrain);
+  constructor(
+    private readonly stream: http2.ServerHttp2Stream,
+    private readonly hook?: StreamCloseHook,
+    /** When the stream opened (the session's clock), for the hook. */
+    readonly openedAt = 0,
+  ) {
+    (stream as SinkStream)[SINK] = this;
+    stream.on('error', ignore);
+    stream.on('wantTrailers', onWantTrailers);
+    stream.on('close', onClose);
+    stream.on('drain', onDrain);
   }
 
   get closed(): boolean {
@@ -137,7 +182,7 @@ export class H2Sink implements L7Sink {
     // node ends 204/205/304 responses at their headers whatever it is told.
     const end = endStream || status === 204 || status === 205 || status === 304;
     try {
-      this.stream.respond(objectOf(headers, { ':status': status }), { endStream: end, waitForTrailers: !end });
+      this.stream.respond(flatResponse(status, headers), end ? RESPOND_END : RESPOND_BODY);
       if (end) this.done();
     } catch {
       this.reset();
@@ -175,14 +220,16 @@ export class H2Sink implements L7Sink {
     }
   }
 
-  private readonly onWantTrailers = (): void => {
+  /** @internal node asks for the trailers (the response was sent with waitForTrailers). */
+  wantTrailers(): void {
     try {
-      this.stream.sendTrailers(objectOf(this.trailers ?? []));
+      const t = this.trailers;
+      this.stream.sendTrailers(t === undefined || t.length === 0 ? NO_TRAILERS : objectOf(t));
       this.done();
     } catch {
       this.reset();
     }
-  };
+  }
 
   /**
    * The response is complete. A client still sending its request is told to stop without error
@@ -199,15 +246,18 @@ export class H2Sink implements L7Sink {
     }
   }
 
-  private readonly onDrain = (): void => {
+  /** @internal the client takes more response bytes. */
+  drained(): void {
     this.events?.drain();
-  };
+  }
 
-  private readonly onClose = (): void => {
+  /** @internal the client stream closed. */
+  streamClosed(): void {
     // A stream that closes after END_STREAM went out completed even if node saw no wantTrailers.
     if (!this.completed && !this.resetByProxy && this.stream.rstCode === http2.constants.NGHTTP2_NO_ERROR && this.bodyEnded) this.completed = true;
     if (!this.completed && !this.resetByProxy) this.gone();
-  };
+    this.hook?.streamClosed(this);
+  }
 
   private gone(): void {
     const e = this.events;

@@ -128,3 +128,25 @@ test('BodyReader: a lagging tap drops out, a complete one finishes, a broken bod
   await tick();
   assert.deepEqual(log2, ['abandoned', 'broken']);
 });
+
+test('BodyReader: a known-empty body ends at the first attach without reading the stream; a retry gets the end again', () => {
+  const src = new PassThrough();
+  const log: string[] = [];
+  const r = new BodyReader(src, () => undefined, 100, { ended: () => log.push('ended'), broken: () => log.push('broken') }, true);
+  r.addTap({ feed: () => true, finish: () => log.push('tap finished'), abandon: () => log.push('tap abandoned') });
+  assert.equal(r.ended, false, 'not ended before a try is attached');
+  const first = new Collect();
+  r.attach(first);
+  assert.ok(first.ended);
+  assert.deepEqual(first.chunks, []);
+  assert.deepEqual(log, ['tap finished', 'ended']);
+  assert.equal(src.listenerCount('data'), 0, 'the stream is never read');
+  r.detach();
+  const second = new Collect();
+  r.attach(second);
+  assert.ok(second.ended);
+  assert.ok(r.replayable);
+  r.close();
+  assert.deepEqual(log, ['tap finished', 'ended']);
+  assert.equal(r.bytes, 0);
+});
