@@ -66,8 +66,9 @@ export async function startMesh(
   // Explicit ports for every listener, so an agent already running on this host cannot clash.
   const [outbound, metrics, ready] = (await freePorts(3)) as [number, number, number];
   fs.writeFileSync(p.logFile, '');
-  // BENCH_AGENT_NODE_ARGS passes node flags to the agent (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
-  const nodeArgs = (process.env.BENCH_AGENT_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  // The agent runs with the flags bin/nodemesh gives it; BENCH_AGENT_NODE_ARGS adds more (e.g.
+  // "--cpu-prof --cpu-prof-dir=/tmp/prof").
+  const nodeArgs = ['--max-semi-space-size=32', ...(process.env.BENCH_AGENT_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)];
   const agent = (agentProc = startInCgroup('agent', agentCg, process.execPath, [
     ...nodeArgs,
     p.agentMain, 'agent',
