@@ -1,11 +1,10 @@
 // The balancing layer's public surface.
-export { Balancer, BalancerSet, buildTargets, type BalancerPick, type BalancerSetOptions, type Target } from './set';
+export { BalancerSet, buildTargets, type BalancerPick, type BalancerSetOptions, type Target } from './set';
 export { ClusterBalancer, createAlgorithm, type EjectionEvent } from './cluster';
 export { type Algorithm, type AlgorithmKind, type Healthy, type PickEnv, type PickInput, algorithmKind } from './algorithm';
 export { Breaker, Breakers, limitsOf, UNLIMITED, type BreakerLimits, type Limit, type Waiting } from './breaker';
 export { OutlierDetector, type Ejection, type EjectionReason, type OutlierResult } from './outlier';
 export { DEFAULT_EWMA, LoadState, type EwmaOptions } from './load';
 export { DEFAULT_HEALTH, HealthTable, type HealthOptions } from './health';
-export { pickRoundRobin, type RoundRobinPick } from './picker';
 export { hash32 } from './hash';
 export { matchesLabels } from './target';

@@ -61,8 +61,8 @@ export class Exchange implements UpstreamOwner, RelayHost {
     readonly head: Head,
     /** performance.now() when the head arrived. */
     readonly t0: number,
-    /** The routed destination and its balancer; undefined = the connection's service, round robin. */
-    private readonly plan?: FastPlan,
+    /** The routed destination and its balancer. */
+    private readonly plan: FastPlan,
   ) {}
 
   /** Starts the exchange with the bytes after the head (buf[off, len)); returns the offset consumed up to. */
@@ -88,17 +88,14 @@ export class Exchange implements UpstreamOwner, RelayHost {
     this.armBodyOrRequest(this.t0);
 
     const plan = this.plan;
-    const pick =
-      plan === undefined
-        ? ctx.balancer.pick(ctx.service, ctx.port, ctx.upstreams(deps.index()))
-        : plan.balancer.pick(deps.index().upstreams(plan.dest.service, plan.dest.port), plan.hashKey === undefined ? undefined : { hashKey: plan.hashKey });
+    const pick = plan.balancer.pick(deps.index().upstreams(plan.dest.service, plan.dest.port), plan.hashKey === undefined ? undefined : { hashKey: plan.hashKey });
     if (pick.kind === 'none') {
       this.fail('NO_HEALTHY_UPSTREAM', 'no endpoints');
       return end;
     }
     if (pick.panic) deps.metrics.panicPicks.inc({ service: (plan?.dest.service ?? ctx.service).key });
     const t = (this.target = pick.target);
-    plan?.balancer.onStart(t);
+    plan.balancer.onStart(t);
     if (head.requestIdIdx < 0) this.idSeq = nextRequestSeq();
     const host = head.hostCount === 0 ? defaultHost(ctx.service.hosts[0], ctx.port.number, ctx.vip.address) : '';
     const out = upstreamRequestHead(head, { host, idSeq: this.idSeq }, end > off ? buf : undefined, off, end);
@@ -190,7 +187,7 @@ export class Exchange implements UpstreamOwner, RelayHost {
       this.clientGone();
     } else if (this.requestAt !== 0 && this.requestAt <= now) {
       this.termination = 'upstream request timeout';
-      if (this.plan !== undefined && this.target !== undefined && this.code === 0) this.plan.balancer.report(this.target, 'timeout');
+      if (this.target !== undefined && this.code === 0) this.plan.balancer.report(this.target, 'timeout');
       this.abort(timeoutVerdict(this.code !== 0));
     }
   }
@@ -236,8 +233,7 @@ export class Exchange implements UpstreamOwner, RelayHost {
     const { conn, head } = this;
     this.connectAt = 0;
     this.upstreamMs = this.tick - this.t0;
-    if (this.plan === undefined) conn.deps.balancers.reportSuccess(this.target!);
-    else this.plan.balancer.report(this.target!, res.status);
+    this.plan.balancer.report(this.target!, res.status);
     if (res.hasHopByHop) keepAliveHint(res, this.up!);
     this.code = res.status;
     const client10 = head.minor === 0;
@@ -296,9 +292,9 @@ export class Exchange implements UpstreamOwner, RelayHost {
     const v = classifyUpstreamError(code, phase);
     const plan = this.plan;
     if (phase === 'connect') {
-      const ejected = v.eject && (plan === undefined ? this.conn.deps.balancers.reportFailure(this.target!) : plan.balancer.report(this.target!, 'connect-failure'));
-      this.conn.deps.metrics.connectFailure(this.target!, ejected && plan?.dest.policy.outlierDetection === undefined);
-    } else if (plan !== undefined && phase === 'before-headers') plan.balancer.report(this.target!, 'reset');
+      const ejected = v.eject && plan.balancer.report(this.target!, 'connect-failure');
+      this.conn.deps.metrics.connectFailure(this.target!, ejected && plan.dest.policy.outlierDetection === undefined);
+    } else if (phase === 'before-headers') plan.balancer.report(this.target!, 'reset');
     this.termination = message;
     this.abort(v);
   }
@@ -359,7 +355,7 @@ export class Exchange implements UpstreamOwner, RelayHost {
     const ctx = conn.ctx;
     ctx.inflight--;
     const durationMs = now - this.t0;
-    if (this.plan !== undefined && this.target !== undefined) this.plan.balancer.onEnd(this.target, this.upstreamMs >= 0 ? this.upstreamMs : durationMs);
+    if (this.target !== undefined) this.plan.balancer.onEnd(this.target, this.upstreamMs >= 0 ? this.upstreamMs : durationMs);
     const responseBytes = this.relay?.bytes ?? 0;
     // A routed request that found no endpoint still counts against the service it was routed to.
     const stats = this.target === undefined && this.plan !== undefined ? conn.deps.metrics.http(ctx.source, this.plan.dest.service, undefined) : ctx.httpStats(conn.deps.metrics, this.target);
@@ -387,7 +383,7 @@ export class Exchange implements UpstreamOwner, RelayHost {
       request_id: head.requestIdIdx >= 0 ? head.value(head.requestIdIdx) : this.idSeq >= 0 ? requestIdOf(this.idSeq) : null,
       authority: firstValue(head, H.HOST),
       upstream_host: this.target?.key ?? null,
-      upstream_cluster: this.plan?.dest.cluster ?? ctx.cluster,
+      upstream_cluster: this.plan.dest.cluster,
       upstream_local_address: this.upLocal,
       downstream_local_address: formatAddr(ctx.vip),
       downstream_remote_address: formatAddr(ctx.peer),

@@ -26,12 +26,10 @@ export interface EnginePlan {
   readonly view: H1RequestView;
 }
 
-/** undefined: no router (tests with a bare service lookup): the fast path on the connection's balancer. */
-export type H1Plan = FastPlan | EnginePlan | undefined;
+export type H1Plan = FastPlan | EnginePlan;
 
 export function planH1(index: ServiceLookup, balancers: BalancerSet, ctx: ConnContext, head: Head, random: () => number): H1Plan {
   const router = index.router;
-  if (router === undefined) return undefined;
   // Re-resolves the connection's service after a reload before routing on it.
   ctx.upstreams(index);
   const view = new H1RequestView(head, ctx);

@@ -2,7 +2,7 @@
 // kept, so a request the router does not inspect costs nothing, and one it does is decoded once.
 import type { ConnContext } from '../listener/context';
 import type { RequestView } from '../route/types';
-import { UNKNOWN } from '../telemetry/labels';
+import { sourceOf } from './engine/source';
 import { H, type Head } from './h1head';
 import { originPath } from './headers';
 
@@ -57,17 +57,15 @@ export class H1RequestView implements RequestView {
   }
 
   get sourceLabels(): Readonly<Record<string, string>> {
-    return this.ctx.source.labels;
+    return sourceOf(this.ctx.source).labels;
   }
 
-  /** '' when the client is unknown, so no sourceNamespace condition matches (as on HTTP/2). */
   get sourceNamespace(): string {
-    const ns = this.ctx.source.namespace;
-    return ns === UNKNOWN ? '' : ns;
+    return sourceOf(this.ctx.source).namespace;
   }
 
   get sourcePrincipal(): string {
-    return this.ctx.source.identity;
+    return sourceOf(this.ctx.source).principal;
   }
 }
 

@@ -45,8 +45,8 @@ export interface Http1Deps {
   readonly draining: () => boolean;
   /** Mesh tunnel relay to dial instead of the endpoint, for this client (see OutboundDeps.dial). */
   readonly dial?: (client: Addr, target: Addr) => Addr | undefined;
-  /** Runs requests the fast path does not do itself (h1plan.ts); without it every request stays raw. */
-  readonly engine?: L7Handler;
+  /** Runs the requests the fast path does not do itself (h1plan.ts). */
+  readonly engine: L7Handler;
 }
 
 /** One request on a connection: the raw fast path (Exchange) or a hand-off to the engine (EngineExchange). */
@@ -173,10 +173,8 @@ class H1Conn implements Downstream, Expiring {
   private exchangeFor(head: Head): H1Exchange {
     const deps = this.deps;
     const now = deps.deadlines.now();
-    const engine = deps.engine;
-    if (engine === undefined) return new Exchange(this, head, now);
     const plan = planH1(deps.index(), deps.balancers, this.ctx, head, Math.random);
-    if (plan?.kind === 'engine') return new EngineExchange(this, head, now, plan, engine);
+    if (plan.kind === 'engine') return new EngineExchange(this, head, now, plan, deps.engine);
     return new Exchange(this, head, now, plan);
   }
 

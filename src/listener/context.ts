@@ -4,7 +4,7 @@
 import type * as net from 'node:net';
 import type { Addr } from '../capture/types';
 import type { Service, ServicePort } from '../config/model';
-import type { Balancer, BalancerSet, Target } from '../balance/set';
+import type { Target } from '../balance/set';
 import type { Router } from '../route/types';
 import type { SourceInfo } from '../telemetry/labels';
 import type { HttpStats, Metrics } from '../telemetry/metrics';
@@ -14,8 +14,8 @@ import { upstreamCluster } from '../telemetry/accesslog';
 export interface ServiceLookup {
   byVip(ip: string, port: number): { service: Service; port: ServicePort } | undefined;
   upstreams(service: Service, port: ServicePort): readonly Addr[];
-  /** VirtualService/DestinationRule routing over the same config; absent = plain round robin per service. */
-  readonly router?: Router;
+  /** VirtualService/DestinationRule routing over the same config (a pass-through without them). */
+  readonly router: Router;
 }
 
 export class ConnContext {
@@ -23,7 +23,6 @@ export class ConnContext {
   readonly startedAt = Date.now();
   service: Service;
   port: ServicePort;
-  balancer: Balancer;
   /** Envoy's cluster name for the access log: outbound|PORT||HOST. */
   cluster: string;
   /** Requests of this connection currently in flight (HTTP pipelining makes it more than one). */
@@ -41,11 +40,9 @@ export class ConnContext {
     readonly source: SourceInfo,
     private index: ServiceLookup,
     route: { service: Service; port: ServicePort },
-    private readonly balancers: BalancerSet,
   ) {
     this.service = route.service;
     this.port = route.port;
-    this.balancer = balancers.for(route.service, route.port);
     this.cluster = upstreamCluster(route.port.number, route.service.hosts[0]);
   }
 
@@ -61,7 +58,6 @@ export class ConnContext {
       if (route !== undefined && (route.service !== this.service || route.port !== this.port)) {
         this.service = route.service;
         this.port = route.port;
-        this.balancer = this.balancers.for(route.service, route.port);
         this.cluster = upstreamCluster(route.port.number, route.service.hosts[0]);
       }
     }

@@ -3,7 +3,6 @@
 // 'error' handler and every step is guarded: a bad connection costs itself, never the process.
 import * as net from 'node:net';
 import type { Addr } from '../capture/types';
-import type { Service } from '../config/model';
 import { CATALOG, MeshError, type ErrorName } from '../errors';
 import { logger } from '../log';
 import type { BalancerSet } from '../balance/set';
@@ -11,8 +10,6 @@ import { declaredProtocol, detect, pathFor, type DetectResult, type ListenerPath
 import { L7Engine } from '../l7/engine/engine';
 import { H2Downstream } from '../l7/h2/downstream';
 import { Http1Proxy } from '../l7/http1';
-import { createRouter } from '../route/router';
-import type { Router } from '../route/types';
 import { AccessLog } from '../telemetry/accesslog';
 import { UNKNOWN_SOURCE, type SourceInfo } from '../telemetry/labels';
 import type { Metrics } from '../telemetry/metrics';
@@ -53,20 +50,6 @@ export interface OutboundListener {
   close(drainMs?: number): Promise<void>;
 }
 
-const bareRouters = new WeakMap<ServiceLookup, Router>();
-
-/** The lookup's router; a bare lookup (tests) without one gets a pass-through router over its services. */
-function routerOf(index: ServiceLookup): Router {
-  if (index.router !== undefined) return index.router;
-  let r = bareRouters.get(index);
-  if (r === undefined) {
-    const services = (index as { services?: () => readonly Service[] }).services?.() ?? [];
-    r = createRouter({ services, workloads: [], nodes: [], peerAuthentications: [], authorizationPolicies: [], source: { files: [], hash: '' } });
-    bareRouters.set(index, r);
-  }
-  return r;
-}
-
 /** Logs a given catalog error at most once per interval, so a flood of bad connections stays readable. */
 function rateLimitedWarn(intervalMs: number): (name: ErrorName, fields: Record<string, unknown>) => void {
   const last = new Map<ErrorName, number>();
@@ -101,12 +84,11 @@ export async function createOutboundListener(opts: { host: string; port: number;
     timeouts,
     balancers: deps.balancers,
     index: () => deps.index(),
-    router: () => routerOf(deps.index()),
     rateLimiter: deps.rateLimiter ?? new LocalRateLimiter(),
     ...(deps.dial ? { dial: deps.dial } : {}),
   });
   const http1 = new Http1Proxy({ ...common, pool, draining: () => closing, engine });
-  const h2 = new H2Downstream(engine, { metrics: deps.metrics, timeouts, index: () => deps.index() });
+  const h2 = new H2Downstream(engine, { metrics: deps.metrics, timeouts });
   const tcp = new TcpProxy(common);
 
   const dispatch = (socket: net.Socket, ctx: ConnContext, path: ListenerPath, head?: Buffer): void => {
@@ -158,7 +140,7 @@ export async function createOutboundListener(opts: { host: string; port: number;
       return;
     }
     const source = deps.sourceOf?.(peer) ?? UNKNOWN_SOURCE;
-    const ctx = new ConnContext(dst, peer, source, index, route, deps.balancers);
+    const ctx = new ConnContext(dst, peer, source, index, route);
     attachContext(socket, ctx);
     const declared = declaredProtocol(route.port.protocol);
     if (declared === 'http1') {

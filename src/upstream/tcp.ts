@@ -49,8 +49,8 @@ class TcpSession implements Expiring {
     private readonly ctx: ConnContext,
     private readonly target: Target | undefined,
     private readonly stats: TcpStats,
-    /** The routed cluster (VirtualService tcp route / DestinationRule); undefined = the service, round robin. */
-    private readonly cluster?: ClusterBalancer,
+    /** The routed cluster (VirtualService tcp route, DestinationRule policy). */
+    private readonly cluster: ClusterBalancer,
   ) {}
 
   start(head: Buffer | undefined): void {
@@ -104,8 +104,7 @@ class TcpSession implements Expiring {
     const { client } = this;
     const up = this.upstream!;
     this.connected = true;
-    if (this.cluster !== undefined) this.cluster.report(this.target!, 'success');
-    else this.proxy.deps.balancers.reportSuccess(this.target!);
+    this.cluster.report(this.target!, 'success');
     if (this.proxy.deps.accessLog.enabled) this.upstreamLocal = socketAddr(up.localAddress, up.localPort);
     if (client.destroyed) {
       up.destroy();
@@ -137,7 +136,7 @@ class TcpSession implements Expiring {
     if (!this.connected && this.target !== undefined) {
       const v = classifyUpstreamError(errorCode(err), 'connect');
       this.flags = v.flag;
-      const ejected = v.eject && (this.cluster !== undefined ? this.cluster.report(this.target, 'connect-failure') : this.proxy.deps.balancers.reportFailure(this.target));
+      const ejected = v.eject && this.cluster.report(this.target, 'connect-failure');
       // An outlierDetection ejection is counted as such (onEject), not as a passive-health one.
       this.proxy.deps.metrics.connectFailure(this.target, ejected && this.cluster?.outlier === undefined);
     }
@@ -222,14 +221,12 @@ export class TcpProxy {
   serve(client: net.Socket, ctx: ConnContext, head?: Buffer): void {
     const { deps } = this;
     const index = deps.index();
-    const upstreams = ctx.upstreams(index);
-    // VirtualService tcp routes (weighted) and the DestinationRule's balancer when the config has a router.
-    const dest = index.router?.routeTcp(ctx.service, ctx.port, Math.random);
-    const cluster = dest === undefined ? undefined : deps.balancers.for(dest);
-    const pick =
-      cluster === undefined || dest === undefined
-        ? ctx.balancer.pick(ctx.service, ctx.port, upstreams)
-        : cluster.pick(index.upstreams(dest.service, dest.port), { originalDst: ctx.vip.address });
+    ctx.upstreams(index);
+    // VirtualService tcp routes (weighted); a route whose destination does not resolve falls back to the
+    // service itself. Either way the DestinationRule's balancer picks.
+    const dest = index.router.routeTcp(ctx.service, ctx.port, Math.random) ?? index.router.destination(ctx.service, ctx.port, undefined);
+    const cluster = deps.balancers.for(dest);
+    const pick = cluster.pick(index.upstreams(dest.service, dest.port), { originalDst: ctx.vip.address });
     const target = pick.kind === 'pick' ? pick.target : undefined;
     if (pick.kind === 'pick' && pick.panic) deps.metrics.panicPicks.inc({ service: ctx.service.key });
     const session = new TcpSession(this, client, ctx, target, deps.metrics.tcp(ctx.source, ctx.service, target), cluster);

@@ -6,22 +6,19 @@ import type { BalancerSet } from '../../balance/set';
 import type { Timeouts } from '../../listener/timeouts';
 import type { LocalRateLimiter } from '../../policy/ratelimit';
 import type { RetryBudgetOptions } from '../../route/retry';
-import type { Router } from '../../route/types';
 import type { AccessLog } from '../../telemetry/accesslog';
 import type { Metrics } from '../../telemetry/metrics';
 import { H1Client } from '../../upstream/h1client';
 import { H2Pool } from '../../upstream/h2pool';
-import type { EngineLookup } from './source';
+import type { ServiceLookup } from '../../listener/context';
 
 export interface EngineDeps {
   readonly metrics: Metrics;
   readonly accessLog: AccessLog;
   readonly timeouts: Timeouts;
   readonly balancers: BalancerSet;
-  /** Current service state (swapped on reload). */
-  readonly index: () => EngineLookup;
-  /** Current router (swapped on reload). */
-  readonly router: () => Router;
+  /** Current service state and its router (swapped together on reload). */
+  readonly index: () => ServiceLookup;
   /** Only takeAll is used; one limiter for the process keeps buckets across reloads. */
   readonly rateLimiter: Pick<LocalRateLimiter, 'takeAll'>;
   /** Mesh tunnel relay to dial instead of an endpoint, for this client (as OutboundDeps.dial). */

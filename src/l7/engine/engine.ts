@@ -59,7 +59,7 @@ export class L7Engine implements L7Handler {
     call.service = ctx.service;
     call.cluster = ctx.cluster;
     call.requestId = req.header('x-request-id') ?? null;
-    const router = p.router();
+    const router = p.index().router;
     const d = decided ?? router.route(ctx.service, ctx.port, req, p.random);
     switch (d.kind) {
       case 'no-route':

@@ -1,13 +1,7 @@
 // Who the client is, as the deciders read it (match.sourceLabels / sourceNamespace, rate-limit keys):
-// the workload found by the client IP, looked up once per connection and kept with its context.
-import type { Workload } from '../../config/model';
-import type { ConnContext, ServiceLookup } from '../../listener/context';
-import { UNKNOWN } from '../../telemetry/labels';
-
-/** What the engine reads from the service state beyond ServiceLookup (state/services.ts ServiceIndex has it). */
-export interface EngineLookup extends ServiceLookup {
-  workloadByIp?(ip: string): Workload | undefined;
-}
+// the workload the listener resolved from the client IP (ConnContext.source), with "unknown" read as ''
+// so that no source condition matches an unknown client.
+import { UNKNOWN, type SourceInfo } from '../../telemetry/labels';
 
 export interface SourceView {
   readonly labels: Readonly<Record<string, string>>;
@@ -15,23 +9,21 @@ export interface SourceView {
   readonly principal: string;
 }
 
-const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
-const cache = new WeakMap<ConnContext, SourceView>();
+// SourceInfo objects are interned per workload, so one view per workload.
+const cache = new WeakMap<SourceInfo, SourceView>();
 
-/** The client's labels, namespace and principal ("" when unknown, so no source condition matches). */
-export function sourceOf(ctx: ConnContext, lookup: EngineLookup): SourceView {
-  let v = cache.get(ctx);
+export function sourceOf(source: SourceInfo): SourceView {
+  let v = cache.get(source);
   if (v === undefined) {
-    const w = lookup.workloadByIp?.(ctx.peer.address);
     const known = (s: string): string => (s === UNKNOWN ? '' : s);
     v = Object.freeze({
-      labels: w?.labels ?? NO_LABELS,
-      namespace: w?.namespace ?? known(ctx.source.namespace),
+      labels: source.labels,
+      namespace: known(source.namespace),
       // The outbound side knows the client's identity from its workload (SourceInfo.identity); the
       // principal label stays "unknown" there, as Istio's source reporter has it.
-      principal: ctx.source.identity !== '' ? ctx.source.identity : known(ctx.source.principal),
+      principal: source.identity !== '' ? source.identity : known(source.principal),
     });
-    cache.set(ctx, v);
+    cache.set(source, v);
   }
   return v;
 }

@@ -11,7 +11,7 @@ import type { Timeouts } from '../../listener/timeouts';
 import { logger } from '../../log';
 import { formatAddr } from '../../telemetry/accesslog';
 import type { Metrics } from '../../telemetry/metrics';
-import { sourceOf, type EngineLookup } from '../engine/source';
+import { sourceOf } from '../engine/source';
 import type { L7Handler } from '../engine/types';
 import { DEFAULT_GUARD, SessionGuard, type Abuse, type GuardLimits } from './guard';
 import { H2Request, H2Sink, type StreamCloseHook } from './stream';
@@ -35,8 +35,6 @@ const ABUSE_LINGER_MS = 100;
 export interface H2DownstreamDeps {
   readonly metrics: Metrics;
   readonly timeouts: Timeouts;
-  /** Current service state (client workload labels for source matches). */
-  readonly index: () => EngineLookup;
   readonly guard?: Partial<GuardLimits>;
   /** Clock (ms) for the abuse windows; performance.now by default. */
   readonly now?: () => number;
@@ -242,7 +240,7 @@ export class H2Downstream {
       this.deps.metrics.http(ctx.source, ctx.service, undefined).record(400, 'DPE', 0, 0, 0);
       return;
     }
-    const req = new H2Request(stream, headers, raw, ctx, sourceOf(ctx, this.deps.index()));
+    const req = new H2Request(stream, headers, raw, ctx, sourceOf(ctx.source));
     this.handler.handle(req, sink, ctx);
   }
 

@@ -129,7 +129,7 @@ test('cluster: without outlierDetection only connect failures count (shared pass
   for (let i = 0; i < 10; i++) assert.equal(cb.report(a, 503), false);
   assert.equal(cb.isEjected(a), false);
   assert.equal(cb.report(a, 'connect-failure'), true);
-  assert.equal(set.isHealthy(a), false, 'the shared table, as the legacy API sees it');
+  assert.equal(set.health.isHealthy(a.key, 0), false, 'the shared passive-health table');
   assert.deepEqual([pick(), pick()], ['10.0.0.2', '10.0.0.2']);
   cb.report(a, 'success');
   assert.equal(set.health.empty, true);

@@ -3,26 +3,8 @@ import assert from 'node:assert/strict';
 import type { Addr } from '../../../src/capture/types';
 import type { Service, ServicePort } from '../../../src/config/model';
 import { HealthTable } from '../../../src/balance/health';
-import { pickRoundRobin } from '../../../src/balance/picker';
 import { BalancerSet } from '../../../src/balance/set';
-
-const CASES: { name: string; n: number; cursor: number; healthy?: boolean[]; want: ReturnType<typeof pickRoundRobin> }[] = [
-  { name: 'empty list', n: 0, cursor: 0, want: { kind: 'none' } },
-  { name: 'first pick', n: 3, cursor: 0, want: { kind: 'pick', index: 0, next: 1, panic: false } },
-  { name: 'wraps', n: 3, cursor: 2, want: { kind: 'pick', index: 2, next: 0, panic: false } },
-  { name: 'cursor beyond a shrunk list', n: 2, cursor: 5, want: { kind: 'pick', index: 1, next: 0, panic: false } },
-  { name: 'skips unhealthy', n: 3, cursor: 0, healthy: [false, true, true], want: { kind: 'pick', index: 1, next: 2, panic: false } },
-  { name: 'skips unhealthy across the wrap', n: 3, cursor: 2, healthy: [true, false, false], want: { kind: 'pick', index: 0, next: 1, panic: false } },
-  { name: 'all unhealthy: panic picks the cursor', n: 3, cursor: 1, healthy: [false, false, false], want: { kind: 'pick', index: 1, next: 2, panic: true } },
-  { name: 'single healthy', n: 1, cursor: 0, healthy: [true], want: { kind: 'pick', index: 0, next: 0, panic: false } },
-];
-
-for (const c of CASES) {
-  test(`pickRoundRobin: ${c.name}`, () => {
-    const h = c.healthy;
-    assert.deepEqual(pickRoundRobin(c.n, c.cursor, h === undefined ? undefined : (i) => h[i]!), c.want);
-  });
-}
+import type { ResolvedDestination } from '../../../src/route/types';
 
 test('health: cooldown starts at base, doubles on repeat, caps at max, resets on success', () => {
   const h = new HealthTable({ baseMs: 5_000, maxMs: 60_000 });
@@ -74,7 +56,14 @@ function makeService(addrs: Addr[]): { service: Service; port: ServicePort } {
   return { service, port };
 }
 
-test('balancer set: round-robin, ejection skipped, panic, and health kept by address across reloads', () => {
+/** The destination of a service port without VirtualService or DestinationRule (what the router resolves). */
+function plain(service: Service, port: ServicePort): ResolvedDestination {
+  return { service, port, subset: undefined, policy: NO_POLICY, subsetLabels: undefined, cluster: `outbound|${port.number}||${service.hosts[0]}` };
+}
+
+const NO_POLICY = {};
+
+test('balancer set without a DestinationRule: round-robin, connect failures skipped, panic, and health kept by address across reloads', () => {
   let now = 0;
   const set = new BalancerSet({ now: () => now });
   const addrs: Addr[] = [
@@ -84,15 +73,15 @@ test('balancer set: round-robin, ejection skipped, panic, and health kept by add
   ];
   const { service, port } = makeService(addrs);
   const pick = (list: readonly Addr[] = addrs, svc = service): string => {
-    const r = set.pick(svc, port, list);
+    const r = set.for(plain(svc, port)).pick(list);
     assert.equal(r.kind, 'pick');
     return r.kind === 'pick' ? `${r.target.key}${r.panic ? '!' : ''}` : '';
   };
   assert.deepEqual([pick(), pick(), pick(), pick()], ['10.0.0.1:80', '10.0.0.2:80', '10.0.0.3:80', '10.0.0.1:80']);
-  const r = set.pick(service, port, addrs);
+  const r = set.for(plain(service, port)).pick(addrs);
   assert.ok(r.kind === 'pick');
   assert.equal(r.target.endpoint?.workload, '10.0.0.2');
-  assert.equal(set.reportFailure(r.target), true);
+  assert.equal(set.for(plain(service, port)).report(r.target, 'connect-failure'), true);
   assert.deepEqual([pick(), pick(), pick(), pick()], ['10.0.0.3:80', '10.0.0.1:80', '10.0.0.3:80', '10.0.0.1:80']);
 
   // Reload: a new list (new objects, one endpoint gone); the ejected endpoint stays ejected.
@@ -105,5 +94,5 @@ test('balancer set: round-robin, ejection skipped, panic, and health kept by add
   // Every endpoint ejected: still pick (panic) rather than fail.
   for (const a of list) set.health.markFailure(`${a.address}:${a.port}`, now);
   assert.match(pick(list, reloaded.service), /!$/);
-  assert.equal(set.pick(reloaded.service, port, []).kind, 'none');
+  assert.equal(set.for(plain(reloaded.service, port)).pick([]).kind, 'none');
 });
