@@ -5,13 +5,12 @@
 import type { Addr } from '../capture/types';
 import { STATUS_CODES } from 'node:http';
 import type * as net from 'node:net';
-import { CATALOG, type ErrorName } from '../errors';
+import { CATALOG, type CatalogEntry } from '../errors';
 import type { BalancerSet } from '../balance/set';
 import type { Deadlines, Expiring } from '../listener/deadlines';
 import type { Timeouts } from '../listener/timeouts';
 import { contextOf, type ConnContext, type ServiceLookup } from '../listener/context';
 import type { AccessLog } from '../telemetry/accesslog';
-import { formatAddr } from '../telemetry/accesslog';
 import type { Metrics } from '../telemetry/metrics';
 import type { UpstreamPool } from '../upstream/pool';
 import { logger } from '../log';
@@ -19,8 +18,9 @@ import type { L7Handler } from './engine/types';
 import { Exchange } from './exchange';
 import { EngineExchange } from './h1engine';
 import type { Head } from './h1head';
-import { ERRORS, HeadParser, MAX_HEAD_BYTES } from './h1parse';
+import { HeadParser, MAX_HEAD_BYTES } from './h1parse';
 import { planH1 } from './h1plan';
+import { clientErrorAnswer, HEADERS_TIMEOUT_CODE, recordRejected } from './h1reject';
 
 const log = logger('http1');
 
@@ -307,39 +307,12 @@ class H1Conn implements Downstream, Expiring {
   /** A request that cannot be parsed (or a slow one): a bodiless answer, then close. */
   private answerAndClose(reason: string): void {
     const { error, status } = clientErrorAnswer(reason)!;
-    const entry: { flag?: string; code: string; message: string } = CATALOG[error];
-    const flag = entry.flag ?? '-';
+    const entry: CatalogEntry = CATALOG[error];
     this.closing = true;
     this.stash = undefined;
     if (this.socket.writable) this.socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     this.linger();
-    const { ctx, deps } = this;
-    // A slow client is not a request (node's server did not count it either).
-    if (status !== 408) deps.metrics.http(ctx.source, ctx.service, undefined).record(status, flag, 0, 0, 0);
-    log.debug({ code: entry.code, reason, peer: formatAddr(ctx.peer) }, entry.message);
-    if (!deps.accessLog.enabled) return;
-    deps.accessLog.write({
-      start_time: new Date().toISOString(),
-      method: null,
-      path: null,
-      protocol: 'HTTP/1.1',
-      response_code: status,
-      response_flags: flag,
-      bytes_received: 0,
-      bytes_sent: 0,
-      duration: 0,
-      upstream_service_time: null,
-      x_forwarded_for: null,
-      user_agent: null,
-      request_id: null,
-      authority: null,
-      upstream_host: null,
-      upstream_cluster: ctx.cluster,
-      upstream_local_address: null,
-      downstream_local_address: formatAddr(ctx.vip),
-      downstream_remote_address: formatAddr(ctx.peer),
-      connection_termination_details: reason,
-    });
+    recordRejected(this.deps, this.ctx, status, entry, reason);
   }
 
   private readonly onEnd = (): void => {
@@ -394,29 +367,5 @@ export class Http1Proxy {
   /** Open HTTP/1 client connections (stats and tests). */
   size(): number {
     return this.conns.size;
-  }
-}
-
-/** Our code for a client that did not complete its request head within headersMs. */
-export const HEADERS_TIMEOUT_CODE = 'HEADERS_TIMEOUT';
-
-/**
- * How a request the proxy cannot take is answered, by parse error code (h1head ERRORS): 431 for an
- * oversized head (what node and nginx send), 408 for a slow one, 400 otherwise; nothing for a socket
- * that is already dead.
- */
-export function clientErrorAnswer(code: string | undefined): { readonly error: ErrorName; readonly status: number } | undefined {
-  switch (code) {
-    case 'ECONNRESET':
-    case 'EPIPE':
-    case 'ETIMEDOUT':
-      return undefined;
-    case ERRORS.tooLarge.code:
-    case ERRORS.tooMany.code:
-      return { error: 'HEADERS_TOO_LARGE', status: 431 };
-    case HEADERS_TIMEOUT_CODE:
-      return { error: 'REQUEST_HEADERS_TIMEOUT', status: 408 };
-    default:
-      return { error: 'BAD_REQUEST', status: 400 };
   }
 }

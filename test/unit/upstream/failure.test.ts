@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { classifyUpstreamError, CONNECT_TIMEOUT_CODE, timeoutVerdict, type UpstreamPhase } from '../../../src/upstream/failure';
-import { clientErrorAnswer, HEADERS_TIMEOUT_CODE } from '../../../src/l7/http1';
+import { clientErrorAnswer, HEADERS_TIMEOUT_CODE } from '../../../src/l7/h1reject';
 import { ERRORS } from '../../../src/l7/h1parse';
 
 const CASES: [string | undefined, UpstreamPhase, { flag: string; status: number | undefined; eject: boolean }][] = [
