@@ -25,14 +25,25 @@ export function rootTest(name: string, fn: (t: TestContext) => Promise<void>, ti
   });
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
+/**
+ * N distinct free ports: all are held open until every one is chosen, so the kernel cannot hand the
+ * same port out twice (ports taken one at a time and released in between can repeat).
+ */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers: net.Server[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const s = net.createServer();
+      servers.push(s);
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.listen(0, '127.0.0.1', resolve);
+      });
+    }
+    return servers.map((s) => (s.address() as net.AddressInfo).port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  }
 }
 
 let seq = 0;
@@ -82,7 +93,10 @@ export class Mesh {
   }
 
   async start(): Promise<void> {
-    if (!this.ports.outbound) this.ports = { outbound: await freePort(), metrics: await freePort(), ready: await freePort(), tunnel: await freePort() };
+    if (!this.ports.outbound) {
+      const [outbound, metrics, ready, tunnel] = (await freePorts(4)) as [number, number, number, number];
+      this.ports = { outbound, metrics, ready, tunnel };
+    }
     const args = [
       MAIN, 'agent', '--config', this.cfgDir, '--cgroup', this.root, '--bpffs', this.pin, '--node-ip', '127.0.0.1',
       '--outbound-port', String(this.ports.outbound), '--admin-host', '127.0.0.1',
