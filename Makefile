@@ -11,7 +11,7 @@ BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) 
 NATIVE_SO := build/native/libnmbpf.so
 TEST_FLAGS ?=
 
-.PHONY: all deps build bpf native ts test test-unit test-integration test-e2e demo bench check clean uninstall
+.PHONY: all deps build bpf native ts test test-unit test-integration test-e2e demo bench check clean uninstall image
 
 all: build
 
@@ -62,6 +62,17 @@ bench: build
 
 check: ts
 	$(NODE) dist/src/main.js check $(CONFIG)
+
+# The container image (Dockerfile: multi-stage, it builds everything itself). Uses docker, podman or
+# buildah, whichever is installed first in that order; CONTAINER_ENGINE=... picks one, IMAGE=... the tag.
+VERSION := $(shell sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' package.json | head -n 1)
+IMAGE ?= nodemesh:$(VERSION)
+CONTAINER_ENGINE ?= $(firstword $(foreach e,docker podman buildah,$(shell command -v $(e) 2>/dev/null)))
+
+image:
+	@if [ -z "$(CONTAINER_ENGINE)" ]; then \
+	  echo "make image: no container engine found: install docker, podman or buildah (or set CONTAINER_ENGINE)" >&2; exit 1; fi
+	$(CONTAINER_ENGINE) $(if $(filter buildah,$(notdir $(CONTAINER_ENGINE))),bud,build) -t $(IMAGE) .
 
 clean:
 	rm -rf dist build

@@ -2,9 +2,27 @@
  * cgroup/connect4: the capture point. A TCP connect() from a pod to a known service address (VIP:port)
  * is either rewritten to the node agent's outbound listener (proxy mode, original destination kept by
  * socket cookie) or, for kernel-mode services, straight to an endpoint picked here (socket-level load
- * balancing: no per-packet NAT, no userspace hop). Everything else passes untouched.
+ * balancing: no per-packet NAT, no userspace hop). Everything else passes untouched, and so does, in
+ * opt-in mode, every connect from a pod outside the mesh.
  */
 #include "maps.h"
+
+/*
+ * Opt-in: is the calling task's cgroup, or one of its ancestors, a meshed pod? Processes run in
+ * container cgroups below the pod cgroup the agent registers. ancestor(level) is 0 past the task's own
+ * level, which ends the walk from the root down; the bound keeps the verifier happy.
+ */
+static __always_inline int nm_task_meshed(void)
+{
+	for (int level = 0; level < NM_MAX_CGROUP_DEPTH; level++) {
+		__u64 id = bpf_get_current_ancestor_cgroup_id(level);
+		if (id == 0)
+			return 0;
+		if (bpf_map_lookup_elem(&nm_meshed, &id))
+			return 1;
+	}
+	return 0;
+}
 
 SEC("cgroup/connect4")
 int nm_connect4(struct bpf_sock_addr *ctx)
@@ -22,6 +40,11 @@ int nm_connect4(struct bpf_sock_addr *ctx)
 	__u64 cg = bpf_get_current_cgroup_id();
 	if (bpf_map_lookup_elem(&nm_exempt, &cg)) {
 		nm_global_inc(NM_G_CONNECT_EXEMPT);
+		return 1;
+	}
+	/* Checked only for service addresses, after the cheap lookups: other connects cost nothing more. */
+	if (nm_opt_in() && !nm_task_meshed()) {
+		nm_global_inc(NM_G_CONNECT_NOT_MESHED);
 		return 1;
 	}
 

@@ -4,6 +4,10 @@
  * (the node agent's delivery address, used for traffic that arrived over the mTLS tunnel or was proxied
  * by the agent). Established flows and the workload's own outbound connections are never touched, and
  * a mode change applies to the next connection without restarting anything.
+ *
+ * Opt-in mode: only a meshed pod is protected. The table is keyed by IP, and an IP of a pod outside the
+ * mesh should not be in it, but the check here does not depend on that: the SYN has been matched to the
+ * receiving socket (skb->sk, the listener), and the listener's cgroup ancestry must be meshed.
  */
 #include "maps.h"
 
@@ -21,6 +25,19 @@ struct iphdr_min {
 	__u32 saddr;
 	__u32 daddr;
 };
+
+/* As connect4's walk, for the cgroup of the socket the packet was delivered to. */
+static __always_inline int nm_skb_meshed(struct __sk_buff *skb)
+{
+	for (int level = 0; level < NM_MAX_CGROUP_DEPTH; level++) {
+		__u64 id = bpf_skb_ancestor_cgroup_id(skb, level);
+		if (id == 0)
+			return 0;
+		if (bpf_map_lookup_elem(&nm_meshed, &id))
+			return 1;
+	}
+	return 0;
+}
 
 SEC("cgroup_skb/ingress")
 int nm_inbound(struct __sk_buff *skb)
@@ -53,6 +70,11 @@ int nm_inbound(struct __sk_buff *skb)
 		return 1;
 	if (bpf_map_lookup_elem(&nm_trusted_src, &ip.saddr))
 		return 1;
+	/* Last, so the walk is paid only by connections that would be dropped. */
+	if (nm_opt_in() && !nm_skb_meshed(skb)) {
+		nm_global_inc(NM_G_STRICT_NOT_MESHED);
+		return 1;
+	}
 	nm_global_inc(NM_G_STRICT_DROP);
 	return 0;
 }

@@ -5,6 +5,10 @@
  *  - PASSIVE_ESTABLISHED (the agent's accepted socket, whose peer is a captured pod socket): join the
  *    sockhash so both directions are spliced by sk_msg.
  *  - STATE (TCP_CLOSE of a counted socket): count the close and the bytes, drop the entries.
+ * Every branch starts from what connect4 recorded (nm_cookie_dst by cookie, or nm_orig_dst that
+ * on_active derived from it), so sockops counts exactly the connections connect4 captured: in opt-in
+ * mode that already means meshed pods only, with no cgroup check here. A pod taken out of the mesh
+ * keeps its open connections; they are still followed to their close.
  */
 #include "maps.h"
 

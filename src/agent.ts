@@ -7,8 +7,7 @@ import { stripMapped } from './capture/layout';
 import { NoCapture } from './capture/none';
 import type { Addr, Datapath } from './capture/types';
 import type { MeshConfig } from './config/model';
-import { formatIssues, type LoadResult } from './config/load';
-import { ConfigWatcher } from './config/watch';
+import type { LoadResult } from './config/load';
 import { BalancerSet } from './balance';
 import { MeshError } from './errors';
 import { createOutboundListener, type OutboundListener } from './listener/outbound';
@@ -22,11 +21,20 @@ import { NodeMetrics } from './telemetry/node';
 import { MeshPlane } from './meshplane';
 import { principalOf, workloadIdentity } from './identity/spiffe';
 import { LocalRateLimiter } from './policy/ratelimit';
+import { MeshSources } from './discovery/sources';
+import { meshedCgroups } from './capture/meshed';
+import type { KPod } from './discovery/objects';
 
 const log = logger('agent');
 
 export interface AgentOptions {
-  config: string;
+  /** The ConfigMap (file or directory); optional when the mesh view comes from the Kubernetes API. */
+  config: string | undefined;
+  /** Kubernetes discovery: undefined = off; kubeconfig undefined = in-cluster or $KUBECONFIG. */
+  kubernetes?: { kubeconfig: string | undefined };
+  /** source_cluster / destination_cluster, as Istio reports them ("Kubernetes" by default). */
+  clusterId: string;
+  clusterDomain: string;
   capture: boolean;
   cgroup: string;
   bpffs: string;
@@ -58,26 +66,30 @@ export const DEFAULTS = {
   readyPort: 15021,
   tunnelPort: 15008,
   trustDomain: 'cluster.local',
+  clusterId: 'Kubernetes',
+  clusterDomain: 'cluster.local',
 } as const;
 
 export class Agent {
   private index: ServiceIndex | undefined;
   private current: MeshConfig | undefined;
   private datapath: Datapath | undefined;
-  private watcher: ConfigWatcher | undefined;
+  private sources: MeshSources | undefined;
   private readonly listeners = new Map<string, OutboundListener>();
   private admin: AdminServer | undefined;
   private mesh: MeshPlane | undefined;
   private draining = false;
-  readonly metrics = new Metrics();
-  readonly balancers = new BalancerSet({
-    onEject: (e) => this.metrics.outlierEjections.inc({ service: e.target.service.key, endpoint: e.target.key, reason: e.reason }),
-  });
+  readonly metrics: Metrics;
+  readonly balancers: BalancerSet;
   /** One limiter for every listener, so a LocalRateLimit's buckets survive reloads that keep it. */
   readonly rateLimiter = new LocalRateLimiter();
   private readonly node: NodeMetrics;
 
   private constructor(private readonly opts: AgentOptions) {
+    this.metrics = new Metrics({ cluster: opts.clusterId });
+    this.balancers = new BalancerSet({
+      onEject: (e) => this.metrics.outlierEjections.inc({ service: e.target.service.key, endpoint: e.target.key, reason: e.reason }),
+    });
     this.node = new NodeMetrics(this.metrics.registry, {
       datapath: () => this.datapath,
       serviceById: (id) => this.index?.byId(id),
@@ -121,9 +133,29 @@ export class Agent {
       { syncInbound: (modes, trusted) => (dp instanceof BpfDatapath ? dp.syncInbound(modes, trusted) : undefined) },
     );
     if (o.capture) await this.listen(`${o.nodeIp}:${o.outboundPort}`, o.nodeIp, o.outboundPort);
-    // The watcher hands over the first load too, then every change (ConfigMap ..data swaps included).
-    this.watcher = new ConfigWatcher(o.config, (r) => void this.apply(r));
-    await this.watcher.start();
+    // The ConfigMap and Kubernetes discovery, composed into one view; the first ConfigMap read is
+    // applied before start() returns, discovery follows as it syncs.
+    let sources: MeshSources | undefined;
+    // The client library is loaded only when discovery is on (it takes a while to load).
+    const discovery = o.kubernetes ? (await import('./discovery/start')).startDiscovery({ ...o.kubernetes, node: o.node, clusterDomain: o.clusterDomain, registry: this.metrics.registry, onChange: () => sources?.changed() }) : undefined;
+    const cgroups = o.capture && discovery ? meshedCgroups<KPod>(o.cgroup) : undefined;
+    sources = new MeshSources({
+      config: o.config,
+      discovery,
+      hooks: {
+        apply: (r) => this.apply(r),
+        reloaded: (ok) => this.node.reloaded(ok),
+        syncMeshed: (pods) => {
+          if (!(this.datapath instanceof BpfDatapath) || cgroups === undefined) return [];
+          const found = cgroups.resolve(pods);
+          this.datapath.syncMeshed(found.ids);
+          discovery?.metrics.meshedPods.set(found.ids?.length ?? 0);
+          return found.pending;
+        },
+      },
+    });
+    this.sources = sources;
+    await sources.start();
   }
 
   private async listen(key: string, host: string, port: number): Promise<void> {
@@ -160,28 +192,18 @@ export class Agent {
     return this.index;
   }
 
-  /** Parse → validate (done by the loader) → sync kernel maps → swap. Any failure keeps the last good. */
-  /** Reloads are applied one after another, in the order the watcher reported them. */
-  private applying: Promise<void> = Promise.resolve();
-
-  private apply(result: LoadResult): Promise<void> {
-    this.applying = this.applying.then(() => this.applyNow(result));
-    return this.applying;
-  }
-
-  private async applyNow(result: LoadResult): Promise<void> {
-    if (!result.ok) {
-      log.error({ code: 'NM_E_CONFIG_SCHEMA', issues: result.issues }, `config rejected, the previous config keeps serving:\n${formatIssues(result.issues)}`);
-      this.node.reloaded(false);
-      return;
-    }
+  /**
+   * Sync kernel maps → mesh plane → swap (validation was done by the composer, which calls this one
+   * config at a time). Any failure restores the last good config; false tells the composer so.
+   */
+  private async apply(result: LoadResult): Promise<boolean> {
+    if (!result.ok) return false;
     const cfg = result.config;
     try {
       this.datapath?.sync(cfg);
       await this.mesh?.apply(cfg);
     } catch (e) {
       log.error({ err: e }, 'config rejected: it could not be applied to the kernel maps or the mesh plane; the previous config keeps serving');
-      this.node.reloaded(false);
       if (this.current) {
         const last = this.current;
         try {
@@ -191,18 +213,18 @@ export class Agent {
           log.error({ err: e2 }, 'restoring the previous config failed');
         }
       }
-      return;
+      return false;
     }
     const index = new ServiceIndex(cfg);
     this.index = index;
     this.current = cfg;
     const td = this.opts.trustDomain;
-    this.sourceOf = sourceResolver((ip) => index.workloadByIp(ip), undefined, (w) => principalOf(workloadIdentity(w, td)));
+    this.sourceOf = sourceResolver((ip) => index.workloadByIp(ip), this.opts.clusterId, (w) => principalOf(workloadIdentity(w, td)));
     this.balancers.retain(cfg.services);
     this.rateLimiter.retain(cfg.traffic?.rateLimits ?? []);
-    this.node.reloaded(true);
-    log.info({ services: cfg.services.length, hash: cfg.source.hash.slice(0, 12) }, 'config applied');
+    log.info({ services: cfg.services.length, workloads: cfg.workloads.length, hash: cfg.source.hash.slice(0, 12) }, 'config applied');
     if (!this.opts.capture) void this.syncVipListeners(cfg);
+    return true;
   }
 
 
@@ -227,6 +249,7 @@ export class Agent {
     if (this.draining) reasons.push('draining');
     if (!this.index) reasons.push('no valid config loaded');
     if (!this.datapath?.attached()) reasons.push('eBPF programs not attached');
+    reasons.push(...(this.sources?.pending() ?? []));
     reasons.push(...(this.mesh?.pending() ?? []));
     return { ready: reasons.length === 0, reasons };
   }
@@ -234,7 +257,7 @@ export class Agent {
   /** Stop accepting, let in-flight connections finish (bounded), release fds. Pins stay. */
   async stop(drainMs = 5000): Promise<void> {
     this.draining = true;
-    this.watcher?.stop();
+    this.sources?.stop();
     await Promise.all([...this.listeners.values()].map((l) => l.close(drainMs)));
     this.listeners.clear();
     await this.mesh?.close();

@@ -61,7 +61,8 @@ export function onlyFlags(args: ParsedArgs, known: readonly string[]): void {
 export const USAGE_HEAD = `nodemesh — sidecar-free service mesh agent
 
 usage:
-  nodemesh agent --config PATH [--cgroup DIR] [--bpffs DIR] [--node NAME] [--node-ip IP]
+  nodemesh agent [--config PATH] [--kubeconfig FILE | --no-kubernetes] [--cluster-id Kubernetes]
+                 [--cluster-domain cluster.local] [--cgroup DIR] [--bpffs DIR] [--node NAME] [--node-ip IP]
                  [--no-capture] [--outbound-port 15001] [--admin-host 0.0.0.0]
                  [--metrics-port 15020] [--ready-port 15021] [--bpf-objects DIR]
                  [--connect-timeout 5s] [--request-timeout 15s] [--access-log on|off]

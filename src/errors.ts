@@ -28,6 +28,12 @@ export const CATALOG = {
   CONFIG_SCHEMA: { code: 'NM_E_CONFIG_SCHEMA', message: 'a config document is invalid' },
   CONFIG_CONFLICT: { code: 'NM_E_CONFIG_CONFLICT', message: 'config documents conflict with each other' },
 
+  // Kubernetes discovery (the last known state keeps serving).
+  KUBE_API: { code: 'NM_E_KUBE_API', message: 'the Kubernetes API could not be reached or refused a request; the last known state keeps serving' },
+  KUBE_OBJECT: { code: 'NM_E_KUBE_OBJECT', message: 'a Kubernetes object could not be used and was skipped' },
+  KUBE_REJECTED: { code: 'NM_E_KUBE_REJECTED', message: 'an Istio resource from the API is invalid; its previous valid version keeps applying' },
+  CGROUP_NOT_FOUND: { code: 'NM_E_CGROUP_NOT_FOUND', message: "a meshed pod's cgroup was not found under --cgroup yet" },
+
   // Traffic (answered to the client, counted with the flag).
   NO_ORIGINAL_DST: { code: 'NM_E_NO_ORIGINAL_DST', message: 'no original destination recorded for a captured connection', flag: 'NR' },
   NO_ROUTE: { code: 'NM_E_NO_ROUTE', message: 'no service matches the destination', status: 404, flag: 'NR' },

@@ -7,21 +7,29 @@ import { ms, onlyFlags, parseArgs, port, str, USAGE_HEAD, type ParsedArgs } from
 import { CA_USAGE } from './ca/main';
 import { runCheck } from './config/check';
 import { CATALOG, isMeshError, MeshError } from './errors';
+import { kubernetesAvailable } from './discovery/available';
 import { logger } from './log';
 
 const log = logger('main');
 const USAGE = `${USAGE_HEAD}${CA_USAGE}`;
 
 async function agent(args: ParsedArgs): Promise<number> {
-  onlyFlags(args, ['config', 'cgroup', 'bpffs', 'node', 'node-ip', 'no-capture', 'outbound-port', 'admin-host', 'metrics-port', 'ready-port', 'bpf-objects', 'connect-timeout', 'request-timeout', 'access-log', 'trust-domain', 'tunnel-port', 'ca', 'ca-root', 'node-token', 'delivery-address', 'cert-ttl']);
+  onlyFlags(args, ['config', 'cgroup', 'bpffs', 'node', 'node-ip', 'no-capture', 'outbound-port', 'admin-host', 'metrics-port', 'ready-port', 'bpf-objects', 'connect-timeout', 'request-timeout', 'access-log', 'trust-domain', 'tunnel-port', 'ca', 'ca-root', 'node-token', 'delivery-address', 'cert-ttl', 'kubeconfig', 'no-kubernetes', 'cluster-id', 'cluster-domain']);
   const config = str(args, 'config');
-  if (!config) throw new Error('--config PATH is required');
-  if (!fs.existsSync(config)) throw new MeshError('CONFIG_READ', `${config} does not exist`);
+  const kubeconfig = str(args, 'kubeconfig');
+  if (kubeconfig !== undefined && args.flags.has('no-kubernetes')) throw new Error('--kubeconfig and --no-kubernetes exclude each other');
+  // Discovery is on in a pod (in-cluster config), with --kubeconfig, or with $KUBECONFIG, like kubectl.
+  const kubernetes = !args.flags.has('no-kubernetes') && kubernetesAvailable(kubeconfig) ? { kubeconfig } : undefined;
+  if (!config && !kubernetes) throw new Error('--config PATH is required without Kubernetes discovery (--kubeconfig FILE, $KUBECONFIG, or running in a pod)');
+  if (config && !fs.existsSync(config)) throw new MeshError('CONFIG_READ', `${config} does not exist`);
   const connectTimeoutMs = ms(args, 'connect-timeout');
   const requestTimeoutMs = ms(args, 'request-timeout');
   const certTtl = ms(args, 'cert-ttl');
   const opts = {
     config,
+    ...(kubernetes ? { kubernetes } : {}),
+    clusterId: str(args, 'cluster-id', DEFAULTS.clusterId) as string,
+    clusterDomain: str(args, 'cluster-domain', DEFAULTS.clusterDomain) as string,
     capture: !args.flags.has('no-capture'),
     cgroup: str(args, 'cgroup', DEFAULTS.cgroup) as string,
     bpffs: str(args, 'bpffs', DEFAULTS.bpffs) as string,
@@ -42,7 +50,7 @@ async function agent(args: ParsedArgs): Promise<number> {
     ...(requestTimeoutMs !== undefined ? { requestTimeoutMs } : {}),
   };
   const a = await Agent.start(opts);
-  log.info({ node: opts.node, nodeIp: opts.nodeIp, capture: opts.capture, pid: process.pid }, 'agent started');
+  log.info({ node: opts.node, nodeIp: opts.nodeIp, capture: opts.capture, kubernetes: kubernetes !== undefined, pid: process.pid }, 'agent started');
   await new Promise<void>((resolve) => {
     const stop = (sig: string): void => {
       log.info({ signal: sig }, 'draining');
@@ -88,7 +96,7 @@ async function statCmd(args: ParsedArgs): Promise<number> {
 export async function main(argv: readonly string[]): Promise<number> {
   let args: ParsedArgs;
   try {
-    args = parseArgs(argv, new Set(['no-capture', 'help']));
+    args = parseArgs(argv, new Set(['no-capture', 'no-kubernetes', 'help']));
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n\n${USAGE}`);
     return 2;

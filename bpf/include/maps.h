@@ -8,6 +8,9 @@
  *             peer), socket into nm_sockhash; PASSIVE_ESTABLISHED of the agent side → nm_sockhash
  *   sk_msg:   bytes between the two sockets skip the TCP/IP stack (bpf_msg_redirect_hash)
  * Kernel mode: connect4 picks from nm_backends and rewrites to the endpoint itself.
+ * Opt-in mode (nm_config.flags & NM_CFG_OPT_IN): connect4 captures, and inbound enforces STRICT, only
+ * for pods whose cgroup or an ancestor of it is in nm_meshed; without the flag, everything below the
+ * attach cgroup is in the mesh.
  * Layouts here are mirrored byte for byte by src/capture/layout.ts.
  */
 #ifndef NODEMESH_MAPS_H
@@ -20,6 +23,12 @@
 #define NM_MAX_SERVICES 16384
 #define NM_MAX_BACKENDS 65536
 #define NM_MAX_CONNS 262144
+#define NM_MAX_MESHED 16384
+/* Deepest cgroup level searched for a meshed ancestor (kubelet puts containers at level 4-8). */
+#define NM_MAX_CGROUP_DEPTH 32
+
+/* nm_config.flags */
+#define NM_CFG_OPT_IN 0x1 /* capture only pods whose cgroup (or an ancestor) is in nm_meshed */
 
 /* A service address as the client dialled it. ip: network order; port: host order. */
 struct nm_svc_key {
@@ -69,7 +78,7 @@ struct nm_conn {
 struct nm_config {
 	__u32 agent_ip;    /* network order; 0 = proxy mode disabled (no redirect) */
 	__u16 agent_port;  /* host order */
-	__u16 flags;
+	__u16 flags;       /* NM_CFG_* */
 };
 
 /* Per-service counters, updated with atomic adds from every CPU. */
@@ -95,8 +104,17 @@ enum nm_global_idx {
 	NM_G_MSG_REDIRECT,
 	NM_G_MSG_PASS,
 	NM_G_STRICT_DROP,
+	NM_G_CONNECT_NOT_MESHED, /* opt-in: a service connect from a pod outside the mesh, passed untouched */
+	NM_G_STRICT_NOT_MESHED,  /* opt-in: a SYN to a STRICT address whose pod is outside the mesh, passed */
 	NM_G_MAX,
 };
+
+/*
+ * nm_global has room to spare, so that a new counter does not change the pinned map's layout (a
+ * layout change means `nodemesh uninstall` before the upgrade).
+ */
+#define NM_GLOBAL_SLOTS 32
+_Static_assert(NM_G_MAX <= NM_GLOBAL_SLOTS, "nm_global is full");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -130,6 +148,18 @@ struct {
 	__type(value, __u8);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } nm_exempt SEC(".maps");
+
+/*
+ * Opt-in mode (NM_CFG_OPT_IN): the cgroup ids of meshed pods (the pod-level cgroup; processes run in
+ * container cgroups below it, so a match on any ancestor counts). Written by the agent, by difference.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NM_MAX_MESHED);
+	__type(key, __u64);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nm_meshed SEC(".maps");
 
 /* LRU: a connect that never establishes must not leak an entry forever. */
 struct {
@@ -166,7 +196,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, NM_G_MAX);
+	__uint(max_entries, NM_GLOBAL_SLOTS);
 	__type(key, __u32);
 	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -205,6 +235,13 @@ static __always_inline void nm_global_inc(__u32 idx)
 	__u64 *v = bpf_map_lookup_elem(&nm_global, &idx);
 	if (v)
 		__sync_fetch_and_add(v, 1);
+}
+
+static __always_inline int nm_opt_in(void)
+{
+	__u32 zero = 0;
+	struct nm_config *cfg = bpf_map_lookup_elem(&nm_config, &zero);
+	return cfg && (cfg->flags & NM_CFG_OPT_IN);
 }
 
 /* Stats entries are created by the agent on sync; create one here too so nothing is lost before. */

@@ -1,7 +1,8 @@
 // Who may get which certificate. A node agent holds one credential (its node token) but proxies for
 // every pod on its node, so it asks for many identities; the CA lets it have exactly the identities of
 // workloads scheduled on its own node, so a compromised node cannot mint another node's identities.
-// Pure: the CA server feeds it the caller's node, the CSR's SANs and the current topology.
+// Pure: the CA server feeds it the caller's node, the CSR's SANs and the current topology (the config's
+// WorkloadEntries and the API's pods alike).
 import { tryParseSpiffeId, workloadIdentity } from '../identity/spiffe';
 
 export interface TopologyWorkload {
@@ -23,11 +24,16 @@ export interface AuthorizeInput {
   readonly requested: CsrRequest;
   readonly workloads: readonly TopologyWorkload[];
   readonly trustDomain: string;
+  /**
+   * false while the pod list from the API is not complete yet: an identity not found on the node may
+   * then still appear, so the answer is "retry" (UNAVAILABLE) rather than a refusal. Default true.
+   */
+  readonly topologyComplete?: boolean;
 }
 
 export type AuthzDecision =
   | { readonly ok: true; readonly identity: string }
-  | { readonly ok: false; readonly code: 'INVALID_ARGUMENT' | 'PERMISSION_DENIED'; readonly reason: string };
+  | { readonly ok: false; readonly code: 'INVALID_ARGUMENT' | 'PERMISSION_DENIED' | 'UNAVAILABLE'; readonly reason: string };
 
 export function authorizeCsr(input: AuthorizeInput): AuthzDecision {
   const { callerNode, requested, workloads, trustDomain } = input;
@@ -47,6 +53,9 @@ export function authorizeCsr(input: AuthorizeInput): AuthzDecision {
   }
   if (callerNode === '') return { ok: false, code: 'PERMISSION_DENIED', reason: 'the caller has no node' };
   const onNode = workloads.some((w) => w.node === callerNode && workloadIdentity(w, trustDomain) === identity);
+  if (!onNode && input.topologyComplete === false) {
+    return { ok: false, code: 'UNAVAILABLE', reason: `the pod list is not synced yet; ${identity} on node ${callerNode} is not known so far` };
+  }
   if (!onNode) return { ok: false, code: 'PERMISSION_DENIED', reason: `no workload with identity ${identity} runs on node ${callerNode}` };
   return { ok: true, identity };
 }

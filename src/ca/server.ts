@@ -1,7 +1,9 @@
 // The mesh CA: Istio's IstioCertificateService/CreateCertificate plus grpc.health.v1 over TLS.
-// Each call: bearer token → caller's node (UNAUTHENTICATED otherwise) → CSR parsed and its signature
-// checked (INVALID_ARGUMENT) → the one URI SAN must be the identity of a workload on the caller's node
-// (PERMISSION_DENIED) → leaf signed with a capped TTL, answered as [leaf, root].
+// Each call: bearer token → caller's node (a node token from the file, else TokenReview of a
+// ServiceAccount token; UNAUTHENTICATED / PERMISSION_DENIED otherwise) → CSR parsed and its signature
+// checked (INVALID_ARGUMENT) → the one URI SAN must be the identity of a workload on the caller's node,
+// from the config's WorkloadEntries or the API's pods (PERMISSION_DENIED; UNAVAILABLE while the pod list
+// is not synced yet) → leaf signed with a capped TTL, answered as [leaf, root].
 //
 // TLS simplification: instead of a separately provisioned serving certificate, the CA signs one for
 // itself at every start with its own root (SANs `nodemesh-ca`, `localhost`, the listen IP and any
@@ -26,6 +28,8 @@ import {
   type ServingStatus,
 } from './proto';
 import { loadOrCreateRoot } from './store';
+import type { CallerAuthenticator } from './caller';
+import type { NodeWorkloads } from './pods';
 import type { NodeTokens } from './tokens';
 
 const log = logger('ca');
@@ -36,12 +40,19 @@ export const DEFAULT_TTL_SECONDS = 24 * 3600;
 export interface CaServerOptions {
   /** `host:port` (IPv6 as `[::1]:port`); port 0 picks a free one (see `port`). */
   readonly listen: string;
-  /** Holds root-cert.pem and root-key.pem; created with a new root when empty. */
-  readonly dir: string;
+  /** Holds root-cert.pem and root-key.pem; created with a new root when empty. Unused with `root`. */
+  readonly dir?: string;
+  /** The root, loaded elsewhere (e.g. from a Kubernetes Secret). */
+  readonly root?: CaMaterial;
   readonly trustDomain?: string;
-  readonly tokens: NodeTokens;
-  /** Current workloads with their nodes; read on every request so config reloads apply at once. */
-  readonly topology: () => readonly TopologyWorkload[];
+  /** Node tokens (bearer token → node); checked first. */
+  readonly tokens?: NodeTokens;
+  /** For bearer tokens that are no node token: TokenReview of ServiceAccount tokens. */
+  readonly authenticator?: CallerAuthenticator;
+  /** Current workloads with their nodes (the config's); read on every request so reloads apply at once. */
+  readonly topology?: () => readonly TopologyWorkload[];
+  /** The pods from the API, by node. */
+  readonly pods?: NodeWorkloads;
   /** TTL when the request asks for none (validity_duration <= 0); default 24 h. */
   readonly defaultTtlSeconds?: number;
   /** Longer requests are cut to this; default 24 h (shorter-lived credentials limit what a leak buys). */
@@ -78,7 +89,8 @@ export class CaServer {
 
   static async start(opts: CaServerOptions): Promise<CaServer> {
     const trustDomain = opts.trustDomain ?? DEFAULT_TRUST_DOMAIN;
-    const { ca } = await loadOrCreateRoot(opts.dir, trustDomain);
+    const ca = opts.root ?? (opts.dir !== undefined ? (await loadOrCreateRoot(opts.dir, trustDomain)).ca : undefined);
+    if (ca === undefined) throw new MeshError('CA_STORE', 'the CA needs a root: a directory or a loaded root');
     const host = listenHost(opts.listen);
     const extra = opts.serverNames ?? [];
     const ips = [...new Set(['127.0.0.1', ...(isIP(host) && !isUnspecified(host) ? [host] : []), ...extra.filter((n) => isIP(n))])];
@@ -140,7 +152,7 @@ export class CaServer {
   }
 
   private async handleCreate(call: grpc.ServerUnaryCall<CertRequest, CertResponse>): Promise<CertResponse> {
-    const callerNode = this.authenticate(call.metadata);
+    const callerNode = await this.authenticate(call.metadata);
     const req = call.request;
     let uriSans: string[];
     try {
@@ -150,11 +162,13 @@ export class CaServer {
       throw e;
     }
     const impersonated = structHas(req.metadata, IMPERSONATED_IDENTITY) ? (structString(req.metadata, IMPERSONATED_IDENTITY) ?? null) : undefined;
+    const pods = this.opts.pods;
     const decision = authorizeCsr({
       callerNode,
       requested: { uriSans, impersonatedIdentity: impersonated },
-      workloads: this.opts.topology(),
+      workloads: [...(this.opts.topology?.() ?? []), ...(pods?.workloadsOn(callerNode) ?? [])],
       trustDomain: this.trustDomain,
+      topologyComplete: pods === undefined || pods.synced,
     });
     if (!decision.ok) {
       log.warn({ callerNode, requested: uriSans, impersonated, reason: decision.reason, peer: call.getPeer() }, 'certificate refused');
@@ -167,18 +181,26 @@ export class CaServer {
     return { cert_chain: [leaf, this.ca.certPem] };
   }
 
-  /** `authorization: Bearer <token>` → node name. */
-  private authenticate(md: grpc.Metadata): string {
+  /** `authorization: Bearer <token>` → node name: a node token from the file, else the authenticator's answer. */
+  private async authenticate(md: grpc.Metadata): Promise<string> {
     const values = md.get('authorization');
     if (values.length !== 1) throw new Refusal(grpc.status.UNAUTHENTICATED, values.length === 0 ? 'missing authorization metadata' : 'several authorization values');
     const m = /^Bearer\s+(\S+)\s*$/i.exec(String(values[0]));
     if (!m) throw new Refusal(grpc.status.UNAUTHENTICATED, 'authorization must be "Bearer <token>"');
-    const node = this.opts.tokens.lookup(m[1] as string);
-    if (node === undefined) {
+    const token = m[1] as string;
+    const node = this.opts.tokens?.lookup(token);
+    if (node !== undefined) return node;
+    if (this.opts.authenticator === undefined) {
       log.warn({ reason: 'unknown token' }, 'caller not authenticated');
       throw new Refusal(grpc.status.UNAUTHENTICATED, 'unknown token');
     }
-    return node;
+    const r = await this.opts.authenticator.authenticate(token);
+    if (!r.ok) {
+      log.warn({ code: r.code, reason: r.reason }, r.code === 'UNAVAILABLE' ? 'caller not checked now; it will retry' : 'caller refused');
+      throw new Refusal(grpc.status[r.code], r.reason);
+    }
+    log.debug({ node: r.node, via: r.via }, 'caller authenticated by TokenReview');
+    return r.node;
   }
 }
 

@@ -64,9 +64,23 @@ function readRoot(certFile: string, keyFile: string, trustDomain: string): CaMat
   } catch (e) {
     throw new MeshError('CA_STORE', (e as Error).message, { certFile, keyFile }, { cause: e });
   }
-  const info = certInfo(certPem);
-  if (!keyMatchesCert(keyPem, certPem)) throw new MeshError('CA_STORE', `${keyFile} does not belong to ${certFile}`, { certFile, keyFile });
-  if (info.notAfter.getTime() <= Date.now()) throw new MeshError('CA_STORE', `${certFile} expired on ${info.notAfter.toISOString()}`, { certFile });
-  log.info({ file: certFile, trustDomain, serial: info.serial, notAfter: info.notAfter.toISOString() }, 'reusing the root CA');
-  return { certPem, keyPem };
+  const ca = checkRoot({ certPem, keyPem }, { cert: certFile, key: keyFile });
+  log.info({ file: certFile, trustDomain, serial: certInfo(certPem).serial }, 'reusing the root CA');
+  return ca;
+}
+
+/**
+ * A stored root is usable: a certificate, the key that belongs to it, not expired. `where` names the
+ * two places (files, Secret keys) in the NM_E_CA_STORE error.
+ */
+export function checkRoot(root: CaMaterial, where: { readonly cert: string; readonly key: string }): CaMaterial {
+  let notAfter: Date;
+  try {
+    notAfter = certInfo(root.certPem).notAfter;
+  } catch (e) {
+    throw new MeshError('CA_STORE', `${where.cert} is not a certificate: ${(e as Error).message}`, { ...where }, { cause: e });
+  }
+  if (!keyMatchesCert(root.keyPem, root.certPem)) throw new MeshError('CA_STORE', `${where.key} does not belong to ${where.cert}`, { ...where });
+  if (notAfter.getTime() <= Date.now()) throw new MeshError('CA_STORE', `${where.cert} expired on ${notAfter.toISOString()}`, { ...where });
+  return root;
 }

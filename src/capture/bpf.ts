@@ -1,6 +1,7 @@
 // The eBPF datapath: loads the three hook objects (maps pinned by name and shared between them),
 // attaches them through pinned links (re-adopting links a previous agent left), and keeps the maps
-// in step with the config. Closing releases our fds only: the kernel datapath stays up.
+// in step with the config and, in opt-in mode, with the set of meshed pod cgroups. Closing releases
+// our fds only: the kernel datapath stays up.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { MeshConfig } from '../config/model';
@@ -8,15 +9,18 @@ import { MeshError } from '../errors';
 import { logger } from '../log';
 import { checkBpffs, checkCgroup2, checkPrivileges, ownCgroupId } from './env';
 import { ATTACH, native, type NativeBpf } from './ffi';
-import { configVal, decodeConn, decodeStats, GLOBAL_COUNTERS, inboundKey, ipToBytes, MTLS, SIZES, stripMapped, tuple, u32, u64, type GlobalCounter, type InboundMode } from './layout';
-import { planMaps } from './plan';
+import {
+  CONFIG_FLAGS, configFlags, configVal, decodeConn, decodeStats, GLOBAL_COUNTERS, inboundKey, ipToBytes, MTLS, SIZES, stripMapped, tuple, u32, u64, withConfigFlags,
+  type GlobalCounter, type InboundMode,
+} from './layout';
+import { MAX_MESHED, planMaps, planMeshed } from './plan';
 import type { Addr, Datapath, KernelCounters, MapStat } from './types';
 
 const log = logger('capture');
 
 export const MAP_NAMES = [
   'nm_services', 'nm_backends', 'nm_config', 'nm_exempt', 'nm_cookie_dst', 'nm_orig_dst', 'nm_sockhash', 'nm_svc_stats', 'nm_global',
-  'nm_inbound_mode', 'nm_trusted_src',
+  'nm_inbound_mode', 'nm_trusted_src', 'nm_meshed',
 ] as const;
 type MapName = (typeof MAP_NAMES)[number];
 const CGROUP_PROGS = [
@@ -78,7 +82,10 @@ export class BpfDatapath implements Datapath {
   }
 
   private configure(): void {
-    const rc = this.lib.mapUpdate(this.fd('nm_config'), u32(0), configVal(this.opts.agent.address, this.opts.agent.port));
+    // The opt-in flag is kept: a restarted agent must not capture every pod until its first syncMeshed.
+    const old = Buffer.alloc(SIZES.config);
+    const flags = this.lib.mapLookup(this.fd('nm_config'), u32(0), old) ? configFlags(old) : 0;
+    const rc = this.lib.mapUpdate(this.fd('nm_config'), u32(0), configVal(this.opts.agent.address, this.opts.agent.port, flags));
     if (rc < 0) throw new MeshError('BPF_MAP', `writing the redirect target: errno ${-rc}`);
     const cg = ownCgroupId();
     if (cg === undefined) {
@@ -152,6 +159,10 @@ export class BpfDatapath implements Datapath {
     }
   }
 
+  syncMeshed(cgroupIds: readonly bigint[] | undefined): void {
+    applyMeshed(this.lib, this.fd('nm_meshed'), this.fd('nm_config'), cgroupIds);
+  }
+
   originalDst(peer: Addr, local: Addr): Addr | undefined {
     const key = tuple({ address: stripMapped(peer.address), port: peer.port }, { address: stripMapped(local.address), port: local.port });
     const val = Buffer.alloc(SIZES.conn);
@@ -192,6 +203,78 @@ export class BpfDatapath implements Datapath {
     for (const fd of this.fds.values()) this.lib.closeFd(fd);
     this.fds.clear();
   }
+}
+
+/**
+ * nm_meshed and the opt-in flag. Off: the flag goes first (every pod is captured again), then the set is
+ * emptied. On: gone ids are deleted, new ones added, and only then the flag is set, so a pod that is in
+ * the list is never left out, not even when opt-in is being switched on.
+ */
+function applyMeshed(lib: NativeBpf, meshedFd: number, configFd: number, ids: readonly bigint[] | undefined): void {
+  const { keys, count } = lib.mapDump(meshedFd, SIZES.u64, 1, MAX_MESHED);
+  const current = Array.from({ length: count }, (_, i) => keys.readBigUInt64LE(i * SIZES.u64));
+  const setOptIn = (on: boolean): boolean => {
+    const v = Buffer.alloc(SIZES.config);
+    if (!lib.mapLookup(configFd, u32(0), v)) throw new MeshError('BPF_MAP', 'reading nm_config failed');
+    const flags = on ? configFlags(v) | CONFIG_FLAGS.optIn : configFlags(v) & ~CONFIG_FLAGS.optIn;
+    if (flags === configFlags(v)) return false;
+    const rc = lib.mapUpdate(configFd, u32(0), withConfigFlags(v, flags));
+    if (rc < 0) throw new MeshError('BPF_MAP', `writing the opt-in flag: errno ${-rc}`);
+    return true;
+  };
+  if (ids === undefined) {
+    const switched = setOptIn(false);
+    for (const id of current) lib.mapDelete(meshedFd, u64(id));
+    if (switched || count > 0) log.info({ optIn: false, removed: count }, 'opt-in capture off: every pod below the attach cgroup is in the mesh');
+    return;
+  }
+  const plan = planMeshed(current, ids);
+  const size = count + plan.add.length - plan.remove.length;
+  if (size > MAX_MESHED) throw new MeshError('BPF_MAP', `${size} meshed pod cgroups exceed nm_meshed's capacity of ${MAX_MESHED}`);
+  // Deletions first: they free room for the additions and never affect a pod that stays.
+  for (const id of plan.remove) lib.mapDelete(meshedFd, u64(id));
+  for (const id of plan.add) {
+    const rc = lib.mapUpdate(meshedFd, u64(id), Buffer.from([1]));
+    if (rc < 0) throw new MeshError('BPF_MAP', `adding cgroup ${id} to nm_meshed: errno ${-rc}`);
+  }
+  const switched = setOptIn(true);
+  if (switched || plan.add.length > 0 || plan.remove.length > 0) {
+    log.info({ optIn: true, meshed: size, added: plan.add.length, removed: plan.remove.length }, 'meshed pod cgroups synced');
+  }
+}
+
+/** Opens the two pins applyMeshed needs, for a process that is not the agent (tests, tools). */
+function withMeshedPins<T>(bpffs: string, fn: (lib: NativeBpf, meshedFd: number, configFd: number) => T): T {
+  const lib = native();
+  const meshed = lib.objGet(path.join(bpffs, 'nm_meshed'));
+  try {
+    const config = lib.objGet(path.join(bpffs, 'nm_config'));
+    try {
+      return fn(lib, meshed, config);
+    } finally {
+      lib.closeFd(config);
+    }
+  } finally {
+    lib.closeFd(meshed);
+  }
+}
+
+/**
+ * Datapath.syncMeshed on the pins alone, from another process (tests, tools), beside an agent that does
+ * not manage opt-in itself (no Kubernetes discovery): the agent leaves both pins as they are.
+ */
+export function syncMeshedPins(bpffs: string, cgroupIds: readonly bigint[] | undefined): void {
+  withMeshedPins(bpffs, (lib, meshed, config) => applyMeshed(lib, meshed, config, cgroupIds));
+}
+
+/** What opt-in looks like in the kernel: the flag and the meshed cgroup ids. */
+export function readMeshedPins(bpffs: string): { optIn: boolean; ids: bigint[] } {
+  return withMeshedPins(bpffs, (lib, meshed, config) => {
+    const v = Buffer.alloc(SIZES.config);
+    const optIn = lib.mapLookup(config, u32(0), v) && (configFlags(v) & CONFIG_FLAGS.optIn) !== 0;
+    const { keys, count } = lib.mapDump(meshed, SIZES.u64, 1, MAX_MESHED);
+    return { optIn, ids: Array.from({ length: count }, (_, i) => keys.readBigUInt64LE(i * SIZES.u64)) };
+  });
 }
 
 function attachAll(lib: NativeBpf, opts: BpfOptions): AttachReport {

@@ -94,11 +94,24 @@ export function decodeConn(b: Buffer, off = 0): Conn {
   };
 }
 
-export function configVal(agentIp: string, agentPort: number): Buffer {
+/** nm_config.flags (NM_CFG_* in maps.h). */
+export const CONFIG_FLAGS = { optIn: 0x1 } as const;
+
+export function configVal(agentIp: string, agentPort: number, flags = 0): Buffer {
   const b = Buffer.alloc(SIZES.config);
   ipToBytes(agentIp, b, 0);
   b.writeUInt16LE(agentPort, 4);
+  b.writeUInt16LE(flags, 6);
   return b;
+}
+
+export const configFlags = (b: Buffer): number => b.readUInt16LE(6);
+
+/** The same value with flags replaced (the redirect target kept). */
+export function withConfigFlags(b: Buffer, flags: number): Buffer {
+  const out = Buffer.from(b);
+  out.writeUInt16LE(flags, 6);
+  return out;
 }
 
 export const STAT_FIELDS = ['opened', 'closed', 'bytesSent', 'bytesReceived', 'redirected', 'splicedBytes'] as const;
@@ -122,6 +135,8 @@ export const GLOBAL_COUNTERS = [
   'msg_redirect',
   'msg_pass',
   'strict_drop',
+  'connect_not_meshed',
+  'strict_not_meshed',
 ] as const;
 export type GlobalCounter = (typeof GLOBAL_COUNTERS)[number];
 

@@ -7,6 +7,8 @@ import type { Addr, Datapath, KernelCounters, MapStat } from './types';
 export class NoCapture implements Datapath {
   readonly mode = 'none' as const;
   sync(_config: MeshConfig): void {}
+  /** Nothing is captured here: clients reach the agent only by dialling its listeners. */
+  syncMeshed(_cgroupIds: readonly bigint[] | undefined): void {}
   originalDst(_peer: Addr, local: Addr): Addr | undefined {
     return local;
   }

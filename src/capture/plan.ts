@@ -40,3 +40,21 @@ export function planMaps(config: MeshConfig): MapPlan {
   }
   return { services, backends, serviceIds };
 }
+
+/** nm_meshed capacity (NM_MAX_MESHED in maps.h). */
+export const MAX_MESHED = 16384;
+
+export interface MeshedPlan {
+  readonly add: bigint[];
+  readonly remove: bigint[];
+}
+
+/**
+ * How to make nm_meshed equal `want` from `current` by difference: entries that stay are never touched,
+ * so a pod that stays in the mesh never sees a gap. Duplicates in `want` count once.
+ */
+export function planMeshed(current: Iterable<bigint>, want: Iterable<bigint>): MeshedPlan {
+  const have = new Set(current);
+  const next = new Set(want);
+  return { add: [...next].filter((id) => !have.has(id)), remove: [...have].filter((id) => !next.has(id)) };
+}

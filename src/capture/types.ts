@@ -31,6 +31,12 @@ export interface Datapath {
   readonly mode: 'ebpf' | 'none';
   /** Writes the services/backends maps for a new config (adds, updates, then deletes what is gone). */
   sync(config: MeshConfig): void;
+  /**
+   * Opt-in capture (Istio ambient style). undefined: opt-in off, every process below the attach cgroup
+   * is in the mesh. A list: only processes in these cgroups (pod cgroup ids) or below them are; the
+   * kernel set is made equal to the list by difference, and connections already open are left as they are.
+   */
+  syncMeshed(cgroupIds: readonly bigint[] | undefined): void;
   /** The destination the client asked for, looked up by the accepted socket's peer and local address. */
   originalDst(peer: Addr, local: Addr): Addr | undefined;
   counters(): KernelCounters[];

@@ -1,7 +1,9 @@
 // Deep Object.freeze: a MeshConfig is shared by every module and must never change under them.
 
 export function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null) {
+  // A frozen object was frozen whole by an earlier call (discovery reuses unchanged parts across
+  // configs), so its subtree is skipped: refreezing a large cluster on every change would cost O(size).
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
     Object.freeze(value);
     for (const v of Object.values(value)) deepFreeze(v);
   }

@@ -20,6 +20,21 @@ export async function loadConfig(path: string): Promise<LoadResult> {
 
 /** The pure part of loading: files already read (with any read problems) to a result. */
 export function buildConfig(sources: Sources): LoadResult {
+  const p = parseSources(sources);
+  return assembleConfig(p.parsed, p.source, p.issues, p.warnings);
+}
+
+/** Documents read and validated one by one; the cross-document pass has not run yet. */
+export interface ParsedConfig {
+  readonly parsed: readonly Parsed[];
+  /** Problems of single documents (and of reading): any makes the whole config unusable. */
+  readonly issues: readonly ConfigIssue[];
+  readonly warnings: readonly ConfigIssue[];
+  readonly source: MeshConfig['source'];
+}
+
+/** Files to validated documents, each on its own (Kubernetes discovery joins them with API objects). */
+export function parseSources(sources: Sources): ParsedConfig {
   const issues = [...sources.issues];
   const warnings = [...sources.warnings];
   const parsed: Parsed[] = [];
@@ -28,8 +43,24 @@ export function buildConfig(sources: Sources): LoadResult {
       parsed.push(...readDocument(issues, file.path, doc.index, doc.value));
     }
   }
+  const source = { files: sources.files.map((f) => f.path), hash: hashSources(sources.files) };
+  return { parsed, issues: inReadingOrder(issues, source.files), warnings, source };
+}
+
+/**
+ * The cross-document pass over documents from anywhere (files, API objects), then the frozen config.
+ * ISSUES and WARNINGS already found are carried into the result.
+ */
+export function assembleConfig(
+  parsed: readonly Parsed[],
+  source: MeshConfig['source'],
+  known: readonly ConfigIssue[] = [],
+  knownWarnings: readonly ConfigIssue[] = [],
+): LoadResult {
+  const issues = [...known];
+  const warnings = [...knownWarnings];
   const { services, workloads, nodes, peerAuthentications, authorizationPolicies, traffic } = assemble(parsed, issues, warnings);
-  if (issues.length > 0) return { ok: false, issues: deepFreeze(inReadingOrder(issues, sources)) };
+  if (issues.length > 0) return { ok: false, issues: deepFreeze(inReadingOrder(issues, source.files)) };
   const config: MeshConfig = {
     services,
     workloads,
@@ -37,14 +68,14 @@ export function buildConfig(sources: Sources): LoadResult {
     peerAuthentications,
     authorizationPolicies,
     ...(traffic !== undefined ? { traffic } : {}),
-    source: { files: sources.files.map((f) => f.path), hash: hashSources(sources.files) },
+    source,
   };
   return { ok: true, config: deepFreeze(config), warnings: deepFreeze(warnings) };
 }
 
 /** Issues sorted by file, then document (stable), so a report reads top to bottom. */
-function inReadingOrder(issues: readonly ConfigIssue[], sources: Sources): ConfigIssue[] {
-  const fileOrder = new Map(sources.files.map((f, i) => [f.path, i]));
-  const rank = (i: ConfigIssue): number => fileOrder.get(i.file) ?? -1;
+function inReadingOrder(issues: readonly ConfigIssue[], files: readonly string[]): ConfigIssue[] {
+  const fileOrder = new Map(files.map((f, i) => [f, i]));
+  const rank = (i: ConfigIssue): number => fileOrder.get(i.file) ?? files.length;
   return [...issues].sort((a, b) => rank(a) - rank(b) || a.document - b.document);
 }

@@ -9,7 +9,9 @@ import { formatIssues } from './issues';
 import { buildConfig, type LoadResult } from './load';
 import { hashSources, readSources, type Sources } from './sources';
 
-export interface WatchOptions {
+export interface WatchOptions<T> {
+  /** What each change is turned into before it is reported; default buildConfig (the whole config). */
+  readonly build?: (sources: Sources) => T;
   /** Fallback poll of the content hash (ms); default 2000. */
   readonly pollMs?: number;
   /** Quiet time after a filesystem event before reading (ms), so a burst of events reads once; default 100. */
@@ -18,7 +20,7 @@ export interface WatchOptions {
 
 const log = logger('config.watch');
 
-export class ConfigWatcher {
+export class ConfigWatcher<T = LoadResult> {
   private readonly pollMs: number;
   private readonly debounceMs: number;
   private watcher: FSWatcher | undefined;
@@ -29,12 +31,14 @@ export class ConfigWatcher {
   private again = false;
   private running = false;
   private lastFingerprint: string | undefined;
+  private readonly build: (sources: Sources) => T;
 
   constructor(
     private readonly path: string,
-    private readonly onResult: (r: LoadResult) => void,
-    opts: WatchOptions = {},
+    private readonly onResult: (r: T) => void,
+    opts: WatchOptions<T> = {},
   ) {
+    this.build = opts.build ?? (buildConfig as unknown as (sources: Sources) => T);
     this.pollMs = opts.pollMs ?? 2000;
     this.debounceMs = opts.debounceMs ?? 100;
   }
@@ -98,7 +102,7 @@ export class ConfigWatcher {
     const fingerprint = `${hashSources(sources.files)}\n${formatIssues(sources.issues)}`;
     if (fingerprint === this.lastFingerprint) return;
     this.lastFingerprint = fingerprint;
-    const result = buildConfig(sources);
+    const result = this.build(sources);
     try {
       this.onResult(result);
     } catch (e) {

@@ -73,7 +73,7 @@ export class InboundHandler {
     const srcWl = claimed && t.identityOf(claimed) === ctx.peerIdentity ? claimed : undefined;
     const sourceIp = srcWl?.address ?? ctx.remote.address;
     const principal = principalOf(ctx.peerIdentity);
-    const source: SourceInfo = srcWl ? sourceFromWorkload(srcWl, UNKNOWN, principal) : { ...UNKNOWN_SOURCE, principal, namespace: id?.namespace ?? UNKNOWN };
+    const source: SourceInfo = srcWl ? sourceFromWorkload(srcWl, this.deps.metrics.cluster, principal) : { ...UNKNOWN_SOURCE, principal, namespace: id?.namespace ?? UNKNOWN };
     const local = t.localPort(ctx.target.address, ctx.target.port);
     const info: StreamInfo = { workload, service: local?.service, endpoint: local?.endpoint, target: ctx.target, source, principal, sourceIp };
     if (local?.h2 === true) {
@@ -114,7 +114,7 @@ export class InboundHandler {
     let s = this.statsCache.get(key) as T | undefined;
     if (!s) {
       const t = this.deps.topology();
-      const dst = { ...destinationInfo(info.service, info.endpoint, UNKNOWN), principal: principalOf(t.identityOf(info.workload)) };
+      const dst = { ...destinationInfo(info.service, info.endpoint, this.deps.metrics.cluster), principal: principalOf(t.identityOf(info.workload)) };
       s = make(baseLabels('destination', info.source, dst, protocol, 'mutual_tls'));
       this.statsCache.set(key, s);
     }

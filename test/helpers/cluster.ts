@@ -9,9 +9,10 @@
 // /sys/fs/cgroup/unified), so an agent could neither pin its maps nor open its cgroup, and a pod process
 // could not even join its cgroup. Only the network namespace changes; the mounts stay the host's.
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ensureCgroup2, makeCgroup, removeCgroup, spawnInCgroup } from './sysenv';
+import { ensureCgroup2, kubeletPodCgroup, makeCgroup, removeCgroup, spawnInCgroup, type KubeletLayout, type QosClass } from './sysenv';
 
 export interface Pod {
   /** `n<i>-p<j>`: also the WorkloadEntry name. */
@@ -20,8 +21,18 @@ export interface Pod {
   readonly node: string;
   readonly ns: string;
   readonly ip: string;
+  /** Where the pod's processes run: the pod cgroup (flat layout) or its container cgroup (kubelet layout). */
   readonly cgroup: string;
+  // Always set by Cluster (optional only so that hand-made Pod values elsewhere stay valid):
+  /** The pod-level cgroup (the kubelet's `…pod<uid>…` directory); the same as `cgroup` in the flat layout. */
+  readonly podCgroup?: string;
+  /** metadata.uid: a UUID, also in the pod cgroup's name in the kubelet layout. */
+  readonly uid?: string;
+  /** status.qosClass: decides where the kubelet puts the pod cgroup. Mixed across the cluster's pods. */
+  readonly qosClass?: QosClass;
 }
+
+export type { KubeletLayout, QosClass } from './sysenv';
 
 export interface ClusterNode {
   readonly name: string;
@@ -57,7 +68,14 @@ export interface ClusterOptions {
   id?: string;
   /** Prove pod↔pod and pod↔node reachability before returning (default true). */
   selfTest?: boolean;
+  /**
+   * Pod cgroups as a kubelet with that cgroup driver lays them out below each node's podCgroupRoot
+   * (sysenv's kubeletPodCgroup), processes in a container cgroup. Default: the flat `pods/p<j>` layout.
+   */
+  kubeletLayout?: KubeletLayout;
 }
+
+const QOS_CYCLE: readonly QosClass[] = ['Guaranteed', 'Burstable', 'BestEffort'];
 
 /** Source address of the agent towards local pods, on every node's lo (pod policy keys on it). */
 export const AGENT_SOURCE_IP = '169.254.7.127';
@@ -95,6 +113,7 @@ export class Cluster {
     readonly id: string,
     nodeCount: number,
     podsPerNode: number,
+    layout?: KubeletLayout,
   ) {
     // 10.64.0.0/10, varied by id: clusters never share a namespace, so this only keeps addresses of
     // parallel clusters apart in logs and captures.
@@ -104,13 +123,22 @@ export class Cluster {
     const a = `10.${this.subnet}`;
     this.nodes = Array.from({ length: nodeCount }, (_, i) => {
       const cg = path.join(this.cgroupRoot, `n${i}`);
-      const pods: Pod[] = Array.from({ length: podsPerNode }, (_, j) => ({
-        name: `n${i}-p${j}`,
-        node: `node-${i}`,
-        ns: `nm${id}-n${i}-p${j}`,
-        ip: `${a}.${i + 1}.${j + 2}`,
-        cgroup: path.join(cg, 'pods', `p${j}`),
-      }));
+      const pods: Pod[] = Array.from({ length: podsPerNode }, (_, j) => {
+        const uid = randomUUID();
+        const qosClass = QOS_CYCLE[(i * podsPerNode + j) % QOS_CYCLE.length]!;
+        const k = layout ? kubeletPodCgroup(layout, uid, qosClass, randomBytes(32).toString('hex')) : undefined;
+        const flat = path.join(cg, 'pods', `p${j}`);
+        return {
+          name: `n${i}-p${j}`,
+          node: `node-${i}`,
+          ns: `nm${id}-n${i}-p${j}`,
+          ip: `${a}.${i + 1}.${j + 2}`,
+          cgroup: k ? path.join(cg, 'pods', k.container) : flat,
+          podCgroup: k ? path.join(cg, 'pods', k.pod) : flat,
+          uid,
+          qosClass,
+        };
+      });
       return { name: `node-${i}`, index: i, ns: `nm${id}-n${i}`, ip: `${a}.0.${i + 1}`, podCgroupRoot: path.join(cg, 'pods'), agentCgroup: path.join(cg, 'agent'), pods };
     });
   }
@@ -121,7 +149,7 @@ export class Cluster {
       throw new Error(`podsPerNode must be 0..253, got ${opts.podsPerNode}`);
     }
     Cluster.sweep();
-    const c = new Cluster(clusterId(opts.id), opts.nodes, opts.podsPerNode);
+    const c = new Cluster(clusterId(opts.id), opts.nodes, opts.podsPerNode, opts.kubeletLayout);
     live.add(c);
     try {
       await c.build();

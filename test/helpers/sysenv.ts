@@ -42,6 +42,26 @@ export function makeCgroup(dir: string): string {
   return dir;
 }
 
+export type QosClass = 'Guaranteed' | 'Burstable' | 'BestEffort';
+export type KubeletLayout = 'systemd' | 'cgroupfs';
+
+/**
+ * A pod's cgroup (relative to the kubepods parent) and its container's, as the kubelet makes them:
+ *   systemd:  kubepods.slice/kubepods-<qos>.slice/kubepods-<qos>-pod<uid, - as _>.slice/cri-containerd-<id>.scope
+ *             (Guaranteed: kubepods.slice/kubepods-pod<uid_>.slice/…)
+ *   cgroupfs: kubepods/<qos>/pod<uid>/<id> (Guaranteed: kubepods/pod<uid>/<id>)
+ */
+export function kubeletPodCgroup(layout: KubeletLayout, uid: string, qos: QosClass, containerId: string): { pod: string; container: string } {
+  const q = qos.toLowerCase();
+  if (layout === 'systemd') {
+    const u = uid.replace(/-/g, '_');
+    const pod = qos === 'Guaranteed' ? `kubepods.slice/kubepods-pod${u}.slice` : `kubepods.slice/kubepods-${q}.slice/kubepods-${q}-pod${u}.slice`;
+    return { pod, container: `${pod}/cri-containerd-${containerId}.scope` };
+  }
+  const pod = qos === 'Guaranteed' ? `kubepods/pod${uid}` : `kubepods/${q}/pod${uid}`;
+  return { pod, container: `${pod}/${containerId}` };
+}
+
 /** Removes a cgroup tree bottom-up after moving any leftover processes to the root. */
 export function removeCgroup(dir: string): void {
   if (!fs.existsSync(dir)) return;

@@ -4,10 +4,12 @@ import * as net from 'node:net';
 
 const httpPort = Number(process.argv[2] ?? 8080);
 const tcpPort = Number(process.argv[3] ?? 9000);
+/** Optional: who answers, appended to the HTTP body so clients can tell endpoints apart. */
+const name = process.argv[4];
 http
   .createServer((req, res) => {
     req.resume();
-    req.on('end', () => res.end(`hello ${req.method} ${req.url} from ${req.socket.remoteAddress}`));
+    req.on('end', () => res.end(`hello ${req.method} ${req.url} from ${req.socket.remoteAddress}${name ? ` at ${name}` : ''}`));
   })
   .listen(httpPort, '0.0.0.0');
 net

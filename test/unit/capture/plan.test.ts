@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { MeshConfig, Service } from '../../../src/config/model';
-import { backendKey, decodeConn, MODE, svcKey, tuple } from '../../../src/capture/layout';
-import { planMaps } from '../../../src/capture/plan';
+import { backendKey, CONFIG_FLAGS, configFlags, configVal, decodeConn, GLOBAL_COUNTERS, MODE, svcKey, tuple, withConfigFlags } from '../../../src/capture/layout';
+import { planMaps, planMeshed } from '../../../src/capture/plan';
 
 const svc = (over: Partial<Service>): Service => ({
   key: 'ns/s',
@@ -64,4 +64,31 @@ test('layout: keys match the C structs byte for byte', () => {
   assert.deepEqual(decodeConn(conn), { orig: { address: '10.96.0.1', port: 80 }, mode: 0, serviceId: 42 });
   assert.throws(() => svcKey('10.96.0', 80), /not an IPv4/);
   assert.throws(() => svcKey('10.96.0.300', 80), /not an IPv4/);
+});
+
+test('planMeshed: nm_meshed made equal to the list by difference', () => {
+  const cases: { name: string; current: bigint[]; want: bigint[]; add: bigint[]; remove: bigint[] }[] = [
+    { name: 'empty to empty', current: [], want: [], add: [], remove: [] },
+    { name: 'first pods', current: [], want: [5n, 6n], add: [5n, 6n], remove: [] },
+    { name: 'unchanged: nothing touched', current: [5n, 6n], want: [6n, 5n], add: [], remove: [] },
+    { name: 'one in, one out, one stays', current: [5n, 6n], want: [6n, 7n], add: [7n], remove: [5n] },
+    { name: 'everything out', current: [5n, 6n], want: [], add: [], remove: [5n, 6n] },
+    { name: 'duplicates count once', current: [5n], want: [7n, 7n, 5n], add: [7n], remove: [] },
+    { name: 'ids above 2^53', current: [2n ** 63n + 1n], want: [2n ** 63n + 2n], add: [2n ** 63n + 2n], remove: [2n ** 63n + 1n] },
+  ];
+  for (const c of cases) assert.deepEqual(planMeshed(c.current, c.want), { add: c.add, remove: c.remove }, c.name);
+});
+
+test('layout: nm_config flags and the datapath event names', () => {
+  const v = configVal('10.0.0.1', 15001, CONFIG_FLAGS.optIn);
+  assert.equal(v.toString('hex'), '0a000001993a0100');
+  assert.equal(configFlags(v), 1);
+  const off = withConfigFlags(v, 0);
+  assert.equal(off.toString('hex'), '0a000001993a0000', 'redirect target kept');
+  assert.equal(configFlags(v), 1, 'the original is not changed');
+  assert.equal(configVal('10.0.0.1', 15001).toString('hex'), '0a000001993a0000');
+  // Indexes of enum nm_global_idx: new counters are appended, never inserted.
+  assert.equal(GLOBAL_COUNTERS.indexOf('strict_drop'), 10);
+  assert.equal(GLOBAL_COUNTERS.indexOf('connect_not_meshed'), 11);
+  assert.equal(GLOBAL_COUNTERS.indexOf('strict_not_meshed'), 12);
 });

@@ -1,198 +1,197 @@
-// deploy/base must agree with the agent's fixed points (CLI flags, ports, probe paths, mounts) and with
-// Kubernetes' own rules that only show up at apply or rollout time. Docker and a cluster are not
-// available in CI, so this is where the manifests get checked.
+// Everything under deploy/ must be what the API server accepts and what the binaries accept. There is
+// no cluster and no container engine in CI, so this is where the manifests get checked: Kubernetes'
+// OpenAPI schemas (kubernetes-models), the API's own field set (the official client's models), the
+// kustomizations' references, and the CLI flag tables in src/.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { parseAllDocuments } from 'yaml';
+import {
+  DEPLOY, find, flagsIn, flagTable, kustomizationDirs, kustomized, loadDocs, objects, packageVersion,
+  schemaProblem, unknownFields, yamlFiles, type Obj,
+} from './helpers';
 
-// The compiled test may live in any outDir: find the checkout by walking up, falling back to the cwd.
-function repoRoot(): string {
-  for (let d = __dirname; d !== path.dirname(d); d = path.dirname(d)) {
-    if (fs.existsSync(path.join(d, 'deploy/base/kustomization.yaml'))) return d;
-  }
-  return process.cwd();
-}
-const BASE = path.join(repoRoot(), 'deploy/base');
+const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding']);
 
-// Manifests are untyped YAML: tests walk them through this loose view and assert on what they find.
-type Obj = Record<string, any>;
-
-function load(file: string): Obj[] {
-  const docs = parseAllDocuments(fs.readFileSync(path.join(BASE, file), 'utf8'));
-  return docs.map((d, i) => {
-    assert.deepEqual(d.errors, [], `${file} document ${i} does not parse`);
-    return d.toJS() as Obj;
-  }).filter((d) => d !== null);
-}
-
-const files = fs.readdirSync(BASE).filter((f) => /\.ya?ml$/.test(f)).sort();
-const all = files.filter((f) => f !== 'kustomization.yaml').flatMap((f) => load(f).map((doc) => ({ file: f, doc })));
-const find = (kind: string, name?: string): Obj => {
-  const hit = all.find(({ doc }) => doc.kind === kind && (name === undefined || doc.metadata?.name === name));
-  assert.ok(hit, `no ${kind}${name ? ` ${name}` : ''} in deploy/base`);
-  return hit.doc;
-};
-
-/** `--flag value` pairs of the agent's args (every flag the DaemonSet passes takes a value). */
-function flags(args: readonly string[]): Map<string, string> {
-  const m = new Map<string, string>();
-  for (let i = 1; i < args.length; i += 2) {
-    const k = args[i] ?? '';
-    assert.match(k, /^--[a-z-]+$/, `expected a flag at args[${i}], got ${k}`);
-    assert.ok(args[i + 1] !== undefined, `${k} has no value`);
-    m.set(k, String(args[i + 1]));
-  }
-  return m;
-}
-
-describe('deploy/base', () => {
-  it('parses, and the kustomization lists exactly the manifests in the directory', () => {
-    const [k] = load('kustomization.yaml');
-    assert.deepEqual([...(k?.resources as string[])].sort(), files.filter((f) => f !== 'kustomization.yaml'));
-    assert.equal(k?.namespace, 'nodemesh-system');
-    assert.deepEqual(k?.labels?.[0]?.pairs, { 'app.kubernetes.io/name': 'nodemesh' });
+describe('every manifest under deploy/', () => {
+  it('finds the base, the Istio overlay and the uninstall kustomizations', () => {
+    for (const d of ['base', 'overlays/istio-crds', 'uninstall']) assert.ok(kustomizationDirs.includes(d), `deploy/${d}`);
+    assert.ok(objects.length >= 15, `only ${objects.length} objects under deploy/`);
   });
 
-  it('puts every namespaced object in nodemesh-system', () => {
-    find('Namespace', 'nodemesh-system');
-    for (const { file, doc } of all) {
-      if (['Namespace', 'ClusterRole', 'ClusterRoleBinding'].includes(doc.kind)) continue;
-      assert.equal(doc.metadata?.namespace, 'nodemesh-system', `${file}: ${doc.kind} ${doc.metadata?.name}`);
+  it('validates against the Kubernetes OpenAPI schemas', () => {
+    const problems = objects.flatMap(({ file, doc }) => {
+      const p = schemaProblem(doc);
+      return p === undefined ? [] : [`${file}: ${doc.kind} ${doc.metadata?.name}: ${p}`];
+    });
+    assert.deepEqual(problems, []);
+  });
+
+  it('uses only fields the API knows (kubectl apply validates strictly)', () => {
+    const problems = objects.flatMap(({ file, doc }) => unknownFields(doc).map((f) => `${file}: ${doc.kind} ${doc.metadata?.name}: ${f}`));
+    assert.deepEqual(problems, []);
+  });
+
+  it('the two checks above do catch mistakes (a wrong type, a missing field, a misspelt field)', () => {
+    const ds = structuredClone(find('base', 'DaemonSet', 'nodemesh-agent'));
+    const c = ds.spec.template.spec.containers[0] as Obj;
+    c.ports[0].containerPort = '15001';
+    assert.match(schemaProblem(ds) ?? '', /containerPort must be integer/);
+    delete c.name;
+    c.ports[0].containerPort = 15001;
+    assert.match(schemaProblem(ds) ?? '', /must have required property '?name'?/);
+    c.name = 'agent';
+    c.securityContext.capabilites = c.securityContext.capabilities;
+    assert.deepEqual(unknownFields(ds), ['.spec.template.spec.containers.0.securityContext.capabilites']);
+    assert.match(schemaProblem({ apiVersion: 'gadgets.nodemesh.io/v1', kind: 'Gadget' }) ?? '', /no Kubernetes schema/);
+  });
+
+  it('puts every namespaced object in the namespace its kustomization sets', () => {
+    for (const dir of kustomizationDirs) {
+      const [k] = loadDocs(`${dir}/kustomization.yaml`);
+      for (const { file, doc } of kustomized(dir)) {
+        if (CLUSTER_SCOPED.has(doc.kind)) continue;
+        assert.equal(doc.metadata?.namespace, k?.namespace, `${file}: ${doc.kind} ${doc.metadata?.name}`);
+      }
     }
   });
 
-  it('grants read-only access to pods, services, endpointslices and nodes, bound to the agent', () => {
-    const role = find('ClusterRole', 'nodemesh-agent');
-    const granted = (role.rules as Obj[]).flatMap((r) => (r.resources as string[]).map((res) => `${r.apiGroups[0]}/${res}`));
-    assert.deepEqual(granted.sort(), ['/nodes', '/pods', '/services', 'discovery.k8s.io/endpointslices']);
-    for (const r of role.rules as Obj[]) assert.deepEqual([...r.verbs].sort(), ['get', 'list', 'watch']);
-    const binding = find('ClusterRoleBinding', 'nodemesh-agent');
-    assert.equal(binding.roleRef.name, 'nodemesh-agent');
-    assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: 'nodemesh-agent', namespace: 'nodemesh-system' }]);
-    find('ServiceAccount', 'nodemesh-agent');
-  });
-
-  describe('DaemonSet nodemesh-agent', () => {
-    const ds = find('DaemonSet', 'nodemesh-agent');
-    const pod = ds.spec.template.spec as Obj;
-    const agent = (pod.containers as Obj[]).find((c) => c.name === 'agent') as Obj;
-    const args = agent.args as string[];
-    const f = flags(args);
-    const mount = (c: Obj, volume: string): Obj => {
-      const m = (c.volumeMounts as Obj[]).find((x) => x.name === volume);
-      assert.ok(m, `${c.name} does not mount ${volume}`);
-      return m;
-    };
-    const volume = (name: string): Obj => (pod.volumes as Obj[]).find((v) => v.name === name) as Obj;
-
-    it('is a node agent: host network, cluster DNS, node-critical, every taint tolerated', () => {
-      assert.equal(pod.hostNetwork, true);
-      assert.equal(pod.dnsPolicy, 'ClusterFirstWithHostNet');
-      assert.equal(pod.priorityClassName, 'system-node-critical');
-      assert.ok((pod.tolerations as Obj[]).some((t) => t.operator === 'Exists' && !t.key && !t.effect));
-      assert.equal(pod.terminationGracePeriodSeconds, 30);
-      assert.equal(pod.serviceAccountName, 'nodemesh-agent');
-      assert.equal(ds.spec.updateStrategy.type, 'RollingUpdate');
-    });
-
-    it('never surges while it declares ports (hostNetwork makes them hostPorts: the rollout would stall)', () => {
-      const declares = (pod.containers as Obj[]).some((c) => (c.ports ?? []).length > 0);
-      const surge = ds.spec.updateStrategy.rollingUpdate?.maxSurge ?? 0;
-      if (declares) assert.equal(surge, 0);
-      assert.ok(ds.spec.updateStrategy.rollingUpdate.maxUnavailable >= 1);
-    });
-
-    it('runs `agent` with the fixed ports, the node identity and the mounted paths', () => {
-      assert.equal(args[0], 'agent');
-      assert.equal(f.get('--outbound-port'), '15001');
-      assert.equal(f.get('--metrics-port'), '15020');
-      assert.equal(f.get('--ready-port'), '15021');
-      assert.equal(f.get('--node'), '$(NODE_NAME)');
-      assert.equal(f.get('--node-ip'), '$(NODE_IP)');
-      const env = new Map((agent.env as Obj[]).map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath]));
-      assert.equal(env.get('NODE_NAME'), 'spec.nodeName');
-      assert.equal(env.get('NODE_IP'), 'status.hostIP');
-      const known = ['--config', '--cgroup', '--bpffs', '--node', '--node-ip', '--no-capture', '--outbound-port',
-        '--admin-host', '--metrics-port', '--ready-port', '--bpf-objects'];
-      for (const k of f.keys()) assert.ok(known.includes(k), `unknown agent flag ${k}`);
-    });
-
-    it('declares the ports and probes the readiness endpoint', () => {
-      const ports = (agent.ports as Obj[]).map((p) => p.containerPort).sort();
-      assert.deepEqual(ports, [15001, 15020, 15021]);
-      assert.deepEqual(agent.readinessProbe.httpGet, { path: '/healthz/ready', port: 15021 });
-      const live = agent.livenessProbe as Obj;
-      assert.equal(live.httpGet?.port ?? live.tcpSocket?.port, 15021);
-      // Generous: at least a minute of failures before a restart.
-      assert.ok(live.periodSeconds * live.failureThreshold >= 60);
-      const ann = ds.spec.template.metadata.annotations as Obj;
-      assert.equal(ann['prometheus.io/scrape'], 'true');
-      assert.equal(ann['prometheus.io/port'], f.get('--metrics-port'));
-      assert.equal(ann['prometheus.io/path'], '/stats/prometheus');
-    });
-
-    it('uses capabilities, not privileged, with a read-only root filesystem', () => {
-      const sc = agent.securityContext as Obj;
-      assert.notEqual(sc.privileged, true);
-      assert.deepEqual([...sc.capabilities.add].sort(), ['BPF', 'NET_ADMIN', 'PERFMON', 'SYS_ADMIN', 'SYS_RESOURCE']);
-      assert.deepEqual(sc.capabilities.drop, ['ALL']);
-      assert.equal(sc.runAsUser, 0);
-      assert.equal(sc.readOnlyRootFilesystem, true);
-      assert.ok(agent.resources.requests.cpu && agent.resources.requests.memory && agent.resources.limits.memory);
-    });
-
-    it('mounts bpffs, the host cgroup2 and the config directory where the flags point', () => {
-      assert.equal(volume('bpffs').hostPath.path, '/sys/fs/bpf');
-      assert.equal(volume('cgroup2').hostPath.path, '/run/nodemesh/cgroupv2');
-      assert.ok((f.get('--bpffs') ?? '').startsWith(`${mount(agent, 'bpffs').mountPath}/`));
-      assert.equal(f.get('--cgroup'), mount(agent, 'cgroup2').mountPath);
-      assert.equal(f.get('--cgroup'), '/run/nodemesh/cgroupv2');
-      // Mounts made on the host by the init container must reach the already-running agent.
-      for (const v of ['bpffs', 'cgroup2']) assert.equal(mount(agent, v).mountPropagation, 'HostToContainer');
-      const cfg = mount(agent, 'config');
-      assert.equal(f.get('--config'), cfg.mountPath);
-      assert.equal(cfg.subPath, undefined, 'a subPath mount never sees ConfigMap updates');
-      assert.equal(volume('config').configMap.name, 'nodemesh-config');
-    });
-
-    it('mounts bpffs and the host cgroup2 from a privileged init container (Bidirectional needs it)', () => {
-      const init = (pod.initContainers as Obj[])[0] as Obj;
-      assert.equal(init.securityContext.privileged, true);
-      for (const v of ['bpffs', 'cgroup2']) assert.equal(mount(init, v).mountPropagation, 'Bidirectional');
-      const script = (init.command as string[]).join(' ');
-      assert.match(script, /mount -t bpf bpf \/sys\/fs\/bpf/);
-      assert.match(script, /nsenter --cgroup=\/hostproc\/1\/ns\/cgroup -- mount -t cgroup2 none \/run\/nodemesh\/cgroupv2/);
-      assert.equal(mount(init, 'hostproc').mountPath, '/hostproc');
-      assert.equal(volume('hostproc').hostPath.path, '/proc');
-      // Only privileged containers may use Bidirectional; the agent must not need it.
-      for (const c of [...(pod.initContainers as Obj[]), ...(pod.containers as Obj[])]) {
-        for (const m of c.volumeMounts as Obj[]) {
-          if (m.mountPropagation === 'Bidirectional') assert.equal(c.securityContext?.privileged, true, `${c.name}/${m.name}`);
-        }
+  it('runs every nodemesh container on the image tagged with the package version', () => {
+    const tag = packageVersion();
+    for (const dir of kustomizationDirs) {
+      const [k] = loadDocs(`${dir}/kustomization.yaml`);
+      for (const img of (k?.images ?? []) as Obj[]) assert.deepEqual(img, { name: 'nodemesh', newTag: tag }, dir);
+    }
+    for (const { file, doc } of objects) {
+      const pod = doc.spec?.template?.spec as Obj | undefined;
+      for (const c of [...(pod?.initContainers ?? []), ...(pod?.containers ?? [])] as Obj[]) {
+        assert.equal(c.image, `nodemesh:${tag}`, `${file}: ${c.name}`);
       }
+    }
+  });
+});
+
+describe('kustomizations', () => {
+  for (const dir of kustomizationDirs) {
+    it(`deploy/${dir}: every resource exists, and every manifest in the directory is listed`, () => {
+      const [k] = loadDocs(`${dir}/kustomization.yaml`);
+      assert.equal(k?.apiVersion, 'kustomize.config.k8s.io/v1beta1');
+      assert.equal(k?.kind, 'Kustomization');
+      const resources = (k?.resources ?? []) as string[];
+      assert.ok(resources.length > 0);
+      for (const r of resources) {
+        const p = path.join(DEPLOY, dir, r);
+        assert.ok(fs.existsSync(p), `${dir}: ${r} does not exist`);
+        if (fs.statSync(p).isDirectory()) assert.ok(fs.existsSync(path.join(p, 'kustomization.yaml')), `${dir}: ${r} is no kustomization`);
+        else assert.ok(loadDocs(path.relative(DEPLOY, p)).length > 0, `${dir}: ${r} is empty`);
+      }
+      const here = yamlFiles.filter((f) => path.dirname(f) === dir && path.basename(f) !== 'kustomization.yaml').map((f) => path.basename(f));
+      assert.deepEqual(resources.filter((r) => !r.includes('/')).sort(), here.sort());
     });
+  }
+
+  it('the base is self-contained, and the app label goes into its selectors', () => {
+    const [k] = loadDocs('base/kustomization.yaml');
+    assert.equal(k?.namespace, 'nodemesh-system');
+    assert.ok((k?.resources as string[]).every((r) => !r.includes('/')));
+    assert.deepEqual(k?.labels, [{ pairs: { 'app.kubernetes.io/name': 'nodemesh' }, includeSelectors: true }]);
   });
 
-  it('ships a sample mesh.yaml that the agent accepts', async () => {
-    const cm = find('ConfigMap', 'nodemesh-config');
-    const text = cm.data?.['mesh.yaml'] as string;
-    assert.ok(text, 'ConfigMap nodemesh-config has no mesh.yaml');
-    assert.ok(parseAllDocuments(text).length >= 1);
+  it('the Istio overlay is the base plus Istio read access, and changes no selector', () => {
+    const [k] = loadDocs('overlays/istio-crds/kustomization.yaml');
+    assert.ok((k?.resources as string[]).includes('../../base'));
+    assert.equal(k?.namespace, 'nodemesh-system');
+    // A second includeSelectors label would change the base's immutable selectors on upgrade.
+    for (const l of (k?.labels ?? []) as Obj[]) assert.notEqual(l.includeSelectors, true);
+    const built = kustomized('overlays/istio-crds').map((o) => `${o.doc.kind}/${o.doc.metadata.name}`);
+    for (const o of kustomized('base')) assert.ok(built.includes(`${o.doc.kind}/${o.doc.metadata.name}`));
+    assert.ok(built.includes('ClusterRole/nodemesh-agent-istio'));
+  });
+
+  it('the uninstall is self-contained, in a namespace of its own (nodemesh-system may still be terminating)', () => {
+    const [k] = loadDocs('uninstall/kustomization.yaml');
+    assert.ok((k?.resources as string[]).every((r) => !r.includes('/')));
+    assert.notEqual(k?.namespace, 'nodemesh-system');
+    find('uninstall', 'Namespace', k?.namespace as string);
+  });
+});
+
+describe('flags the binaries accept', () => {
+  const nodemeshArgs = (dir: string, kind: string, name: string, container: string): string[] => {
+    const pod = find(dir, kind, name).spec.template.spec as Obj;
+    const c = [...(pod.initContainers ?? []), ...pod.containers].find((x: Obj) => x.name === container) as Obj;
+    assert.ok(c, `${name} has no container ${container}`);
+    return c.args as string[];
+  };
+
+  it('the agent DaemonSet passes only flags of `nodemesh agent`', () => {
+    const args = nodemeshArgs('base', 'DaemonSet', 'nodemesh-agent', 'agent');
+    assert.equal(args[0], 'agent');
+    const known = flagTable('main.ts', 'agent');
+    const unknown = flagsIn(args).filter((f) => !known.includes(f));
+    assert.deepEqual(unknown, [], `flags the agent does not know (src/main.ts): ${unknown.join(', ')}`);
+  });
+
+  it('the CA Deployment passes only flags of `nodemesh ca`', () => {
+    const args = nodemeshArgs('base', 'Deployment', 'nodemesh-ca', 'ca');
+    assert.equal(args[0], 'ca');
+    const known = flagTable('ca/main.ts', 'caCommand');
+    const unknown = flagsIn(args).filter((f) => !known.includes(f));
+    assert.deepEqual(unknown, [], `flags the CA does not know (src/ca/main.ts): ${unknown.join(', ')}`);
+  });
+
+  it('the uninstall runs `nodemesh uninstall` with flags it knows', () => {
+    const pod = find('uninstall', 'DaemonSet', 'nodemesh-uninstall').spec.template.spec as Obj;
+    const script = (pod.initContainers as Obj[]).flatMap((c) => c.command as string[]).join('\n');
+    const line = script.split('\n').find((l) => /^\s*nodemesh uninstall\b/.test(l));
+    assert.ok(line, 'no `nodemesh uninstall` line');
+    const known = flagTable('main.ts', 'uninstallCmd');
+    for (const f of flagsIn(line.trim().split(/\s+/))) assert.ok(known.includes(f), `uninstall does not know --${f}`);
+  });
+
+  it('every value-taking flag has a value (no flag is followed by another flag)', () => {
+    for (const { file, doc } of objects) {
+      for (const c of (doc.spec?.template?.spec?.containers ?? []) as Obj[]) {
+        const args = (c.args ?? []) as string[];
+        args.forEach((a, i) => {
+          if (a.startsWith('--')) assert.ok(args[i + 1] !== undefined && !String(args[i + 1]).startsWith('--'), `${file}: ${c.name} ${a}`);
+        });
+      }
+    }
+  });
+});
+
+describe('the agent config in the ConfigMap', () => {
+  const cm = find('base', 'ConfigMap', 'nodemesh-config');
+  const text = cm.data?.['mesh.yaml'] as string;
+
+  const accepts = async (yaml: string): Promise<{ services: number }> => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodemesh-deploy-test-'));
     try {
       const file = path.join(dir, 'mesh.yaml');
-      fs.writeFileSync(file, text);
+      fs.writeFileSync(file, yaml);
       // Loaded lazily so the structural checks above still report if config/ does not build.
       const { loadConfig } = await import('../../../src/config/load');
       const r = await loadConfig(file);
-      if (!r.ok) assert.fail(`sample mesh.yaml rejected: ${JSON.stringify(r.issues, null, 2)}`);
-      const services = r.config.services;
-      assert.deepEqual(services.map((s) => s.dataplane).sort(), ['kernel', 'proxy']);
+      if (!r.ok) assert.fail(`rejected: ${JSON.stringify(r.issues, null, 2)}`);
+      return { services: r.config.services.length };
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  };
+
+  it('ships a mesh.yaml the agent accepts, which adds no services (they are discovered)', async () => {
+    assert.ok(text, 'ConfigMap nodemesh-config has no mesh.yaml');
+    assert.deepEqual(await accepts(text), { services: 0 });
+  });
+
+  it('its commented examples are valid once uncommented', async () => {
+    const lines = text.split('\n');
+    const from = lines.findIndex((l) => /^# Examples/.test(l));
+    assert.ok(from >= 0, 'mesh.yaml has no "# Examples" block');
+    const examples = lines.slice(from + 1).map((l) => l.replace(/^# ?/, '')).join('\n');
+    assert.match(examples, /kind: PeerAuthentication/);
+    await accepts(examples);
   });
 });

@@ -1,0 +1,139 @@
+// A mesh on the namespace cluster that discovers everything from a Kubernetes API (the test suite's
+// stand-in, reached from the nodes through a bridge on node-0): pods in kubelet's cgroup layout, the CA
+// on node-0 with --kubeconfig, an agent per node with --kubeconfig and no topology in its ConfigMap.
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Cluster, type ClusterNode } from '../helpers/cluster';
+import { KubeApiServer, type KubeObject } from '../helpers/kubeapi';
+import { bridgeToNode, type Bridge } from '../helpers/netbridge';
+import { stopChild } from '../helpers/sysenv';
+import { MAIN, NODE, sleep } from './harness';
+
+export const API_PORT = 6443;
+
+export class KubeNet {
+  readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nm-kubenet-'));
+  readonly cfgDir = path.join(this.dir, 'config');
+  readonly caDir = path.join(this.dir, 'ca');
+  readonly kubeconfig = path.join(this.dir, 'kubeconfig');
+  readonly agents = new Map<string, ChildProcess>();
+  logs: string[] = [];
+  private bridge: Bridge | undefined;
+  private ca: ChildProcess | undefined;
+
+  private constructor(
+    readonly c: Cluster,
+    readonly api: KubeApiServer,
+  ) {
+    fs.mkdirSync(this.cfgDir);
+    // The ConfigMap carries no topology: everything comes from the API.
+    fs.writeFileSync(path.join(this.cfgDir, 'mesh.yaml'), '# nothing here: services, pods and nodes come from the Kubernetes API\n');
+  }
+
+  static async start(opts: { nodes: number; podsPerNode: number; objects: (c: Cluster) => KubeObject[] }): Promise<KubeNet> {
+    const c = await Cluster.create({ nodes: opts.nodes, podsPerNode: opts.podsPerNode, kubeletLayout: 'systemd' });
+    const api = await KubeApiServer.start({ bookmarkMs: 500 });
+    const k = new KubeNet(c, api);
+    try {
+      api.applyMany(opts.objects(c));
+      const n0 = c.nodes[0]!;
+      k.bridge = await bridgeToNode(c, n0, api.port, API_PORT, k.dir);
+      k.writeKubeconfig();
+      const tokens: Record<string, string> = {};
+      c.nodes.forEach((n, i) => {
+        tokens[n.name] = `token-${i}-${process.pid}`;
+        fs.writeFileSync(path.join(k.dir, `${n.name}.token`), tokens[n.name]!);
+      });
+      fs.writeFileSync(path.join(k.dir, 'tokens.json'), JSON.stringify(tokens));
+      k.ca = k.track(c.spawn(n0, NODE, [MAIN, 'ca', '--listen', `${n0.ip}:15012`, '--dir', k.caDir, '--node-tokens', path.join(k.dir, 'tokens.json'), '--kubeconfig', k.kubeconfig], { env: k.env() }), 'ca');
+      await k.until(() => fs.existsSync(path.join(k.caDir, 'root-cert.pem')), 'CA root written', 20_000);
+      for (const n of c.nodes) k.startAgent(n);
+      for (const n of c.nodes) await k.waitReady(n);
+      return k;
+    } catch (e) {
+      await k.close();
+      throw e;
+    }
+  }
+
+  private env(): NodeJS.ProcessEnv {
+    return { ...process.env, NODE_ENV: 'production', NODEMESH_LOG_LEVEL: 'info', KUBECONFIG: '' };
+  }
+
+  /** The stand-in as seen from the nodes: through the bridge on node-0. */
+  private writeKubeconfig(): void {
+    const cfg = {
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'c', cluster: { server: this.bridge!.url, 'insecure-skip-tls-verify': true } }],
+      users: [{ name: 'u', user: { token: this.api.token } }],
+      contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
+      'current-context': 'c',
+    };
+    fs.writeFileSync(this.kubeconfig, JSON.stringify(cfg), { mode: 0o600 });
+  }
+
+  pin(n: ClusterNode): string {
+    return `/sys/fs/bpf/${this.c.id}-k${n.index}`;
+  }
+
+  startAgent(n: ClusterNode): ChildProcess {
+    const n0 = this.c.nodes[0]!;
+    const args = [
+      MAIN, 'agent', '--kubeconfig', this.kubeconfig, '--config', this.cfgDir, '--cgroup', n.podCgroupRoot, '--bpffs', this.pin(n),
+      '--node', n.name, '--node-ip', n.ip, '--admin-host', n.ip, '--ca', `${n0.ip}:15012`,
+      '--ca-root', path.join(this.caDir, 'root-cert.pem'), '--node-token', path.join(this.dir, `${n.name}.token`),
+    ];
+    const a = this.track(this.c.spawn(n, NODE, args, { env: this.env() }), n.name);
+    this.agents.set(n.name, a);
+    return a;
+  }
+
+  async waitReady(n: ClusterNode, timeoutMs = 30_000): Promise<void> {
+    await this.until(async () => (await this.http(n, `http://${n.ip}:15021/healthz/ready`)).startsWith('ready'), `${n.name} agent ready`, timeoutMs);
+  }
+
+  private track(child: ChildProcess, name: string): ChildProcess {
+    const add = (d: Buffer): void => void this.logs.push(...d.toString().split('\n').filter(Boolean).map((l) => `${name}: ${l}`));
+    child.stdout?.on('data', add);
+    child.stderr?.on('data', add);
+    return child;
+  }
+
+  async http(n: ClusterNode, url: string): Promise<string> {
+    return (await this.c.outside(n, 'curl', ['-s', '--max-time', '3', url], { timeoutMs: 5000 })).stdout;
+  }
+
+  metrics(n: ClusterNode): Promise<string> {
+    return this.http(n, `http://${n.ip}:15020/metrics`);
+  }
+
+  async until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (await Promise.resolve(cond()).catch(() => false)) return;
+      await sleep(100);
+    }
+    throw new Error(`timed out waiting for ${what}\n${this.logs.slice(-60).join('\n')}`);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.agents.values()].map((a) => stopChild(a)));
+    if (this.ca) await stopChild(this.ca);
+    for (const n of this.c.nodes) {
+      const pin = this.pin(n);
+      if (!fs.existsSync(pin)) continue;
+      try {
+        execFileSync(NODE, [MAIN, 'uninstall', '--bpffs', pin], { stdio: 'ignore' });
+      } catch {
+        fs.rmSync(pin, { recursive: true, force: true });
+      }
+    }
+    await this.bridge?.close();
+    await this.api.stop();
+    await this.c.destroy();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
