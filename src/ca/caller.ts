@@ -9,7 +9,7 @@ export const SA_USERNAME_PREFIX = 'system:serviceaccount:';
 export const NODE_NAME_EXTRA = 'authentication.kubernetes.io/node-name';
 export const POD_NAME_EXTRA = 'authentication.kubernetes.io/pod-name';
 export const POD_UID_EXTRA = 'authentication.kubernetes.io/pod-uid';
-export const DEFAULT_AGENT_ACCOUNT = 'nodemesh-system/nodemesh';
+export const DEFAULT_AGENT_ACCOUNT = 'nodemesh-system/nodemesh-agent';
 export const DEFAULT_TOKEN_AUDIENCE = 'nodemesh-ca';
 
 export interface AccountRef {

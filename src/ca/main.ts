@@ -23,7 +23,7 @@ const log = logger('ca.main');
 
 export const CA_USAGE = `  nodemesh ca (--dir DIR | --root-secret NS/NAME [--root-configmap NAME]) [--listen 0.0.0.0:15012]
              [--kubeconfig FILE | --no-kubernetes] [--token-audience nodemesh-ca]
-             [--agent-service-account nodemesh-system/nodemesh] [--node-tokens FILE] [--config PATH]
+             [--agent-service-account nodemesh-system/nodemesh-agent] [--node-tokens FILE] [--config PATH]
              [--trust-domain cluster.local] [--max-ttl 24h] [--server-name NAME,...]
                                             run the mesh CA (Istio CreateCertificate over TLS).
                                             With the Kubernetes API (--kubeconfig, $KUBECONFIG or in a

@@ -131,7 +131,8 @@ export class ReviewAuthenticator implements CallerAuthenticator {
       }
       return 'the CA may not use TokenReview (RBAC); retry later';
     }
-    const message = status !== undefined ? `HTTP ${status}` : err instanceof Error ? err.message : String(err);
+    const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
+    const message = status !== undefined ? `HTTP ${status}` : err instanceof Error ? `${err.message}${cause}` : String(err);
     const now = (this.opts.now ?? Date.now)();
     if (message !== this.lastFailure || now - this.lastFailureAt > 30_000) {
       this.lastFailure = message;

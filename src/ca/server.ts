@@ -171,7 +171,7 @@ export class CaServer {
       topologyComplete: pods === undefined || pods.synced,
     });
     if (!decision.ok) {
-      log.warn({ callerNode, requested: uriSans, impersonated, reason: decision.reason, peer: call.getPeer() }, 'certificate refused');
+      log.warn({ code: decision.code, callerNode, requested: uriSans, impersonated, reason: decision.reason, peer: call.getPeer() }, 'certificate refused');
       throw new Refusal(grpc.status[decision.code], decision.reason);
     }
     const ttlSeconds = this.ttlFor(Number(req.validity_duration));

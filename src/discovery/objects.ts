@@ -42,7 +42,7 @@ export interface KSlicePort {
 
 export interface KSliceEndpoint {
   readonly addresses: readonly string[];
-  /** discovery.k8s.io/v1 conditions; an absent ready/serving means true, absent terminating false (API rules). */
+  /** discovery.k8s.io/v1 conditions: an absent ready means true, an absent serving the same as ready, absent terminating false. */
   readonly ready: boolean;
   readonly serving: boolean;
   readonly terminating: boolean;

@@ -73,7 +73,6 @@ export const fullJson = (def: ResourceDef, e: Entry): string => `{"kind":"${def.
 interface Table {
   readonly def: ResourceDef;
   readonly byNs: Map<string, Map<string, Entry>>;
-  size: number;
   history: StoreEvent[];
   /** A watch may resume from any resourceVersion >= this; older ones are "too old" (410). */
   oldestServable: number;
@@ -105,6 +104,8 @@ function specHashOf(o: Record<string, unknown>): number {
 
 export class Store {
   private rv = 1;
+  /** The last compaction: no resource can be watched from before it. */
+  private compactedAt = 0;
   private readonly tables = new Map<string, Table>();
   private readonly snapshots = new Map<string, Snapshot>();
 
@@ -130,7 +131,7 @@ export class Store {
     const key = resourceKey(def);
     let t = this.tables.get(key);
     if (!t) {
-      t = { def, byNs: new Map(), size: 0, history: [], oldestServable: 0 };
+      t = { def, byNs: new Map(), history: [], oldestServable: this.compactedAt };
       this.tables.set(key, t);
     }
     return t;
@@ -175,14 +176,18 @@ export class Store {
     const metadata: Record<string, unknown> = { ...meta, name, namespace, uid, resourceVersion: String(rv), generation, creationTimestamp: created };
     if (!namespace) delete metadata.namespace;
     const obj = { metadata, ...spec, ...(status !== undefined ? { status } : {}) };
-    const labels = meta.labels !== null && typeof meta.labels === 'object' ? { ...meta.labels } : undefined;
+    let labels = meta.labels !== null && typeof meta.labels === 'object' ? { ...meta.labels } : undefined;
+    if (def.kind === 'Namespace') {
+      // The server labels every namespace with its name (selectors can then pick namespaces by name).
+      labels = { ...labels, 'kubernetes.io/metadata.name': name };
+      metadata.labels = labels;
+    }
     const fields: Record<string, string> = {};
     for (const f of def.fields) fields[f] = fieldValue(obj, f);
     const entry: Entry = { name, namespace, uid, rv, generation, created, labels, fields, specHash, item: JSON.stringify(obj) };
     let ns = t.byNs.get(namespace);
     if (!ns) t.byNs.set(namespace, (ns = new Map()));
     ns.set(name, entry);
-    if (!prev) t.size++;
     this.record(t, prev ? { type: 'MODIFIED', rv, entry, prev } : { type: 'ADDED', rv, entry });
     return entry;
   }
@@ -196,7 +201,6 @@ export class Store {
     if (!ns || !prev) return notFound(def, name);
     ns.delete(name);
     if (ns.size === 0) t.byNs.delete(nsKey);
-    t.size--;
     const rv = ++this.rv;
     const obj = JSON.parse(prev.item) as { metadata: Record<string, unknown> };
     obj.metadata.resourceVersion = String(rv);
@@ -283,10 +287,10 @@ export class Store {
 
   /** Compaction: every resourceVersion handed out so far becomes too old to watch from or continue. */
   compact(): void {
-    this.rv++;
+    this.compactedAt = ++this.rv;
     for (const t of this.tables.values()) {
       t.history = [];
-      t.oldestServable = this.rv;
+      t.oldestServable = this.compactedAt;
     }
     this.snapshots.clear();
   }

@@ -21,7 +21,7 @@ export interface WatchParams {
   readonly timeoutSeconds: number | undefined;
 }
 
-/** A client that stops reading is cut off past this much buffered output (the server drops slow watchers too). */
+/** A client that stops reading live events is cut off past this much buffered output (the server drops slow watchers too). */
 const MAX_BUFFERED = 64 * 1024 * 1024;
 
 /** What a watcher with filter `f` sees of a change: an object leaving its selection is DELETED for it. */
@@ -63,11 +63,13 @@ export class WatchHub {
         if (t) this.send(w, t, fullJson(def, ev.entry));
       }
     }
+    if (res.destroyed) return undefined;
     const key = resourceKey(def);
     let set = this.watchers.get(key);
     if (!set) this.watchers.set(key, (set = new Set()));
     set.add(w);
-    const timer = p.timeoutSeconds !== undefined && p.timeoutSeconds > 0 ? setTimeout(() => res.end(), p.timeoutSeconds * 1000) : undefined;
+    const secs = p.timeoutSeconds;
+    const timer = secs !== undefined && secs > 0 ? setTimeout(() => res.end(), Math.min(secs, 86_400) * 1000) : undefined;
     res.on('close', () => {
       if (timer) clearTimeout(timer);
       set.delete(w);
@@ -82,14 +84,15 @@ export class WatchHub {
     let json: string | undefined;
     for (const w of set) {
       const t = project(w.filter, ev);
-      if (t) this.send(w, t, (json ??= fullJson(def, ev.entry)));
+      if (!t) continue;
+      this.send(w, t, (json ??= fullJson(def, ev.entry)));
+      if (w.res.writableLength > MAX_BUFFERED) w.res.destroy();
     }
   }
 
   private send(w: Watcher, type: EventType | 'BOOKMARK', object: string): void {
     if (w.res.writableEnded || w.res.destroyed) return;
     w.res.write(`{"type":"${type}","object":${object}}\n`);
-    if (w.res.writableLength > MAX_BUFFERED) w.res.destroy();
   }
 
   /** An ERROR event with a 410 Expired Status, then the end of the stream (the client must re-list). */

@@ -11,6 +11,7 @@
 // Tests break it on purpose: expireWatches() (compaction), restart() (a crash), RBAC refusals (`forbid`).
 // Not covered: admission, validation beyond what the tests need, finalizers and graceful deletion,
 // server-side apply, subresources, protobuf, and any resource not listed above.
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
@@ -57,8 +58,7 @@ export interface KubeEventView {
 
 export class KubeApiServer {
   readonly token: string;
-  /** Runtime switches: Istio's CRDs (use setIstioCrds to also end open Istio watches), RBAC refusals. */
-  istioCrds: boolean;
+  /** RBAC refusals, switchable at run time. */
   readonly forbid: { tokenReviews: boolean; events: boolean };
   private readonly store: Store;
   private readonly hub: WatchHub;
@@ -67,10 +67,11 @@ export class KubeApiServer {
   private readonly sockets = new Set<Socket>();
   private server: http.Server | undefined;
   private boundPort: number;
+  private crds: boolean;
 
   private constructor(opts: KubeApiOptions) {
-    this.token = opts.token ?? `standin-${Math.random().toString(36).slice(2)}${Date.now().toString(36)}`;
-    this.istioCrds = opts.istioCrds ?? true;
+    this.token = opts.token ?? `standin-${randomBytes(12).toString('hex')}`;
+    this.crds = opts.istioCrds ?? true;
     this.forbid = { tokenReviews: opts.forbid?.tokenReviews ?? false, events: opts.forbid?.events ?? false };
     this.boundPort = opts.port ?? 0;
     this.store = new Store(opts.historySize ?? 10_000);
@@ -94,13 +95,14 @@ export class KubeApiServer {
 
   /**
    * A kubeconfig (server, bearer token) that KubeConfig.loadFromFile accepts; JSON is valid YAML. The client
-   * refuses plain http unless insecure-skip-tls-verify is set, hence that flag.
+   * refuses plain http unless insecure-skip-tls-verify is set, hence that flag. `server`: the address as
+   * the reader sees it (e.g. through a bridge into a network namespace).
    */
-  writeKubeconfig(file: string): void {
+  writeKubeconfig(file: string, server = this.url): void {
     const cfg = {
       apiVersion: 'v1',
       kind: 'Config',
-      clusters: [{ name: 'standin', cluster: { server: this.url, 'insecure-skip-tls-verify': true } }],
+      clusters: [{ name: 'standin', cluster: { server, 'insecure-skip-tls-verify': true } }],
       users: [{ name: 'standin', user: { token: this.token } }],
       contexts: [{ name: 'standin', context: { cluster: 'standin', user: 'standin', namespace: 'default' } }],
       'current-context': 'standin',
@@ -116,7 +118,7 @@ export class KubeApiServer {
     return JSON.parse(fullJson(def, e)) as KubeObject;
   }
 
-  /** apply() for many objects without reading them back (100k pods take well under a second or two). */
+  /** apply() for many objects without reading them back: the bench's 100k pods load in a second or two. */
   applyMany(objs: Iterable<KubeObject>): number {
     let n = 0;
     for (const o of objs) {
@@ -197,9 +199,13 @@ export class KubeApiServer {
     this.hub.expireAll(this.store.currentRv());
   }
 
-  /** Installs or removes Istio's CRDs; removing ends the open Istio watches (their next request is a 404). */
-  setIstioCrds(on: boolean): void {
-    this.istioCrds = on;
+  /** Whether Istio's CRDs are installed. Removing them ends the open Istio watches (their next request is a 404). */
+  get istioCrds(): boolean {
+    return this.crds;
+  }
+
+  set istioCrds(on: boolean) {
+    this.crds = on;
     if (!on) this.hub.endWhere((d) => d.istio === true);
   }
 
@@ -334,8 +340,8 @@ export class KubeApiServer {
         });
         return st ? this.fail(res, st) : undefined;
       }
-      const limit = q.get('limit');
-      const page = this.store.page(def, filter, limit !== null ? Number(limit) : undefined, q.get('continue') ?? undefined);
+      const limit = Number(q.get('limit') ?? '');
+      const page = this.store.page(def, filter, Number.isSafeInteger(limit) && limit > 0 ? limit : undefined, q.get('continue') ?? undefined);
       if ('code' in page) return this.fail(res, page);
       const meta: Record<string, unknown> = { resourceVersion: String(page.rv) };
       if (page.continue) Object.assign(meta, { continue: page.continue, remainingItemCount: page.remaining });

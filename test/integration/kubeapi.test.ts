@@ -121,6 +121,8 @@ test('create, conflict, replace (generation), patch, delete, not found', async (
   await core.deleteNamespacedPod({ namespace: 'crud', name: 'b' });
   assert.equal(await statusOf(core.readNamespacedPod({ namespace: 'crud', name: 'b' })), 404);
   assert.equal(await statusOf(core.deleteNamespacedPod({ namespace: 'crud', name: 'b' })), 404);
+  const ns = await core.createNamespace({ body: { metadata: { name: 'crud', labels: { 'istio.io/dataplane-mode': 'ambient' } } } });
+  assert.deepEqual(ns.metadata?.labels, { 'istio.io/dataplane-mode': 'ambient', 'kubernetes.io/metadata.name': 'crud' });
   const cm = await core.createNamespacedConfigMap({ namespace: 'crud', body: { metadata: { name: 'cfg' }, data: { k: 'v' } } });
   assert.equal(cm.data?.k, 'v');
 });
@@ -199,6 +201,9 @@ test('a watch with allowWatchBookmarks gets BOOKMARKs; a watch from a resourceVe
   const bm = events.find((e) => e.type === 'BOOKMARK')!;
   assert.equal(bm.kind, 'Pod');
   assert.ok(Number(bm.rv) >= Number(rv));
+  api.remove('v1', 'Pod', 'bm', 'b');
+  await waitFor('the deletion', () => events.some((e) => e.type === 'DELETED'));
+  assert.deepEqual(events.find((e) => e.type === 'DELETED'), { type: 'DELETED', name: 'b', rv: api.resourceVersion(), kind: 'Pod' }, 'a deletion carries its own resourceVersion');
   req.abort();
   await waitFor('the end', () => ended);
 
@@ -270,6 +275,9 @@ test('Istio resources: served with the CRDs, 404 without them', async () => {
   const got = (await custom.getNamespacedCustomObject({ group: 'security.istio.io', version: 'v1', namespace: 'shop', plural: 'authorizationpolicies', name: 'deny' })) as KubeObject;
   assert.equal(got.kind, 'AuthorizationPolicy');
 
+  api.istioCrds = false;
+  assert.equal(await statusOf(custom.listClusterCustomObject({ group: 'networking.istio.io', version: 'v1', plural: 'virtualservices' })), 404);
+  api.istioCrds = true;
   const bare = await KubeApiServer.start({ istioCrds: false });
   try {
     const c = clientFor(bare, 'bare').makeApiClient(k8s.CustomObjectsApi);

@@ -62,7 +62,7 @@ test('resolveCaller: TokenReview status × pods → node or refusal (table)', ()
     { name: 'not authenticated', status: { authenticated: false, user: {}, error: 'token expired' }, want: { code: 'UNAUTHENTICATED', match: /token expired/ } },
     { name: 'authenticated missing', status: { user: { username: AGENT_USER } }, want: { code: 'UNAUTHENTICATED', match: /not accepted/ } },
     { name: 'wrong audience', status: ok({ username: AGENT_USER, extra: { [NODE_NAME_EXTRA]: ['node-a'] } }, ['https://kubernetes.default.svc']), want: { code: 'UNAUTHENTICATED', match: /audience nodemesh-ca/ } },
-    { name: 'audiences not confirmed', status: ok({ username: AGENT_USER, extra: { [NODE_NAME_EXTRA]: ['node-a'] } }, undefined), want: { code: 'UNAUTHENTICATED', match: /audience/ } },
+    { name: 'audiences not confirmed', status: ok({ username: AGENT_USER, extra: { [NODE_NAME_EXTRA]: ['node-a'] } }, null), want: { code: 'UNAUTHENTICATED', match: /audience/ } },
     { name: 'another ServiceAccount', status: ok({ username: 'system:serviceaccount:shop:cart', extra: { [NODE_NAME_EXTRA]: ['node-a'] } }), want: { code: 'PERMISSION_DENIED', match: /shop\/cart is not the node agents' \(nodemesh-system\/nodemesh\)/ } },
     { name: 'same name, other namespace', status: ok({ username: 'system:serviceaccount:default:nodemesh', extra: { [NODE_NAME_EXTRA]: ['node-a'] } }), want: { code: 'PERMISSION_DENIED', match: /not the node agents'/ } },
     { name: 'a user, not a ServiceAccount', status: ok({ username: 'kubernetes-admin' }), want: { code: 'PERMISSION_DENIED', match: /kubernetes-admin is not a ServiceAccount/ } },

@@ -16,7 +16,7 @@ test('ca command line with the Kubernetes API: table', () => {
     rootSecret: { namespace: 'nodemesh-system', name: 'nodemesh-ca-root' },
     rootConfigMap: 'nodemesh-ca-root',
     trustDomain: 'cluster.local',
-    kubernetes: { kubeconfig: 'kc.yaml', tokenAudience: 'nodemesh-ca', agentServiceAccount: { namespace: 'nodemesh-system', name: 'nodemesh' } },
+    kubernetes: { kubeconfig: 'kc.yaml', tokenAudience: 'nodemesh-ca', agentServiceAccount: { namespace: 'nodemesh-system', name: 'nodemesh-agent' } },
     maxTtlSeconds: 86400,
     serverNames: [],
   });
