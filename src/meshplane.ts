@@ -134,16 +134,14 @@ export class MeshPlane {
         }
       }
     }
-    const routes: RelayRoute[] = [];
-    for (const w of topo.local) {
-      for (const [k] of endpoints) {
-        const i = k.lastIndexOf(':');
-        routes.push({ identity: topo.identityOf(w), target: { address: k.slice(0, i), port: Number(k.slice(i + 1)) }, client: { address: w.address, port: 0 } });
-      }
-    }
-    // Relays first: an endpoint is known as a mesh endpoint only once its relays exist.
-    await this.relays.sync(routes);
     this.endpoints = endpoints;
+    // Relays of clients or endpoints that are gone are closed; the others stay (made on first use).
+    this.relays.retain((r) => endpoints.has(`${r.target.address}:${r.target.port}`) && topo.isLocalIp(r.client.address) && this.identityAt(topo, r.client.address) === r.identity);
+  }
+
+  private identityAt(topo: Topology, ip: string): string | undefined {
+    const w = topo.workloadByIp(ip);
+    return w ? topo.identityOf(w) : undefined;
   }
 
   /**
@@ -152,9 +150,11 @@ export class MeshPlane {
    */
   upstreamFor(clientIp: string, target: Addr): Addr | undefined {
     if (!this.endpoints.has(`${target.address}:${target.port}`)) return undefined;
-    // A mesh endpoint is never dialled in plaintext: without a relay (an unknown client has no
-    // identity) the connection is refused and the client sees 503 UF.
-    return this.relays.lookup(clientIp, target) ?? REFUSE;
+    // A mesh endpoint is never dialled in plaintext: a client that is not a local workload has no
+    // identity to tunnel with, so the connection is refused and the client sees 503 UF.
+    const identity = this.topo.isLocalIp(clientIp) ? this.identityAt(this.topo, clientIp) : undefined;
+    if (identity === undefined) return REFUSE;
+    return this.relays.ensure({ identity, target, client: { address: clientIp, port: 0 } }) ?? REFUSE;
   }
 
   private openRoute(route: RelayRoute): Promise<Duplex> {

@@ -12,7 +12,7 @@ import { ISTIO_KINDS, IstioObjects, istioSpec, type IstioObject } from './istio'
 import type { DiscoveryMetrics } from './metrics';
 import type { KEndpointSlice, KKind, KNamespace, KNode, KObject, KPod, KService } from './objects';
 import { trimObject } from './trim';
-import { meshedPodsOn, Translator, type View } from './translate';
+import { Translator, type Changes, type View } from './translate';
 
 const log = logger('discovery');
 
@@ -54,6 +54,8 @@ export class Discovery {
   private timer: NodeJS.Timeout | undefined;
   private readonly skippedLogged = new Map<string, string>();
   private readonly rejectedSaid = new Set<string>();
+  /** Keys set or deleted since the last translation, so only those are looked at again (none: all). */
+  private changes: Record<string, Set<string>> | undefined;
   /** Bumped on every change of the view: part of the composed config's hash. */
   generation = 0;
 
@@ -107,14 +109,15 @@ export class Discovery {
 
   /** Services, workloads and nodes from the API, as documents for the composer. */
   translate(): readonly Parsed[] {
-    const out = this.translator.translate(this.view);
+    const out = this.changes === undefined ? this.translator.translate(this.view) : this.translator.translate(this.view, this.changes as Changes);
+    this.changes = {};
     for (const s of out.skipped) this.skipped(s.kind, s.key, s.reason);
     return [...out.services, ...out.workloads, ...out.nodes];
   }
 
   /** Meshed pods scheduled on this node (their cgroups go into the kernel's opt-in table). */
   meshedLocalPods(): KPod[] {
-    return meshedPodsOn(this.view, this.opts.node);
+    return this.translator.meshedPodsOn(this.opts.node);
   }
 
   private mapFor(kind: string): Map<string, KObject> | undefined {
@@ -138,6 +141,7 @@ export class Discovery {
     const map = this.mapFor(kind);
     if (map) {
       map.set(key, value as KObject);
+      this.noteChange(kind, key);
       this.opts.metrics.objects.set({ kind }, map.size);
     } else {
       const o = value as IstioObject;
@@ -151,9 +155,17 @@ export class Discovery {
     const map = this.mapFor(kind);
     if (map) {
       map.delete(key);
+      this.noteChange(kind, key);
       this.opts.metrics.objects.set({ kind }, map.size);
     } else this.istio.remove(kind, key);
     this.changed();
+  }
+
+  private noteChange(kind: string, key: string): void {
+    if (this.changes === undefined) return;
+    let set = this.changes[kind];
+    if (set === undefined) this.changes[kind] = set = new Set();
+    set.add(key);
   }
 
   /** An unusable object: named in the log once per reason, counted; its previous version stays. */

@@ -52,7 +52,7 @@ export function keyOf(m: { readonly name?: unknown; readonly namespace?: unknown
 }
 
 export class Informer<T> {
-  private readonly lw: ListWatch<Holder<T>>;
+  private lw: ListWatch<Holder<T>>;
   private stopped = false;
   private synced = false;
   private failures = 0;
@@ -66,13 +66,30 @@ export class Informer<T> {
     private readonly events: InformerEvents<T>,
     private readonly opts: InformerOptions = {},
   ) {
-    const watch = new BookmarkWatch(kc, (type, obj) => this.fromWatch(type, obj), () => this.onWatchStart());
-    this.lw = new ListWatch<Holder<T>>(spec.path, watch as unknown as Watch, () => this.list(), false);
-    const upsert = (h: Holder<T>): void => this.onUpsert(h);
-    this.lw.on('add', upsert);
-    this.lw.on('update', upsert);
-    this.lw.on('delete', (h) => this.events.remove(spec.kind, keyOf(h.metadata)));
-    this.lw.on('error', (err) => this.onError(err));
+    this.lw = this.makeListWatch();
+  }
+
+  /** A ListWatch with an empty cache; one that was replaced reports nothing more. */
+  private makeListWatch(): ListWatch<Holder<T>> {
+    const watch = new BookmarkWatch(
+      this.kc,
+      (type, obj) => this.fromWatch(type, obj),
+      () => this.onWatchStart(),
+      () => (this.failures = 0),
+    );
+    const lw = new ListWatch<Holder<T>>(this.spec.path, watch as unknown as Watch, () => this.list(), false);
+    const upsert = (h: Holder<T>): void => {
+      if (lw === this.lw) this.onUpsert(h);
+    };
+    lw.on('add', upsert);
+    lw.on('update', upsert);
+    lw.on('delete', (h) => {
+      if (lw === this.lw) this.events.remove(this.spec.kind, keyOf(h.metadata));
+    });
+    lw.on('error', (err) => {
+      if (lw === this.lw) this.onError(err);
+    });
+    return lw;
   }
 
   get kind(): string {
@@ -107,13 +124,17 @@ export class Informer<T> {
       if (Array.isArray(page.items)) for (const raw of page.items) items.push(this.hold(raw));
     } while (cont);
     this.absent = false;
+    this.failures = 0;
     this.events.activity(this.spec.kind, 'LIST');
     return { metadata: { resourceVersion }, items };
   }
 
-  /** Called by the watch wrapper right after ListWatch applied a list: the store is complete now. */
+  /**
+   * Called by the watch wrapper right after ListWatch applied a list: the store is complete now. (Not a
+   * sign the API is back: a watch from a known resourceVersion starts here whether or not it connects,
+   * so the backoff is reset only by an answer: a list, or a watch that connected.)
+   */
   private onWatchStart(): void {
-    this.failures = 0;
     if (!this.synced) {
       this.synced = true;
       this.events.synced(this.spec.kind);
@@ -154,8 +175,13 @@ export class Informer<T> {
     if (this.spec.optional && (status === 404 || status === 403)) {
       if (!this.absent) log.info({ kind: this.spec.kind, status }, status === 404 ? 'resource not installed in this cluster (no CRD); looking again later' : 'not allowed to read this resource (RBAC); looking again later');
       this.absent = true;
-      // An absent resource has no objects: drop any that a previous list gave.
+      // An absent resource has no objects: drop any that a previous list gave, and the ListWatch's cache
+      // and resourceVersion with them, so that when the resource is back (a CRD installed again, RBAC
+      // granted again) a full list adds every object, also those whose resourceVersion did not change.
       for (const h of this.lw.list()) this.events.remove(this.spec.kind, keyOf(h.metadata));
+      void this.lw.stop();
+      this.lw = this.makeListWatch();
+      this.failures = 0;
       this.onWatchStart();
       this.schedule(this.opts.absentRetryMs ?? 60_000);
       return;
@@ -191,6 +217,7 @@ class BookmarkWatch {
     kc: KubeConfig,
     private readonly from: (type: string, obj: unknown) => unknown,
     private readonly onStart: () => void,
+    private readonly onConnected: () => void,
   ) {
     this.inner = new Watch(kc);
   }
@@ -202,6 +229,13 @@ class BookmarkWatch {
     done: (err: unknown) => void,
   ): Promise<AbortController> {
     this.onStart();
-    return this.inner.watch(path, { ...query, allowWatchBookmarks: true }, (phase, obj, watchObj) => callback(phase, this.from(phase, obj), watchObj), done);
+    // The library calls DONE before it returns when the request failed (no connection, not 200).
+    let ended = false;
+    const c = await this.inner.watch(path, { ...query, allowWatchBookmarks: true }, (phase, obj, watchObj) => callback(phase, this.from(phase, obj), watchObj), (err) => {
+      ended = true;
+      done(err);
+    });
+    if (!ended) this.onConnected();
+    return c;
   }
 }

@@ -40,6 +40,7 @@ export class MeshSources {
   private lastGood: ParsedConfig | undefined;
   /** The ConfigMap read that has not been composed yet (its outcome sets the reload metric). */
   private freshConfigMap = false;
+  private waitingSaid = false;
   private running: Promise<void> | undefined;
   private again = false;
   private appliedHash: string | undefined;
@@ -102,7 +103,7 @@ export class MeshSources {
   private async composeOnce(): Promise<void> {
     if (this.stopped) return;
     const d = this.opts.discovery;
-    const fresh = this.freshConfigMap;
+    let fresh = this.freshConfigMap;
     this.freshConfigMap = false;
     // Until the first full list, discovery's view is partial: the ConfigMap alone is served.
     const live = d !== undefined && d.synced;
@@ -114,6 +115,13 @@ export class MeshSources {
       discovered: live ? d.translate() : [],
       generation: live ? d.generation : 0,
     });
+    if (fresh && c.configMapRefused !== undefined && d !== undefined && !d.synced && this.configMap?.issues.length === 0) {
+      // It may name Services that discovery has not listed yet: judged again once it has synced.
+      if (!this.waitingSaid) log.info('the ConfigMap does not fit the view yet; it is judged again once Kubernetes discovery has synced');
+      this.waitingSaid = true;
+      this.freshConfigMap = true;
+      fresh = false;
+    }
     this.report(c, fresh);
     let applied = false;
     // Without discovery a ConfigMap that was never accepted leaves nothing to serve: no config at all

@@ -138,6 +138,11 @@ export class Translator {
     return { services: services.list, workloads: workloads.workloads, nodes: nodes.list, skipped };
   }
 
+  /** Meshed pods scheduled on NODE as of the last translate: meshedPodsOn without the walk over all pods. */
+  meshedPodsOn(node: string): KPod[] {
+    return this.workloads.meshedOn(node);
+  }
+
   /** Only labels are read from a namespace: other updates change nothing. */
   private updateNamespace(name: string, ns: KNamespace | undefined, changed: Set<string>): void {
     const prev = this.namespaces.get(name);

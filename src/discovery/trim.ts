@@ -43,16 +43,18 @@ export function trimObject(kind: KKind, raw: unknown): TrimResult {
     }
     return { ok: TRIMMERS[kind](raw) };
   } catch (e) {
-    if (e instanceof Skip) return { skip: e.reason };
-    return { skip: `could not be read: ${errorText(e)}` };
+    return failure(e);
   }
 }
 
-function errorText(e: unknown): string {
+/** What a throw inside a trimmer becomes; even a hostile thrown value (a throwing getter) cannot escape. */
+function failure(e: unknown): TrimResult {
   try {
-    return e instanceof Error ? e.message : String(e);
+    if (e instanceof Skip) return { skip: e.reason };
+    const message = e instanceof Error ? String(e.message) : String(e);
+    return { skip: `could not be read: ${message.length > 200 ? `${message.slice(0, 200)}…` : message}` };
   } catch {
-    return 'unprintable error';
+    return { skip: 'could not be read' };
   }
 }
 

@@ -13,6 +13,8 @@ interface PodEntry {
   readonly pod: KPod;
   /** Undefined when the pod is no workload (no IPv4 yet, finished, host network). */
   readonly workload: ParsedWorkload | undefined;
+  /** In the mesh and not finished: its cgroup belongs in its node's opt-in map. */
+  readonly meshed: boolean;
 }
 
 /** A pod left out of the workloads, with the reason. */
@@ -30,10 +32,8 @@ export class WorkloadCache {
   private readonly ipClaims = new MultiMap();
   private readonly conflicted = new Set<string>();
   private output: { readonly workloads: readonly ParsedWorkload[]; readonly skipped: readonly SkippedPod[] } | undefined;
-
-  get size(): number {
-    return this.pods.size;
-  }
+  /** Node name → keys of its meshed pods. */
+  private readonly meshedByNode = new MultiMap();
 
   /**
    * Brings KEY up to date with POD (undefined: deleted). FORCE re-derives an unchanged pod (its
@@ -44,13 +44,18 @@ export class WorkloadCache {
     if (pod === undefined) {
       if (prev === undefined) return false;
       if (prev.workload !== undefined) this.releaseIp(prev.workload.workload.address, key);
+      if (prev.meshed) this.meshedByNode.delete(prev.pod.node, key);
       this.pods.delete(key);
       this.output = undefined;
       return true;
     }
     if (prev !== undefined && sameVersion(prev.pod, pod) && !force) return false;
     const current = prev !== undefined && sameVersion(prev.pod, pod) ? prev.pod : pod;
-    let workload = isWorkload(current) ? toWorkload(key, current, isMeshed(current, namespaces.get(current.meta.namespace))) : undefined;
+    const inMesh = isMeshed(current, namespaces.get(current.meta.namespace));
+    let workload = isWorkload(current) ? toWorkload(key, current, inMesh) : undefined;
+    const meshed = inMesh && current.phase !== 'Succeeded' && current.phase !== 'Failed';
+    if (prev?.meshed) this.meshedByNode.delete(prev.pod.node, key);
+    if (meshed) this.meshedByNode.add(current.node, key);
     const before = prev?.workload?.workload.address;
     const now = workload?.workload.address;
     if (before !== now) {
@@ -60,7 +65,7 @@ export class WorkloadCache {
     // Most pod updates are status noise: the workload stays the same object and the list is reused.
     if (workload !== undefined && prev?.workload !== undefined && sameWorkload(prev.workload, workload)) workload = prev.workload;
     else if (workload !== prev?.workload) this.output = undefined;
-    this.pods.set(key, { key, pod: current, workload });
+    this.pods.set(key, { key, pod: current, workload, meshed });
     // The resourceVersion decides which of two pods with one IP wins.
     if (now !== undefined && this.conflicted.has(now)) this.output = undefined;
     return prev === undefined || !sameForEndpoints(prev.pod, current);
@@ -78,6 +83,15 @@ export class WorkloadCache {
     if (this.pods.size > pods.size) {
       for (const key of [...this.pods.keys()]) if (!pods.has(key) && this.update(key, undefined, namespaces)) onChange(key);
     }
+  }
+
+  /** Meshed pods scheduled on NODE, by key (as meshedPodsOn computes it from a view). */
+  meshedOn(node: string): KPod[] {
+    return this.meshedByNode
+      .values(node)
+      .sort()
+      .map((k) => this.pods.get(k)?.pod)
+      .filter((p): p is KPod => p !== undefined);
   }
 
   /** Workloads in first-seen order, and the stale pods left out. */

@@ -1,5 +1,5 @@
 // Entry points into the mesh tunnel for the outbound fast path: one Unix socket per (client workload,
-// endpoint), in a directory only the agent can open (0700; TCP on loopback would let any process of a
+// endpoint) in use, in a directory only the agent can open (0700; TCP on loopback would let any process of a
 // hostNetwork node borrow a workload's identity). The HTTP pool and the TCP proxy dial a relay exactly
 // as they dial an endpoint, and the relay carries each connection over an HBONE stream. The cost is one
 // local hop; what it buys is that the fast path never handles TLS or HTTP/2.
@@ -32,49 +32,97 @@ export const REFUSE: Addr = Object.freeze({ address: '/nonexistent/nodemesh-rela
 
 export type Opener = (route: RelayRoute) => Promise<Duplex>;
 
-const keyOf = (clientIp: string, t: Addr): string => `${clientIp}|${t.address}:${t.port}`;
+const keyOf = (r: RelayRoute): string => `${r.identity}|${r.client.address}|${r.target.address}:${r.target.port}`;
 
+/** A relay nobody used for this long is closed (it is made again, at once, when needed). */
+const IDLE_MS = 5 * 60_000;
+
+interface Relay {
+  readonly server: net.Server;
+  readonly addr: Addr;
+  readonly route: RelayRoute;
+  active: number;
+  lastUsed: number;
+}
+
+/**
+ * Relays are made on first use, not ahead for every (client, endpoint) pair: a cluster has far more
+ * endpoints than a node's pods ever talk to. Binding a Unix socket is synchronous, so the relay is
+ * listening before the dial that asked for it; idle ones are closed after IDLE_MS.
+ */
 export class RelaySet {
-  private readonly relays = new Map<string, { server: net.Server; addr: Addr }>();
+  private readonly relays = new Map<string, Relay>();
   private readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodemesh-relay-'));
   private seq = 0;
-  private syncing: Promise<void> = Promise.resolve();
+  private readonly sweep: NodeJS.Timeout;
 
   constructor(private readonly open: Opener) {
     fs.chmodSync(this.dir, 0o700);
+    this.sweep = setInterval(() => this.closeIdle(Date.now() - IDLE_MS), 60_000);
+    this.sweep.unref();
   }
 
-  /** Starts relays for new routes and closes the ones no longer wanted; calls run one after another. */
-  sync(routes: readonly RelayRoute[]): Promise<void> {
-    this.syncing = this.syncing.then(() => this.syncNow(routes));
-    return this.syncing;
-  }
-
-  private async syncNow(routes: readonly RelayRoute[]): Promise<void> {
-    const want = new Map(routes.map((r) => [keyOf(r.client.address, r.target), r]));
-    for (const [k, r] of this.relays) {
-      if (!want.has(k)) {
-        this.relays.delete(k);
-        r.server.close();
-      }
+  /** The relay for ROUTE, made now if there is none; undefined if it cannot be made (logged). */
+  ensure(route: RelayRoute): Addr | undefined {
+    const k = keyOf(route);
+    const have = this.relays.get(k);
+    if (have) {
+      have.lastUsed = Date.now();
+      return have.addr;
     }
-    await Promise.all(
-      [...want].filter(([k]) => !this.relays.has(k)).map(async ([k, route]) => {
-        const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (sock) => this.accept(route, sock));
-        const file = path.join(this.dir, `${++this.seq}.sock`);
-        await new Promise<void>((resolve, reject) => server.listen(file, resolve).once('error', reject));
-        // Accept errors (EMFILE...) after listening must not become an uncaught 'error'.
-        server.on('error', (e) => log.warn({ err: e, file }, 'relay error'));
-        this.relays.set(k, { server, addr: { address: file, port: 0 } });
-      }),
-    );
+    const file = path.join(this.dir, `${++this.seq}.sock`);
+    const relay: Relay = {
+      server: net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (sock) => this.accept(relay, sock)),
+      addr: { address: file, port: 0 },
+      route,
+      active: 0,
+      lastUsed: Date.now(),
+    };
+    // Accept errors (EMFILE...) after listening must not become an uncaught 'error'.
+    relay.server.on('error', (e) => {
+      log.warn({ err: e, file }, 'relay error');
+      if (this.relays.get(k) === relay) this.relays.delete(k);
+      relay.server.close();
+    });
+    try {
+      relay.server.listen(file);
+    } catch (e) {
+      log.warn({ err: e, file }, 'relay could not listen');
+      return undefined;
+    }
+    this.relays.set(k, relay);
+    return relay.addr;
   }
 
-  lookup(clientIp: string, target: Addr): Addr | undefined {
-    return this.relays.get(keyOf(clientIp, target))?.addr;
+  /** Closes the relays whose route is no longer wanted (connections through them carry on). */
+  retain(keep: (route: RelayRoute) => boolean): void {
+    for (const [k, r] of this.relays) {
+      if (keep(r.route)) continue;
+      this.relays.delete(k);
+      r.server.close();
+    }
   }
 
-  private accept(route: RelayRoute, sock: net.Socket): void {
+  get size(): number {
+    return this.relays.size;
+  }
+
+  /** Closes relays unused since BEFORE (ms since the epoch) with no connection open. */
+  closeIdle(before: number): void {
+    this.retain((route) => {
+      const r = this.relays.get(keyOf(route));
+      return r === undefined || r.active > 0 || r.lastUsed >= before;
+    });
+  }
+
+  private accept(relay: Relay, sock: net.Socket): void {
+    const route = relay.route;
+    relay.active++;
+    relay.lastUsed = Date.now();
+    sock.once('close', () => {
+      relay.active--;
+      relay.lastUsed = Date.now();
+    });
     sock.on('error', () => undefined);
     this.open(route).then(
       (stream) => {
@@ -89,6 +137,7 @@ export class RelaySet {
   }
 
   close(): void {
+    clearInterval(this.sweep);
     for (const r of this.relays.values()) r.server.close();
     this.relays.clear();
     fs.rmSync(this.dir, { recursive: true, force: true });

@@ -9,24 +9,25 @@ import { Cluster, type ClusterNode } from '../helpers/cluster';
 import { KubeApiServer, type KubeObject } from '../helpers/kubeapi';
 import { bridgeToNode, type Bridge } from '../helpers/netbridge';
 import { stopChild } from '../helpers/sysenv';
-import { MAIN, NODE, sleep } from './harness';
+import { MAIN, NODE } from './harness';
+import { NetBase } from './netbase';
 
 export const API_PORT = 6443;
 
-export class KubeNet {
+export class KubeNet extends NetBase {
   readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nm-kubenet-'));
   readonly cfgDir = path.join(this.dir, 'config');
   readonly caDir = path.join(this.dir, 'ca');
   readonly kubeconfig = path.join(this.dir, 'kubeconfig');
   readonly agents = new Map<string, ChildProcess>();
-  logs: string[] = [];
   private bridge: Bridge | undefined;
   private ca: ChildProcess | undefined;
 
   private constructor(
-    readonly c: Cluster,
+    c: Cluster,
     readonly api: KubeApiServer,
   ) {
+    super(c);
     fs.mkdirSync(this.cfgDir);
     // The ConfigMap carries no topology: everything comes from the API.
     fs.writeFileSync(path.join(this.cfgDir, 'mesh.yaml'), '# nothing here: services, pods and nodes come from the Kubernetes API\n');
@@ -95,29 +96,9 @@ export class KubeNet {
     await this.until(async () => (await this.http(n, `http://${n.ip}:15021/healthz/ready`)).startsWith('ready'), `${n.name} agent ready`, timeoutMs);
   }
 
-  private track(child: ChildProcess, name: string): ChildProcess {
-    const add = (d: Buffer): void => void this.logs.push(...d.toString().split('\n').filter(Boolean).map((l) => `${name}: ${l}`));
-    child.stdout?.on('data', add);
-    child.stderr?.on('data', add);
-    return child;
-  }
 
-  async http(n: ClusterNode, url: string): Promise<string> {
-    return (await this.c.outside(n, 'curl', ['-s', '--max-time', '3', url], { timeoutMs: 5000 })).stdout;
-  }
 
-  metrics(n: ClusterNode): Promise<string> {
-    return this.http(n, `http://${n.ip}:15020/metrics`);
-  }
 
-  async until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (await Promise.resolve(cond()).catch(() => false)) return;
-      await sleep(100);
-    }
-    throw new Error(`timed out waiting for ${what}\n${this.logs.slice(-60).join('\n')}`);
-  }
 
   async close(): Promise<void> {
     await Promise.all([...this.agents.values()].map((a) => stopChild(a)));

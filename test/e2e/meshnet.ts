@@ -5,19 +5,20 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Cluster, type ClusterNode } from '../helpers/cluster';
+import { Cluster } from '../helpers/cluster';
 import { stopChild } from '../helpers/sysenv';
-import { MAIN, NODE, sleep } from './harness';
+import { MAIN, NODE } from './harness';
+import { NetBase } from './netbase';
 
-export class MeshNet {
+export class MeshNet extends NetBase {
   readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nm-meshnet-'));
   readonly cfgDir = path.join(this.dir, 'config');
   readonly caDir = path.join(this.dir, 'ca');
   readonly agents: ChildProcess[] = [];
-  logs: string[] = [];
   private version = 0;
 
-  private constructor(readonly c: Cluster) {
+  private constructor(c: Cluster) {
+    super(c);
     fs.mkdirSync(this.cfgDir);
   }
 
@@ -55,12 +56,6 @@ export class MeshNet {
     return `/sys/fs/bpf/${this.c.id}-n${i}`;
   }
 
-  private track(child: ChildProcess, name: string): ChildProcess {
-    const add = (d: Buffer): void => void this.logs.push(...d.toString().split('\n').filter(Boolean).map((l) => `${name}: ${l}`));
-    child.stdout?.on('data', add);
-    child.stderr?.on('data', add);
-    return child;
-  }
 
   writeConfig(yaml: string): void {
     const v = `..v${++this.version}`;
@@ -71,24 +66,8 @@ export class MeshNet {
     if (!fs.existsSync(path.join(this.cfgDir, 'mesh.yaml'))) fs.symlinkSync('..data/mesh.yaml', path.join(this.cfgDir, 'mesh.yaml'));
   }
 
-  /** GET from inside a node's namespace (metrics, readiness are not reachable from the host). */
-  async http(n: ClusterNode, url: string): Promise<string> {
-    const r = await this.c.outside(n, 'curl', ['-s', '--max-time', '3', url], { timeoutMs: 5000 });
-    return r.stdout;
-  }
 
-  metrics(n: ClusterNode): Promise<string> {
-    return this.http(n, `http://${n.ip}:15020/metrics`);
-  }
 
-  async until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (await Promise.resolve(cond()).catch(() => false)) return;
-      await sleep(100);
-    }
-    throw new Error(`timed out waiting for ${what}\n${this.logs.slice(-40).join('\n')}`);
-  }
 
   async close(): Promise<void> {
     // Agents first (by pid), then their pins, then the namespaces and cgroups.

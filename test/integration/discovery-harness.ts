@@ -27,18 +27,19 @@ export interface LogLine {
   readonly [k: string]: unknown;
 }
 
-/** Every line the agent's loggers wrote since the harness loaded (values shortened). */
+/** Every line the agent's loggers wrote since the harness loaded (at most MAX_LINES: a runaway is bounded). */
 export const logs: LogLine[] = [];
+const MAX_LINES = 100_000;
 
 // Module loggers are prototype children of the root logger: its level and stream are theirs too.
 rootLogger.level = 'info';
 (rootLogger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] = {
   write(s: string): void {
-    if (logs.length > 20_000) logs.splice(0, 10_000);
+    if (logs.length >= MAX_LINES) return;
     try {
-      logs.push(JSON.parse(s.length > 64 * 1024 ? `${s.slice(0, 64 * 1024)}` : s) as LogLine);
+      logs.push(JSON.parse(s) as LogLine);
     } catch {
-      logs.push({ level: 60, msg: `unparsable log line of ${s.length} characters` });
+      logs.push({ level: 30, module: 'harness', msg: `unparsable log line of ${s.length} characters` });
     }
   },
 };
@@ -153,6 +154,8 @@ export interface Proxy {
   /** Arrival times (ms) of requests refused while down, by request path. */
   readonly refused: Map<string, number[]>;
   rewrite: Rewrite;
+  /** Cuts every open connection (watches break). */
+  cut(): void;
 }
 
 /**
@@ -161,7 +164,9 @@ export interface Proxy {
  */
 export async function rewritingProxy(t: Cleanup, api: KubeApiServer, dir: string): Promise<Proxy> {
   const sockets = new Set<Socket>();
-  const p: Proxy = { url: '', kubeconfig: path.join(dir, 'kubeconfig-proxy'), down: false, refused: new Map(), rewrite: (_p, o) => o };
+  const p: Proxy = { url: '', kubeconfig: path.join(dir, 'kubeconfig-proxy'), down: false, refused: new Map(), rewrite: (_p, o) => o, cut: () => {
+    for (const s of sockets) s.destroy();
+  } };
   const srv = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (p.down) {
@@ -183,18 +188,20 @@ export async function rewritingProxy(t: Cleanup, api: KubeApiServer, dir: string
       delete headers['content-length'];
       res.writeHead(200, headers);
       if (watch) {
-        let buf = '';
-        ur.setEncoding('utf8');
-        ur.on('data', (chunk: string) => {
-          buf += chunk;
+        // Lines may be tens of MB: only each new chunk is searched for the end of a line.
+        let pending: Buffer[] = [];
+        ur.on('data', (chunk: Buffer) => {
+          let start = 0;
           let nl: number;
-          while ((nl = buf.indexOf('\n')) >= 0) {
-            const line = buf.slice(0, nl);
-            buf = buf.slice(nl + 1);
+          while ((nl = chunk.indexOf(10, start)) >= 0) {
+            const line = Buffer.concat([...pending, chunk.subarray(start, nl)]).toString('utf8');
+            pending = [];
+            start = nl + 1;
             const ev = JSON.parse(line) as { type: string; object: unknown };
             if (ev.type !== 'BOOKMARK' && ev.type !== 'ERROR') ev.object = p.rewrite(url.pathname, ev.object);
             res.write(`${JSON.stringify(ev)}\n`);
           }
+          if (start < chunk.length) pending.push(chunk.subarray(start));
         });
         ur.on('end', () => res.end());
         ur.on('error', () => res.destroy());

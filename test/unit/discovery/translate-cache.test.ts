@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Endpoint } from '../../../src/config/model';
 import type { KKind, KPod } from '../../../src/discovery/objects';
-import { Translator, translate, type Changes, type View } from '../../../src/discovery/translate';
+import { Translator, meshedPodsOn, translate, type Changes, type View } from '../../../src/discovery/translate';
 import { AMBIENT, ep, meta, nodeObj, ns, pod, rv, shop, slice, svc, view, type MutableView } from './fixtures';
 
 const addresses = (eps: readonly Endpoint[] | undefined): string[] => (eps ?? []).map((e) => e.address);
@@ -14,6 +14,9 @@ function agree(t: Translator, v: View, what: string, changes?: Changes): void {
   const inc = t.translate(v, changes);
   const fresh = translate(v);
   assert.deepEqual(JSON.parse(JSON.stringify(inc)), JSON.parse(JSON.stringify(fresh)), what);
+  for (const node of new Set([...v.pods.values()].map((p) => p.node))) {
+    assert.deepEqual(t.meshedPodsOn(node), meshedPodsOn(v, node), `${what}: meshed pods on ${node}`);
+  }
 }
 
 /** A Map that notes the keys set or deleted, as the informers report them to the translator. */
@@ -133,7 +136,7 @@ test('random change sequences: the cache (told what changed or not) always agree
     const r = rnd(8);
     const p = podNames[rnd(podNames.length)];
     const s = serviceNames[rnd(serviceNames.length)];
-    if (r === 0) v.pods.set(`shop/${p}`, pod(p, `10.1.0.${rnd(4)}`, { node: `node-${rnd(2)}` }, rnd(3) === 0 ? { 'istio.io/dataplane-mode': 'none' } : {}));
+    if (r === 0) v.pods.set(`shop/${p}`, pod(p, `10.1.0.${rnd(4)}`, { node: `node-${rnd(2)}`, phase: ['Running', 'Pending', 'Succeeded'][rnd(3)] }, rnd(3) === 0 ? { 'istio.io/dataplane-mode': 'none' } : {}));
     else if (r === 1) v.pods.delete(`shop/${p}`);
     else if (r === 2) v.services.set(`shop/${s}`, svc(s, { clusterIPs: [`10.96.1.${serviceNames.indexOf(s)}`] }));
     else if (r === 3) v.services.delete(`shop/${s}`);

@@ -261,7 +261,11 @@ test('an object whose fields cannot be read (a throwing getter) is skipped, not 
   Object.defineProperty(raw, 'spec', { get: () => { throw new Error('boom'); }, enumerable: true });
   assert.deepEqual(trimObject('Pod', raw), { skip: 'could not be read: boom' });
   const hostile = new Proxy({}, { get: () => { throw 'not an Error'; }, ownKeys: () => { throw new Error('x'); } });
-  assert.ok('skip' in trimObject('Service', hostile));
+  assert.deepEqual(trimObject('Service', hostile), { skip: 'could not be read: not an Error' });
+  const unprintable = new Proxy({}, { getPrototypeOf: () => { throw new Error('no'); }, get: () => { throw new Error('no'); } });
+  const worse = pod();
+  Object.defineProperty(worse, 'spec', { get: () => { throw unprintable; }, enumerable: true });
+  assert.deepEqual(trimObject('Pod', worse), { skip: 'could not be read' });
 });
 
 /** Istio's owner-chain rule: [what, pod name, labels, owners, expected name, expected kind]. */
