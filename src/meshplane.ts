@@ -72,6 +72,7 @@ export class MeshPlane {
   }
 
   static async start(opts: MeshPlaneOptions, metrics: Metrics, registry: Registry, sink: InboundSink): Promise<MeshPlane> {
+    if (opts.ca) await untilExists(opts.ca.rootFile, '--ca-root');
     const signer: Signer = opts.ca
       ? new GrpcSigner({ address: opts.ca.address, rootPem: readFile(opts.ca.rootFile, '--ca-root'), token: () => readFile(opts.ca!.tokenFile, '--node-token').trim() })
       : await LocalSigner.create({ trustDomain: opts.trustDomain });
@@ -186,6 +187,17 @@ export class MeshPlane {
     await this.server?.close(1000);
     (this.signer as { close?: () => void }).close?.();
   }
+}
+
+/**
+ * In a cluster the CA publishes its root in a ConfigMap that the kubelet mounts, possibly after the agent
+ * started (the volume is optional): the agent waits for it, unready, rather than exit and crash-loop.
+ */
+async function untilExists(file: string, flag: string): Promise<void> {
+  if (fs.existsSync(file)) return;
+  log.warn({ file }, `${flag} ${file} does not exist yet; waiting for it (the CA publishes its root certificate there)`);
+  while (!fs.existsSync(file)) await new Promise((r) => setTimeout(r, 1000));
+  log.info({ file }, `${flag} ${file} is there`);
 }
 
 function readFile(file: string, flag: string): string {

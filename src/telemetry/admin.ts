@@ -58,6 +58,9 @@ function metricsHandler(registry: Registry): Handler {
 
 function readyHandler(ready: () => Readiness): Handler {
   return (req, res) => {
+    // Liveness: the process answers. Never tied to readiness, whose reasons (an API or a CA that is
+    // away) a restart would not cure.
+    if (pathOf(req) === '/healthz/live') return (send(res, 200, 'live\n'), true);
     if (pathOf(req) !== '/healthz/ready') return false;
     let r: Readiness;
     try {

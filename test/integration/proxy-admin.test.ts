@@ -28,6 +28,7 @@ test('admin serves the same metrics on /metrics and /stats/prometheus, and readi
 
   const notReady = await request(admin.readiness, { path: '/healthz/ready' });
   assert.equal(notReady.status, 503);
+  assert.equal((await request(admin.readiness, { path: '/healthz/live' })).status, 200, 'live while not ready');
   assert.equal(notReady.body, 'no valid config loaded\neBPF programs not attached\n');
   state = { ready: true, reasons: [] };
   const ready = await request(admin.readiness, { path: '/healthz/ready' });

@@ -87,6 +87,8 @@ describe('DaemonSet nodemesh-agent', () => {
     assert.deepEqual(agent.readinessProbe.httpGet, { path: '/healthz/ready', port: 15021 });
     const live = agent.livenessProbe as Obj;
     assert.equal(live.httpGet?.port ?? live.tcpSocket?.port, 15021);
+    // Liveness never follows readiness: an API or CA that is away must not restart the agent.
+    assert.notEqual(live.httpGet?.path, '/healthz/ready');
     // Generous: at least a minute of failures before a restart.
     assert.ok(live.periodSeconds * live.failureThreshold >= 60);
     const ann = ds.spec.template.metadata.annotations as Obj;
