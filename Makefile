@@ -59,6 +59,7 @@ bench: build
 	$(NODE) dist/bench/crossnode.js
 	$(NODE) dist/bench/h2.js
 	$(NODE) dist/bench/routes.js
+	$(NODE) dist/bench/discovery.js
 
 check: ts
 	$(NODE) dist/src/main.js check $(CONFIG)

@@ -15,12 +15,20 @@ export interface LatencySample {
   readonly ms: number;
 }
 
+export interface KindStats {
+  readonly n: number;
+  readonly p50Ms?: number;
+  readonly p99Ms?: number;
+}
+
 export interface LatencyResult {
   readonly wanted: number;
   readonly samples: LatencySample[];
   readonly p50Ms?: number;
   readonly p99Ms?: number;
   readonly maxMs?: number;
+  /** The same split by kind: an endpoint showing up, and one going away. */
+  readonly byKind: { add?: KindStats; remove?: KindStats };
   /** Why fewer changes than wanted were made (time budget, a change that never showed). */
   readonly stoppedEarly?: string;
   /** Mean wait for the agent to go idle after a change showed (its work after the map update). */
@@ -105,9 +113,16 @@ export async function measureLatency(
     settles.push((await waitIdle(pid, 100, 10, perChangeMs)).ms);
   }
   const ms = samples.map((x) => x.ms);
+  const stats = (kind: 'add' | 'remove'): KindStats | undefined => {
+    const xs = samples.filter((x) => x.kind === kind).map((x) => x.ms);
+    return xs.length > 0 ? { n: xs.length, p50Ms: percentile(xs, 50), p99Ms: percentile(xs, 99) } : undefined;
+  };
+  const add = stats('add');
+  const remove = stats('remove');
   return {
     wanted,
     samples,
+    byKind: { ...(add && { add }), ...(remove && { remove }) },
     ...(ms.length > 0 && { p50Ms: percentile(ms, 50), p99Ms: percentile(ms, 99), maxMs: Math.max(...ms) }),
     ...(settles.length > 0 && { meanSettleMs: settles.reduce((a, b) => a + b, 0) / settles.length }),
     ...(stoppedEarly !== undefined && { stoppedEarly }),

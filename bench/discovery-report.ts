@@ -18,6 +18,8 @@ export const ANCHOR = 'anchor: ztunnel needed 3 GB RSS and 7 s for 1M pods and 6
 export interface SyncFigures {
   /** Seen by polling /healthz/ready every 100 ms (startMesh's wait). */
   readyMs?: number;
+  /** The same build against the empty stand-in: the fixed cost of starting. */
+  emptyReadyMs?: number;
   /** The agent's own start-up done (capture attached, ConfigMap applied, informers started). */
   startedMs?: number;
   /** nodemesh_discovery_synced right after ready. */
@@ -83,8 +85,9 @@ export function formatFindings(f: Findings): string {
   const rows: string[][] = [];
   const row = (figure: string, value: string, goal = '', v = ''): number => rows.push([figure, value, goal, v]);
   if (f.load) row(`stand-in loaded (${n(f.load.objects)} objects)`, fmtMs(f.load.ms));
-  for (const l of f.lists) row(`list ${l.path} by a plain client (${n(l.items)}, ${(l.bytes / 1e6).toFixed(0)} MB)`, `${fmtMs(l.ms)} (parse ${fmtMs(l.parseMs)})`);
+  for (const l of f.lists) row(`list ${l.path}, plain client (${n(l.items)}, ${(l.bytes / 1e6).toFixed(0)} MB)`, `${fmtMs(l.ms)} (parse ${fmtMs(l.parseMs)})`);
   const s = f.sync;
+  if (s.emptyReadyMs !== undefined) row('agent start → ready, empty cluster', fmtMs(s.emptyReadyMs));
   if (s.startedMs !== undefined) row('agent start → informers started (log: agent started)', fmtMs(s.startedMs));
   if (s.listedMs?.Pod !== undefined) row('agent start → pods listed (log)', fmtMs(s.listedMs.Pod));
   if (s.discoverySyncedMs !== undefined) row(`agent start → discovery synced (log; metric ${s.syncedMetric ?? '-'})`, fmtMs(s.discoverySyncedMs));
@@ -101,6 +104,10 @@ export function formatFindings(f: Findings): string {
   if (l) {
     row(`change → nm_backends p50 (${l.samples.length} of ${l.wanted} changes)`, fmtMs(l.p50Ms));
     row('change → nm_backends p99', fmtMs(l.p99Ms), '< 50 ms', verdict(l.p99Ms, GOALS.changeP99Ms));
+    for (const k of ['add', 'remove'] as const) {
+      const b = l.byKind[k];
+      if (b) row(`  ${k === 'add' ? 'endpoint added → in the map' : 'endpoint removed → gone from the map'} p50 / p99 (${b.n})`, `${fmtMs(b.p50Ms)} / ${fmtMs(b.p99Ms)}`);
+    }
   } else if (f.unavailable === undefined) row('change → nm_backends p99', '-', '< 50 ms', 'not measured');
   const rt = f.rate;
   if (rt) {

@@ -111,7 +111,15 @@ async function run(s: Settings, api: KubeApiServer, dir: string, f: Findings): P
   const readyMs = s.readyTimeoutSec * 1000;
 
   say('agent against the empty stand-in (the RSS the objects are measured against)');
-  const empty = await startMesh(paths('discovery-agent-empty.log'), 0, readyMs, CONFIG);
+  const te = Date.now();
+  let empty: Mesh;
+  try {
+    empty = await startMesh(paths('discovery-agent-empty.log'), 0, readyMs, CONFIG);
+  } catch (e) {
+    f.unavailable = `agent did not become ready against the empty stand-in: ${errText(e)}`;
+    return;
+  }
+  f.sync.emptyReadyMs = Date.now() - te;
   await waitIdle(empty.agent.child.pid, 200, 10, 10_000);
   const emptyKb = readRssKb(empty.agent.child.pid);
   if (emptyKb !== undefined) f.rss.emptyKb = emptyKb;
@@ -130,7 +138,7 @@ async function run(s: Settings, api: KubeApiServer, dir: string, f: Findings): P
     m = await startMesh(paths('discovery-agent.log'), 0, readyMs, CONFIG);
   } catch (e) {
     f.unavailable = `agent did not become ready: ${errText(e)}`;
-    f.sync = timeline(paths('discovery-agent.log').logFile, t0, c.services);
+    f.sync = { ...f.sync, ...timeline(paths('discovery-agent.log').logFile, t0, c.services) };
     return;
   }
   f.sync.readyMs = Date.now() - t0;
@@ -146,6 +154,19 @@ async function run(s: Settings, api: KubeApiServer, dir: string, f: Findings): P
   if (peak !== undefined) f.rss.peakKb = peak;
   say(`ready after ${f.sync.readyMs} ms; RSS ${settled ?? '-'} kB`);
 
+  try {
+    await changePhases(s, api, m, f);
+    const end = readRssKb(pid);
+    if (end !== undefined) f.rss.endKb = end;
+  } finally {
+    // Before the stand-in goes away: its watches ending would be logged by the agent as an API failure.
+    await stopChild(m.agent.child, 10_000);
+  }
+}
+
+async function changePhases(s: Settings, api: KubeApiServer, m: Mesh, f: Findings): Promise<void> {
+  const c = s.cluster;
+  const pid = m.agent.child.pid;
   const map = new BackendsMap(path.join(ensureBpffs(), path.basename(m.root)));
   try {
     if ((await kernelBaseline(map, c, 30_000)) === undefined) {
@@ -160,8 +181,6 @@ async function run(s: Settings, api: KubeApiServer, dir: string, f: Findings): P
   } finally {
     map.close();
   }
-  const end = readRssKb(pid);
-  if (end !== undefined) f.rss.endKb = end;
 }
 
 async function main(): Promise<number> {

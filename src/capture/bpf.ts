@@ -103,13 +103,30 @@ export class BpfDatapath implements Datapath {
     }
   }
 
+  /**
+   * What this agent last wrote to nm_services / nm_backends (key hex → value hex) and the service ids
+   * with a stats entry. Undefined until the first sync, which reads the maps as a previous agent left
+   * them; later syncs write only the difference (a cluster has 10^4 services, and one endpoint change
+   * must not rewrite them all).
+   */
+  private written: { services: Map<string, string>; backends: Map<string, string>; ids: Set<number> } | undefined;
+
   sync(config: MeshConfig): void {
+    const last = this.written;
+    // Until this sync completes, what the maps hold is unknown: a failure midway makes the next sync
+    // (the restore of the last good config) read them back in full.
+    this.written = undefined;
     const plan = planMaps(config);
-    const put = (map: MapName, entries: Map<string, [Buffer, Buffer]>): void => {
+    const put = (map: MapName, entries: Map<string, [Buffer, Buffer]>, before: Map<string, string> | undefined): Map<string, string> => {
+      const now = new Map<string, string>();
       for (const [hex, [k, v]] of entries) {
+        const value = v.toString('hex');
+        now.set(hex, value);
+        if (before?.get(hex) === value) continue;
         const rc = this.lib.mapUpdate(this.fd(map), k, v);
         if (rc < 0) throw new MeshError('BPF_MAP', `update ${map}[${hex}]: errno ${-rc}`);
       }
+      return now;
     };
     const prune = (map: MapName, keySize: number, valueSize: number, keep: (k: Buffer) => boolean): number => {
       const { keys, count } = this.lib.mapDump(this.fd(map), keySize, valueSize, 1 << 16);
@@ -120,13 +137,28 @@ export class BpfDatapath implements Datapath {
       }
       return removed;
     };
+    /** Deletes what was written before and is no longer planned (no dump needed). */
+    const drop = (map: MapName, before: Map<string, string>, planned: Map<string, unknown>): number => {
+      let removed = 0;
+      for (const hex of before.keys()) if (!planned.has(hex) && this.lib.mapDelete(this.fd(map), Buffer.from(hex, 'hex'))) removed++;
+      return removed;
+    };
     // Backends before services (a new service never points at missing backends), deletions last.
-    put('nm_backends', plan.backends);
-    put('nm_services', plan.services);
-    for (const id of plan.serviceIds) this.lib.mapUpdate(this.fd('nm_svc_stats'), u32(id), Buffer.alloc(SIZES.stats), 1 /* BPF_NOEXIST */);
-    const goneServices = prune('nm_services', SIZES.svcKey, SIZES.svcVal, (k) => plan.services.has(k.toString('hex')));
-    const goneBackends = prune('nm_backends', SIZES.backendKey, SIZES.backendVal, (k) => plan.backends.has(k.toString('hex')));
-    prune('nm_svc_stats', SIZES.u32, SIZES.stats, (k) => plan.serviceIds.has(k.readUInt32LE(0)));
+    const backends = put('nm_backends', plan.backends, last?.backends);
+    const services = put('nm_services', plan.services, last?.services);
+    for (const id of plan.serviceIds) if (!last?.ids.has(id)) this.lib.mapUpdate(this.fd('nm_svc_stats'), u32(id), Buffer.alloc(SIZES.stats), 1 /* BPF_NOEXIST */);
+    let goneServices: number;
+    let goneBackends: number;
+    if (last === undefined) {
+      goneServices = prune('nm_services', SIZES.svcKey, SIZES.svcVal, (k) => plan.services.has(k.toString('hex')));
+      goneBackends = prune('nm_backends', SIZES.backendKey, SIZES.backendVal, (k) => plan.backends.has(k.toString('hex')));
+      prune('nm_svc_stats', SIZES.u32, SIZES.stats, (k) => plan.serviceIds.has(k.readUInt32LE(0)));
+    } else {
+      goneServices = drop('nm_services', last.services, plan.services);
+      goneBackends = drop('nm_backends', last.backends, plan.backends);
+      for (const id of last.ids) if (!plan.serviceIds.has(id)) this.lib.mapDelete(this.fd('nm_svc_stats'), u32(id));
+    }
+    this.written = { services, backends, ids: new Set(plan.serviceIds) };
     log.info({ services: plan.services.size, backends: plan.backends.size, goneServices, goneBackends }, 'kernel maps synced');
   }
 

@@ -73,15 +73,13 @@ export function assemble(parsed: readonly Parsed[], issues: ConfigIssue[], warni
   services.sort((a, b) => compare(a.key, b.key));
   const traffic = buildTraffic(unique, services, report);
 
-  const byKey = (a: { namespace: string; name: string }, b: { namespace: string; name: string }): number =>
-    compare(`${a.namespace}/${a.name}`, `${b.namespace}/${b.name}`);
   return {
     services,
-    workloads: workloads.map((w) => w.workload).sort(byKey),
+    workloads: byKey(workloads.map((w) => w.workload)),
     nodes: nodes.map((n) => n.node).sort((a, b) => compare(a.name, b.name)),
     // Namespace/name order is also the tie-break order of the deciders (nodemesh has no creation times).
-    peerAuthentications: peerAuthns.map((p) => p.policy).sort(byKey),
-    authorizationPolicies: authz.map((p) => p.policy).sort(byKey),
+    peerAuthentications: byKey(peerAuthns.map((p) => p.policy)),
+    authorizationPolicies: byKey(authz.map((p) => p.policy)),
     traffic,
   };
 }
@@ -135,10 +133,27 @@ function checkPeerAuthnScopes(list: readonly ParsedPeerAuthn[], report: Report, 
 
 type Report = (o: Origin, field: string, message: string, to?: ConfigIssue[]) => void;
 
+/** Sorted by "namespace/name", each key built once (a cluster has 10^5 workloads, sorted on every change). */
+function byKey<T extends { readonly namespace: string; readonly name: string }>(list: readonly T[]): T[] {
+  return list
+    .map((v) => ({ k: `${v.namespace}/${v.name}`, v }))
+    .sort((a, b) => compare(a.k, b.k))
+    .map((e) => e.v);
+}
+
+/** Duplicate keys by document; documents are reused across reloads (discovery's unchanged objects). */
+const dupKeys = new WeakMap<Parsed, string>();
+
+function dupKey(p: Parsed): string {
+  let k = dupKeys.get(p);
+  if (k === undefined) dupKeys.set(p, (k = `${p.kind} ${p.origin.name}`));
+  return k;
+}
+
 function dropDuplicates(parsed: readonly Parsed[], report: Report): Parsed[] {
   const seen = new Map<string, Origin>();
   return parsed.filter((p) => {
-    const key = `${p.kind} ${p.origin.name}`;
+    const key = dupKey(p);
     const first = seen.get(key);
     if (first === undefined) {
       seen.set(key, p.origin);

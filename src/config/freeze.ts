@@ -5,7 +5,8 @@ export function deepFreeze<T>(value: T): T {
   // configs), so its subtree is skipped: refreezing a large cluster on every change would cost O(size).
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
     Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
+    if (Array.isArray(value)) for (const v of value) deepFreeze(v);
+    else for (const v of Object.values(value)) deepFreeze(v);
   }
   return value;
 }

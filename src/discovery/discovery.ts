@@ -16,6 +16,9 @@ import { Translator, type Changes, type View } from './translate';
 
 const log = logger('discovery');
 
+/** The longest a change waits for the API to go quiet before it is composed. */
+const MAX_COALESCE_MS = 200;
+
 export interface DiscoveryOptions {
   readonly kc: KubeConfig;
   /** This node's name (spec.nodeName of its pods). */
@@ -52,6 +55,7 @@ export class Discovery {
   private readonly informers: Informer<unknown>[] = [];
   private readonly translator: Translator;
   private timer: NodeJS.Timeout | undefined;
+  private firstPending = 0;
   private readonly skippedLogged = new Map<string, string>();
   private readonly rejectedSaid = new Set<string>();
   /** Keys set or deleted since the last translation, so only those are looked at again (none: all). */
@@ -199,13 +203,21 @@ export class Discovery {
     this.changed();
   }
 
+  /**
+   * Reported once the API has been quiet for coalesceMs (each event restarts the wait), at most
+   * MAX_COALESCE_MS after the first: a burst that arrives in many socket reads (a watch stream drained
+   * after a long composition) becomes one composition, not one per read.
+   */
   private changed(): void {
     this.generation++;
-    if (this.timer !== undefined) return;
+    const now = Date.now();
+    if (this.timer === undefined) this.firstPending = now;
+    else clearTimeout(this.timer);
+    const wait = Math.max(0, Math.min(this.opts.coalesceMs ?? 5, this.firstPending + MAX_COALESCE_MS - now));
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.opts.onChange();
-    }, this.opts.coalesceMs ?? 5);
+    }, wait);
   }
 }
 

@@ -65,6 +65,13 @@ rootTest('config reloads apply without restart; an invalid one is rejected and t
   assert.equal(await mesh.curl(`http://${v}/`), 'two', 'the last good config keeps serving');
   assert.equal(await mesh.curl(`http://${v2}/`), 'one');
   assert.equal(metricSum(await mesh.metrics(), 'nodemesh_config_reloads_total', { result: 'rejected' }), 1);
+
+  // A VIP that leaves the config leaves the kernel map (reloads write only the difference).
+  mesh.writeConfig(serviceEntry({ name: 'rl', vip: v, ports: [b2.port] }));
+  await waitFor(async () => (await mesh.curl(`http://${v2}/`).catch(() => 'refused')) !== 'one', 'the removed VIP is no longer captured');
+  // (Map occupancy is read at most once a second.)
+  await waitFor(async () => metricSum(await mesh.metrics(), 'nodemesh_map_entries', { map: 'nm_services' }) === 1, 'one VIP left in nm_services');
+  assert.equal(await mesh.curl(`http://${v}/`), 'two');
 });
 
 rootTest('nodemesh uninstall leaves no attachment and no pin', async (t) => {
