@@ -1,7 +1,8 @@
 // The demo: two sample services on this machine — "web" in proxy mode (captured to the agent, L7
 // metrics, round robin) and "cache" in kernel mode (balanced in connect4) — a client in the mesh
 // cgroup sending bounded traffic, then a tour of what happened and where to look. Part two runs a mesh
-// across two nodes (demo-mesh.ts), part three traffic management (demo-traffic.ts).
+// across two nodes (demo-mesh.ts), part three traffic management (demo-traffic.ts), part four Kubernetes
+// discovery and the ambient opt-in (demo-kube.ts).
 import * as fs from 'node:fs';
 import { inspectPins } from '../src/capture/stat';
 import { serviceId } from '../src/config/ids';
@@ -9,6 +10,7 @@ import { backend, closeAll, docs, serviceEntry } from '../test/e2e/fixtures';
 import { metricSum, Mesh } from '../test/e2e/harness';
 import { meshDemo } from './demo-mesh';
 import { trafficDemo } from './demo-traffic';
+import { kubeDemo } from './demo-kube';
 
 const seconds = Number(process.env.DEMO_SECONDS ?? 30);
 
@@ -64,6 +66,7 @@ async function main(): Promise<void> {
   }
   await meshDemo(seconds);
   await trafficDemo();
+  await kubeDemo();
   console.log('demo cleaned up: agents and CA stopped, programs detached, pins, namespaces and cgroups removed.');
 }
 

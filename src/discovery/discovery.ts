@@ -150,7 +150,7 @@ export class Discovery {
     } else {
       const o = value as IstioObject;
       const rejected = this.istio.upsert(o);
-      if (rejected) this.reject(o, formatApiIssues(rejected.issues), 'Invalid');
+      if (rejected) this.reject(o, formatApiIssues(rejected.issues), 'Invalid', this.istio.object(`${o.kind} ${o.namespace}/${o.name}`) !== undefined);
     }
     this.changed();
   }
@@ -183,15 +183,16 @@ export class Discovery {
   }
 
   /** An Istio object that cannot apply: log line, metric and a Kubernetes Event on the object. */
-  reject(o: IstioObject, message: string, reason: 'Invalid' | 'Conflict'): void {
+  reject(o: IstioObject, message: string, reason: 'Invalid' | 'Conflict', fallback: boolean): void {
     // A conflict is found again by every composition while it lasts: said once per object version.
     const once = `${o.kind} ${o.namespace}/${o.name} ${o.resourceVersion} ${reason}`;
     if (this.rejectedSaid.has(once)) return;
     if (this.rejectedSaid.size > 10_000) this.rejectedSaid.clear();
     this.rejectedSaid.add(once);
     this.opts.metrics.rejected.inc({ kind: o.kind });
-    log.error({ code: 'NM_E_KUBE_REJECTED', kind: o.kind, object: `${o.namespace}/${o.name}`, resourceVersion: o.resourceVersion }, `${o.kind} ${o.namespace}/${o.name} rejected, its previous valid version keeps applying:\n${message}`);
-    this.opts.events?.warn(o, reason === 'Invalid' ? 'NodemeshInvalid' : 'NodemeshConflict', `nodemesh rejected this ${o.kind}; its previous valid version keeps applying: ${message}`);
+    const then = fallback ? 'its previous valid version keeps applying' : 'it does not apply until it is fixed';
+    log.error({ code: 'NM_E_KUBE_REJECTED', kind: o.kind, object: `${o.namespace}/${o.name}`, resourceVersion: o.resourceVersion }, `${o.kind} ${o.namespace}/${o.name} rejected, ${then}:\n${message}`);
+    this.opts.events?.warn(o, reason === 'Invalid' ? 'NodemeshInvalid' : 'NodemeshConflict', `nodemesh rejected this ${o.kind}; ${then}: ${message}`);
   }
 
   private onSynced(kind: string): void {

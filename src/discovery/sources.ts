@@ -153,7 +153,7 @@ export class MeshSources {
       const text = formatIssues(x.issues);
       if (x.source === 'api') {
         const o = this.opts.discovery?.istio.object(x.key);
-        if (o) this.opts.discovery?.reject(o, x.issues.map((i) => `${i.field ? `${i.field}: ` : ''}${i.message}`).join('; '), 'Conflict');
+        if (o) this.opts.discovery?.reject(o, x.issues.map((i) => `${i.field ? `${i.field}: ` : ''}${i.message}`).join('; '), 'Conflict', x.fellBack);
       } else {
         log.warn({ code: 'NM_E_CONFIG_CONFLICT', source: x.source, object: x.key }, `${x.key} left out: it does not fit the rest of the mesh view:\n${text.replaceAll(API_FILE, 'api')}`);
       }
