@@ -143,9 +143,10 @@ export class Agent {
       config: o.config,
       discovery,
       hooks: {
-        apply: (r) => this.apply(r),
+        apply: (r, partial) => this.apply(r, partial),
         reloaded: (ok) => this.node.reloaded(ok),
         syncMeshed: (pods) => {
+          // Without discovery the kernel's opt-in table is left as it is (the agent does not own it).
           if (!(this.datapath instanceof BpfDatapath) || cgroups === undefined) return [];
           const found = cgroups.resolve(pods);
           this.datapath.syncMeshed(found.ids);
@@ -196,12 +197,12 @@ export class Agent {
    * Sync kernel maps → mesh plane → swap (validation was done by the composer, which calls this one
    * config at a time). Any failure restores the last good config; false tells the composer so.
    */
-  private async apply(result: LoadResult): Promise<boolean> {
+  private async apply(result: LoadResult, partial = false): Promise<boolean> {
     if (!result.ok) return false;
     const cfg = result.config;
     try {
-      this.datapath?.sync(cfg);
-      await this.mesh?.apply(cfg);
+      this.datapath?.sync(cfg, { prune: !partial });
+      await this.mesh?.apply(cfg, { partial });
     } catch (e) {
       log.error({ err: e }, 'config rejected: it could not be applied to the kernel maps or the mesh plane; the previous config keeps serving');
       if (this.current) {

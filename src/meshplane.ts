@@ -113,13 +113,14 @@ export class MeshPlane {
   }
 
   /** New config: topology and policy views, certificates for the workloads now on this node, kernel table, relays. */
-  async apply(config: MeshConfig): Promise<void> {
+  async apply(config: MeshConfig, opts: { readonly partial?: boolean } = {}): Promise<void> {
     const topo = new Topology(config, this.opts.node, this.opts.trustDomain);
     this.topo = topo;
     this.authz = new MeshAuthz(config.authorizationPolicies);
     this.inbound.configChanged();
     void this.certs.ensure(topo.localIdentities());
-    this.sink.syncInbound?.(topo.inboundModes(), this.delivery ? [this.delivery] : []);
+    // A partial view (before discovery's first list) lacks the API's workloads: their STRICT modes stay.
+    if (!opts.partial) this.sink.syncInbound?.(topo.inboundModes(), this.delivery ? [this.delivery] : []);
     // Every endpoint on a known node is reached through a tunnel, the node's own included, so the
     // destination side (authorization, STRICT, metrics) is one code path.
     const endpoints = new Map<string, { endpoint: Endpoint; agent: Addr }>();

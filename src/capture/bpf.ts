@@ -111,7 +111,7 @@ export class BpfDatapath implements Datapath {
    */
   private written: { services: Map<string, string>; backends: Map<string, string>; ids: Set<number> } | undefined;
 
-  sync(config: MeshConfig): void {
+  sync(config: MeshConfig, opts: { readonly prune?: boolean } = {}): void {
     const last = this.written;
     // Until this sync completes, what the maps hold is unknown: a failure midway makes the next sync
     // (the restore of the last good config) read them back in full.
@@ -147,9 +147,13 @@ export class BpfDatapath implements Datapath {
     const backends = put('nm_backends', plan.backends, last?.backends);
     const services = put('nm_services', plan.services, last?.services);
     for (const id of plan.serviceIds) if (!last?.ids.has(id)) this.lib.mapUpdate(this.fd('nm_svc_stats'), u32(id), Buffer.alloc(SIZES.stats), 1 /* BPF_NOEXIST */);
-    let goneServices: number;
-    let goneBackends: number;
-    if (last === undefined) {
+    let goneServices = 0;
+    let goneBackends = 0;
+    if (opts.prune === false) {
+      // Nothing removed: what the maps hold beyond this plan is unknown, so the next sync reads them back.
+      log.info({ services: plan.services.size, backends: plan.backends.size }, 'kernel maps synced (partial view: nothing removed)');
+      return;
+    } else if (last === undefined) {
       goneServices = prune('nm_services', SIZES.svcKey, SIZES.svcVal, (k) => plan.services.has(k.toString('hex')));
       goneBackends = prune('nm_backends', SIZES.backendKey, SIZES.backendVal, (k) => plan.backends.has(k.toString('hex')));
       prune('nm_svc_stats', SIZES.u32, SIZES.stats, (k) => plan.serviceIds.has(k.readUInt32LE(0)));

@@ -30,7 +30,11 @@ export interface MapStat {
 export interface Datapath {
   readonly mode: 'ebpf' | 'none';
   /** Writes the services/backends maps for a new config (adds, updates, then deletes what is gone). */
-  sync(config: MeshConfig): void;
+  /**
+   * PRUNE false (a partial view, before discovery's first list): adds and updates only, so what a
+   * previous agent put there for the full view stays until the full view is known.
+   */
+  sync(config: MeshConfig, opts?: { readonly prune?: boolean }): void;
   /**
    * Opt-in capture (Istio ambient style). undefined: opt-in off, every process below the attach cgroup
    * is in the mesh. A list: only processes in these cgroups (pod cgroup ids) or below them are; the

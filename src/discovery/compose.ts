@@ -6,7 +6,8 @@
 // - an API object falls back to the version last applied, or is left out;
 // - a discovered object, or a document of the already accepted ConfigMap that no longer fits the API's
 //   state (a VirtualService whose Service was deleted), is left out until it fits again.
-// Sources are joined ConfigMap first, so on a clash (two claims of one VIP) the ConfigMap keeps it.
+// Sources are joined ConfigMap first, then Kubernetes objects, then Istio objects from the API: on a clash
+// (two claims of one VIP) the earlier keeps it, so no namespace's ServiceEntry can take over a Service.
 import { assembleConfig, type LoadResult, type ParsedConfig } from '../config/load';
 import type { Parsed } from '../config/kinds/types';
 import type { ConfigIssue, MeshConfig } from '../config/model';
@@ -64,8 +65,10 @@ export function compose(input: ComposeInput): Composed {
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const parsed: Parsed[] = [];
     for (const p of configMap?.parsed ?? []) if (!skipDocs.has(docKey(p.origin.file, p.origin.document))) parsed.push(p);
-    for (const list of istio.values()) parsed.push(...list);
+    // Kubernetes objects before Istio objects from the API: on a clash (a ServiceEntry in any namespace
+    // claiming a Service's ClusterIP or host, a WorkloadEntry claiming a pod's IP) the API object gives way.
     for (const p of input.discovered) if (!skipDiscovered.has(objKey(p.origin.kind, p.origin.name))) parsed.push(p);
+    for (const list of istio.values()) parsed.push(...list);
     const files = [...(configMap?.source.files ?? []), 'kubernetes'];
     const hash = `${configMap?.source.hash ?? ''}:${input.generation}`;
     last = assembleConfig(parsed, { files, hash }, [], configMap?.warnings ?? []);

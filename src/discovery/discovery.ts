@@ -172,8 +172,18 @@ export class Discovery {
     set.add(key);
   }
 
-  /** An unusable object: named in the log once per reason, counted; its previous version stays. */
+  /**
+   * An unusable object: named in the log once per reason and counted. A Kubernetes object whose new
+   * version cannot be used leaves the view (a Service turned ExternalName no longer holds its ClusterIP,
+   * which may go to another Service); an Istio object keeps its previous valid version (istio.ts).
+   */
   private skipped(kind: string, key: string, reason: string): void {
+    const map = this.mapFor(kind);
+    if (map?.delete(key)) {
+      this.noteChange(kind, key);
+      this.opts.metrics.objects.set({ kind }, map.size);
+      this.changed();
+    }
     const id = `${kind} ${key}`;
     if (this.skippedLogged.get(id) === reason) return;
     if (this.skippedLogged.size > 10_000) this.skippedLogged.clear();

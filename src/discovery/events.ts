@@ -1,6 +1,7 @@
 // Kubernetes Events on objects the agent rejects, so `kubectl describe` shows why a VirtualService does
 // not apply. Written with the client library; one Event per object version and node. Refusals (RBAC,
 // an API that is away) are logged once and never stop the agent.
+import { createHash } from 'node:crypto';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { logger } from '../log';
 
@@ -41,7 +42,9 @@ export class KubeEvents implements EventSink {
     this.sent.add(once);
     const now = new Date();
     const body = {
-      metadata: { generateName: `${target.name}.`, namespace: target.namespace },
+      // One name per object version and reason, whichever agent writes it: the first agent's Event
+      // stands, the others' creates are refused as conflicts (409) and dropped, so N nodes make one.
+      metadata: { name: `${target.name.slice(0, 200)}.${eventSuffix(once)}`, namespace: target.namespace },
       involvedObject: {
         apiVersion: target.apiVersion,
         kind: target.kind,
@@ -63,10 +66,15 @@ export class KubeEvents implements EventSink {
     this.api.createNamespacedEvent({ namespace: target.namespace, body }).then(
       () => undefined,
       (e: unknown) => {
+        if ((e as { code?: unknown }).code === 409) return;
         if (this.refusedLogged) return;
         this.refusedLogged = true;
         log.warn({ code: 'NM_E_KUBE_API', err: (e as Error).message }, 'cannot write Kubernetes Events (RBAC or API); rejections are still logged and counted');
       },
     );
   }
+}
+
+function eventSuffix(key: string): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 16);
 }

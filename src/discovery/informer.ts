@@ -172,7 +172,9 @@ export class Informer<T> {
   private onError(err: unknown): void {
     if (this.stopped) return;
     const status = err instanceof ApiStatusError ? err.statusCode : (err as { statusCode?: number; code?: unknown })?.statusCode;
-    if (this.spec.optional && (status === 404 || status === 403)) {
+    // 403 before anything was listed (RBAC never granted) means "none" too. A 403 on a resource already
+    // listed keeps its objects: a transient authorization failure must not drop DENY or STRICT rules.
+    if (this.spec.optional && (status === 404 || (status === 403 && !this.synced))) {
       if (!this.absent) log.info({ kind: this.spec.kind, status }, status === 404 ? 'resource not installed in this cluster (no CRD); looking again later' : 'not allowed to read this resource (RBAC); looking again later');
       this.absent = true;
       // An absent resource has no objects: drop any that a previous list gave, and the ListWatch's cache
@@ -220,6 +222,9 @@ class BookmarkWatch {
     private readonly onConnected: () => void,
   ) {
     this.inner = new Watch(kc);
+    // The library drops a watch after 30 s without a byte; API servers send bookmarks about once a
+    // minute, so a quiet resource would reconnect every half minute.
+    (this.inner as unknown as { requestTimeoutMs: number }).requestTimeoutMs = 150_000;
   }
 
   async watch(
@@ -231,10 +236,18 @@ class BookmarkWatch {
     this.onStart();
     // The library calls DONE before it returns when the request failed (no connection, not 200).
     let ended = false;
-    const c = await this.inner.watch(path, { ...query, allowWatchBookmarks: true }, (phase, obj, watchObj) => callback(phase, this.from(phase, obj), watchObj), (err) => {
-      ended = true;
-      done(err);
-    });
+    let c: AbortController;
+    try {
+      c = await this.inner.watch(path, { ...query, allowWatchBookmarks: true }, (phase, obj, watchObj) => callback(phase, this.from(phase, obj), watchObj), (err) => {
+        ended = true;
+        done(err);
+      });
+    } catch (e) {
+      // E.g. credentials that cannot be loaded: reported like any failure, so the informer retries
+      // (thrown here it would be an unhandled rejection inside the library, and the watch dead).
+      if (!ended) done(e);
+      return new AbortController();
+    }
     if (!ended) this.onConnected();
     return c;
   }

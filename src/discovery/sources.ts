@@ -15,7 +15,7 @@ const log = logger('sources');
 
 export interface SourcesHooks {
   /** Applies a composed config; false when it could not be applied (the previous one stays). */
-  apply(result: LoadResult): Promise<boolean>;
+  apply(result: LoadResult, partial: boolean): Promise<boolean>;
   /** The outcome of reading a changed ConfigMap (for the reload metrics). */
   reloaded(ok: boolean): void;
   /**
@@ -128,7 +128,8 @@ export class MeshSources {
     // (readiness says so) rather than an empty mesh.
     const nothing = d === undefined && c.configMap === undefined;
     if (c.result.ok && !nothing && c.result.config.source.hash !== this.appliedHash) {
-      applied = await this.opts.hooks.apply(c.result);
+      // Before discovery's first list the view is partial: the kernel keeps what it holds beyond it.
+      applied = await this.opts.hooks.apply(c.result, d !== undefined && !live);
       if (applied) {
         this.appliedHash = c.result.config.source.hash;
         this.lastGood = c.configMap;

@@ -132,3 +132,18 @@ test('the hash changes with the discovery generation, so a new view is never tak
   assert.ok(a.result.ok && b.result.ok);
   assert.notEqual(a.result.config.source.hash, b.result.config.source.hash);
 });
+
+test('a ServiceEntry from the API in any namespace cannot take over a Service: it gives way, the Service stays', () => {
+  const raw = {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'ServiceEntry',
+    metadata: { name: 'x', namespace: 'evil', uid: 'u-x', resourceVersion: '1' },
+    spec: { hosts: ['a.shop.svc.cluster.local'], addresses: ['10.96.0.10'], ports: [{ number: 80, name: 'http', protocol: 'HTTP' }], resolution: 'STATIC', endpoints: [{ address: '10.244.9.9' }] },
+  };
+  const v = validateIstio({ kind: 'ServiceEntry', apiVersion: raw.apiVersion, namespace: 'evil', name: 'x', uid: 'u-x', resourceVersion: '1', raw });
+  assert.ok(v.ok);
+  const c = compose(input({ discovered: discovered(se('a', '10.96.0.10')), istio: new Map([['ServiceEntry evil/x', v.parsed]]) }));
+  assert.ok(c.result.ok);
+  assert.deepEqual(services(c), ['shop/a']);
+  assert.deepEqual(c.excluded.map((x) => [x.source, x.key]), [['api', 'ServiceEntry evil/x']]);
+});
