@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import { logger } from '../log';
 import { formatIssues } from './issues';
 import { buildConfig, type LoadResult } from './load';
+import { Serial } from './serial';
 import { hashSources, readSources, type Sources } from './sources';
 
 export interface WatchOptions<T> {
@@ -27,8 +28,7 @@ export class ConfigWatcher<T = LoadResult> {
   private watchedDir: string | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private debounceTimer: NodeJS.Timeout | undefined;
-  private inflight: Promise<void> | undefined;
-  private again = false;
+  private readonly reads = new Serial(() => this.readOnce(), () => this.running);
   private running = false;
   private lastFingerprint: string | undefined;
   private readonly build: (sources: Sources) => T;
@@ -74,19 +74,7 @@ export class ConfigWatcher<T = LoadResult> {
 
   /** Reads now (e.g. on SIGHUP) and reports if the content changed. Concurrent calls share one read. */
   refresh(): Promise<void> {
-    if (this.inflight !== undefined) {
-      this.again = true;
-      return this.inflight;
-    }
-    this.inflight = (async () => {
-      do {
-        this.again = false;
-        await this.readOnce();
-      } while (this.again && this.running);
-    })().finally(() => {
-      this.inflight = undefined;
-    });
-    return this.inflight;
+    return this.reads.trigger();
   }
 
   private async readOnce(): Promise<void> {

@@ -4,6 +4,7 @@
 // runs at a time; changes that arrive meanwhile are folded into the next.
 import { formatIssues } from '../config/issues';
 import { parseSources, type LoadResult, type ParsedConfig } from '../config/load';
+import { Serial } from '../config/serial';
 import { ConfigWatcher } from '../config/watch';
 import { logger } from '../log';
 import { compose, type Composed } from './compose';
@@ -41,8 +42,7 @@ export class MeshSources {
   /** The ConfigMap read that has not been composed yet (its outcome sets the reload metric). */
   private freshConfigMap = false;
   private waitingSaid = false;
-  private running: Promise<void> | undefined;
-  private again = false;
+  private readonly compositions = new Serial(() => this.composeOnce(), () => !this.stopped);
   private appliedHash: string | undefined;
   private retry: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -85,19 +85,7 @@ export class MeshSources {
 
   /** One composition at a time; a request during one runs once more after it. */
   recompose(): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = (async () => {
-      do {
-        this.again = false;
-        await this.composeOnce();
-      } while (this.again && !this.stopped);
-    })().finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
+    return this.compositions.trigger();
   }
 
   private async composeOnce(): Promise<void> {
