@@ -8,7 +8,7 @@ import { CA_USAGE } from './ca/main';
 import { runCheck } from './config/check';
 import { CATALOG, isMeshError, MeshError } from './errors';
 import { kubernetesAvailable } from './discovery/available';
-import { logger } from './log';
+import { flushLogs, logger } from './log';
 
 const log = logger('main');
 const USAGE = `${USAGE_HEAD}${CA_USAGE}`;
@@ -140,11 +140,12 @@ export async function main(argv: readonly string[]): Promise<number> {
 if (require.main === module) {
   // Last line of defence: a bug in one connection's handling must never take the node's agent down.
   process.on('unhandledRejection', (e: unknown) => log.error({ err: e, code: CATALOG.INTERNAL.code }, CATALOG.INTERNAL.message));
+  // Buffered log lines (the access log's last requests) are written before the process goes.
   main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
+    (code) => flushLogs().then(() => process.exit(code)),
     (e: unknown) => {
       process.stderr.write(`nodemesh: ${String(e)}\n`);
-      process.exit(1);
+      return flushLogs().then(() => process.exit(1));
     },
   );
 }

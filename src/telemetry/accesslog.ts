@@ -1,5 +1,9 @@
 // Envoy-style access log: one JSON line per request (HTTP) or connection (TCP) with Envoy's default
-// JSON field names, written through a pino child ({module: 'access'}). Off means no object is built.
+// JSON field names, as a line of the pino child ({module: 'access'}) — same level, time and bindings —
+// but serialised here with the fields known in advance (about half of pino's generic cost per line),
+// and written to that logger's stream: the process's one buffered asynchronous destination (log.ts).
+// Off means no object is built.
+import pino from 'pino';
 import type { Addr } from '../capture/types';
 import { logger, type Logger } from '../log';
 
@@ -35,6 +39,27 @@ export interface AccessLogOptions {
   readonly logger?: Logger;
 }
 
+/** pino's own keys and level number for info, as pino writes them. */
+const INFO = 30;
+
+/** A JSON value for a string field that may be null. */
+function str(v: string | null): string {
+  return v === null ? 'null' : JSON.stringify(v);
+}
+
+/** One access-log line: pino's envelope (level, time, the logger's bindings), then Envoy's fields in order. */
+export function accessLine(bindings: string, e: AccessLogEntry, time: string): string {
+  return `{"level":${INFO},"time":"${time}"${bindings},"start_time":"${e.start_time}","method":${str(e.method)},"path":${str(e.path)},"protocol":${str(e.protocol)}` +
+    `,"response_code":${e.response_code},"response_flags":${JSON.stringify(e.response_flags)},"bytes_received":${e.bytes_received},"bytes_sent":${e.bytes_sent}` +
+    `,"duration":${e.duration},"upstream_service_time":${e.upstream_service_time === null ? 'null' : e.upstream_service_time}` +
+    `,"x_forwarded_for":${str(e.x_forwarded_for)},"user_agent":${str(e.user_agent)},"request_id":${str(e.request_id)},"authority":${str(e.authority)}` +
+    `,"upstream_host":${str(e.upstream_host)},"upstream_cluster":${str(e.upstream_cluster)},"upstream_local_address":${str(e.upstream_local_address)}` +
+    `,"downstream_local_address":${str(e.downstream_local_address)},"downstream_remote_address":${str(e.downstream_remote_address)}` +
+    `,"connection_termination_details":${str(e.connection_termination_details)}}\n`;
+}
+
+type WithStream = Logger & { [k: symbol]: unknown };
+
 export class AccessLog {
   /** Callers check this before building an entry, so a disabled log costs one branch. */
   readonly enabled: boolean;
@@ -46,7 +71,11 @@ export class AccessLog {
   }
 
   write(entry: AccessLogEntry): void {
-    if (this.enabled) this.log.info(entry);
+    if (!this.enabled) return;
+    // Looked up per line: a test harness may swap the root logger's stream after this object was made.
+    const l = this.log as WithStream;
+    const stream = l[pino.symbols.streamSym] as { write(s: string): unknown };
+    stream.write(accessLine(l[pino.symbols.chindingsSym] as string, entry, new Date().toISOString()));
   }
 }
 

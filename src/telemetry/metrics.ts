@@ -2,6 +2,7 @@
 // collectors to `registry`). Hot paths get cached stat handles: HttpStats per (source, endpoint) and
 // TcpStats per connection, so a request costs a few map lookups and additions, not label hashing.
 import { Counter, Gauge, Registry } from 'prom-client';
+import { droppedLogLines } from '../log';
 import type { Service } from '../config/model';
 import type { Target } from '../balance/set';
 import { baseLabels, destinationInfo, httpLabels, tcpLabels, UNKNOWN, type Reporter, type SourceInfo } from './labels';
@@ -231,6 +232,15 @@ export class Metrics {
       help: 'Endpoints ejected by DestinationRule outlierDetection (reason: 5xx, gateway)',
       labelNames: ['service', 'endpoint', 'reason'],
       registers,
+    });
+    new Counter({
+      name: 'nodemesh_log_dropped_lines_total',
+      help: 'Log and access-log lines dropped because stdout did not keep up (64 MiB buffered)',
+      registers,
+      collect(this: Counter) {
+        this.reset();
+        this.inc(droppedLogLines());
+      },
     });
   }
 
