@@ -123,6 +123,11 @@ spec:
 export const H2_VIP = '127.200.0.3';
 export const PLAIN_VIP = '127.200.0.4';
 export const ROUTED_VIP = '127.200.0.5';
+export const EDITS_VIP = '127.200.0.6';
+
+/** The header edits of the routing bench's `edits` service: one set on the request, one added to the response. */
+export const EDIT_REQUEST_HEADER = { name: 'x-bench-request', value: 'edits' } as const;
+export const EDIT_RESPONSE_HEADER = { name: 'x-bench-response', value: 'edits' } as const;
 
 /** The host a bench service is known by (VirtualService hosts and destinations use it). */
 export const benchHost = (name: string): string => `${name}.bench.svc.cluster.local`;
@@ -223,11 +228,36 @@ spec:
 ${http}`;
 }
 
-/** The routing bench's mesh: `plain` (no VirtualService) and `routed` (`routes` routes), same backend. */
+/**
+ * A VirtualService on `host` with one route that uses the common per-request policies: retries (which a
+ * 200 never triggers, but which make the agent keep what a retry would need) and header edits both ways.
+ */
+export function editsVirtualServiceYaml(host: string): string {
+  return `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: bench-edits, namespace: bench }
+spec:
+  hosts: [${host}]
+  http:
+  - name: edits
+    retries: { attempts: 2, perTryTimeout: 2s, retryOn: "5xx,connect-failure" }
+    headers:
+      request: { set: { ${EDIT_REQUEST_HEADER.name}: ${EDIT_REQUEST_HEADER.value} } }
+      response: { add: { ${EDIT_RESPONSE_HEADER.name}: ${EDIT_RESPONSE_HEADER.value} } }
+    route: [{ destination: { host: ${host} } }]
+`;
+}
+
+/**
+ * The routing bench's mesh, three services onto the same backend: `plain` (no VirtualService), `routed`
+ * (`routes` routes) and `edits` (one route with retries and header edits).
+ */
 export function routesMeshYaml(backendPort: number, routes = 10): string {
   return [
     serviceEntryYaml({ name: 'bench-plain', vip: PLAIN_VIP, protocol: 'HTTP', targetPort: backendPort }),
     serviceEntryYaml({ name: 'bench-routed', vip: ROUTED_VIP, protocol: 'HTTP', targetPort: backendPort }),
     routedVirtualServiceYaml(benchHost('bench-routed'), routes),
+    serviceEntryYaml({ name: 'bench-edits', vip: EDITS_VIP, protocol: 'HTTP', targetPort: backendPort }),
+    editsVirtualServiceYaml(benchHost('bench-edits')),
   ].join('---\n');
 }

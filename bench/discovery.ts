@@ -102,6 +102,8 @@ async function run(s: Settings, api: KubeApiServer, dir: string, f: Findings): P
     logFile: path.join(results, log),
     // Info, as in a cluster: the log's timestamps give the sync's steps.
     logLevel: process.env.BENCH_AGENT_LOG_LEVEL ?? 'info',
+    // No requests flow here; the access log stays off as it always was for this bench.
+    accessLog: false,
   });
   const why = meshUnavailable(paths('discovery-agent.log'));
   if (why) {

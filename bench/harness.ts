@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { cleanupMesh, meshUnavailable, startMesh, type Mesh, type MeshPaths } from './mesh';
 import { stopAll } from './procs';
+import type { AgentLogging } from './tables';
 
 export const say = (msg: string): boolean => process.stderr.write(`bench: ${msg}\n`);
 export const errText = (e: unknown): string => (e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').slice(0, 400);
@@ -56,14 +57,20 @@ export async function withBenchScope(budgetSec: number, body: (dir: string) => P
   return warnings;
 }
 
-/** Where the agent of this build is, and where its log goes (next to the JSON results). */
-export function agentPaths(dir: string, logFile: string): MeshPaths {
+/**
+ * Where the agent of this build is, where its log goes (next to the JSON results) and how it logs:
+ * `logging` as the bench asks (nothing: the agent's defaults), with BENCH_AGENT_LOG_LEVEL, when set,
+ * overriding the level of every agent.
+ */
+export function agentPaths(dir: string, logFile: string, logging: AgentLogging = {}): MeshPaths {
+  const level = process.env.BENCH_AGENT_LOG_LEVEL || logging.logLevel;
   return {
     agentMain: path.resolve(__dirname, '../src/main.js'),
     bpfObjects: path.resolve(process.env.BENCH_BPF_OBJECTS ?? 'build/bpf'),
     dir,
     logFile,
-    logLevel: process.env.BENCH_AGENT_LOG_LEVEL ?? 'warn',
+    ...(level !== undefined && { logLevel: level }),
+    ...(logging.accessLog === false && { accessLog: false }),
   };
 }
 

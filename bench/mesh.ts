@@ -6,10 +6,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ensureBpffs, ensureCgroup2, makeCgroup, removeCgroup, runInCgroup, stopChild } from '../test/helpers/sysenv';
 import { meshYaml } from './configs';
+import type { AgentLogging } from './tables';
 import { failureSummary } from './wrk';
 import { assertOpen, freePorts, isRunning, startInCgroup, waitReady, type Tracked } from './procs';
 
-export interface MeshPaths {
+/** Where the agent is and where it logs; its logging fields left out are the agent's defaults. */
+export interface MeshPaths extends AgentLogging {
   /** dist/src/main.js of the same build as this bench. */
   readonly agentMain: string;
   /** build/bpf of the checkout (passed explicitly: the agent may run from another dist/). */
@@ -18,11 +20,18 @@ export interface MeshPaths {
   readonly dir: string;
   /** Where the agent's log is written (kept after the run for post-mortems). */
   readonly logFile: string;
-  /**
-   * The agent's log level. `warn` by default: HAProxy and nginx run without access logs here, and an
-   * info-level access line per request would otherwise be part of the agent's figure.
-   */
-  readonly logLevel: string;
+}
+
+/**
+ * The agent's environment: this process's, less what would change the agent's logging behind the
+ * bench's back (a log level inherited from the shell, NODE_ENV=test which silences it).
+ */
+function agentEnv(p: MeshPaths): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.NODEMESH_LOG_LEVEL;
+  if (env.NODE_ENV === 'test') delete env.NODE_ENV;
+  if (p.logLevel !== undefined) env.NODEMESH_LOG_LEVEL = p.logLevel;
+  return env;
 }
 
 export interface Mesh {
@@ -82,9 +91,8 @@ export async function startMesh(
     '--metrics-port', String(metrics),
     '--ready-port', String(ready),
     '--admin-host', '127.0.0.1',
-    // HAProxy and nginx run without access logs; so does the agent here.
-    '--access-log', 'off',
-  ], p.logFile, { ...process.env, NODEMESH_LOG_LEVEL: p.logLevel }));
+    ...(p.accessLog === false ? ['--access-log', 'off'] : []),
+  ], p.logFile, agentEnv(p)));
   await waitReady(agent, `http://127.0.0.1:${ready}/healthz/ready`, readyTimeoutMs);
   return { root: cgRoot, podsCg, agent, ports: { outbound, metrics, ready } };
 }
@@ -104,6 +112,12 @@ export async function probeVip(mesh: Mesh, url: string, curlArgs: readonly strin
     throw new Error(`GET ${url} from the pods cgroup failed (not captured?): ${msg}`);
   }
   if (out.trim() !== '200') throw new Error(`GET ${url} from the pods cgroup answered ${out.trim() || 'nothing'}, not 200`);
+}
+
+/** The response headers of one GET through a VIP from the pods cgroup (to check a route's header edits). */
+export async function vipResponseHeaders(mesh: Mesh, url: string): Promise<string> {
+  assertOpen();
+  return runInCgroup(mesh.podsCg, 'curl', ['-sS', '-o', '/dev/null', '-D', '-', '--max-time', '3', url]);
 }
 
 function run(cmd: string, args: readonly string[], timeoutMs: number): Promise<string> {

@@ -1,16 +1,19 @@
-// `make bench`: one run, five cases side by side against the same nginx backend on 127.0.0.1:
-//   direct · HAProxy (nbthread 1) · nginx (1 worker) · nodemesh proxy mode (eBPF capture to the agent)
-//   · nodemesh kernel mode (VIP balanced in connect4, no agent hop).
-// Prints a table and writes bench/results/latest.json. Root only (cgroups, bpf). Everything it starts is
-// stopped by pid, and its cgroups and pins are removed, also on failure, on a signal or at the deadline.
+// `make bench`: one run, six cases side by side against the same nginx backend on 127.0.0.1:
+//   direct · HAProxy (nbthread 1) · nginx (1 worker) · nodemesh proxy mode (eBPF capture to the agent, at
+//   the agent's defaults: access log on) · the same with the access log off · nodemesh kernel mode (VIP
+//   balanced in connect4, no agent hop).
+// Prints a table and the target ratios, and writes bench/results/latest.json. Root only (cgroups, bpf).
+// Everything it starts is stopped by pid, and its cgroups and pins are removed, also on failure, on a
+// signal or at the deadline.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { isRoot, stopChild } from '../test/helpers/sysenv';
-import { backendNginxConf, haproxyConf, KERNEL_VIP, PROXY_VIP, proxyNginxConf } from './configs';
-import { envInt, errText, runMain, say, withBenchScope, writeResults } from './harness';
-import { meshUnavailable, probeVip, startMesh, type Mesh } from './mesh';
-import { freePorts, readRssKb, runWrk, sampleRss, startProcess, tcpListening, toolVersion, waitReady } from './procs';
+import { backendNginxConf, haproxyConf, KERNEL_VIP, meshYaml, PROXY_VIP, proxyNginxConf } from './configs';
+import { agentPaths, envInt, errText, runMain, say, settle, tryStartMesh, withBenchScope, writeResults } from './harness';
+import { cleanupMesh, probeVip, type Mesh } from './mesh';
+import { freePorts, readCpuMs, readRssKb, runWrk, sampleRss, startProcess, tcpListening, toolVersion, waitReady } from './procs';
+import { accessLogOn, describeAgentLogging, formatTarget, type AgentLogging, type TargetRatio } from './tables';
 import { formatTable, okResult, parseWrk, ratios, type CaseOutcome, type CaseReport, type WrkResult } from './wrk';
 
 interface Settings {
@@ -28,13 +31,30 @@ const CASES = [
   { key: 'haproxy', label: 'haproxy (nbthread 1)' },
   { key: 'nginx', label: 'nginx (1 worker)' },
   { key: 'nodemesh-proxy', label: 'nodemesh proxy (eBPF capture)' },
+  { key: 'nodemesh-proxy-nolog', label: 'nodemesh proxy, access log off' },
   { key: 'nodemesh-kernel', label: 'nodemesh kernel (connect4)' },
 ] as const;
 type CaseKey = (typeof CASES)[number]['key'];
 
+/** Proxy mode at the agent's defaults (access log on) over HAProxy, mean req/s. */
+const TARGET_VS_HAPROXY = 0.8;
+/** What the access log may cost: proxy mode with it on over with it off. */
+const TARGET_LOG_ON_OFF = 0.9;
+
+/**
+ * The agents of the mesh cases, one after the other, each with its own cgroups and pins (the first is
+ * removed before the second starts): the agent's defaults for the headline case and kernel mode, then
+ * the same agent with `--access-log off`. Kernel mode goes first so the two proxy cases run back to back.
+ */
+const AGENTS = [
+  { id: 'default', name: 'agent (defaults, access log on)', logFile: 'agent.log', logging: {}, cases: ['nodemesh-kernel', 'nodemesh-proxy'] },
+  { id: 'nolog', name: 'agent (access log off)', logFile: 'agent-nolog.log', logging: { accessLog: false }, cases: ['nodemesh-proxy-nolog'] },
+] as const satisfies readonly { id: string; name: string; logFile: string; logging: AgentLogging; cases: readonly CaseKey[] }[];
+type AgentId = (typeof AGENTS)[number]['id'];
+
 function readSettings(): Settings {
-  // "proxy" and "kernel" are accepted for the two nodemesh cases.
-  const alias: Record<string, string> = { proxy: 'nodemesh-proxy', kernel: 'nodemesh-kernel' };
+  // Short names are accepted for the nodemesh cases.
+  const alias: Record<string, string> = { proxy: 'nodemesh-proxy', nolog: 'nodemesh-proxy-nolog', kernel: 'nodemesh-kernel' };
   const only = process.env.BENCH_CASES?.split(',').map((s) => s.trim()).filter(Boolean).map((s) => alias[s] ?? s);
   const unknown = only?.filter((k) => !CASES.some((c) => c.key === k)) ?? [];
   if (unknown.length > 0) throw new Error(`BENCH_CASES: unknown case(s) ${unknown.join(', ')}; known: ${CASES.map((c) => c.key).join(', ')}`);
@@ -48,12 +68,31 @@ function readSettings(): Settings {
   };
 }
 
+interface AgentStats {
+  /** How this agent logged (`default settings (…)` when nothing was changed). */
+  logging?: string;
+  rssIdleKb?: number;
+  rssLoadPeakKb?: number;
+  rssAfterKb?: number;
+  /** Agent CPU (user + system) per request of the proxy-mode run, µs. */
+  cpuUsPerRequest?: number;
+  unavailable?: string;
+}
 
-/** A warm-up run (discarded: fills connection pools, lets V8 optimise) and then the measured run. */
-async function measure(s: Settings, url: string, cgroup?: string): Promise<WrkResult> {
+/**
+ * A warm-up run (discarded: fills connection pools, lets V8 optimise) and then the measured run. With
+ * `agent`, its CPU time over the measured run per request goes into `stats`.
+ */
+async function measure(s: Settings, url: string, cgroup?: string, agent?: { pid: number | undefined; stats: AgentStats }): Promise<WrkResult> {
   const base = { url, connections: s.connections, threads: s.threads, ...(cgroup !== undefined && { cgroup }) };
   if (s.warmup > 0) await runWrk({ ...base, seconds: s.warmup });
-  return parseWrk(await runWrk({ ...base, seconds: s.seconds }));
+  const cpu0 = readCpuMs(agent?.pid);
+  const result = parseWrk(await runWrk({ ...base, seconds: s.seconds }));
+  const cpu1 = readCpuMs(agent?.pid);
+  if (agent && cpu0 !== undefined && cpu1 !== undefined && result.requests > 0) {
+    agent.stats.cpuUsPerRequest = ((cpu1 - cpu0) * 1000) / result.requests;
+  }
+  return result;
 }
 
 /** Starts a server, waits until it answers on 127.0.0.1:port, runs `fn`, and stops it by pid. */
@@ -68,11 +107,41 @@ async function withServer<T>(cmd: string, args: readonly string[], port: number,
   }
 }
 
-interface AgentStats {
-  rssIdleKb?: number;
-  rssLoadPeakKb?: number;
-  rssAfterKb?: number;
-  unavailable?: string;
+type Attempt = (key: CaseKey, fn: () => Promise<WrkResult>, note?: () => string | undefined) => Promise<void>;
+
+/** Nothing may listen on a VIP: a listener there would take the traffic without any capture. */
+const vipNote = (vip: string) => (): string | undefined => (tcpListening(vip, 80) ? `a socket listens on ${vip}:80: traffic may bypass capture` : undefined);
+
+/** The cases one running agent serves, with its RSS (idle, peak under load, after) and CPU per request. */
+async function agentCases(
+  s: Settings, m: Mesh, cases: readonly CaseKey[], stats: AgentStats, attempt: Attempt, extraNote?: string,
+): Promise<void> {
+  const pid = m.agent.child.pid;
+  await settle(); // let start-up garbage settle before "idle"
+  const idle = readRssKb(pid);
+  if (idle !== undefined) stats.rssIdleKb = idle;
+  for (const key of cases) {
+    if (key === 'nodemesh-kernel') {
+      await attempt(key, async () => {
+        await probeVip(m, `http://${KERNEL_VIP}/`);
+        return measure(s, `http://${KERNEL_VIP}/`, m.podsCg);
+      }, vipNote(KERNEL_VIP));
+      continue;
+    }
+    await attempt(key, async () => {
+      const url = `http://${PROXY_VIP}/`;
+      await probeVip(m, url);
+      const stop = sampleRss(pid);
+      try {
+        return await measure(s, url, m.podsCg, { pid, stats });
+      } finally {
+        const rss = stop();
+        if (rss.peakKb !== undefined) stats.rssLoadPeakKb = rss.peakKb;
+      }
+    }, () => [vipNote(PROXY_VIP)(), extraNote].filter(Boolean).join('; ') || undefined);
+  }
+  const after = readRssKb(pid);
+  if (after !== undefined) stats.rssAfterKb = after;
 }
 
 async function main(): Promise<number> {
@@ -92,7 +161,8 @@ async function main(): Promise<number> {
   fs.mkdirSync(path.dirname(s.out), { recursive: true });
 
   const reports: CaseReport[] = [];
-  const agent: AgentStats = {};
+  const agents: Partial<Record<AgentId, AgentStats>> = {};
+  const midWarnings: string[] = [];
   const startedAt = new Date().toISOString();
   const record = (key: CaseKey, outcome: CaseOutcome): void => {
     const label = CASES.find((c) => c.key === key)?.label ?? key;
@@ -101,7 +171,7 @@ async function main(): Promise<number> {
     reports.push({ key, label, outcome });
   };
   const want = (k: CaseKey): boolean => wanted.some((c) => c.key === k);
-  const attempt = async (key: CaseKey, fn: () => Promise<WrkResult>, note?: () => string | undefined): Promise<void> => {
+  const attempt: Attempt = async (key, fn, note) => {
     try {
       const result = await fn();
       const n = note?.();
@@ -137,74 +207,63 @@ async function main(): Promise<number> {
       });
     }
 
-    if (want('nodemesh-proxy') || want('nodemesh-kernel')) {
-      const paths = {
-        agentMain: path.resolve(__dirname, '../src/main.js'),
-        bpfObjects: path.resolve(process.env.BENCH_BPF_OBJECTS ?? 'build/bpf'),
-        dir,
-        logFile: path.join(path.dirname(s.out), 'agent.log'),
-        logLevel: process.env.BENCH_AGENT_LOG_LEVEL ?? 'warn',
-      };
-      let mesh: Mesh | undefined;
-      let why = meshUnavailable(paths);
-      if (!why) {
-        try {
-          mesh = await startMesh(paths, backendPort);
-        } catch (e) {
-          why = `agent did not become ready: ${errText(e)} (log: ${paths.logFile})`;
-        }
-      }
-      if (!mesh) {
-        agent.unavailable = why ?? 'unknown';
-        if (want('nodemesh-proxy')) record('nodemesh-proxy', { status: 'unavailable', reason: agent.unavailable });
-        if (want('nodemesh-kernel')) record('nodemesh-kernel', { status: 'unavailable', reason: agent.unavailable });
+    for (const spec of AGENTS) {
+      const cases = spec.cases.filter(want);
+      if (cases.length === 0) continue;
+      const paths = agentPaths(dir, path.join(path.dirname(s.out), spec.logFile), spec.logging);
+      const stats: AgentStats = (agents[spec.id] = { logging: describeAgentLogging(paths) });
+      say(`${spec.name}: ${stats.logging}; log: ${path.relative(process.cwd(), paths.logFile) || paths.logFile}`);
+      // The headline case is meant to run at the defaults; BENCH_AGENT_LOG_LEVEL can silence its access log.
+      const extraNote = spec.id === 'default' && !accessLogOn(paths)
+        ? `BENCH_AGENT_LOG_LEVEL=${paths.logLevel ?? ''} (${stats.logging}): not the agent's defaults`
+        : undefined;
+      const m = await tryStartMesh(paths, backendPort, meshYaml(backendPort));
+      if ('why' in m) {
+        stats.unavailable = m.why;
+        for (const key of cases) record(key, { status: 'unavailable', reason: m.why });
       } else {
-        const m = mesh;
-        const pid = m.agent.child.pid;
-        await new Promise((r) => setTimeout(r, 1000)); // let start-up garbage settle before "idle"
-        const idle = readRssKb(pid);
-        if (idle !== undefined) agent.rssIdleKb = idle;
-        // Nothing may listen on a VIP: a listener there would take the traffic without any capture.
-        const vipNote = (vip: string) => () => (tcpListening(vip, 80) ? `a socket listens on ${vip}:80: traffic may bypass capture` : undefined);
-        if (want('nodemesh-proxy')) {
-          await attempt('nodemesh-proxy', async () => {
-            const url = `http://${PROXY_VIP}/`;
-            await probeVip(m, url);
-            const stop = sampleRss(pid);
-            try {
-              return await measure(s, url, m.podsCg);
-            } finally {
-              const rss = stop();
-              if (rss.peakKb !== undefined) agent.rssLoadPeakKb = rss.peakKb;
-            }
-          }, vipNote(PROXY_VIP));
-        }
-        if (want('nodemesh-kernel')) {
-          await attempt('nodemesh-kernel', async () => {
-            const url = `http://${KERNEL_VIP}/`;
-            await probeVip(m, url);
-            return measure(s, url, m.podsCg);
-          }, vipNote(KERNEL_VIP));
-        }
-        const after = readRssKb(pid);
-        if (after !== undefined) agent.rssAfterKb = after;
+        await agentCases(s, m, cases, stats, attempt, extraNote);
       }
+      // One agent at a time: the next one gets fresh cgroups and pins, and the CPUs to itself.
+      midWarnings.push(...(await cleanupMesh()));
     }
   });
 
-  const table = formatTable(reports);
-  process.stdout.write(`\n${table}\n`);
+  const order = (r: CaseReport): number => CASES.findIndex((c) => c.key === r.key);
+  reports.sort((a, b) => order(a) - order(b));
+  process.stdout.write(`\n${formatTable(reports)}\n`);
+
+  const haproxy = okResult(reports, 'haproxy');
+  const proxy = okResult(reports, 'nodemesh-proxy');
+  const nolog = okResult(reports, 'nodemesh-proxy-nolog');
+  const target = (name: string, num: WrkResult | undefined, den: WrkResult | undefined, goal: number): TargetRatio => {
+    const r = num ? ratios(num, den) : undefined;
+    return { name, value: r?.rps, target: goal, ...(r && { p99: r.p99 }) };
+  };
+  const targets = [
+    target('agent (access log on) / haproxy', proxy, haproxy, TARGET_VS_HAPROXY),
+    target('access log on / off', proxy, nolog, TARGET_LOG_ON_OFF),
+  ];
+  process.stdout.write(`\n${targets.map(formatTarget).join('\n')}\n`);
+
   const mb = (kb: number | undefined): string => (kb === undefined ? '-' : `${(kb / 1024).toFixed(1)} MiB`);
-  if (agent.unavailable) process.stdout.write(`\nagent RSS: unavailable (${agent.unavailable})\n`);
-  else if (agent.rssIdleKb !== undefined) {
-    process.stdout.write(`\nagent RSS: idle ${mb(agent.rssIdleKb)}, peak under load ${mb(agent.rssLoadPeakKb)}, after ${mb(agent.rssAfterKb)}\n`);
+  if (Object.keys(agents).length > 0) process.stdout.write('\n');
+  for (const spec of AGENTS) {
+    const a = agents[spec.id];
+    if (!a) continue;
+    if (a.unavailable) {
+      process.stdout.write(`${spec.name} RSS: unavailable (${a.unavailable})\n`);
+      continue;
+    }
+    const cpu = a.cpuUsPerRequest === undefined ? '' : `; CPU per request ${a.cpuUsPerRequest.toFixed(2)} µs`;
+    process.stdout.write(`${spec.name} RSS: idle ${mb(a.rssIdleKb)}, peak under load ${mb(a.rssLoadPeakKb)}, after ${mb(a.rssAfterKb)}${cpu}\n`);
   }
-  for (const w of warnings) say(`warning: ${w}`);
+  const allWarnings = [...midWarnings, ...warnings];
+  for (const w of allWarnings) say(`warning: ${w}`);
 
   const direct = okResult(reports, 'direct');
-  const haproxy = okResult(reports, 'haproxy');
   const json = {
-    version: 1,
+    version: 2,
     startedAt,
     finishedAt: new Date().toISOString(),
     host: { cpus: os.cpus().length, kernel: os.release(), node: process.version },
@@ -215,8 +274,10 @@ async function main(): Promise<number> {
         ? { key: r.key, label: r.label, status: 'ok', ...r.outcome.result, note: r.outcome.note,
             vsDirect: ratios(r.outcome.result, direct), vsHaproxy: ratios(r.outcome.result, haproxy) }
         : { key: r.key, label: r.label, status: 'unavailable', reason: r.outcome.reason }),
-    agent,
-    warnings,
+    targets: targets.map((t) => ({ ...t, met: t.value === undefined ? undefined : t.value >= t.target })),
+    agent: agents.default,
+    agentAccessLogOff: agents.nolog,
+    warnings: allWarnings,
   };
   writeResults(s.out, json);
   return want('direct') && !direct ? 1 : 0;

@@ -1,5 +1,6 @@
-// Pure helpers shared by the HTTP/2 and routing benches: a plain-text grid, and the summary of runs that
-// alternate between two cases (A, B, B, A, …) so that slow drift on a shared machine hits both alike.
+// Pure helpers shared by the benches: a plain-text grid, the summary of runs that alternate between
+// cases (A, B, C, C, B, A, …) so that slow drift on a shared machine hits them alike, ratio targets, and
+// how the agent under bench logs.
 import type { WrkResult } from './wrk';
 
 /** Left-aligned first column, right-aligned figures, a dashed rule under the header. */
@@ -51,7 +52,48 @@ export function compareMeans(a: CaseMean | undefined, b: CaseMean | undefined): 
   return { rps: b.rps / a.rps, p99: b.p99Ms / a.p99Ms };
 }
 
-/** The order of runs, `rounds` times each: a, b, b, a, a, b, … (a drift over time costs both alike). */
-export function alternate<K>(a: K, b: K, rounds: number): K[] {
-  return Array.from({ length: rounds * 2 }, (_, i) => ((i + (Math.floor(i / 2) % 2)) % 2 === 0 ? a : b));
+/**
+ * The order of runs: `rounds` rounds, each running every key once, every other round in reverse
+ * (a, b, c, c, b, a, a, b, c, …), so a drift over time costs every case alike.
+ */
+export function interleave<K>(keys: readonly K[], rounds: number): K[] {
+  return Array.from({ length: rounds }, (_, r) => (r % 2 === 0 ? [...keys] : [...keys].reverse())).flat();
+}
+
+/** A ratio the bench aims for: `value` = numerator / denominator of mean req/s, met when ≥ `target`. */
+export interface TargetRatio {
+  readonly name: string;
+  readonly value: number | undefined;
+  readonly target: number;
+  /** p99 ratio for the reader (above 1 = longer tail); not part of the target. */
+  readonly p99?: number;
+}
+
+/** `name: 0.912x req/s, p99 1.05x (target ≥ 0.90x: met)`; `not measured` when a side did not run. */
+export function formatTarget(t: TargetRatio): string {
+  const goal = `target ≥ ${t.target.toFixed(2)}x`;
+  if (t.value === undefined) return `${t.name}: not measured (${goal})`;
+  const p99 = t.p99 === undefined ? '' : `, p99 ${t.p99.toFixed(2)}x`;
+  return `${t.name}: ${t.value.toFixed(3)}x req/s${p99} (${goal}: ${t.value >= t.target ? 'met' : 'MISSED'})`;
+}
+
+/** How the agent under bench logs; both fields undefined is the agent's default. */
+export interface AgentLogging {
+  /** NODEMESH_LOG_LEVEL; undefined is the agent's default, info. */
+  readonly logLevel?: string;
+  /** false: started with `--access-log off`; undefined is the default, on. */
+  readonly accessLog?: boolean;
+}
+
+/** The access log writes at info: a level above it drops the lines even when the flag says on. */
+export function accessLogOn(l: AgentLogging): boolean {
+  return l.accessLog !== false && (l.logLevel === undefined || ['trace', 'debug', 'info'].includes(l.logLevel));
+}
+
+/** One line for a bench's header: `default settings (log level info, access log on)` or what differs. */
+export function describeAgentLogging(l: AgentLogging): string {
+  const level = `log level ${l.logLevel ?? 'info'}`;
+  if (l.logLevel === undefined && l.accessLog !== false) return `default settings (${level}, access log on)`;
+  const access = l.accessLog === false ? 'access log off (--access-log off)' : accessLogOn(l) ? 'access log on' : 'access log off (below its level)';
+  return `${level}, ${access}`;
 }

@@ -1,10 +1,14 @@
-// The routing and HTTP/2 benches' pure parts: the grid, the alternating-run summary, and the generated
-// mesh configs (a request `GET /` must match only the last route).
+// The benches' pure parts: the grid, the interleaved-run summary, target ratios, how the agent logs, and
+// the generated mesh configs (a request `GET /` must match only the last route; the routing config must
+// load with the agent's own config loader).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
-import { benchHost, h2BackendNginxConf, h2MeshYaml, h2ProxyNginxConf, routeMatch, routesMeshYaml } from '../../../bench/configs';
-import { alternate, caseMean, compareMeans, formatGrid, type RunOf } from '../../../bench/tables';
+import { benchHost, EDITS_VIP, editsVirtualServiceYaml, h2BackendNginxConf, h2MeshYaml, h2ProxyNginxConf, routeMatch, routesMeshYaml } from '../../../bench/configs';
+import {
+  accessLogOn, caseMean, compareMeans, describeAgentLogging, formatGrid, formatTarget, interleave, type RunOf,
+} from '../../../bench/tables';
+import { buildConfig } from '../../../src/config/load';
 import type { WrkResult } from '../../../bench/wrk';
 
 const wrk = (rps: number, p99Ms: number, errors = 0): WrkResult => ({
@@ -23,11 +27,41 @@ describe('formatGrid', () => {
   });
 });
 
-describe('alternate', () => {
-  it('interleaves the two cases', () => {
-    assert.deepEqual(alternate('plain', 'routed', 2), ['plain', 'routed', 'routed', 'plain']);
-    assert.deepEqual(alternate('a', 'b', 3), ['a', 'b', 'b', 'a', 'a', 'b']);
-    assert.deepEqual(alternate('a', 'b', 1), ['a', 'b']);
+describe('interleave', () => {
+  it('alternates two cases a, b, b, a, …', () => {
+    assert.deepEqual(interleave(['plain', 'routed'], 2), ['plain', 'routed', 'routed', 'plain']);
+    assert.deepEqual(interleave(['a', 'b'], 3), ['a', 'b', 'b', 'a', 'a', 'b']);
+    assert.deepEqual(interleave(['a', 'b'], 1), ['a', 'b']);
+  });
+  it('runs every case once per round, every other round reversed', () => {
+    assert.deepEqual(interleave(['p', 'r', 'e'], 3), ['p', 'r', 'e', 'e', 'r', 'p', 'p', 'r', 'e']);
+    const four = interleave(['p', 'r', 'e'], 4);
+    for (const k of ['p', 'r', 'e']) assert.equal(four.filter((x) => x === k).length, 4);
+  });
+});
+
+describe('formatTarget', () => {
+  it('gives the ratio, the p99 ratio and whether the target is met', () => {
+    assert.equal(formatTarget({ name: 'edits/plain', value: 0.9123, target: 0.9, p99: 1.04 }), 'edits/plain: 0.912x req/s, p99 1.04x (target ≥ 0.90x: met)');
+    assert.equal(formatTarget({ name: 'access log on / off', value: 0.85, target: 0.9 }), 'access log on / off: 0.850x req/s (target ≥ 0.90x: MISSED)');
+  });
+  it('says when a side did not run', () => {
+    assert.equal(formatTarget({ name: 'agent (access log on) / haproxy', value: undefined, target: 0.8 }), 'agent (access log on) / haproxy: not measured (target ≥ 0.80x)');
+  });
+});
+
+describe('agent logging', () => {
+  it('is the default with nothing set: info, access log on', () => {
+    assert.equal(accessLogOn({}), true);
+    assert.equal(describeAgentLogging({}), 'default settings (log level info, access log on)');
+  });
+  it('is off with --access-log off, or at a level above info', () => {
+    assert.equal(accessLogOn({ accessLog: false }), false);
+    assert.equal(describeAgentLogging({ accessLog: false }), 'log level info, access log off (--access-log off)');
+    assert.equal(accessLogOn({ logLevel: 'warn' }), false);
+    assert.equal(describeAgentLogging({ logLevel: 'warn' }), 'log level warn, access log off (below its level)');
+    assert.equal(accessLogOn({ logLevel: 'debug' }), true);
+    assert.equal(describeAgentLogging({ logLevel: 'debug' }), 'log level debug, access log on');
   });
 });
 
@@ -57,9 +91,35 @@ describe('routing bench config', () => {
   type Route = { name: string; match: Record<string, Record<string, unknown>>[]; route: { destination: { host: string } }[] };
   const http = (vs?.spec.http ?? []) as Route[];
 
-  it('has two HTTP services on distinct VIPs and one VirtualService on the routed one', () => {
-    assert.deepEqual(docs.map((d) => `${d.kind}/${d.metadata.name}`), ['ServiceEntry/bench-plain', 'ServiceEntry/bench-routed', 'VirtualService/bench-routed']);
+  it('has three HTTP services on distinct VIPs and a VirtualService on routed and on edits', () => {
+    assert.deepEqual(docs.map((d) => `${d.kind}/${d.metadata.name}`), [
+      'ServiceEntry/bench-plain', 'ServiceEntry/bench-routed', 'VirtualService/bench-routed',
+      'ServiceEntry/bench-edits', 'VirtualService/bench-edits',
+    ]);
     assert.deepEqual(vs?.spec.hosts, [benchHost('bench-routed')]);
+    const vips = docs.filter((d) => d.kind === 'ServiceEntry').map((d) => (d.spec.addresses as string[])[0]);
+    assert.equal(new Set(vips).size, 3);
+    assert.ok(vips.includes(EDITS_VIP));
+  });
+  it('gives edits one route with retries and one header edit each way, to the service itself', () => {
+    const [edits] = parseAllDocuments(editsVirtualServiceYaml(benchHost('bench-edits'))).map((d) => d.toJS() as { spec: { http: unknown[] } });
+    assert.deepEqual(edits?.spec.http, [{
+      name: 'edits',
+      retries: { attempts: 2, perTryTimeout: '2s', retryOn: '5xx,connect-failure' },
+      headers: { request: { set: { 'x-bench-request': 'edits' } }, response: { add: { 'x-bench-response': 'edits' } } },
+      route: [{ destination: { host: benchHost('bench-edits') } }],
+    }]);
+  });
+  it('loads with the agent config loader, retries and header edits as written', () => {
+    const r = buildConfig({ files: [{ path: 'mesh.yaml', name: 'mesh.yaml', content: routesMeshYaml(8080) }], issues: [], warnings: [] });
+    if (!r.ok) assert.fail(`rejected: ${JSON.stringify(r.issues)}`);
+    const vss = r.config.traffic?.virtualServices ?? [];
+    assert.equal(vss.length, 2);
+    const route = vss.find((v) => v.name === 'bench-edits')?.http[0];
+    assert.equal(route?.retries?.attempts, 2);
+    assert.equal(route?.retries?.perTryTimeoutMs, 2000);
+    assert.deepEqual(route?.retries?.retryOn, ['5xx', 'connect-failure']);
+    assert.deepEqual(route?.headers, { request: { set: { 'x-bench-request': 'edits' } }, response: { add: { 'x-bench-response': 'edits' } } });
   });
   it('has ten routes, all plain routes to the routed service', () => {
     assert.equal(http.length, 10);
