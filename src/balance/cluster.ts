@@ -8,6 +8,7 @@ import type { ResolvedDestination } from '../route/types';
 import { algorithmKind, LeastRequest, Passthrough, PeakEwma, RandomPick, RoundRobin, sameLoadBalancer, type Algorithm, type Healthy, type PickInput } from './algorithm';
 import type { Breaker } from './breaker';
 import type { HealthTable } from './health';
+import { Lease, type LeaseOwner } from './lease';
 import { LoadState, observeLatency, type EwmaOptions } from './load';
 import { Maglev } from './maglev';
 import { OutlierDetector, type Ejection, type OutlierResult } from './outlier';
@@ -63,7 +64,7 @@ export function sameLabels(a: Readonly<Record<string, string>> | undefined, b: R
   return ka.every((k) => a[k] === b[k]);
 }
 
-export class ClusterBalancer {
+export class ClusterBalancer implements LeaseOwner {
   readonly outlier: OutlierDetector | undefined;
   /** Picks made in panic (every endpoint ejected, or fewer healthy than minHealthPercent). */
   panicPicks = 0;
@@ -149,6 +150,16 @@ export class ClusterBalancer {
     if (i < 0) i = this.algorithm.pick(targets, undefined, input, env);
     if (i < 0) return NO_PICK;
     return panic ? { kind: 'pick', target: targets[i]!, panic: true } : this.picks[i]!;
+  }
+
+  /**
+   * pick() as a handle that reports its own outcome: the endpoint's load starts now and ends, with its
+   * judgement, when the caller settles or releases the lease. undefined when there is no endpoint.
+   */
+  lease(upstreams: readonly Addr[], input: PickInput = NO_INPUT, now?: number): Lease | undefined {
+    const t = now ?? this.shared.now();
+    const p = this.pick(upstreams, input, t);
+    return p.kind === 'none' ? undefined : new Lease(this, p.target, p.panic, t);
   }
 
   /** A request to `target` started (least request, peak EWMA). */

@@ -7,7 +7,7 @@ import type { Addr } from '../capture/types';
 import * as net from 'node:net';
 import { isSocketPath } from './relay';
 import { performance } from 'node:perf_hooks';
-import type { ClusterBalancer } from '../balance/cluster';
+import type { Lease } from '../balance/lease';
 import type { BalancerSet, Target } from '../balance/set';
 import type { ConnContext, ServiceLookup } from '../listener/context';
 import type { Deadlines, Expiring } from '../listener/deadlines';
@@ -47,11 +47,14 @@ class TcpSession implements Expiring {
     private readonly proxy: TcpProxy,
     private readonly client: net.Socket,
     private readonly ctx: ConnContext,
-    private readonly target: Target | undefined,
+    /** The picked endpoint of the routed cluster (VirtualService tcp route, DestinationRule policy). */
+    private readonly lease: Lease | undefined,
     private readonly stats: TcpStats,
-    /** The routed cluster (VirtualService tcp route, DestinationRule policy). */
-    private readonly cluster: ClusterBalancer,
-  ) {}
+  ) {
+    this.target = lease?.target;
+  }
+
+  private readonly target: Target | undefined;
 
   start(head: Buffer | undefined): void {
     const { client, target } = this;
@@ -104,7 +107,7 @@ class TcpSession implements Expiring {
     const { client } = this;
     const up = this.upstream!;
     this.connected = true;
-    this.cluster.report(this.target!, 'success');
+    this.lease!.settle('success', performance.now());
     if (this.proxy.deps.accessLog.enabled) this.upstreamLocal = socketAddr(up.localAddress, up.localPort);
     if (client.destroyed) {
       up.destroy();
@@ -133,12 +136,14 @@ class TcpSession implements Expiring {
 
   private readonly onUpError = (err: Error): void => {
     this.termination ??= `upstream: ${err.message}`;
-    if (!this.connected && this.target !== undefined) {
+    const lease = this.lease;
+    if (!this.connected && lease !== undefined) {
       const v = classifyUpstreamError(errorCode(err), 'connect');
       this.flags = v.flag;
-      const ejected = v.eject && this.cluster.report(this.target, 'connect-failure');
+      const now = performance.now();
+      const s = v.eject ? lease.settle('connect-failure', now) : (lease.release(now), undefined);
       // An outlierDetection ejection is counted as such (onEject), not as a passive-health one.
-      this.proxy.deps.metrics.connectFailure(this.target, ejected && this.cluster?.outlier === undefined);
+      this.proxy.deps.metrics.connectFailure(lease.target, s !== undefined && s.ejected && s.passive);
     }
     this.client.destroy();
   };
@@ -176,6 +181,8 @@ class TcpSession implements Expiring {
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
+    // A connect the client did not wait for judges nothing.
+    this.lease?.release(performance.now());
     this.proxy.deps.deadlines.delete(this);
     this.report();
     this.stats.closed(this.flags);
@@ -225,11 +232,9 @@ export class TcpProxy {
     // VirtualService tcp routes (weighted); a route whose destination does not resolve falls back to the
     // service itself. Either way the DestinationRule's balancer picks.
     const dest = index.router.routeTcp(ctx.service, ctx.port, Math.random) ?? index.router.destination(ctx.service, ctx.port, undefined);
-    const cluster = deps.balancers.for(dest);
-    const pick = cluster.pick(index.upstreams(dest.service, dest.port), { originalDst: ctx.vip.address });
-    const target = pick.kind === 'pick' ? pick.target : undefined;
-    if (pick.kind === 'pick' && pick.panic) deps.metrics.panicPicks.inc({ service: ctx.service.key });
-    const session = new TcpSession(this, client, ctx, target, deps.metrics.tcp(ctx.source, ctx.service, target), cluster);
+    const lease = deps.balancers.for(dest).lease(index.upstreams(dest.service, dest.port), { originalDst: ctx.vip.address }, performance.now());
+    if (lease?.panic === true) deps.metrics.panicPicks.inc({ service: ctx.service.key });
+    const session = new TcpSession(this, client, ctx, lease, deps.metrics.tcp(ctx.source, ctx.service, lease?.target));
     this.open.add(session);
     session.start(head);
   }
