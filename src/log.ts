@@ -1,8 +1,9 @@
 // One pino logger for the process; modules take a child with their name so every line says who spoke.
-// Every line (the access log's included) goes through ONE buffered asynchronous stdout destination:
-// writes never block the event loop, lines leave in order and whole (a single writer), and what is
-// still buffered is written before the process exits (flushLogs on the way out; pino's exit hook too).
+// Every line (the access log's included) goes to ONE buffered asynchronous destination on stdout
+// (logsink.ts): writes never block the event loop, lines leave in order and whole, and what is still
+// held is written before the process exits (flushLogs on the way out, a synchronous flush on 'exit').
 import pino from 'pino';
+import { LineSink } from './logsink';
 
 export type Logger = pino.Logger;
 
@@ -14,14 +15,10 @@ const level = process.env.NODEMESH_LOG_LEVEL ?? (process.env.NODE_ENV === 'test'
  */
 const MAX_BUFFERED = 64 * 1024 * 1024;
 
-let dropped = 0;
+const sink = new LineSink({ fd: 1, maxBuffered: MAX_BUFFERED });
+process.on('exit', () => sink.flushSync());
 
-const destination = pino.destination({ dest: 1, sync: false, maxLength: MAX_BUFFERED });
-destination.on('drop', () => {
-  dropped++;
-});
-
-export const rootLogger: Logger = pino({ level, base: { app: 'nodemesh' }, timestamp: pino.stdTimeFunctions.isoTime }, destination);
+export const rootLogger: Logger = pino({ level, base: { app: 'nodemesh' }, timestamp: pino.stdTimeFunctions.isoTime }, sink);
 
 export function logger(module: string): Logger {
   return rootLogger.child({ module });
@@ -29,22 +26,17 @@ export function logger(module: string): Logger {
 
 /** Lines dropped because the buffer was full (stdout stalled). */
 export function droppedLogLines(): number {
-  return dropped;
+  return sink.dropped;
 }
 
 /** Resolves once every line logged so far has been written (bounded by TIMEOUT_MS). */
 export function flushLogs(timeoutMs = 5_000): Promise<void> {
-  // sonic-boom says 'drain' when its buffer is empty and no write is in flight.
-  const d = destination as unknown as { _writing: boolean; _len: number };
-  if (!d._writing && d._len === 0) return Promise.resolve();
   return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      destination.removeListener('drain', done);
-      resolve();
-    };
-    const timer = setTimeout(done, timeoutMs);
+    const timer = setTimeout(resolve, timeoutMs);
     timer.unref();
-    destination.once('drain', done);
+    void sink.drained().then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
   });
 }

@@ -42,23 +42,55 @@ export interface AccessLogOptions {
 /** pino's own keys and level number for info, as pino writes them. */
 const INFO = 30;
 
-/** A JSON value for a string field that may be null. */
+/** A JSON value for a string field that may be null and may hold anything (client-supplied). */
 function str(v: string | null): string {
   return v === null ? 'null' : JSON.stringify(v);
 }
 
+/**
+ * A JSON value for a field the agent itself formats from characters that never need escaping
+ * ("ip:port", cluster names from validated host names, flags, protocol names, ISO times).
+ */
+function plain(v: string | null): string {
+  return v === null ? 'null' : `"${v}"`;
+}
+
 /** One access-log line: pino's envelope (level, time, the logger's bindings), then Envoy's fields in order. */
 export function accessLine(bindings: string, e: AccessLogEntry, time: string): string {
-  return `{"level":${INFO},"time":"${time}"${bindings},"start_time":"${e.start_time}","method":${str(e.method)},"path":${str(e.path)},"protocol":${str(e.protocol)}` +
-    `,"response_code":${e.response_code},"response_flags":${JSON.stringify(e.response_flags)},"bytes_received":${e.bytes_received},"bytes_sent":${e.bytes_sent}` +
+  return `{"level":${INFO},"time":"${time}"${bindings},"start_time":"${e.start_time}","method":${str(e.method)},"path":${str(e.path)},"protocol":${plain(e.protocol)}` +
+    `,"response_code":${e.response_code},"response_flags":"${e.response_flags}","bytes_received":${e.bytes_received},"bytes_sent":${e.bytes_sent}` +
     `,"duration":${e.duration},"upstream_service_time":${e.upstream_service_time === null ? 'null' : e.upstream_service_time}` +
     `,"x_forwarded_for":${str(e.x_forwarded_for)},"user_agent":${str(e.user_agent)},"request_id":${str(e.request_id)},"authority":${str(e.authority)}` +
-    `,"upstream_host":${str(e.upstream_host)},"upstream_cluster":${str(e.upstream_cluster)},"upstream_local_address":${str(e.upstream_local_address)}` +
-    `,"downstream_local_address":${str(e.downstream_local_address)},"downstream_remote_address":${str(e.downstream_remote_address)}` +
+    `,"upstream_host":${plain(e.upstream_host)},"upstream_cluster":${str(e.upstream_cluster)},"upstream_local_address":${plain(e.upstream_local_address)}` +
+    `,"downstream_local_address":${plain(e.downstream_local_address)},"downstream_remote_address":${plain(e.downstream_remote_address)}` +
     `,"connection_termination_details":${str(e.connection_termination_details)}}\n`;
 }
 
 type WithStream = Logger & { [k: symbol]: unknown };
+
+// Many lines share a millisecond under load: one Date and one toISOString per millisecond, not per
+// line. Two caches, since a line's time and its start_time are usually different milliseconds.
+class IsoClock {
+  private ms = -1;
+  private iso = '';
+
+  at(ms: number): string {
+    const m = Math.floor(ms);
+    if (m !== this.ms) {
+      this.ms = m;
+      this.iso = new Date(m).toISOString();
+    }
+    return this.iso;
+  }
+}
+
+const lineClock = new IsoClock();
+const startClock = new IsoClock();
+
+/** start_time of something that ended now after DURATION_MS. */
+export function startTime(durationMs: number): string {
+  return startClock.at(Date.now() - durationMs);
+}
 
 export class AccessLog {
   /** Callers check this before building an entry, so a disabled log costs one branch. */
@@ -75,7 +107,7 @@ export class AccessLog {
     // Looked up per line: a test harness may swap the root logger's stream after this object was made.
     const l = this.log as WithStream;
     const stream = l[pino.symbols.streamSym] as { write(s: string): unknown };
-    stream.write(accessLine(l[pino.symbols.chindingsSym] as string, entry, new Date().toISOString()));
+    stream.write(accessLine(l[pino.symbols.chindingsSym] as string, entry, lineClock.at(Date.now())));
   }
 }
 

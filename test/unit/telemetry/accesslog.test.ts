@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { AccessLog, accessLine, type AccessLogEntry } from '../../../src/telemetry/accesslog';
+import { AccessLog, accessLine, startTime, type AccessLogEntry } from '../../../src/telemetry/accesslog';
 
 const ENTRY: AccessLogEntry = {
   start_time: '2026-01-01T00:00:00.000Z',
@@ -86,3 +86,10 @@ for (const how of ['flush', 'exit'] as const) {
     lines.forEach((l, i) => assert.equal((JSON.parse(l) as Record<string, unknown>)['bytes_sent'], i));
   });
 }
+
+test('startTime: the ISO time DURATION ms ago, to the millisecond', () => {
+  const before = Date.now();
+  const t = Date.parse(startTime(1500));
+  assert.ok(t >= before - 1500 && t <= Date.now() - 1500, `${t} within [${before - 1500}, now-1500]`);
+  assert.equal(startTime(0), new Date(Date.parse(startTime(0))).toISOString());
+});
