@@ -125,6 +125,7 @@ export class Agent {
         tunnelPort: o.tunnelPort,
         deliveryAddress: o.deliveryAddress,
         connectTimeoutMs: o.connectTimeoutMs ?? 5000,
+        accessLog: o.accessLog ? new AccessLog() : DISABLED_ACCESS_LOG,
         ...(o.certTtlSeconds ? { certTtlSeconds: o.certTtlSeconds } : {}),
         ...(o.ca ? { ca: o.ca } : {}),
       },

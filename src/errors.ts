@@ -55,6 +55,8 @@ export const CATALOG = {
   UPSTREAM_OVERFLOW: { code: 'NM_E_UPSTREAM_OVERFLOW', message: 'upstream connect error or disconnect/reset before headers. reset reason: overflow', status: 503, flag: 'UO' },
   RATE_LIMITED: { code: 'NM_E_RATE_LIMITED', message: 'local_rate_limited', status: 429, flag: 'RL' },
   FAULT_ABORT: { code: 'NM_E_FAULT_ABORT', message: 'fault filter abort', flag: 'FI' },
+  // AuthorizationPolicy at the destination: Envoy's RBAC answer (gRPC: PERMISSION_DENIED with this message).
+  RBAC_DENIED: { code: 'NM_E_RBAC_DENIED', message: 'RBAC: access denied', status: 403, flag: 'DENY' },
   H2_PROTOCOL: { code: 'NM_E_H2_PROTOCOL', message: 'HTTP/2 protocol violation or abuse; the connection was closed', flag: 'DPE' },
 
   // Identity and CA (workload certificates; a failure never stops traffic already flowing).

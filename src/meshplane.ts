@@ -14,6 +14,7 @@ import { InboundHandler } from './listener/inbound';
 import { logger } from './log';
 import { MeshAuthz } from './policy/authz';
 import { Topology, TUNNEL_PORT } from './state/topology';
+import type { AccessLog } from './telemetry/accesslog';
 import type { Metrics } from './telemetry/metrics';
 import { TunnelPool } from './tunnel/client';
 import { tunnelMetrics } from './tunnel/metrics';
@@ -38,6 +39,8 @@ export interface MeshPlaneOptions {
   connectTimeoutMs: number;
   /** Lifetime asked of the CA for workload certificates (rotated at half-life). */
   certTtlSeconds?: number;
+  /** The destination side's access log (the agent's --access-log setting); default: on. */
+  accessLog?: AccessLog;
 }
 
 export interface InboundSink {
@@ -94,6 +97,7 @@ export class MeshPlane {
       metrics,
       deliveryAddress: delivery,
       connectTimeoutMs: opts.connectTimeoutMs,
+      ...(opts.accessLog !== undefined ? { accessLog: opts.accessLog } : {}),
     });
     plane = new MeshPlane(opts, certs, signer, pool, inbound, sink, delivery);
     certs.on('rotated', () => pool.rotate());

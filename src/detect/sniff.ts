@@ -1,6 +1,7 @@
 // Protocol detection for captured connections whose port declares no protocol. Deciding (classify) is
 // pure and table-tested; doing (detect) reads the first bytes with a bounded wait and puts them back.
-import type * as net from 'node:net';
+// The one h2 preface of the code base: captured connections and tunnel streams are told apart here.
+import type { Duplex } from 'node:stream';
 import type { PortProtocol } from '../config/model';
 
 export type Sniffed = 'http1' | 'h2' | 'tls' | 'opaque' | 'need-more';
@@ -9,7 +10,8 @@ export type Detected = Exclude<Sniffed, 'need-more'>;
 /** Bytes we look at before deciding; a request line longer than this that still parses is HTTP/1. */
 export const SNIFF_LIMIT = 512;
 
-const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+/** The client connection preface of HTTP/2 with prior knowledge (RFC 9113 3.4). */
+export const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 const VERSION = Buffer.from(' HTTP/1.', 'latin1');
 const MAX_METHOD = 24;
 
@@ -121,9 +123,10 @@ export interface DetectResult {
 /**
  * Reads the connection's first bytes for up to `timeoutMs`, classifies them and puts them back
  * (unshift), leaving the socket paused for the next consumer. A timeout means 'opaque' so protocols
- * where the server speaks first (MySQL, SMTP) still work.
+ * where the server speaks first (MySQL, SMTP) still work. SOCKET: a captured socket, or a tunnel stream
+ * as a Duplex (the destination side tells HTTP/1 from h2 on HTTP ports the same way).
  */
-export function detect(socket: net.Socket, timeoutMs = 100): Promise<DetectResult> {
+export function detect(socket: Duplex, timeoutMs = 100): Promise<DetectResult> {
   return new Promise((resolve) => {
     let buffered: Buffer | undefined;
     let settled = false;

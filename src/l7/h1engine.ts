@@ -1,5 +1,6 @@
 // An HTTP/1 request handed from the raw fast path to the protocol-neutral L7 engine (retries, faults,
-// mirrors, header edits, rewrites, local answers, rate limits, pool limits). It is the request's body
+// mirrors, header edits, rewrites, local answers, rate limits, pool limits; on the destination side of
+// the tunnel, every request: authorization and delivery to the pod). It is the request's body
 // source (decoded from the client's framing, with backpressure) and its response sink (written back as
 // HTTP/1.1: the upstream's length when known, else chunked, close-delimited for HTTP/1.0 clients).
 import { STATUS_CODES } from 'node:http';
@@ -8,11 +9,20 @@ import { ChunkedFramer } from './h1chunked';
 import { H, type Head } from './h1head';
 import type { Downstream } from './http1';
 import type { RouteDecision } from '../route/types';
-import type { EnginePlan } from './h1plan';
+import type { H1RequestView } from './h1view';
 import type { HeaderList, L7Handler, L7Protocol, L7Request, L7Sink, SinkEvents } from './engine/types';
 
 /** The Downstream pause reason of a body the engine does not read yet (shared with exchange.ts's 1). */
 const PAUSE_BODY = 1;
+
+/**
+ * What the connection hands the engine with a request: its view, and the route when the planner drew
+ * one (h1plan's EnginePlan); none on the destination side, whose engine never routes.
+ */
+export interface EngineHandOff {
+  readonly view: H1RequestView;
+  readonly decision?: RouteDecision;
+}
 
 /** Request fields the engine must not forward (hop-by-hop, framing, and the host it carries itself). */
 const DROP = new Set<number>([H.HOST, H.CONNECTION, H.KEEP_ALIVE, H.PROXY_CONNECTION, H.TRANSFER_ENCODING, H.UPGRADE, H.EXPECT, H.TRAILER, H.TE]);
@@ -46,7 +56,7 @@ export class EngineExchange implements L7Request, L7Sink {
   private readonly minor: number;
   private readonly framing: Head['framing'];
   private readonly clientKeepAlive: boolean;
-  private readonly decision: RouteDecision;
+  private readonly decision: RouteDecision | undefined;
   private reqRemaining = 0;
   private chunks: ChunkedFramer | undefined;
   private events: SinkEvents | undefined;
@@ -60,7 +70,7 @@ export class EngineExchange implements L7Request, L7Sink {
     private readonly conn: Downstream,
     readonly head: Head,
     readonly t0: number,
-    plan: EnginePlan,
+    plan: EngineHandOff,
     private readonly engine: L7Handler,
   ) {
     const v = plan.view;
@@ -115,7 +125,7 @@ export class EngineExchange implements L7Request, L7Sink {
     if (this.framing === 'none') this.endBody();
     if (end < 0) {
       // Broken before the engine saw the request: record it here, as the fast path does (DPE).
-      this.conn.ctx.httpStats(this.conn.deps.metrics, undefined).record(0, 'DPE', this.conn.deps.deadlines.now() - this.t0, 0, 0);
+      this.conn.ctx.requestStats(this.conn.deps.metrics, false, this.conn.ctx.service, undefined).record(0, 'DPE', this.conn.deps.deadlines.now() - this.t0, 0, 0);
       return end;
     }
     if (!this.reqDone) {

@@ -37,7 +37,7 @@ export function clientErrorAnswer(code: string | undefined): { readonly error: E
 /** Counts and logs a refused request (a slow client is not a request: node's server did not count it either). */
 export function recordRejected(deps: { readonly metrics: Metrics; readonly accessLog: AccessLog }, ctx: ConnContext, status: number, entry: CatalogEntry, reason: string): void {
   const flag = entry.flag ?? '-';
-  if (status !== 408) deps.metrics.http(ctx.source, ctx.service, undefined).record(status, flag, 0, 0, 0);
+  if (status !== 408) ctx.requestStats(deps.metrics, false, ctx.service, undefined).record(status, flag, 0, 0, 0);
   log.debug({ code: entry.code, reason, peer: formatAddr(ctx.peer) }, entry.message);
   if (!deps.accessLog.enabled) return;
   deps.accessLog.write({

@@ -50,6 +50,22 @@ function writeIdLine(out: Buffer, at: number, seq: number): number {
   return at + 14;
 }
 
+/**
+ * Hop-by-hop fields by name (RFC 9110 7.6.1, plus proxy-connection and HTTP/2's http2-settings): never
+ * forwarded in either direction, and illegal in HTTP/2. The one list for header lists (engine, HTTP/2);
+ * parsed HTTP/1 heads drop the same fields by kind (h1engine.ts, dropRequest/dropResponse below).
+ * `te` is among them: a request keeps it only as "trailers" (the caller checks that first).
+ */
+export const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'http2-settings']);
+
+/**
+ * Request fields a proxy does not forward by name: the hop-by-hop ones, expect (the proxy answers
+ * 100-continue itself) and host (the authority carries it). The caller keeps `te: trailers` before asking.
+ */
+export function droppedRequestField(name: string): boolean {
+  return HOP_BY_HOP.has(name) || name === 'expect' || name === 'host';
+}
+
 /** Origin-form path of a request target (absolute-form "http://h/p" from proxy-aware clients → "/p"). */
 export function originPath(url: string): string {
   if (url.charCodeAt(0) === 47 /* / */ || url === '*') return url;

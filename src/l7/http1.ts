@@ -4,7 +4,7 @@
 // is slow to send its headers gets 408. Deadlines come from the shared coarse clock, not timers.
 import type { Addr } from '../capture/types';
 import { STATUS_CODES } from 'node:http';
-import type * as net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { CATALOG, type CatalogEntry } from '../errors';
 import type { BalancerSet } from '../balance/set';
 import type { Deadlines, Expiring } from '../listener/deadlines';
@@ -17,6 +17,7 @@ import { logger } from '../log';
 import type { L7Handler } from './engine/types';
 import { Exchange } from './exchange';
 import { EngineExchange } from './h1engine';
+import { H1RequestView } from './h1view';
 import type { Head } from './h1head';
 import { HeadParser, MAX_HEAD_BYTES } from './h1parse';
 import { planH1 } from './h1plan';
@@ -47,6 +48,12 @@ export interface Http1Deps {
   readonly dial?: (client: Addr, target: Addr) => Addr | undefined;
   /** Runs the requests the fast path does not do itself (h1plan.ts). */
   readonly engine: L7Handler;
+  /**
+   * Every request goes to the engine and none is planned here: the destination side of the tunnel,
+   * whose engine authorizes each request and delivers it to the pod the source agent already chose
+   * (routing it again would be wrong, and the fast path cannot authorize).
+   */
+  readonly engineOnly?: boolean;
 }
 
 /** One request on a connection: the raw fast path (Exchange) or a hand-off to the engine (EngineExchange). */
@@ -102,7 +109,8 @@ class H1Conn implements Downstream, Expiring {
 
   constructor(
     private readonly proxy: Http1Proxy,
-    private readonly socket: net.Socket,
+    // A captured net.Socket, or a tunnel stream as a Duplex: only stream events and writes are used.
+    private readonly socket: Duplex,
     readonly ctx: ConnContext,
     readonly deps: Http1Deps,
   ) {
@@ -173,6 +181,7 @@ class H1Conn implements Downstream, Expiring {
   private exchangeFor(head: Head): H1Exchange {
     const deps = this.deps;
     const now = deps.deadlines.now();
+    if (deps.engineOnly === true) return new EngineExchange(this, head, now, { view: new H1RequestView(head, this.ctx) }, deps.engine);
     const plan = planH1(deps.index(), deps.balancers, this.ctx, head, Math.random);
     if (plan.kind === 'engine') return new EngineExchange(this, head, now, plan, deps.engine);
     return new Exchange(this, head, now, plan);
@@ -341,7 +350,7 @@ export class Http1Proxy {
   constructor(private readonly deps: Http1Deps) {}
 
   /** Takes over a connection detected as HTTP/1 (paused, with its first bytes unshifted). */
-  serve(socket: net.Socket): void {
+  serve(socket: Duplex): void {
     const ctx = contextOf(socket);
     if (ctx === undefined) return void socket.destroy();
     this.conns.add(new H1Conn(this, socket, ctx, this.deps));

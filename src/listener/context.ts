@@ -1,7 +1,6 @@
 // Per-connection state shared by the listener and the HTTP/TCP paths: where the client wanted to go,
 // which service that is, and who the client is. HTTP requests re-resolve the route when the config
 // was swapped since the last request, so long keep-alive connections follow reloads.
-import type * as net from 'node:net';
 import type { Addr } from '../capture/types';
 import type { Service, ServicePort } from '../config/model';
 import type { Target } from '../balance/set';
@@ -64,6 +63,15 @@ export class ConnContext {
     return this.index.upstreams(this.service, this.port);
   }
 
+  /**
+   * The stats handle a finished request of this connection is recorded on: gRPC or HTTP, to SERVICE and
+   * the picked TARGET (none: the service's). The source reporter's labels here; the destination side's
+   * context (l7/engine/destination.ts) overrides it with its own, so every record path asks the context.
+   */
+  requestStats(metrics: Metrics, grpc: boolean, service: Service | undefined, target: Target | undefined): HttpStats {
+    return grpc ? metrics.grpc(this.source, service, target) : metrics.http(this.source, service, target);
+  }
+
   /** Request stats for this connection's source and `target` (the service's when none was picked). */
   httpStats(metrics: Metrics, target: Target | undefined): HttpStats {
     if (this.stats === undefined || target !== this.statsTarget || this.service !== this.statsService) {
@@ -81,10 +89,11 @@ interface WithCtx {
   [CTX]?: ConnContext;
 }
 
-export function attachContext(socket: net.Socket, ctx: ConnContext): void {
-  (socket as net.Socket & WithCtx)[CTX] = ctx;
+/** A client connection: a captured socket, or a tunnel stream seen as one (listener/inbound.ts). */
+export function attachContext(socket: object, ctx: ConnContext): void {
+  (socket as WithCtx)[CTX] = ctx;
 }
 
-export function contextOf(socket: net.Socket | null | undefined): ConnContext | undefined {
-  return socket == null ? undefined : (socket as net.Socket & WithCtx)[CTX];
+export function contextOf(socket: object | null | undefined): ConnContext | undefined {
+  return socket == null ? undefined : (socket as WithCtx)[CTX];
 }

@@ -1,26 +1,40 @@
 // The destination side of the mesh: a stream that arrived through the mTLS tunnel is authorized with
 // the caller's verified identity (Istio order, src/policy/authz.ts) and delivered to the local pod from
-// the agent's delivery address, which the pod's kernel policy trusts under STRICT. HTTP ports are
-// authorized per request (methods, paths, hosts, headers); other ports per connection.
-import * as http from 'node:http';
+// the agent's delivery address, which the pod's kernel policy trusts under STRICT. HTTP ports are served
+// by the same adapters and L7 engine as the source side (HTTP/1 and h2, told apart by the first bytes;
+// HTTP2/GRPC ports as h2), with the destination's own admission: authorization per request, then
+// delivery to exactly the pod the stream names (l7/engine/destination.ts). Other ports are authorized
+// per connection and spliced.
 import * as net from 'node:net';
 import * as http2 from 'node:http2';
 import { Duplex } from 'node:stream';
-import type { Endpoint, Service, Workload } from '../config/model';
+import type { Addr } from '../capture/types';
+import { BalancerSet } from '../balance/set';
+import { endpointPort, type Endpoint, type Service, type Workload } from '../config/model';
+import { detect } from '../detect/sniff';
 import { principalOf, tryParseSpiffeId } from '../identity/spiffe';
+import { DESTINATION_LOOKUP, DestinationAdmission, DestinationContext, pinRoute } from '../l7/engine/destination';
+import { L7Engine } from '../l7/engine/engine';
+import { H2Downstream } from '../l7/h2/downstream';
+import { Http1Proxy } from '../l7/http1';
 import { logger } from '../log';
-import type { AuthzRequest, MeshAuthz } from '../policy/authz';
-import type { Topology } from '../state/topology';
+import type { MeshAuthz } from '../policy/authz';
+import { authzRequestOf, type Caller } from '../policy/destination';
+import { LocalRateLimiter } from '../policy/ratelimit';
+import type { LocalPort, Topology } from '../state/topology';
+import { AccessLog } from '../telemetry/accesslog';
 import { destinationInfo, sourceFromWorkload, UNKNOWN, UNKNOWN_SOURCE, baseLabels, type SourceInfo } from '../telemetry/labels';
 import { HttpStats, TcpStats, type Metrics } from '../telemetry/metrics';
 import { splice } from '../tunnel/splice';
-import { InboundH2 } from './inbound-h2';
+import { UpstreamPool } from '../upstream/pool';
 import type { TunnelStreamContext } from '../tunnel/server';
-import type { Addr } from '../capture/types';
+import { attachContext } from './context';
+import { Deadlines, tickFor } from './deadlines';
+import { resolveTimeouts, type Timeouts } from './timeouts';
 
 const log = logger('inbound');
 const http2constants = http2.constants;
-export const RBAC_DENIED = 'RBAC: access denied';
+export { RBAC_DENIED } from '../policy/destination';
 
 export interface InboundDeps {
   topology(): Topology;
@@ -29,37 +43,72 @@ export interface InboundDeps {
   /** Local source address for connections to pods (trusted by STRICT), when configured on this node. */
   deliveryAddress: string | undefined;
   connectTimeoutMs: number;
+  /** This side's Envoy-style access log (one entry per request, as on the source side); default: on. */
+  accessLog?: AccessLog;
 }
 
+/** What one tunnel stream is: who called, which pod, and the labels its metrics carry. */
 interface StreamInfo {
   readonly workload: Workload;
   readonly service: Service | undefined;
   readonly endpoint: Endpoint | undefined;
   readonly target: Addr;
+  /** The client as the adapters see it: the believed workload's address, else the peer agent's. */
+  readonly peer: Addr;
   readonly source: SourceInfo;
-  readonly principal: string;
-  readonly sourceIp: string;
+  readonly caller: Caller;
+  /** The stats cache key without the protocol. */
+  readonly statsKey: string;
 }
 
 export class InboundHandler {
-  private readonly httpServer: http.Server;
-  private readonly info = new WeakMap<object, StreamInfo>();
   private readonly statsCache = new Map<string, HttpStats | TcpStats>();
-  private readonly upstreamAgent: http.Agent;
-  private readonly h2: InboundH2<StreamInfo>;
+  private readonly timeouts: Timeouts;
+  private readonly deadlines: Deadlines;
+  private readonly pool: UpstreamPool;
+  private readonly engine: L7Engine;
+  private readonly http1: Http1Proxy;
+  private readonly h2: H2Downstream;
+  private closing = false;
 
   constructor(private readonly deps: InboundDeps) {
-    this.upstreamAgent = new http.Agent({ keepAlive: true, maxFreeSockets: 64, ...(deps.deliveryAddress ? { localAddress: deps.deliveryAddress } : {}) });
-    this.httpServer = http.createServer({ maxHeaderSize: 60 * 1024, requireHostHeader: false, noDelay: true }, (req, res) => this.onRequest(req, res));
-    this.httpServer.on('clientError', (_e, sock) => sock.destroy());
-    this.httpServer.on('error', (e) => log.warn({ err: e }, 'inbound http server error'));
-    this.h2 = new InboundH2<StreamInfo>({
-      authorize: (info, http) => this.deps.authz().authorize(info.workload, this.request(info, http)).allowed,
-      stats: (info, grpc) => this.stats(info, grpc ? 'grpc' : 'http', (b) => new HttpStats(this.deps.metrics, b)),
-      target: (info) => info.target,
-      deliveryAddress: deps.deliveryAddress,
-      deniedBody: RBAC_DENIED,
+    // Connects are bounded as before; no route or request timeout of this side (the source side's hold).
+    const timeouts = (this.timeouts = resolveTimeouts({ connectMs: deps.connectTimeoutMs, requestMs: 0 }));
+    const { metrics } = deps;
+    const accessLog = deps.accessLog ?? new AccessLog();
+    // The destination admission neither routes nor limits: this balancer set and rate limiter are
+    // never asked (the engine's deps are the source side's shape).
+    const balancers = new BalancerSet();
+    this.deadlines = new Deadlines(tickFor(timeouts));
+    // One HTTP/1.1 pool to the pods, the engine's (as on the source side, where the fast path shares it).
+    this.pool = new UpstreamPool({ idleMs: timeouts.upstreamIdleMs, connectTimeoutMs: timeouts.connectMs }, this.deadlines);
+    this.engine = new L7Engine(
+      {
+        metrics,
+        accessLog,
+        timeouts,
+        balancers,
+        index: () => DESTINATION_LOOKUP,
+        rateLimiter: new LocalRateLimiter(),
+        pool: this.pool,
+        // Every upstream connection of this engine leaves from the delivery address.
+        ...(deps.deliveryAddress !== undefined ? { localAddress: deps.deliveryAddress } : {}),
+      },
+      new DestinationAdmission(),
+    );
+    this.http1 = new Http1Proxy({
+      metrics,
+      balancers,
+      timeouts,
+      accessLog,
+      pool: this.pool,
+      deadlines: this.deadlines,
+      index: () => DESTINATION_LOOKUP,
+      draining: () => this.closing,
+      engine: this.engine,
+      engineOnly: true,
     });
+    this.h2 = new H2Downstream(this.engine, { metrics, timeouts });
   }
 
   /** Entry point for the tunnel server. */
@@ -71,46 +120,58 @@ export class InboundHandler {
     // `forwarded` is the peer agent's claim: believe it only for a workload of the verified identity.
     const claimed = ctx.forwardedFor ? t.workloadByIp(ctx.forwardedFor.address) : undefined;
     const srcWl = claimed && t.identityOf(claimed) === ctx.peerIdentity ? claimed : undefined;
-    const sourceIp = srcWl?.address ?? ctx.remote.address;
+    const peer: Addr = srcWl ? { address: srcWl.address, port: ctx.forwardedFor?.port ?? 0 } : ctx.remote;
     const principal = principalOf(ctx.peerIdentity);
     const source: SourceInfo = srcWl ? sourceFromWorkload(srcWl, this.deps.metrics.cluster, principal) : { ...UNKNOWN_SOURCE, principal, namespace: id?.namespace ?? UNKNOWN };
     const local = t.localPort(ctx.target.address, ctx.target.port);
-    const info: StreamInfo = { workload, service: local?.service, endpoint: local?.endpoint, target: ctx.target, source, principal, sourceIp };
-    if (local?.h2 === true) {
-      ctx.accept();
-      const conn = streamAsConnection(ctx.stream);
-      this.h2.serve(conn, info);
+    const info: StreamInfo = {
+      workload,
+      service: local?.service,
+      endpoint: local?.endpoint,
+      target: ctx.target,
+      peer,
+      source,
+      caller: { principal, namespace: id?.namespace, ip: peer.address },
+      statsKey: `${principal}|${source.workload}|${workload.namespace}/${workload.name}|${local?.service.key ?? ''}`,
+    };
+    const dctx = local !== undefined && (local.h2 || local.http) ? this.context(info, local) : undefined;
+    if (local === undefined || dctx === undefined) return this.tcp(ctx, info);
+    ctx.accept();
+    const conn = streamAsConnection(ctx.stream);
+    attachContext(conn, dctx);
+    // An HTTP port also takes h2 with prior knowledge (the source agent speaks the client's protocol):
+    // the first bytes tell, as for captured connections. A stream that ends first carried no request.
+    const h2 = local.h2 || (await this.opensWithH2(conn));
+    if (h2 === undefined || conn.destroyed) return void conn.destroy();
+    if (h2) {
+      this.h2.serve(conn, dctx);
       conn.resume();
-      return;
-    }
-    if (local?.http === true) {
-      ctx.accept();
-      const conn = streamAsConnection(ctx.stream);
-      // An HTTP port also takes h2 with prior knowledge (the source agent speaks the client's protocol).
-      const h2 = await opensWithPreface(conn);
-      if (h2 === undefined) return void conn.destroy();
-      if (h2) this.h2.serve(conn, info);
-      else {
-        this.info.set(conn, info);
-        this.httpServer.emit('connection', conn);
-      }
-      conn.resume();
-      return;
-    }
-    await this.tcp(ctx, info);
+    } else this.http1.serve(conn);
   }
 
-  private request(info: StreamInfo, http?: AuthzRequest['http']): AuthzRequest {
-    const id = tryParseSpiffeId(`spiffe://${info.principal}`);
-    return {
-      source: { principal: info.principal, ...(id ? { namespace: id.namespace } : {}), ip: info.sourceIp },
-      destination: { ip: info.target.address, port: info.target.port },
-      ...(http ? { http } : {}),
-    };
+  private async opensWithH2(conn: Duplex): Promise<boolean | undefined> {
+    const r = await detect(conn, this.timeouts.headersMs);
+    if (r.outcome === 'closed' || r.outcome === 'ended') return undefined;
+    return r.protocol === 'h2';
+  }
+
+  /** The connection context of an HTTP stream: its pod, caller, policies and destination stats. */
+  private context(info: StreamInfo, local: LocalPort): DestinationContext | undefined {
+    const port = local.service.ports.find((p) => endpointPort(local.endpoint, p) === info.target.port);
+    if (port === undefined) return undefined;
+    return new DestinationContext({
+      target: info.target,
+      peer: info.peer,
+      source: info.source,
+      caller: info.caller,
+      route: pinRoute(local.service, port, local.endpoint, info.target),
+      authorize: (r) => this.deps.authz().authorize(info.workload, r),
+      stats: (grpc) => this.stats(info, grpc ? 'grpc' : 'http', (b) => new HttpStats(this.deps.metrics, b)),
+    });
   }
 
   private stats<T extends HttpStats | TcpStats>(info: StreamInfo, protocol: 'http' | 'grpc' | 'tcp', make: (base: Record<string, string>) => T): T {
-    const key = `${protocol}|${info.principal}|${info.source.workload}|${info.workload.namespace}/${info.workload.name}|${info.service?.key ?? ''}`;
+    const key = `${protocol}|${info.statsKey}`;
     let s = this.statsCache.get(key) as T | undefined;
     if (!s) {
       const t = this.deps.topology();
@@ -123,10 +184,10 @@ export class InboundHandler {
 
   private async tcp(ctx: TunnelStreamContext, info: StreamInfo): Promise<void> {
     const stats = this.stats(info, 'tcp', (b) => new TcpStats(this.deps.metrics, b));
-    const decision = this.deps.authz().authorize(info.workload, this.request(info));
+    const decision = this.deps.authz().authorize(info.workload, authzRequestOf(info.caller, info.target));
     stats.opened();
     if (!decision.allowed) {
-      log.info({ principal: info.principal, target: info.target, policy: decision.policy, reason: decision.reason }, 'tcp connection denied');
+      log.info({ principal: info.caller.principal, target: info.target, policy: decision.policy, reason: decision.reason }, 'tcp connection denied');
       stats.closed('DENY');
       return ctx.reject(401); // ztunnel's answer to an RBAC denial on CONNECT
     }
@@ -147,61 +208,27 @@ export class InboundHandler {
     stats.closed(r.reset === 'none' ? '-' : 'UC');
   }
 
-  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const info = this.info.get(req.socket);
-    const started = performance.now();
-    if (!info) return void res.writeHead(500).end();
-    const stats = this.stats(info, 'http', (b) => new HttpStats(this.deps.metrics, b));
-    const path = req.url ?? '/';
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
-    const decision = this.deps.authz().authorize(info.workload, this.request(info, { method: req.method ?? 'GET', path, host: req.headers.host ?? '', headers }));
-    if (!decision.allowed) {
-      req.resume();
-      res.writeHead(403, { 'content-type': 'text/plain', 'content-length': RBAC_DENIED.length }).end(RBAC_DENIED);
-      stats.record(403, 'DENY', performance.now() - started, 0, RBAC_DENIED.length);
-      return;
-    }
-    let reqBytes = 0;
-    let respBytes = 0;
-    req.on('data', (d: Buffer) => (reqBytes += d.length));
-    const up = http.request(
-      { host: info.target.address, port: info.target.port, method: req.method, path, headers: req.headers, agent: this.upstreamAgent, timeout: this.deps.connectTimeoutMs },
-      (ur) => {
-        res.writeHead(ur.statusCode ?? 502, ur.headers);
-        ur.on('data', (d: Buffer) => (respBytes += d.length));
-        ur.pipe(res);
-        ur.on('end', () => stats.record(ur.statusCode ?? 0, '-', performance.now() - started, reqBytes, respBytes));
-      },
-    );
-    // Bounded, and cancelled when the caller goes away (its stream reset closes our response).
-    up.on('timeout', () => up.destroy(Object.assign(new Error('upstream timeout'), { code: 'ETIMEDOUT' })));
-    res.on('close', () => {
-      if (!res.writableFinished) up.destroy();
-    });
-    up.on('error', () => {
-      if (!res.headersSent) res.writeHead(503).end('upstream connect error or disconnect/reset before headers');
-      else res.destroy();
-      stats.record(503, 'UF', performance.now() - started, reqBytes, 0);
-    });
-    req.pipe(up);
-  }
-
   /** New config: metric handles are rebuilt on demand, so removed workloads leave no cached handle. */
   configChanged(): void {
     this.statsCache.clear();
   }
 
+  /** Idle connections close now, busy ones after their response; the pod connections are closed. */
   close(): void {
-    this.upstreamAgent.destroy();
-    this.httpServer.close();
-    this.h2.close();
+    this.closing = true;
+    this.http1.drain();
+    this.h2.drain();
+    this.http1.close();
+    this.engine.close();
+    this.pool.close();
+    this.deadlines.close();
   }
 }
 
 /**
- * An HTTP/2 stream as a plain Duplex for node's http.Server (handed an Http2Stream directly, it writes
- * a corrupt status line). Strings are encoded before they reach the stream; backpressure is kept.
+ * A tunnel stream as a plain connection for the adapters (HTTP/1 and node's http2 server): a clean close
+ * ends the stream, an error resets it, as a socket's FIN and RST would. Strings are encoded before they
+ * reach the stream; backpressure is kept.
  */
 function streamAsConnection(stream: http2.ServerHttp2Stream): Duplex {
   const d = new Duplex({
@@ -223,36 +250,7 @@ function streamAsConnection(stream: http2.ServerHttp2Stream): Duplex {
   stream.on('end', () => d.push(null));
   stream.on('error', (e) => d.destroy(e));
   stream.on('close', () => d.destroy());
+  // The adapters hear a failed stream as its 'close'; an unheard 'error' would be thrown.
+  d.on('error', (err) => log.debug({ err: err.message }, 'tunnel stream error'));
   return d;
-}
-
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-
-/**
- * Whether a connection opens with the h2 preface: reads until its first bytes differ from it or hold
- * all of it, then puts them back (paused). undefined when the stream ended or failed first.
- */
-function opensWithPreface(conn: Duplex): Promise<boolean | undefined> {
-  return new Promise((resolve) => {
-    let buf: Buffer = Buffer.alloc(0);
-    const done = (v: boolean | undefined): void => {
-      conn.removeListener('data', onData);
-      conn.removeListener('end', onEnd);
-      conn.removeListener('close', onEnd);
-      conn.pause();
-      if (v !== undefined && buf.length > 0) conn.unshift(buf);
-      resolve(v);
-    };
-    const onData = (chunk: Buffer): void => {
-      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-      const n = Math.min(buf.length, PREFACE.length);
-      if (!buf.subarray(0, n).equals(PREFACE.subarray(0, n))) done(false);
-      else if (n === PREFACE.length) done(true);
-    };
-    // Nothing can be put back after the end: a connection that ended this early carried no request.
-    const onEnd = (): void => done(undefined);
-    conn.on('data', onData);
-    conn.once('end', onEnd);
-    conn.once('close', onEnd);
-  });
 }

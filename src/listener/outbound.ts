@@ -71,7 +71,8 @@ export async function createOutboundListener(opts: { host: string; port: number;
   const timeouts = resolveTimeouts(deps.timeouts);
   const accessLog = deps.accessLog ?? new AccessLog();
   const deadlines = new Deadlines(tickFor(timeouts));
-  const pool = new UpstreamPool({ idleMs: timeouts.upstreamIdleMs }, deadlines);
+  // One HTTP/1.1 pool for the fast path and the engine (the engine's tries time their own connects).
+  const pool = new UpstreamPool({ idleMs: timeouts.upstreamIdleMs, connectTimeoutMs: timeouts.connectMs }, deadlines);
   const sockets = new Set<net.Socket>();
   const warn = rateLimitedWarn(10_000);
   let closing = false;
@@ -85,6 +86,7 @@ export async function createOutboundListener(opts: { host: string; port: number;
     balancers: deps.balancers,
     index: () => deps.index(),
     rateLimiter: deps.rateLimiter ?? new LocalRateLimiter(),
+    pool,
     ...(deps.dial ? { dial: deps.dial } : {}),
   });
   const http1 = new Http1Proxy({ ...common, pool, draining: () => closing, engine });

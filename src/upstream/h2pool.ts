@@ -27,6 +27,11 @@ export interface H2RequestOptions {
   readonly connectTimeoutMs?: number;
   /** DestinationRule maxRequestsPerConnection: the session drains after this many streams. */
   readonly maxRequestsPerSession?: number;
+  /**
+   * Local address a session this request opens binds to (net.connect's localAddress). Sessions are
+   * pooled by key alone: a caller that binds must use keys no unbound caller uses (pool.ts keyWith).
+   */
+  readonly localAddress?: string;
 }
 
 /** A stream and what the caller needs to classify its failure. */
@@ -250,14 +255,16 @@ export class H2Pool {
     }
     // Fill the busiest session that still has room (fewer sessions stay warm); open one when none has.
     let s = best;
-    if (s === undefined) s = (list?.length ?? 0) >= this.maxSessions && least !== undefined ? least : this.connect(key, addr, opts.connectTimeoutMs ?? this.opts.connectTimeoutMs);
+    if (s === undefined) s = (list?.length ?? 0) >= this.maxSessions && least !== undefined ? least : this.connect(key, addr, opts.connectTimeoutMs ?? this.opts.connectTimeoutMs, opts.localAddress);
     if (opts.maxRequestsPerSession !== undefined && opts.maxRequestsPerSession > 0) s.maxRequests = opts.maxRequestsPerSession;
     const reused = s.connected;
     return { stream: s.open(headers, opts), session: s, reused };
   }
 
-  private connect(key: string, addr: Addr, connectTimeoutMs: number): PooledSession {
-    const sock = isSocketPath(addr) ? net.connect({ path: addr.address }) : net.connect({ host: addr.address, port: addr.port, noDelay: true });
+  private connect(key: string, addr: Addr, connectTimeoutMs: number, localAddress: string | undefined): PooledSession {
+    const sock = isSocketPath(addr)
+      ? net.connect({ path: addr.address })
+      : net.connect({ host: addr.address, port: addr.port, noDelay: true, ...(localAddress !== undefined ? { localAddress } : {}) });
     sock.on('error', () => undefined);
     const session = http2.connect(isSocketPath(addr) ? 'http://localhost' : `http://${addr.address}:${addr.port}`, {
       settings: { enablePush: false, initialWindowSize: STREAM_WINDOW },

@@ -13,7 +13,7 @@ import { logger } from '../log';
 
 const log = logger('upstream');
 
-/** What an exchange hears from the connection it owns. */
+/** What the connection's current owner (a fast-path exchange, an engine try) hears from it. */
 export interface UpstreamOwner {
   onUpConnect(): void;
   /** `chunk` is only valid during the call (it views the shared read buffer). */
@@ -32,6 +32,11 @@ export interface PoolOptions {
   readonly idleMs: number;
   /** Idle connections kept per endpoint. */
   readonly maxIdlePerEndpoint?: number;
+  /**
+   * Connect timeout for owners that do not keep their own deadline (the engine's HTTP/1.1 tries; the
+   * fast path times connects on the listener's deadlines). 0 or unset: none.
+   */
+  readonly connectTimeoutMs?: number;
 }
 
 export class UpstreamConn {
@@ -122,11 +127,17 @@ export class UpstreamConn {
   };
 }
 
+/** The pool key of connections to `key` bound to LOCAL_ADDRESS (unbound ones keep the plain key). */
+export function keyWith(key: string, localAddress: string | undefined): string {
+  return localAddress === undefined ? key : `${key}@${localAddress}`;
+}
+
 /** Shared by every upstream socket: a read is handled synchronously before the next one can land. */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 export class UpstreamPool {
   readonly idleMs: number;
+  readonly connectMs: number;
   private readonly maxIdle: number;
   private readonly idle = new Map<string, UpstreamConn[]>();
   private readonly all = new Set<UpstreamConn>();
@@ -134,6 +145,7 @@ export class UpstreamPool {
 
   constructor(opts: PoolOptions, deadlines?: Deadlines) {
     this.idleMs = opts.idleMs;
+    this.connectMs = opts.connectTimeoutMs ?? 0;
     this.maxIdle = opts.maxIdlePerEndpoint ?? 64;
     deadlines?.every((now) => this.sweep(now));
   }
@@ -149,11 +161,17 @@ export class UpstreamPool {
     return undefined;
   }
 
-  /** A new connection to `addr` (connecting; the owner hears 'connect' or the failure). */
-  connect(addr: Addr, key: string): UpstreamConn {
+  /**
+   * A new connection to `addr` (connecting; the owner hears 'connect' or the failure). LOCAL_ADDRESS
+   * binds its local end (net.connect's localAddress; ignored for a Unix socket): connections are pooled
+   * by `key` alone, so a caller that binds must use keys no unbound caller uses (keyWith does).
+   */
+  connect(addr: Addr, key: string, localAddress?: string): UpstreamConn {
     let c: UpstreamConn | undefined;
     const socket = net.connect({
-      ...(isSocketPath(addr) ? { path: addr.address } : { host: addr.address, port: addr.port, noDelay: true }),
+      ...(isSocketPath(addr)
+        ? { path: addr.address }
+        : { host: addr.address, port: addr.port, noDelay: true, ...(localAddress !== undefined ? { localAddress } : {}) }),
       onread: { buffer: READ_BUFFER, callback: (n: number, buf: Uint8Array) => c!.read(n, buf as Buffer) },
     });
     c = new UpstreamConn(this, key, socket);

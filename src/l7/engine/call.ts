@@ -13,7 +13,7 @@ import { logger } from '../../log';
 import { backoffMs, shouldRetry, type AttemptOutcome, type RetryBudget } from '../../route/retry';
 import type { HeaderEdits, ResolvedDestination } from '../../route/types';
 import { classifyUpstreamError, type FailureVerdict } from '../../upstream/failure';
-import { attemptOptions, h1Attempt, h2Attempt, type Attempt, type AttemptFailure, type UpstreamHead } from './attempt';
+import { attemptOptions, startTry, type Attempt, type AttemptFailure, type UpstreamHead } from './attempt';
 import type { BodyEvents, BodyReader } from './body';
 import type { EngineParts } from './deps';
 import { grpcStatusOf } from './grpc';
@@ -164,11 +164,10 @@ export class Call implements SinkEvents, BodyEvents {
     this.tryOpen = true;
     this.attemptT0 = this.p.now();
     const relay = this.p.dial?.(this.ctx.peer, t.addr);
-    const addr = relay ?? t.addr;
     const key = relay !== undefined ? `relay|${relay.address}` : t.key;
-    const opts = attemptOptions(dest);
     const ev = new TryEvents(this);
-    const a = this.req.protocol === 'HTTP/2' ? h2Attempt(this.p.h2, key, addr, head, this.req.bodyless, opts, ev) : h1Attempt(this.p.h1, key, addr, head, opts, ev);
+    // The resend after a stale pooled HTTP/1 connection (resent) takes a fresh one.
+    const a = startTry(this.p, this.req.protocol === 'HTTP/2', key, relay ?? t.addr, head, this.req.bodyless, attemptOptions(dest), ev, this.resent);
     ev.attempt = a;
     this.attempt = a;
     const per = this.policy?.perTryTimeoutMs;

@@ -1,7 +1,9 @@
 // The L7 engine: executes the traffic-management decisions for one request, whatever its protocol.
-// Admission runs in Envoy's order: route (no route → 404 NR, redirect, direct response), local rate
-// limits (429 RL), fault injection (delay, then abort: FI), the connection-pool breaker (503 UO), then
-// header edits, rewrites, the consistent-hash key and mirrors; call.ts carries the request upstream.
+// An engine is built with the admission of its side of the mesh. The source side's is the default, in
+// Envoy's order: route (no route → 404 NR, redirect, direct response), local rate limits (429 RL), fault
+// injection (delay, then abort: FI), the connection-pool breaker (503 UO), then header edits, rewrites,
+// the consistent-hash key and mirrors. The destination side's authorizes and delivers to the tunnel
+// stream's pod (destination.ts). Either way call.ts carries the request upstream and records it.
 import { UNLIMITED, type Breaker } from '../../balance/breaker';
 import { RetryBudget } from '../../route/retry';
 import { decideFault, type FaultDecision } from '../../route/fault';
@@ -21,12 +23,25 @@ import type { L7Handler, L7Request, L7Sink } from './types';
 
 const log = logger('l7');
 
+/**
+ * What decides a request's fate before it goes upstream: an answer of the proxy's own (call.local,
+ * call.fail), or forwarding (call.forward). One per side of the mesh, so a side's policy is one module
+ * and the executor (tries, transports, records) is shared. Runs inside the engine's guard.
+ */
+export interface Admission {
+  /** DECIDED: the route the HTTP/1 planner drew already (source side), so it is not drawn twice. */
+  admit(call: Call, decided: RouteDecision | undefined): void;
+}
+
 export class L7Engine implements L7Handler {
   readonly parts: EngineParts;
   private readonly budgets = new Map<string, { max: number | undefined; budget: RetryBudget }>();
+  private readonly admission: Admission;
 
-  constructor(deps: EngineDeps) {
+  /** ADMISSION: the destination side's (destination.ts); the source side's routing by default. */
+  constructor(deps: EngineDeps, admission?: Admission) {
     this.parts = resolveDeps(deps);
+    this.admission = admission ?? { admit: (call, decided) => this.admit(call, decided) };
   }
 
   /** Runs REQ to completion, answering on SINK. Never throws: a failure costs this request only. */
@@ -35,7 +50,7 @@ export class L7Engine implements L7Handler {
     try {
       call = new Call(this.parts, req, sink, ctx);
       sink.watch(call);
-      this.admit(call, decision);
+      this.admission.admit(call, decision);
     } catch (err) {
       if (call !== undefined) call.bug(err);
       else {
@@ -45,12 +60,12 @@ export class L7Engine implements L7Handler {
     }
   }
 
-  /** Closes the upstream session and connection pools. */
+  /** Closes the upstream pools the engine made (a given pool belongs to its owner). */
   close(): void {
-    this.parts.h1.close();
-    this.parts.h2.close();
+    for (const p of this.parts.owned) p.close();
   }
 
+  /** The source side's admission. */
   private admit(call: Call, decided: RouteDecision | undefined): void {
     const p = this.parts;
     const { req, ctx } = call;

@@ -2,6 +2,7 @@
 // request fields (x-request-id, x-forwarded-proto), the `-shadow` authority of mirrored copies, and the
 // response fields an upstream may pass to the client. Pure: lists in, lists out.
 import type { HeaderEdits } from '../../route/types';
+import { HOP_BY_HOP } from '../headers';
 import type { HeaderList } from './types';
 
 /** Applies router header edits to a list: remove, then set (replaces every value), then add (appends). */
@@ -53,9 +54,6 @@ export function addProxyFields(list: HeaderList, fields: ProxyFields): HeaderLis
 
 const XFP: readonly [string, string] = Object.freeze(['x-forwarded-proto', 'http'] as const);
 
-/** Fields that never cross a hop in either direction (and are illegal in HTTP/2). */
-const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'http2-settings']);
-
 /**
  * Response fields from an upstream that may go to the client: hop-by-hop and pseudo fields removed.
  * HTTP/1 upstream fields named by Connection are hop-by-hop too.
@@ -64,7 +62,7 @@ export function responseFields(list: HeaderList): HeaderList {
   let named: string[] | undefined;
   for (const [k, v] of list) if (k === 'connection') (named ??= []).push(...v.split(',').map((t) => t.trim().toLowerCase()));
   let clean = true;
-  for (const [k] of list) if (HOP.has(k) || k.charCodeAt(0) === 58 /* : */ || named?.includes(k)) clean = false;
+  for (const [k] of list) if (HOP_BY_HOP.has(k) || k.charCodeAt(0) === 58 /* : */ || named?.includes(k)) clean = false;
   if (clean) return list;
-  return list.filter(([k]) => !HOP.has(k) && k.charCodeAt(0) !== 58 && !(named?.includes(k) ?? false));
+  return list.filter(([k]) => !HOP_BY_HOP.has(k) && k.charCodeAt(0) !== 58 && !(named?.includes(k) ?? false));
 }

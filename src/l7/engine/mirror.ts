@@ -7,7 +7,7 @@ import type { Target } from '../../balance/target';
 import type { ConnContext } from '../../listener/context';
 import { logger } from '../../log';
 import type { ResolvedMirror } from '../../route/types';
-import { h1Attempt, h2Attempt, type Attempt, type UpstreamHead } from './attempt';
+import { startTry, type Attempt, type UpstreamHead } from './attempt';
 import type { BodyTap } from './body';
 import type { EngineParts } from './deps';
 import { shadowAuthority } from './headerops';
@@ -48,7 +48,7 @@ export class MirrorCopy implements BodyTap {
       onFailure: () => this.settle('failed'),
       onDrain: () => undefined,
     };
-    this.attempt = h2 ? h2Attempt(parts.h2, key, addr, shadow, bodyless, opts, ev) : h1Attempt(parts.h1, key, addr, shadow, opts, ev);
+    this.attempt = startTry(parts, h2, key, addr, shadow, bodyless, opts, ev);
     const ms = parts.timeouts.requestMs;
     if (ms > 0) {
       this.timer = setTimeout(() => this.settle('failed'), ms);

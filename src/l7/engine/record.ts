@@ -1,6 +1,7 @@
 // The engine's answers of its own (errors, rate limits, faults, redirects, direct responses), as plain
 // text for HTTP clients and as trailers-only responses for gRPC clients; and the one record per
-// finished request: Istio metrics (request_protocol "grpc" for gRPC) and the Envoy-style access log.
+// finished request: Istio metrics (request_protocol "grpc" for gRPC; the connection context picks the
+// reporter's labels) and the Envoy-style access log, one entry per side as Envoy writes them.
 import type { Service } from '../../config/model';
 import type { Target } from '../../balance/target';
 import type { ConnContext } from '../../listener/context';
@@ -60,8 +61,8 @@ export interface CallRecord {
 }
 
 export function record(parts: EngineParts, ctx: ConnContext, req: L7Request, r: CallRecord): void {
-  const m = parts.metrics;
-  const stats = req.grpc ? m.grpc(ctx.source, r.service, r.target) : m.http(ctx.source, r.service, r.target);
+  // The context knows which side reports (source or destination labels).
+  const stats = ctx.requestStats(parts.metrics, req.grpc, r.service, r.target);
   stats.record(r.code, r.flags, r.durationMs, r.requestBytes, r.responseBytes, r.grpcStatus);
   if (!parts.accessLog.enabled) return;
   parts.accessLog.write({

@@ -1,8 +1,19 @@
 // A try's events on their way to the call that made the try: passed on only while that try is the
 // call's current one, each under the call's guard (a throw costs that request only).
 import type { AttemptEvents, AttemptFailure, Attempt } from './attempt';
-import type { Call } from './call';
 import type { HeaderList } from './types';
+
+/** What a try reports to: the call (call.ts), seen only through what this file needs. */
+export interface TryOwner {
+  readonly finished: boolean;
+  readonly attempt: Attempt | undefined;
+  readonly body: { drained(): void } | undefined;
+  onResponse(status: number, headers: HeaderList, endStream: boolean): void;
+  onData(chunk: Buffer): void;
+  onEnd(trailers: HeaderList | undefined): void;
+  onFailure(f: AttemptFailure): void;
+  bug(err: unknown): void;
+}
 
 /**
  * One try's events, passed on to its call only while that try is the call's current one and the call
@@ -11,7 +22,7 @@ import type { HeaderList } from './types';
 export class TryEvents implements AttemptEvents {
   attempt: Attempt | undefined;
 
-  constructor(private readonly call: Call) {}
+  constructor(private readonly call: TryOwner) {}
 
   private mine(): boolean {
     return this.attempt !== undefined && !this.call.finished && this.call.attempt === this.attempt;

@@ -2,13 +2,14 @@
 // HTTP/2 and gRPC downstreams each adapt their streams to L7Request + L7Sink, so routing, rate limits,
 // faults, retries, mirroring and telemetry are written once. Kept minimal so every adapter stays small.
 import type { Readable } from 'node:stream';
+import type { HeaderList } from '../../codec/fields';
 import type { ConnContext } from '../../listener/context';
 import type { RequestView, RouteDecision } from '../../route/types';
 
-export type L7Protocol = 'HTTP/1.0' | 'HTTP/1.1' | 'HTTP/2';
+/** Header fields as [lower-case name, value], in order (defined with the codecs; re-exported here). */
+export type { HeaderList };
 
-/** Header fields as [lower-case name, value], in order; a repeated field appears once per value. */
-export type HeaderList = readonly (readonly [string, string])[];
+export type L7Protocol = 'HTTP/1.0' | 'HTTP/1.1' | 'HTTP/2';
 
 export interface L7Request extends RequestView {
   readonly protocol: L7Protocol;

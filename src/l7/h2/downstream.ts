@@ -3,7 +3,7 @@
 // closes that connection only (nghttp2's limits plus SessionGuard); new streams are dispatched after
 // the read that carried them, so a stream reset in the same read (rapid reset) costs no upstream work.
 import * as http2 from 'node:http2';
-import type * as net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { Counter, type Registry } from 'prom-client';
 import { CATALOG } from '../../errors';
 import type { ConnContext } from '../../listener/context';
@@ -59,7 +59,7 @@ class SessionState implements StreamCloseHook {
   constructor(
     readonly session: http2.ServerHttp2Session,
     readonly ctx: ConnContext,
-    readonly socket: net.Socket,
+    readonly socket: Duplex,
     readonly guard: SessionGuard,
     /** A client reset a stream opened at OPENEDAT. */
     private readonly onReset: (st: SessionState, openedAt: number) => void,
@@ -76,7 +76,7 @@ export class H2Downstream {
   private readonly server: http2.Http2Server;
   private readonly sessions = new Map<http2.ServerHttp2Session, SessionState>();
   /** The connection being handed to the server: it creates the session synchronously from 'connection'. */
-  private handing: { socket: net.Socket; ctx: ConnContext } | undefined;
+  private handing: { socket: Duplex; ctx: ConnContext } | undefined;
   private readonly limits: GuardLimits;
   private readonly now: () => number;
   private readonly closedCounter: Counter<'reason'>;
@@ -118,8 +118,11 @@ export class H2Downstream {
     this.server.on('sessionError', () => undefined);
   }
 
-  /** Takes over a connection detected as HTTP/2 (paused, with its preface unshifted). */
-  serve(socket: net.Socket, ctx: ConnContext): void {
+  /**
+   * Takes over a connection detected as HTTP/2 (paused, with its preface unshifted): a captured socket,
+   * or on the destination side a tunnel stream seen as a Duplex (node's http2 wraps any Duplex).
+   */
+  serve(socket: Duplex, ctx: ConnContext): void {
     if (socket.destroyed) return;
     this.handing = { socket, ctx };
     try {
@@ -237,7 +240,7 @@ export class H2Downstream {
       sink.respond(400, [['content-type', 'text/plain']], false);
       sink.write(Buffer.from(CATALOG.BAD_REQUEST.message));
       sink.end();
-      this.deps.metrics.http(ctx.source, ctx.service, undefined).record(400, 'DPE', 0, 0, 0);
+      ctx.requestStats(this.deps.metrics, false, ctx.service, undefined).record(400, 'DPE', 0, 0, 0);
       return;
     }
     const req = new H2Request(stream, headers, raw, ctx, sourceOf(ctx.source));

@@ -3,31 +3,20 @@
 // RST_STREAM). node's Http2Stream throws on misuse (a write after close, a bad header); the sink turns
 // every such throw into a reset of this stream alone.
 import * as http2 from 'node:http2';
+import { listOf } from '../../codec/fields';
 import type { ConnContext } from '../../listener/context';
 import type { SourceView } from '../engine/source';
+import { droppedRequestField } from '../headers';
 import type { HeaderList, L7Request, L7Sink, SinkEvents } from '../engine/types';
 
 const { NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR } = http2.constants;
-
-/** Request fields that never cross a hop (te survives only as "trailers"). */
-const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'expect', 'trailer', 'http2-settings', 'host']);
 
 function first(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
 /** A node header object (values joined or arrays) as a list, pseudo-headers dropped. */
-export function listOf(h: http2.IncomingHttpHeaders | undefined): HeaderList {
-  const out: [string, string][] = [];
-  if (h === undefined) return out;
-  for (const k of Object.keys(h)) {
-    if (k.charCodeAt(0) === 58 /* : */) continue;
-    const v = h[k];
-    if (Array.isArray(v)) for (const x of v) out.push([k, x]);
-    else if (v !== undefined) out.push([k, String(v)]);
-  }
-  return out;
-}
+export { listOf };
 
 /** A list as a node header object (repeated names become arrays). */
 export function objectOf(list: HeaderList, into: http2.OutgoingHttpHeaders = {}): http2.OutgoingHttpHeaders {
@@ -114,13 +103,14 @@ export class H2Request implements L7Request {
   }
 }
 
+/** Adds a request field to forward: no pseudo-headers, no hop-by-hop fields, te only as "trailers". */
 function push(out: [string, string][], k: string, v: string): void {
-  if (k.charCodeAt(0) === 58 || HOP.has(k)) return;
+  if (k.charCodeAt(0) === 58) return;
   if (k === 'te') {
     if (v.toLowerCase().split(',').some((t) => t.trim() === 'trailers')) out.push(['te', 'trailers']);
     return;
   }
-  out.push([k, v]);
+  if (!droppedRequestField(k)) out.push([k, v]);
 }
 
 /** Who hears that a client stream closed, after the sink itself (the session's accounting). */

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HeadParser, type Head } from '../../../src/l7/h1parse';
 import {
-  defaultHost, downstreamResponseHead, localResponse, newRequestId, nextRequestSeq, originPath, requestIdOf, upstreamRequestHead, type ResponseRewrite,
+  defaultHost, downstreamResponseHead, droppedRequestField, HOP_BY_HOP, localResponse, newRequestId, nextRequestSeq, originPath, requestIdOf, upstreamRequestHead, type ResponseRewrite,
 } from '../../../src/l7/headers';
 
 function head(text: string, isRequest: boolean): Head {
@@ -165,4 +165,11 @@ test('originPath', () => {
   assert.equal(originPath('*'), '*');
   assert.equal(originPath('http://host:8080/x/y?z'), '/x/y?z');
   assert.equal(originPath('http://host'), '/');
+});
+
+test('hop-by-hop by name: one list; requests also drop expect and host, responses keep what they need', () => {
+  assert.deepEqual([...HOP_BY_HOP].sort(), ['connection', 'http2-settings', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+  for (const name of [...HOP_BY_HOP, 'expect', 'host']) assert.equal(droppedRequestField(name), true, name);
+  for (const name of ['content-type', 'content-length', 'x-request-id', 'grpc-timeout', 'cookie']) assert.equal(droppedRequestField(name), false, name);
+  for (const name of ['content-type', 'content-length', 'set-cookie', 'grpc-status', 'location']) assert.equal(HOP_BY_HOP.has(name), false, name);
 });

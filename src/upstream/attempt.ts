@@ -1,0 +1,62 @@
+// One try of a request against one endpoint, the same shape over both upstream protocols: HTTP/2 (and
+// gRPC) on a pooled h2c session stream (h2attempt.ts), HTTP/1.1 on a pooled keep-alive connection
+// (h1attempt.ts). The caller writes the request body into it and hears the response head, body,
+// trailers, or how it failed (with enough detail to classify the failure: connect, refused stream,
+// reset before or after the head, a request never processed).
+import type { HeaderList } from '../codec/fields';
+
+export type { HeaderList };
+
+export type FailureKind = 'connect-failure' | 'reset' | 'refused-stream' | 'protocol';
+
+export interface AttemptFailure {
+  readonly kind: FailureKind;
+  readonly code: string | undefined;
+  readonly message: string;
+  /** The response head had arrived (the failure is mid-response). */
+  readonly afterHeaders: boolean;
+  /**
+   * The upstream certainly did not process the request (a refused stream; a pooled HTTP/1 connection
+   * the server had closed): resending it is safe and is not a retry.
+   */
+  readonly unprocessed: boolean;
+}
+
+export interface AttemptEvents {
+  /** The final response head; END_STREAM: nothing follows (a trailers-only gRPC answer, a bodiless 204). */
+  onResponse(status: number, headers: HeaderList, endStream: boolean): void;
+  /** Body bytes; the chunk is the receiver's to keep. */
+  onData(chunk: Buffer): void;
+  onEnd(trailers: HeaderList | undefined): void;
+  onFailure(f: AttemptFailure): void;
+  /** The upstream takes request bytes again after write() returned false. */
+  onDrain(): void;
+}
+
+/** Where the request goes, after rewrites and header edits. */
+export interface UpstreamHead {
+  readonly method: string;
+  readonly path: string;
+  readonly authority: string;
+  /** Lower-case names, no pseudo-headers, no host, no hop-by-hop fields (except `te: trailers`). */
+  readonly headers: HeaderList;
+}
+
+export interface Attempt {
+  write(chunk: Buffer): boolean;
+  end(trailers?: HeaderList): void;
+  /** Cancels the try (RST_STREAM / closes the connection); no further events. */
+  abort(): void;
+  pause(): void;
+  resume(): void;
+  /** Request bytes queued and not yet taken by the upstream. */
+  buffered(): number;
+  /** Local address of the upstream connection, for the access log. */
+  localAddress(): string | null;
+}
+
+/** Connection settings of the cluster (DestinationRule connectionPool). */
+export interface AttemptOptions {
+  readonly connectTimeoutMs?: number;
+  readonly maxRequestsPerConnection?: number;
+}
