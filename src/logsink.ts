@@ -1,6 +1,7 @@
-// The process's log destination: lines are gathered in memory and written to the file descriptor in
-// large chunks on the libuv thread pool (by size under load, after LINGER_MS when quiet), so logging
-// never blocks the event loop on a slow pipe and a line costs a string push, not a syscall. One writer for every line (the access log's included), one
+// The process's log destination: lines are gathered in memory and written to the file descriptor on the
+// libuv thread pool, so logging never blocks the event loop on a slow pipe. Ordinary lines leave at the
+// next turn of the loop; access-log lines (bulk) wait for a 64 KiB chunk or LINGER_MS, so under load a
+// request costs a string push, not a write. One writer for every line (the access log's included), one
 // write in flight at a time: lines leave whole and in order. sonic-boom (pino's own asynchronous
 // destination) does the same job but re-encodes every chunk it wrote, about 2.5 times our cost per line.
 import * as fs from 'node:fs';
@@ -28,14 +29,42 @@ export class LineSink {
   private queue: Buffer[] = [];
   private queued = 0;
   private writing = false;
+  /** A LINGER_MS timer is set for bulk lines. */
   private scheduled = false;
+  /** A pump is set for the next turn (a plain line is waiting). */
+  private soon = false;
+  /** A plain line is among the gathered ones: do not hold them for LINGER_MS. */
+  private urgent = false;
   private waiters: (() => void)[] = [];
   dropped = 0;
 
   constructor(private readonly opts: LineSinkOptions) {}
 
-  /** pino's destination interface: one serialised line (or several) ending in "\n". */
+  /** pino's destination interface: a serialised line ending in "\n", written at the next turn of the loop. */
   write(line: string): boolean {
+    if (!this.hold(line)) return false;
+    this.urgent = true;
+    if (!this.soon) {
+      this.soon = true;
+      setImmediate(this.onSoon);
+    }
+    return true;
+  }
+
+  /**
+   * A line of a high-volume stream (the access log): it may wait up to LINGER_MS for others to share
+   * its write. A line written with write() meanwhile takes it along, so the order holds.
+   */
+  bulk(line: string): boolean {
+    if (!this.hold(line)) return false;
+    if (!this.scheduled && !this.soon) {
+      this.scheduled = true;
+      setTimeout(this.onTurn, LINGER_MS).unref();
+    }
+    return true;
+  }
+
+  private hold(line: string): boolean {
     if (this.partsBytes + this.queued + line.length > this.opts.maxBuffered) {
       this.dropped++;
       return false;
@@ -43,10 +72,6 @@ export class LineSink {
     this.parts.push(line);
     this.partsBytes += line.length;
     if (this.partsBytes >= CHUNK) this.pump();
-    else if (!this.scheduled) {
-      this.scheduled = true;
-      setTimeout(this.onTurn, LINGER_MS).unref();
-    }
     return true;
   }
 
@@ -80,11 +105,17 @@ export class LineSink {
     this.pump();
   };
 
+  private readonly onSoon = (): void => {
+    this.soon = false;
+    this.pump();
+  };
+
   private encode(): void {
     if (this.parts.length === 0) return;
     const b = Buffer.from(this.parts.length === 1 ? this.parts[0]! : this.parts.join(''), 'utf8');
     this.parts = [];
     this.partsBytes = 0;
+    this.urgent = false;
     this.queue.push(b);
     this.queued += b.length;
   }
@@ -117,9 +148,9 @@ export class LineSink {
       else this.queue[0] = rest;
     }
     // Lines that came meanwhile wait for a full chunk or their timer, unless someone waits for them.
-    if (this.queue.length > 0 || this.partsBytes >= CHUNK || (this.parts.length > 0 && this.waiters.length > 0)) return this.pump();
+    if (this.queue.length > 0 || this.partsBytes >= CHUNK || (this.parts.length > 0 && (this.urgent || this.waiters.length > 0))) return this.pump();
     if (this.parts.length > 0) {
-      if (!this.scheduled) {
+      if (!this.scheduled && !this.soon) {
         this.scheduled = true;
         setTimeout(this.onTurn, LINGER_MS).unref();
       }

@@ -106,8 +106,11 @@ export class AccessLog {
     if (!this.enabled) return;
     // Looked up per line: a test harness may swap the root logger's stream after this object was made.
     const l = this.log as WithStream;
-    const stream = l[pino.symbols.streamSym] as { write(s: string): unknown };
-    stream.write(accessLine(l[pino.symbols.chindingsSym] as string, entry, lineClock.at(Date.now())));
+    const stream = l[pino.symbols.streamSym] as { write(s: string): unknown; bulk?(s: string): unknown };
+    const line = accessLine(l[pino.symbols.chindingsSym] as string, entry, lineClock.at(Date.now()));
+    // The process's sink lets access lines share writes (logsink.ts); any other stream gets write().
+    if (stream.bulk !== undefined) stream.bulk(line);
+    else stream.write(line);
   }
 }
 

@@ -47,3 +47,18 @@ test('LineSink: flushSync writes what is held when no turn of the loop is left',
   sink.flushSync();
   assert.equal(fs.readFileSync(file, 'utf8'), 'a\nb\n');
 });
+
+test('LineSink: an ordinary line leaves at the next turn and takes waiting bulk lines along, in order', async (t) => {
+  const { fd, file } = tmpFile(t);
+  const sink = new LineSink({ fd, maxBuffered: 1 << 20 });
+  sink.bulk('access-1\n');
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(fs.readFileSync(file, 'utf8'), '', 'a bulk line alone waits');
+  sink.write('warn\n');
+  sink.bulk('access-2\n');
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(fs.readFileSync(file, 'utf8'), 'access-1\nwarn\naccess-2\n');
+  sink.bulk('access-3\n');
+  await new Promise((r) => setTimeout(r, 400));
+  assert.equal(fs.readFileSync(file, 'utf8'), 'access-1\nwarn\naccess-2\naccess-3\n', 'a lone bulk line leaves after the linger');
+});
