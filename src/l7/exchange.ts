@@ -10,11 +10,11 @@ import type { Target } from '../balance/set';
 import { formatAddr, socketAddr } from '../telemetry/accesslog';
 import { classifyUpstreamError, CONNECT_TIMEOUT_CODE, errorCode, timeoutVerdict, type FailureVerdict } from '../upstream/failure';
 import type { UpstreamConn, UpstreamOwner } from '../upstream/pool';
-import { ChunkedFramer } from './h1chunked';
+import { ChunkedFramer } from '../codec/h1chunked';
 import { H, type Framing, type Head } from './h1head';
 import { defaultHost, localResponse, nextRequestSeq, requestIdOf, upstreamRequestHead } from './headers';
 import type { FastPlan } from './h1plan';
-import type { Downstream } from './http1';
+import type { Downstream } from './h1types';
 import { BAD_HEAD, DONE, MORE, ResponseRelay, UNASKED_UPGRADE, type RelayHost } from './response';
 
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');

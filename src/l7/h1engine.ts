@@ -5,9 +5,9 @@
 // HTTP/1.1: the upstream's length when known, else chunked, close-delimited for HTTP/1.0 clients).
 import { STATUS_CODES } from 'node:http';
 import { Readable } from 'node:stream';
-import { ChunkedFramer } from './h1chunked';
+import { ChunkedFramer } from '../codec/h1chunked';
 import { H, type Head } from './h1head';
-import type { Downstream } from './http1';
+import type { Downstream } from './h1types';
 import type { RouteDecision } from '../route/types';
 import type { H1RequestView } from './h1view';
 import type { HeaderList, L7Handler, L7Protocol, L7Request, L7Sink, SinkEvents } from './engine/types';
@@ -215,6 +215,7 @@ export class EngineExchange implements L7Request, L7Sink {
   respond(status: number, headers: HeaderList, endStream: boolean): void {
     if (this.finished || this.responded) return;
     this.responded = true;
+    this.conn.corkTurn();
     const noBody = endStream || this.headMethod0 === 1 || status === 204 || status === 304 || status < 200;
     let length: string | undefined;
     let text = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`;

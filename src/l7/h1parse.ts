@@ -5,7 +5,7 @@
 import { ERRORS, H, Head, responseHasNoBody, type ParseError } from './h1head';
 
 export { ERRORS, H, Head, type Framing, type ParseError } from './h1head';
-export { ChunkedFramer } from './h1chunked';
+export { ChunkedFramer } from '../codec/h1chunked';
 
 /** Envoy's defaults: request headers capped at 60 KiB and 100 header fields. */
 export const MAX_HEAD_BYTES = 60 * 1024;

@@ -2,20 +2,14 @@
 // parses request heads (h1parse, strict like llhttp/Envoy), runs one Exchange per request, and handles
 // pipelined requests one at a time in order. Malformed requests get 400/431 and a close; a client that
 // is slow to send its headers gets 408. Deadlines come from the shared coarse clock, not timers.
-import type { Addr } from '../capture/types';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CATALOG, type CatalogEntry } from '../errors';
-import type { BalancerSet } from '../balance/set';
-import type { Deadlines, Expiring } from '../listener/deadlines';
-import type { Timeouts } from '../listener/timeouts';
-import { contextOf, type ConnContext, type ServiceLookup } from '../listener/context';
-import type { AccessLog } from '../telemetry/accesslog';
-import type { Metrics } from '../telemetry/metrics';
-import type { UpstreamPool } from '../upstream/pool';
+import type { Expiring } from '../listener/deadlines';
+import { contextOf, type ConnContext } from '../listener/context';
 import { logger } from '../log';
-import type { L7Handler } from './engine/types';
 import { Exchange } from './exchange';
+import type { Downstream, H1Exchange, Http1Deps } from './h1types';
 import { EngineExchange } from './h1engine';
 import { H1RequestView } from './h1view';
 import type { Head } from './h1head';
@@ -33,59 +27,6 @@ const LINGER_MS = 1_000;
 
 const PAUSE_BACKPRESSURE = 1;
 const PAUSE_PIPELINE = 2;
-
-export interface Http1Deps {
-  readonly metrics: Metrics;
-  readonly balancers: BalancerSet;
-  readonly timeouts: Timeouts;
-  readonly accessLog: AccessLog;
-  readonly pool: UpstreamPool;
-  readonly deadlines: Deadlines;
-  readonly index: () => ServiceLookup;
-  /** True while the listener drains: responses carry "connection: close". */
-  readonly draining: () => boolean;
-  /** Mesh tunnel relay to dial instead of the endpoint, for this client (see OutboundDeps.dial). */
-  readonly dial?: (client: Addr, target: Addr) => Addr | undefined;
-  /** Runs the requests the fast path does not do itself (h1plan.ts). */
-  readonly engine: L7Handler;
-  /**
-   * Every request goes to the engine and none is planned here: the destination side of the tunnel,
-   * whose engine authorizes each request and delivers it to the pod the source agent already chose
-   * (routing it again would be wrong, and the fast path cannot authorize).
-   */
-  readonly engineOnly?: boolean;
-}
-
-/** One request on a connection: the raw fast path (Exchange) or a hand-off to the engine (EngineExchange). */
-export interface H1Exchange {
-  readonly head: Head;
-  readonly reqDone: boolean;
-  readonly connectAt: number;
-  readonly requestAt: number;
-  readonly bodyAt: number;
-  /** Takes the bytes after the head (buf[off, len)); returns the offset consumed up to, -1 when it gave up. */
-  start(buf: Buffer, off: number): number;
-  feed(buf: Buffer, off: number): number;
-  expire(now: number): void;
-  clientGone(): void;
-  downstreamDrained(): void;
-}
-
-/** What an Exchange needs from the client connection it answers on. */
-export interface Downstream {
-  readonly ctx: ConnContext;
-  readonly deps: Http1Deps;
-  write(data: Buffer | string): boolean;
-  pause(reason: number): void;
-  resume(reason: number): void;
-  /** Drops the connection (a reset for the client). */
-  reset(): void;
-  /** Recomputes the connection's deadline after an exchange changed one of its own. */
-  rearm(): void;
-  exchangeDone(ex: H1Exchange, keepAlive: boolean, now: number): void;
-  /** Something threw while handling this connection: drop it. */
-  bug(err: unknown): void;
-}
 
 /** The earlier of two deadlines, 0 meaning none. */
 function earliest(a: number, b: number): number {
@@ -106,6 +47,7 @@ class H1Conn implements Downstream, Expiring {
   private lingerAt = 0;
   private lingerBytes = -1;
   private progressAt = 0;
+  private corked = false;
 
   constructor(
     private readonly proxy: Http1Proxy,
@@ -213,6 +155,19 @@ class H1Conn implements Downstream, Expiring {
     if (s.destroyed || s.writableEnded) return true;
     return typeof data === 'string' ? s.write(data, 'latin1') : s.write(data);
   }
+
+  corkTurn(): void {
+    const s = this.socket;
+    if (this.corked || s.destroyed || s.writableEnded) return;
+    this.corked = true;
+    s.cork();
+    process.nextTick(this.uncork);
+  }
+
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
 
   pause(reason: number): void {
     if (this.paused === 0) this.socket.pause();

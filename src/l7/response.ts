@@ -5,7 +5,7 @@
 //
 // Upstream chunks are transient (the pool reads into one shared buffer): everything forwarded is a
 // fresh copy, and nothing here keeps a reference to a chunk after feed() returns.
-import { chunkHeader, ChunkedFramer, LAST_CHUNK } from './h1chunked';
+import { chunkHeader, ChunkedFramer, LAST_CHUNK } from '../codec/h1chunked';
 import type { Framing, Head } from './h1head';
 import type { HeadParser } from './h1parse';
 import { downstreamResponseHead, type ResponseRewrite } from './headers';
