@@ -10,7 +10,7 @@ import type { MeshConfig } from './config/model';
 import type { LoadResult } from './config/load';
 import { BalancerSet } from './balance';
 import { MeshError } from './errors';
-import { createOutboundListener, type OutboundListener } from './listener/outbound';
+import { createOutboundListener, type OutboundListener } from './downstream/outbound';
 import { logger } from './log';
 import { ServiceIndex } from './state/services';
 import { startAdmin, type AdminServer } from './telemetry/admin';

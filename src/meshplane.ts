@@ -10,7 +10,7 @@ import { endpointPort, type Endpoint, type MeshConfig } from './config/model';
 import { MeshError } from './errors';
 import { CertManager } from './identity/manager';
 import { GrpcSigner, LocalSigner, type Signer } from './identity/signers';
-import { InboundHandler } from './listener/inbound';
+import { InboundHandler } from './downstream/tunnel';
 import { logger } from './log';
 import { MeshAuthz } from './policy/authz';
 import { Topology, TUNNEL_PORT } from './state/topology';

@@ -20,7 +20,7 @@ export interface Caller {
   readonly ip: string;
 }
 
-/** What a request shows policies: an L7Request (l7/engine/types.ts) satisfies it. */
+/** What a request shows policies: an L7Request (proxy/types.ts) satisfies it. */
 export interface RequestAttributes {
   readonly method: string;
   readonly path: string;

@@ -1,6 +1,6 @@
 // One try of a request against one endpoint, the same shape over both upstream protocols: HTTP/2 (and
 // gRPC) on a pooled h2c session stream (h2attempt.ts), HTTP/1.1 on a pooled keep-alive connection
-// (h1attempt.ts). The caller writes the request body into it and hears the response head, body,
+// (h1/attempt.ts). The caller writes the request body into it and hears the response head, body,
 // trailers, or how it failed (with enough detail to classify the failure: connect, refused stream,
 // reset before or after the head, a request never processed).
 import type { HeaderList } from '../codec/fields';

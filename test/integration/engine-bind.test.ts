@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request, startBackend } from './proxy-helpers';
 import { h2backend, h2connect, h2request, H2Harness, meshOf } from './fixtures/h2-harness';
-import { UpstreamPool } from '../../src/upstream/pool';
+import { UpstreamPool } from '../../src/upstream/h1/pool';
 
 const VIP = '127.0.107.1';
 

@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { once } from 'node:events';
 import type { Addr } from '../../src/capture/types';
-import { H2Pool } from '../../src/upstream/h2pool';
+import { H2Pool } from '../../src/upstream/h2/pool';
 import { eventually, request, sample, startBackend } from './proxy-helpers';
 import { h2backend, h2connect, h2request, H2Harness, meshOf } from './fixtures/h2-harness';
 

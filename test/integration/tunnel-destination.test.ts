@@ -12,7 +12,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import type { Addr } from '../../src/capture/types';
 import { buildConfig } from '../../src/config/load';
-import { InboundHandler } from '../../src/listener/inbound';
+import { InboundHandler } from '../../src/downstream/tunnel';
 import { MeshAuthz } from '../../src/policy/authz';
 import { Topology } from '../../src/state/topology';
 import { AccessLog } from '../../src/telemetry/accesslog';

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { classifyUpstreamError, CONNECT_TIMEOUT_CODE, timeoutVerdict, type UpstreamPhase } from '../../../src/upstream/failure';
-import { clientErrorAnswer, HEADERS_TIMEOUT_CODE } from '../../../src/l7/h1reject';
-import { ERRORS } from '../../../src/l7/h1parse';
+import { clientErrorAnswer, HEADERS_TIMEOUT_CODE } from '../../../src/downstream/h1/reject';
+import { ERRORS } from '../../../src/codec/h1parse';
 
 const CASES: [string | undefined, UpstreamPhase, { flag: string; status: number | undefined; eject: boolean }][] = [
   ['ECONNREFUSED', 'connect', { flag: 'UF', status: 503, eject: true }],

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChunkedFramer } from '../../../src/codec/h1chunked';
-import { chunk, finishHead, lastChunk, requestFields, withBody } from '../../../src/upstream/h1request';
+import { chunk, finishHead, lastChunk, requestFields, withBody } from '../../../src/upstream/h1/request';
 
 test('request head: request line, host, fields; the framing field by the framing chosen', () => {
   const f = requestFields('POST', '/a?b=1', 'svc:8080', [['x-a', '1'], ['transfer-encoding', 'chunked'], ['content-length', '3']]);

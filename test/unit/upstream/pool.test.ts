@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { once } from 'node:events';
-import { UpstreamPool, type UpstreamConn } from '../../../src/upstream/pool';
+import { UpstreamPool, type UpstreamConn } from '../../../src/upstream/h1/pool';
 
 async function server(): Promise<{ addr: { address: string; port: number }; sockets: Set<net.Socket>; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();

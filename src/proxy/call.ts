@@ -1,0 +1,410 @@
+// One request through the engine after admission (engine.ts): tries against the routed cluster, retries
+// with backoff to other endpoints while policy, budget and the kept body allow, per-try, route and
+// grpc-timeout deadlines, the response streamed back with backpressure both ways. Every ending goes
+// through finish(): metrics and the access log exactly once, breaker and budget released.
+import type { ClusterBalancer } from '../balance/cluster';
+import type { PickInput } from '../balance/algorithm';
+import type { Target } from '../balance/target';
+import type { Service } from '../config/model';
+import type { HttpRoute, RetryPolicy } from '../config/traffic';
+import { CATALOG, type ErrorName } from '../errors';
+import type { ConnContext } from '../conn/context';
+import { logger } from '../log';
+import { backoffMs, shouldRetry, type AttemptOutcome, type RetryBudget } from '../route/retry';
+import type { HeaderEdits, ResolvedDestination } from '../route/types';
+import { classifyUpstreamError, type FailureVerdict } from '../upstream/failure';
+import { attemptOptions, startTry, type Attempt, type AttemptFailure, type UpstreamHead } from './attempt';
+import type { BodyEvents, BodyReader } from './body';
+import type { EngineParts } from './deps';
+import { grpcStatusOf } from './grpc';
+import { applyEdits, responseFields } from './headerops';
+import { answer, record } from './record';
+import { TryEvents } from './tryevents';
+import type { HeaderList, L7Request, L7Sink, SinkEvents } from './types';
+
+const log = logger('l7');
+const UPE: FailureVerdict = { error: 'UPSTREAM_PROTOCOL', flag: 'UPE', status: 502, eject: false };
+
+/** What admission settled for a forwarded request. */
+export interface Forward {
+  readonly dest: ResolvedDestination;
+  readonly cb: ClusterBalancer;
+  readonly route: HttpRoute | undefined;
+  readonly head: UpstreamHead;
+  readonly responseEdits: HeaderEdits | undefined;
+  readonly hashKey: string | undefined;
+  readonly setCookie: string | undefined;
+  readonly budget: RetryBudget;
+}
+
+export class Call implements SinkEvents, BodyEvents {
+  readonly t0: number;
+  readonly p: EngineParts;
+  service: Service;
+  cluster: string;
+  requestId: string | null = null;
+  body: BodyReader | undefined;
+  fwd: Forward | undefined;
+  /** The breaker admitted this request: release it at the end. */
+  admitted = false;
+  /** Releases this request's HTTP/1 connection slot, or cancels its wait for one (engine.ts). */
+  slot: (() => void) | undefined;
+  finished = false;
+  private flags: string[] = [];
+  private code = 0;
+  private grpcStatus = '';
+  private respBytes = 0;
+  private upstreamMs = -1;
+  private upLocal: string | null = null;
+  private termination: string | null = null;
+  private policy: RetryPolicy | undefined;
+  private target: Target | undefined;
+  /** Endpoints tried: the first, then a set once there is a second. */
+  private firstTried: string | undefined;
+  private tried: Set<string> | undefined;
+  /** @internal the try whose events count (TryEvents checks it). */
+  attempt: Attempt | undefined;
+  private attemptT0 = 0;
+  private retries = 0;
+  private retryInFlight = false;
+  private resent = false;
+  private committed = false;
+  private respPaused = false;
+  private waitTimer: NodeJS.Timeout | undefined;
+  private tryTimer: NodeJS.Timeout | undefined;
+  private routeTimer: NodeJS.Timeout | undefined;
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private routeMs = 0;
+  /** A try is out and not yet settled (its load is counted on the endpoint). */
+  private tryOpen = false;
+
+  constructor(
+    parts: EngineParts,
+    readonly req: L7Request,
+    readonly sink: L7Sink,
+    readonly ctx: ConnContext,
+  ) {
+    this.p = parts;
+    this.t0 = parts.now();
+    this.service = ctx.service;
+    this.cluster = ctx.cluster;
+  }
+
+  // ---- admission outcomes -----------------------------------------------------------------------
+
+  /** Answers locally (an error from the catalog, or any status and body) and ends the call. */
+  local(status: number, body: string, flag: string | undefined, extra: HeaderList = [], grpcStatus?: number): void {
+    if (this.finished) return;
+    if (flag !== undefined && flag !== '-') this.addFlag(flag);
+    const a = answer(this.sink, this.req, status, body, extra, grpcStatus);
+    this.code = a.code;
+    this.grpcStatus = a.grpcStatus;
+    this.respBytes += a.bytes;
+    this.finish();
+  }
+
+  fail(name: ErrorName, detail?: string): void {
+    const e: { status?: number; flag?: string; message: string } = CATALOG[name];
+    this.termination = detail ?? e.message;
+    this.local(e.status ?? 500, e.message, e.flag);
+  }
+
+  /** connection_termination_details for the access log. */
+  note(detail: string): void {
+    this.termination = detail;
+  }
+
+  addFlag(flag: string): void {
+    if (!this.flags.includes(flag)) this.flags.push(flag);
+  }
+
+  /** Runs FN after MS unless the call ended meanwhile. */
+  wait(ms: number, fn: () => void): void {
+    this.waitTimer = setTimeout(() => this.guard(fn), ms);
+  }
+
+  /** Starts forwarding: timeouts, then the first try. */
+  forward(fwd: Forward, body: BodyReader, routeMs: number, grpcMs: number | undefined): void {
+    this.fwd = fwd;
+    this.body = body;
+    this.policy = fwd.route?.retries !== undefined && fwd.route.retries.attempts > 0 ? fwd.route.retries : undefined;
+    this.routeMs = routeMs;
+    if (grpcMs !== undefined && grpcMs > 0) {
+      // grpc-timeout counts from the call's start; whichever of it and the route timeout fires first wins.
+      const left = Math.max(0, grpcMs - (this.p.now() - this.t0));
+      this.deadlineTimer = setTimeout(() => this.guard(() => this.timedOut()), left);
+    }
+    if (this.body.ended) this.ended();
+    this.tryNext();
+  }
+
+  // ---- tries ------------------------------------------------------------------------------------
+
+  private tryNext(): void {
+    if (this.finished) return;
+    const { dest, cb, hashKey } = this.fwd!;
+    const originalDst = this.ctx.vip.address;
+    const tried = this.firstTried === undefined ? undefined : (this.tried ??= new Set([this.firstTried]));
+    const input: PickInput = tried === undefined
+      ? (hashKey !== undefined ? { hashKey, originalDst } : { originalDst })
+      : (hashKey !== undefined ? { hashKey, originalDst, exclude: tried } : { originalDst, exclude: tried });
+    const pick = cb.pick(this.p.index().upstreams(dest.service, dest.port), input);
+    if (pick.kind === 'none') return this.fail('NO_HEALTHY_UPSTREAM', 'no endpoints');
+    if (pick.panic) this.p.metrics.panicPicks.inc({ service: dest.service.key });
+    this.startAttempt(pick.target);
+  }
+
+  private startAttempt(t: Target): void {
+    const { dest, cb, head } = this.fwd!;
+    this.target = t;
+    // Only a second try needs the set (exclude what was tried); most calls make one.
+    if (this.firstTried === undefined) this.firstTried = t.key;
+    else (this.tried ??= new Set([this.firstTried])).add(t.key);
+    cb.onStart(t);
+    this.tryOpen = true;
+    this.attemptT0 = this.p.now();
+    const relay = this.p.dial?.(this.ctx.peer, t.addr);
+    const key = relay !== undefined ? `relay|${relay.address}` : t.key;
+    const ev = new TryEvents(this);
+    // The resend after a stale pooled HTTP/1 connection (resent) takes a fresh one.
+    const a = startTry(this.p, this.req.protocol === 'HTTP/2', key, relay ?? t.addr, head, this.req.bodyless, attemptOptions(dest), ev, this.resent);
+    ev.attempt = a;
+    this.attempt = a;
+    const per = this.policy?.perTryTimeoutMs;
+    if (per !== undefined && per > 0) this.tryTimer = setTimeout(() => this.guard(() => this.tryTimedOut()), per);
+    this.body!.attach(a);
+  }
+
+  /** The current try is over (head, failure or timeout): latency and load bookkeeping, once. */
+  private settleTry(result: number | 'connect-failure' | 'reset' | 'timeout'): void {
+    clearTimeout(this.tryTimer);
+    this.tryTimer = undefined;
+    const t = this.target;
+    if (t === undefined || !this.tryOpen) return;
+    this.tryOpen = false;
+    const { cb } = this.fwd!;
+    cb.onEnd(t, this.p.now() - this.attemptT0);
+    const ejected = cb.report(t, result);
+    // nodemesh_endpoint_ejections_total is passive health's; outlier ejections have their own metric.
+    if (result === 'connect-failure') this.p.metrics.connectFailure(t, ejected && cb.outlier === undefined);
+    this.endRetry();
+  }
+
+  private endRetry(): void {
+    if (!this.retryInFlight) return;
+    this.retryInFlight = false;
+    this.fwd!.budget.retryEnded();
+  }
+
+  /** @internal */
+  onResponse(status: number, headers: HeaderList, endStream: boolean): void {
+    this.settleTry(status);
+    this.upstreamMs = this.p.now() - this.t0;
+    const g = this.req.grpc ? grpcStatusOf(headers) : '';
+    if (this.retryAfter(g === '' ? { kind: 'response', status } : { kind: 'response', status, grpcStatus: Number(g) })) return;
+    this.committed = true;
+    this.body!.dropReplay();
+    const fwd = this.fwd!;
+    let out = applyEdits(responseFields(headers), fwd.responseEdits);
+    if (fwd.setCookie !== undefined) out = [...out, ['set-cookie', fwd.setCookie]];
+    this.code = status;
+    this.grpcStatus = g;
+    this.sink.respond(status, out, endStream);
+    if (endStream) {
+      this.upLocal = this.attempt!.localAddress();
+      this.attempt = undefined;
+      this.finish();
+    }
+  }
+
+  /** @internal */
+  onData(chunk: Buffer): void {
+    this.respBytes += chunk.length;
+    if (!this.sink.write(chunk) && !this.respPaused) {
+      this.respPaused = true;
+      this.attempt!.pause();
+    }
+  }
+
+  /** @internal */
+  onEnd(trailers: HeaderList | undefined): void {
+    if (this.req.grpc && trailers !== undefined) this.grpcStatus = grpcStatusOf(trailers) || this.grpcStatus;
+    this.upLocal = this.attempt!.localAddress();
+    this.attempt = undefined;
+    this.sink.end(trailers);
+    this.finish();
+  }
+
+  /** @internal */
+  onFailure(f: AttemptFailure): void {
+    this.upLocal = this.attempt!.localAddress();
+    this.attempt = undefined;
+    this.termination = f.message;
+    if (f.afterHeaders || this.committed) {
+      this.addFlag('UR');
+      this.sink.reset();
+      return this.finish();
+    }
+    this.settleTry(f.kind === 'connect-failure' ? 'connect-failure' : 'reset');
+    // Never processed (a refused stream, a pooled connection the server had closed): once, the same
+    // endpoint again, on a fresh connection or session; not a retry.
+    if (f.unprocessed && !this.resent && this.body!.replayable) {
+      this.resent = true;
+      this.body!.detach();
+      return this.startAttempt(this.target!);
+    }
+    const v = f.kind === 'protocol' ? UPE : classifyUpstreamError(f.code, f.kind === 'connect-failure' ? 'connect' : 'before-headers');
+    const flags = this.flags.length;
+    if (this.retryAfter({ kind: f.kind === 'connect-failure' || f.kind === 'refused-stream' ? f.kind : 'reset' })) return;
+    // Envoy lists the failure's flag before URX.
+    this.flags.splice(flags, 0, v.flag);
+    this.local(v.status ?? 503, CATALOG[v.error].message, undefined);
+  }
+
+  private tryTimedOut(): void {
+    if (this.finished || this.committed || this.attempt === undefined) return;
+    this.attempt.abort();
+    this.upLocal = this.attempt.localAddress();
+    this.attempt = undefined;
+    this.settleTry('timeout');
+    const flags = this.flags.length;
+    if (this.retryAfter({ kind: 'timeout' })) return;
+    this.termination = 'per-try timeout';
+    this.flags.splice(flags, 0, 'UT');
+    this.local(504, CATALOG.UPSTREAM_TIMEOUT.message, undefined);
+  }
+
+  /**
+   * Schedules the next try after a backoff when the policy retries OUTCOME. A retry the attempts limit
+   * or the budget refuses is counted and flags URX; a body no longer kept (past the replay bound) or
+   * a response already sent makes the request not retriable at all.
+   */
+  private retryAfter(outcome: AttemptOutcome): boolean {
+    const policy = this.policy;
+    const body = this.body!;
+    if (policy === undefined || !shouldRetry(policy, outcome, this.req.grpc)) return false;
+    if (this.committed || !body.replayable || body.broken) return false;
+    const service = this.fwd!.dest.service.key;
+    const verdict = this.retries >= policy.attempts ? 'limit' : this.fwd!.budget.tryRetry();
+    if (verdict !== 'ok') {
+      this.p.metrics.retries.inc({ service, outcome: verdict });
+      this.addFlag('URX');
+      return false;
+    }
+    this.retryInFlight = true;
+    this.retries++;
+    this.p.metrics.retries.inc({ service, outcome: 'sent' });
+    this.attempt?.abort();
+    this.attempt = undefined;
+    body.detach();
+    this.wait(backoffMs(policy, this.retries - 1, this.p.random), () => this.tryNext());
+    return true;
+  }
+
+  // ---- client side ------------------------------------------------------------------------------
+
+  /** The request body ended: the route timeout starts (Envoy's, from the end of the request). */
+  ended(): void {
+    if (this.finished || this.routeMs <= 0 || this.routeTimer !== undefined) return;
+    this.routeTimer = setTimeout(() => this.guard(() => this.timedOut()), this.routeMs);
+  }
+
+  broken(): void {
+    this.gone();
+  }
+
+  drain(): void {
+    if (this.respPaused && this.attempt !== undefined) {
+      this.respPaused = false;
+      this.attempt.resume();
+    }
+  }
+
+  /** The client went away (reset, closed, or broke the request framing). */
+  gone(): void {
+    if (this.finished) return;
+    const dpe = this.ctx.protocolError;
+    this.addFlag(dpe ? 'DPE' : 'DC');
+    this.termination ??= dpe ? 'downstream protocol error' : 'downstream closed before the response completed';
+    this.sink.reset();
+    this.finish();
+  }
+
+  private timedOut(): void {
+    if (this.finished) return;
+    this.termination = 'upstream request timeout';
+    this.addFlag('UT');
+    if (this.committed) {
+      this.sink.reset();
+      return this.finish();
+    }
+    this.local(504, CATALOG.UPSTREAM_TIMEOUT.message, undefined);
+  }
+
+  // ---- the end ----------------------------------------------------------------------------------
+
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    clearTimeout(this.waitTimer);
+    clearTimeout(this.tryTimer);
+    clearTimeout(this.routeTimer);
+    clearTimeout(this.deadlineTimer);
+    const a = this.attempt;
+    this.attempt = undefined;
+    if (a !== undefined) {
+      this.upLocal = a.localAddress();
+      a.abort();
+    }
+    if (this.tryOpen && this.target !== undefined) {
+      // Ended with the try still out (client gone, route timeout): release its load, judge nothing.
+      this.tryOpen = false;
+      this.fwd?.cb.onEnd(this.target, this.p.now() - this.attemptT0);
+    }
+    this.body?.close();
+    const slot = this.slot;
+    this.slot = undefined;
+    slot?.();
+    if (this.fwd !== undefined) {
+      if (this.admitted) this.fwd.cb.breaker.requestDone();
+      this.endRetry();
+      this.fwd.budget.requestEnded();
+    }
+    if (this.code === 0 && this.flags.length === 0) this.addFlag('DC');
+    record(this.p, this.ctx, this.req, {
+      code: this.code,
+      flags: this.flags.length === 0 ? '-' : this.flags.join(','),
+      grpcStatus: this.grpcStatus,
+      durationMs: this.p.now() - this.t0,
+      requestBytes: this.body?.bytes ?? 0,
+      responseBytes: this.respBytes,
+      upstreamMs: this.upstreamMs,
+      service: this.fwd?.dest.service ?? this.service,
+      target: this.target,
+      cluster: this.fwd?.dest.cluster ?? this.cluster,
+      upstreamLocal: this.upLocal,
+      requestId: this.requestId,
+      termination: this.termination,
+    });
+  }
+
+  /** Runs FN; a throw costs this request only (the client stream is reset), never the process. */
+  guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.bug(err);
+    }
+  }
+
+  bug(err: unknown): void {
+    log.error({ err }, 'request handling failed');
+    try {
+      this.termination = 'internal error';
+      this.sink.reset();
+      this.finish();
+    } catch (e) {
+      log.error({ err: e }, 'request cleanup failed');
+    }
+  }
+}

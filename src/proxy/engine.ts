@@ -1,0 +1,206 @@
+// The L7 engine: executes the traffic-management decisions for one request, whatever its protocol.
+// An engine is built with the admission of its side of the mesh. The source side's is the default, in
+// Envoy's order: route (no route → 404 NR, redirect, direct response), local rate limits (429 RL), fault
+// injection (delay, then abort: FI), the connection-pool breaker (503 UO), then header edits, rewrites,
+// the consistent-hash key and mirrors. The destination side's authorizes and delivers to the tunnel
+// stream's pod (destination.ts). Either way call.ts carries the request upstream and records it.
+import { UNLIMITED, type Breaker } from '../balance/breaker';
+import { RetryBudget } from '../route/retry';
+import { decideFault, type FaultDecision } from '../route/fault';
+import type { ResolvedDestination, RouteDecision } from '../route/types';
+import { CATALOG } from '../errors';
+import type { ConnContext } from '../conn/context';
+import { logger } from '../log';
+import { defaultHost, newRequestId } from '../codec/headers';
+import { BodyReader } from './body';
+import { Call, type Forward } from './call';
+import { resolveDeps, type EngineDeps, type EngineParts } from './deps';
+import { grpcTimeoutMs } from './grpc';
+import { hashKeyOf } from './hashkey';
+import { addProxyFields, applyEdits } from './headerops';
+import { MirrorCopy } from './mirror';
+import type { L7Handler, L7Request, L7Sink } from './types';
+
+const log = logger('l7');
+
+/**
+ * What decides a request's fate before it goes upstream: an answer of the proxy's own (call.local,
+ * call.fail), or forwarding (call.forward). One per side of the mesh, so a side's policy is one module
+ * and the executor (tries, transports, records) is shared. Runs inside the engine's guard.
+ */
+export interface Admission {
+  /** DECIDED: the route the HTTP/1 planner drew already (source side), so it is not drawn twice. */
+  admit(call: Call, decided: RouteDecision | undefined): void;
+}
+
+export class L7Engine implements L7Handler {
+  readonly parts: EngineParts;
+  private readonly budgets = new Map<string, { max: number | undefined; budget: RetryBudget }>();
+  private readonly admission: Admission;
+
+  /** ADMISSION: the destination side's (destination.ts); the source side's routing by default. */
+  constructor(deps: EngineDeps, admission?: Admission) {
+    this.parts = resolveDeps(deps);
+    this.admission = admission ?? { admit: (call, decided) => this.admit(call, decided) };
+  }
+
+  /** Runs REQ to completion, answering on SINK. Never throws: a failure costs this request only. */
+  handle(req: L7Request, sink: L7Sink, ctx: ConnContext, decision?: RouteDecision): void {
+    let call: Call | undefined;
+    try {
+      call = new Call(this.parts, req, sink, ctx);
+      sink.watch(call);
+      this.admission.admit(call, decision);
+    } catch (err) {
+      if (call !== undefined) call.bug(err);
+      else {
+        log.error({ err }, 'request handling failed');
+        sink.reset();
+      }
+    }
+  }
+
+  /** Closes the upstream pools the engine made (a given pool belongs to its owner). */
+  close(): void {
+    for (const p of this.parts.owned) p.close();
+  }
+
+  /** The source side's admission. */
+  private admit(call: Call, decided: RouteDecision | undefined): void {
+    const p = this.parts;
+    const { req, ctx } = call;
+    // Follow reloads: a long-lived connection re-resolves its service when the index was swapped.
+    ctx.upstreams(p.index());
+    call.service = ctx.service;
+    call.cluster = ctx.cluster;
+    call.requestId = req.header('x-request-id') ?? null;
+    const router = p.index().router;
+    const d = decided ?? router.route(ctx.service, ctx.port, req, p.random);
+    switch (d.kind) {
+      case 'no-route':
+        return call.fail('ROUTE_NOT_FOUND');
+      case 'redirect':
+        return call.local(d.status, '', undefined, applyEdits([['location', d.location]], d.headers?.response));
+      case 'direct':
+        if (d.noCluster === true) call.note('no cluster for the route destination');
+        return call.local(d.status, d.body ?? '', d.noCluster === true ? 'NC' : undefined, applyEdits([], d.headers?.response));
+    }
+    const limits = router.rateLimits(ctx.service, ctx.port.number, d.route);
+    if (limits.length > 0) {
+      const r = p.rateLimiter.takeAll(limits, req, p.now());
+      if (!r.ok) {
+        p.metrics.rateLimited.inc({ service: ctx.service.key, limit: `${r.limit.namespace}/${r.limit.name}` });
+        return call.local(429, CATALOG.RATE_LIMITED.message, 'RL', [['retry-after', String(r.retryAfterS)]]);
+      }
+    }
+    const fault = d.route?.fault === undefined ? undefined : decideFault(d.route.fault, p.random, req.grpc);
+    if (fault === undefined) return this.proceed(call, d);
+    if (fault.delayMs > 0) {
+      p.metrics.faults.inc({ service: ctx.service.key, kind: 'delay' });
+      call.addFlag('DI');
+      return call.wait(fault.delayMs, () => this.afterDelay(call, d, fault));
+    }
+    this.afterDelay(call, d, fault);
+  }
+
+  private afterDelay(call: Call, d: Extract<RouteDecision, { kind: 'forward' }>, fault: FaultDecision): void {
+    if (call.finished) return;
+    if (fault.abort === undefined) return this.proceed(call, d);
+    this.parts.metrics.faults.inc({ service: call.ctx.service.key, kind: 'abort' });
+    call.local(fault.abort.status, CATALOG.FAULT_ABORT.message, 'FI', [], fault.abort.grpcStatus);
+  }
+
+  private proceed(call: Call, d: Extract<RouteDecision, { kind: 'forward' }>): void {
+    const p = this.parts;
+    const { req, ctx } = call;
+    const dest = d.to;
+    const cb = p.balancers.for(dest);
+    if (req.protocol !== 'HTTP/2' && call.slot === undefined && !this.connectionSlot(call, d, cb.breaker)) return;
+    if (cb.breaker.tryRequest() === 'overflow') {
+      p.metrics.overflows.inc({ service: dest.service.key, limit: 'requests' });
+      return call.local(503, CATALOG.UPSTREAM_OVERFLOW.message, 'UO');
+    }
+    call.admitted = true;
+    // The request id goes upstream and into the access log; one is made when the client sent none.
+    if (call.requestId === null) call.requestId = newRequestId();
+    let headers = applyEdits(req.headers(), d.headers?.request);
+    headers = addProxyFields(headers, { requestId: req.header('x-request-id') === undefined ? call.requestId : undefined });
+    const authority = d.rewrite?.authority ?? (req.authority !== '' ? req.authority : defaultHost(ctx.service.hosts[0], ctx.port.number, ctx.vip.address));
+    const head = { method: req.method, path: d.rewrite?.path ?? req.path, authority, headers };
+    const lb = dest.policy.loadBalancer;
+    const hash = hashKeyOf(lb !== undefined && 'consistentHash' in lb ? lb.consistentHash.key : undefined, req, () => cookieToken(p.random));
+    const fwd: Forward = {
+      dest,
+      cb,
+      route: d.route,
+      head,
+      responseEdits: d.headers?.response,
+      hashKey: hash.key,
+      setCookie: hash.setCookie,
+      budget: this.budgetFor(dest),
+    };
+    fwd.budget.requestStarted();
+    const retries = d.route?.retries;
+    // An HTTP/2 request that ended with its headers has nothing to read (HTTP/1 bodies are read to
+    // keep the connection's framing, so they always go through the stream).
+    const empty = req.bodyless && req.protocol === 'HTTP/2';
+    const body = new BodyReader(req.body, () => req.trailers(), retries !== undefined && retries.attempts > 0 ? p.maxReplayBytes : 0, call, empty);
+    for (const m of d.mirrors) {
+      if (m.percent < 100 && p.random() * 100 >= m.percent) continue;
+      const copy = MirrorCopy.start(p, ctx, m, head, req.protocol === 'HTTP/2', req.bodyless);
+      if (copy !== undefined) body.addTap(copy);
+    }
+    // Istio leaves the route timeout off unless a VirtualService sets one; plain HTTP keeps the
+    // listener's request timeout as before, gRPC (often long streams) only its own grpc-timeout.
+    const routeMs = d.route?.timeoutMs ?? (req.grpc ? 0 : p.timeouts.requestMs);
+    call.forward(fwd, body, routeMs, req.grpc ? grpcTimeoutMs(req.header('grpc-timeout')) : undefined);
+  }
+
+  /**
+   * HTTP/1 upstreams carry one request per connection at a time, so connectionPool.tcp.maxConnections
+   * bounds the requests in flight to the cluster; up to http1MaxPendingRequests more wait in FIFO order
+   * for a slot (Envoy's pending queue), and beyond that the request overflows (503 UO). False when the
+   * request waits or was answered.
+   */
+  private connectionSlot(call: Call, d: Extract<RouteDecision, { kind: 'forward' }>, b: Breaker): boolean {
+    if (b.limits.maxConnections >= UNLIMITED) return true;
+    const take = (): void => {
+      b.connectionOpened();
+      call.slot = () => b.connectionClosed();
+    };
+    const decision = b.connectDecision();
+    if (decision === 'open') {
+      take();
+      return true;
+    }
+    const waiting = decision === 'pending' ? b.enqueue(() => {
+      if (call.finished) return;
+      take();
+      this.proceed(call, d);
+    }) : undefined;
+    if (waiting === undefined) {
+      this.parts.metrics.overflows.inc({ service: d.to.service.key, limit: 'pending' });
+      call.local(503, CATALOG.UPSTREAM_OVERFLOW.message, 'UO');
+      return false;
+    }
+    call.slot = () => waiting.cancel();
+    return false;
+  }
+
+  /** The retry budget of a cluster (Envoy's: a share of its active requests; maxRetries caps it). */
+  private budgetFor(dest: ResolvedDestination): RetryBudget {
+    const max = dest.policy.connectionPool?.maxRetries;
+    const have = this.budgets.get(dest.cluster);
+    if (have !== undefined && have.max === max) return have.budget;
+    const budget = new RetryBudget({ ...this.parts.retryBudget, ...(max !== undefined ? { maxRetries: max } : {}) });
+    this.budgets.set(dest.cluster, { max, budget });
+    return budget;
+  }
+}
+
+/** A fresh hash-cookie value: 16 hex digits from the injected random. */
+function cookieToken(random: () => number): string {
+  let s = '';
+  for (let i = 0; i < 4; i++) s += Math.floor(random() * 0x10000).toString(16).padStart(4, '0');
+  return s;
+}
