@@ -102,8 +102,8 @@ function protectedKind(kind: number): boolean {
 }
 
 /** Adds the kept field lines; `drop` says which kinds are hop-by-hop in this direction. Returns extra text. */
-function addFields(h: Head, drop: (kind: number) => boolean, dropsFraming = false): string {
-  if (!h.hasHopByHop && h.connTokens === undefined && !(dropsFraming && h.chunked)) {
+function addFields(h: Head, drop: (kind: number) => boolean): string {
+  if (!h.hasHopByHop && h.connTokens === undefined) {
     if (h.count > 0) addRange(h.lineEnd, h.offs[h.count * 5 - 1]!);
     return '';
   }
@@ -127,14 +127,6 @@ function dropRequest(kind: number): boolean {
     kind === H.CONNECTION || kind === H.KEEP_ALIVE || kind === H.PROXY_CONNECTION || kind === H.TRAILER ||
     kind === H.UPGRADE || kind === H.EXPECT
   );
-}
-
-function dropResponse(kind: number): boolean {
-  return kind === H.CONNECTION || kind === H.KEEP_ALIVE || kind === H.PROXY_CONNECTION || kind === H.TE || kind === H.TRAILER || kind === H.UPGRADE;
-}
-
-function dropResponseDechunked(kind: number): boolean {
-  return dropResponse(kind) || kind === H.TRANSFER_ENCODING;
 }
 
 /**
@@ -181,41 +173,4 @@ export function upstreamRequestHead(h: Head, rw: RequestRewrite, body?: Buffer, 
   let text = addFields(h, dropRequest);
   if (h.hostCount === 0) text += `host: ${rw.host}\r\n`;
   return assemble(h.buf, line, text, h.requestIdIdx < 0 ? rw.idSeq : -1, !h.forwardedProto, body, bs, be);
-}
-
-/** What the downstream response head says about the connection and the body's coding. */
-export interface ResponseRewrite {
-  /** Adds "connection: close" (the client asked, the proxy drains, or the body is close-delimited). */
-  readonly close: boolean;
-  /** HTTP/1.0 client that asked for keep-alive: say so explicitly. */
-  readonly keepAlive10: boolean;
-  /** The proxy re-frames the body: 'chunk' a close-delimited body, 'dechunk' for an HTTP/1.0 client. */
-  readonly reframe: 'none' | 'chunk' | 'dechunk';
-}
-
-/**
- * The downstream response head: status line as HTTP/1.1 (the proxy's own version), hop-by-hop fields
- * removed, the proxy's Connection (and Transfer-Encoding when it re-frames) added. body[bs, be) is
- * appended to the same buffer.
- */
-export function downstreamResponseHead(h: Head, rw: ResponseRewrite, body?: Buffer, bs = 0, be = 0): Buffer {
-  const src = h.buf;
-  nRanges = 0;
-  let line = '';
-  if (h.minor === 1) addRange(h.start, h.lineEnd);
-  else line = `HTTP/1.1${src.toString('latin1', h.start + 8, h.lineEnd)}`;
-  const dechunk = rw.reframe === 'dechunk';
-  let tail = addFields(h, dechunk ? dropResponseDechunked : dropResponse, dechunk);
-  if (rw.reframe === 'chunk') tail += 'transfer-encoding: chunked\r\n';
-  if (rw.close) tail += 'connection: close\r\n';
-  else if (rw.keepAlive10) tail += 'connection: keep-alive\r\n';
-  return assemble(src, line, tail, -1, false, body, bs, be);
-}
-
-/** A complete response the proxy makes up itself (errors): text/plain with a length. */
-export function localResponse(status: number, reason: string, body: string, close: boolean): string {
-  return (
-    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-    `${close ? 'connection: close\r\n' : ''}\r\n${body}`
-  );
 }

@@ -106,7 +106,7 @@ export class InboundHandler {
       index: () => DESTINATION_LOOKUP,
       draining: () => this.closing,
       engine: this.engine,
-      engineOnly: true,
+      noRouting: true,
     });
     this.h2 = new H2Downstream(this.engine, { metrics, timeouts });
   }

@@ -40,7 +40,8 @@ export class BodyReader {
   private listening = false;
 
   constructor(
-    private readonly body: Readable,
+    /** The request (its body stream is only asked for when the body is not known to be empty). */
+    private readonly req: { readonly body: Readable },
     private readonly trailers: () => HeaderList | undefined,
     /** Replay bound; past it no retry is possible. */
     private readonly maxReplay: number,
@@ -51,6 +52,10 @@ export class BodyReader {
      */
     private readonly empty = false,
   ) {}
+
+  private get stream(): Readable {
+    return this.req.body;
+  }
 
   /** True while every byte read so far is kept (a new try can be sent the whole body). */
   get replayable(): boolean {
@@ -84,20 +89,20 @@ export class BodyReader {
       return this.onEnd();
     }
     this.start();
-    this.body.resume();
+    this.stream.resume();
   }
 
   /** The current try is over: stop reading until the next one is attached. */
   detach(): void {
     this.target = undefined;
-    if (!this.ended && !this.broken) this.body.pause();
+    if (!this.ended && !this.broken) this.stream.pause();
   }
 
   /** The try took its fill (write returned false) and now takes more. */
   drained(): void {
     if (this.waiting && this.target !== undefined) {
       this.waiting = false;
-      this.body.resume();
+      this.stream.resume();
     }
   }
 
@@ -108,8 +113,8 @@ export class BodyReader {
     for (const t of this.taps) if (!this.ended) t.abandon();
     this.taps = [];
     if (this.listening) {
-      this.body.removeListener('data', this.onData);
-      this.body.removeListener('end', this.onEnd);
+      this.stream.removeListener('data', this.onData);
+      this.stream.removeListener('end', this.onEnd);
     }
   }
 
@@ -117,7 +122,7 @@ export class BodyReader {
     if (this.started) return;
     this.started = true;
     this.listening = true;
-    const b = this.body;
+    const b = this.stream;
     b.on('data', this.onData);
     b.once('end', this.onEnd);
     b.once('error', this.onBroken);
@@ -134,12 +139,12 @@ export class BodyReader {
     if (this.taps.length > 0) this.taps = this.taps.filter((t) => t.feed(chunk));
     const t = this.target;
     if (t === undefined) {
-      this.body.pause();
+      this.stream.pause();
       return;
     }
     if (!t.write(chunk)) {
       this.waiting = true;
-      this.body.pause();
+      this.stream.pause();
     }
   };
 

@@ -217,6 +217,11 @@ export class Call implements SinkEvents, BodyEvents {
     }
   }
 
+  /** @internal an informational response: passed on while nothing final was sent. */
+  onInterim(status: number, headers: HeaderList): void {
+    if (!this.committed) this.sink.interim?.(status, responseFields(headers));
+  }
+
   /** @internal */
   onData(chunk: Buffer): void {
     this.respBytes += chunk.length;
@@ -241,7 +246,8 @@ export class Call implements SinkEvents, BodyEvents {
     this.attempt = undefined;
     this.termination = f.message;
     if (f.afterHeaders || this.committed) {
-      this.addFlag('UR');
+      // A malformed response body is the upstream's protocol error (Envoy's UPE), anything else a reset.
+      this.addFlag(f.kind === 'protocol' ? 'UPE' : 'UR');
       this.sink.reset();
       return this.finish();
     }

@@ -148,7 +148,7 @@ export class DestinationAdmission implements Admission {
     fwd.budget.requestStarted();
     // An HTTP/2 request that ended with its headers has nothing to read (as on the source side).
     const empty = req.bodyless && req.protocol === 'HTTP/2';
-    const body = new BodyReader(req.body, () => req.trailers(), 0, call, empty);
+    const body = new BodyReader(req, () => req.trailers(), 0, call, empty);
     // No route timeout and no grpc-timeout deadline of this side's own: the source side keeps them.
     call.forward(fwd, body, 0, undefined);
   }

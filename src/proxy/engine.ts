@@ -11,7 +11,7 @@ import type { ResolvedDestination, RouteDecision } from '../route/types';
 import { CATALOG } from '../errors';
 import type { ConnContext } from '../conn/context';
 import { logger } from '../log';
-import { defaultHost, newRequestId } from '../codec/headers';
+import { defaultHost, nextRequestSeq, requestIdOf } from '../codec/headers';
 import { BodyReader } from './body';
 import { Call, type Forward } from './call';
 import { resolveDeps, type EngineDeps, type EngineParts } from './deps';
@@ -19,7 +19,8 @@ import { grpcTimeoutMs } from './grpc';
 import { hashKeyOf } from './hashkey';
 import { addProxyFields, applyEdits } from './headerops';
 import { MirrorCopy } from './mirror';
-import type { L7Handler, L7Request, L7Sink } from './types';
+import type { HeaderList, L7Handler, L7Request, L7Sink } from './types';
+import type { RawRequestHead, UpstreamHead } from '../upstream/attempt';
 
 const log = logger('l7');
 
@@ -122,11 +123,10 @@ export class L7Engine implements L7Handler {
     }
     call.admitted = true;
     // The request id goes upstream and into the access log; one is made when the client sent none.
-    if (call.requestId === null) call.requestId = newRequestId();
-    let headers = applyEdits(req.headers(), d.headers?.request);
-    headers = addProxyFields(headers, { requestId: req.header('x-request-id') === undefined ? call.requestId : undefined });
+    const idSeq = call.requestId === null ? nextRequestSeq() : -1;
+    if (idSeq >= 0) call.requestId = requestIdOf(idSeq);
     const authority = d.rewrite?.authority ?? (req.authority !== '' ? req.authority : defaultHost(ctx.service.hosts[0], ctx.port.number, ctx.vip.address));
-    const head = { method: req.method, path: d.rewrite?.path ?? req.path, authority, headers };
+    const head = new ForwardHead(req, d, authority, idSeq >= 0 ? call.requestId! : undefined, idSeq);
     const lb = dest.policy.loadBalancer;
     const hash = hashKeyOf(lb !== undefined && 'consistentHash' in lb ? lb.consistentHash.key : undefined, req, () => cookieToken(p.random));
     const fwd: Forward = {
@@ -141,10 +141,10 @@ export class L7Engine implements L7Handler {
     };
     fwd.budget.requestStarted();
     const retries = d.route?.retries;
-    // An HTTP/2 request that ended with its headers has nothing to read (HTTP/1 bodies are read to
-    // keep the connection's framing, so they always go through the stream).
-    const empty = req.bodyless && req.protocol === 'HTTP/2';
-    const body = new BodyReader(req.body, () => req.trailers(), retries !== undefined && retries.attempts > 0 ? p.maxReplayBytes : 0, call, empty);
+    // A request known to have no body (HTTP/2 END_STREAM on its headers, HTTP/1 without length or
+    // chunks) has nothing to read: no stream is made or listened to.
+    const empty = req.bodyless;
+    const body = new BodyReader(req, () => req.trailers(), retries !== undefined && retries.attempts > 0 ? p.maxReplayBytes : 0, call, empty);
     for (const m of d.mirrors) {
       if (m.percent < 100 && p.random() * 100 >= m.percent) continue;
       const copy = MirrorCopy.start(p, ctx, m, head, req.protocol === 'HTTP/2', req.bodyless);
@@ -195,6 +195,41 @@ export class L7Engine implements L7Handler {
     const budget = new RetryBudget({ ...this.parts.retryBudget, ...(max !== undefined ? { maxRetries: max } : {}) });
     this.budgets.set(dest.cluster, { max, budget });
     return budget;
+  }
+}
+
+/**
+ * Where a forwarded request goes, as the tries send it. The field list is built only when a transport
+ * asks for it: an HTTP/1 request the route leaves as it is goes upstream as its own head's bytes (raw).
+ */
+class ForwardHead implements UpstreamHead {
+  readonly method: string;
+  readonly path: string;
+  readonly raw: RawRequestHead | undefined;
+  private list: HeaderList | undefined;
+
+  constructor(
+    private readonly req: L7Request,
+    private readonly d: Extract<RouteDecision, { kind: 'forward' }>,
+    readonly authority: string,
+    /** The x-request-id the proxy made (the client sent none). */
+    private readonly madeId: string | undefined,
+    idSeq: number,
+  ) {
+    this.method = req.method;
+    this.path = d.rewrite?.path ?? req.path;
+    const h = req.rawHead;
+    this.raw = h !== undefined && d.rewrite === undefined && d.headers?.request === undefined
+      ? { head: h, host: h.hostCount === 0 ? authority : '', idSeq: h.requestIdIdx < 0 ? idSeq : -1 }
+      : undefined;
+  }
+
+  get headers(): HeaderList {
+    if (this.list === undefined) {
+      const edited = applyEdits(this.req.headers(), this.d.headers?.request);
+      this.list = addProxyFields(edited, { requestId: this.madeId });
+    }
+    return this.list;
   }
 }
 

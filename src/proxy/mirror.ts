@@ -38,7 +38,8 @@ export class MirrorCopy implements BodyTap {
     this.service = m.to.service.key;
     const cp = m.to.policy.connectionPool;
     const opts = cp?.connectTimeoutMs !== undefined ? { connectTimeoutMs: cp.connectTimeoutMs } : {};
-    const shadow: UpstreamHead = { ...head, authority: shadowAuthority(head.authority) };
+    // Never the raw head: the copy goes with its own authority.
+    const shadow: UpstreamHead = { method: head.method, path: head.path, authority: shadowAuthority(head.authority), headers: head.headers };
     const ev = {
       onResponse: (status: number) => {
         if (status >= 500) this.settle('failed');

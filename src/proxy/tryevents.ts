@@ -10,6 +10,7 @@ export interface TryOwner {
   readonly body: { drained(): void } | undefined;
   onResponse(status: number, headers: HeaderList, endStream: boolean): void;
   onData(chunk: Buffer): void;
+  onInterim(status: number, headers: HeaderList): void;
   onEnd(trailers: HeaderList | undefined): void;
   onFailure(f: AttemptFailure): void;
   bug(err: unknown): void;
@@ -50,6 +51,15 @@ export class TryEvents implements AttemptEvents {
     if (!this.mine()) return;
     try {
       this.call.onEnd(trailers);
+    } catch (err) {
+      this.call.bug(err);
+    }
+  }
+
+  onInterim(status: number, headers: HeaderList): void {
+    if (!this.mine()) return;
+    try {
+      this.call.onInterim(status, headers);
     } catch (err) {
       this.call.bug(err);
     }

@@ -3,6 +3,7 @@
 // faults, retries, mirroring and telemetry are written once. Kept minimal so every adapter stays small.
 import type { Readable } from 'node:stream';
 import type { HeaderList } from '../codec/fields';
+import type { Head } from '../codec/h1head';
 import type { ConnContext } from '../conn/context';
 import type { RequestView, RouteDecision } from '../route/types';
 
@@ -30,6 +31,11 @@ export interface L7Request extends RequestView {
   readonly bodyless: boolean;
   /** Request trailers, once the body ended; undefined when there were none. */
   trailers(): HeaderList | undefined;
+  /**
+   * The parsed HTTP/1 head, for an HTTP/1 transport to copy when the route changes nothing in it
+   * (upstream/attempt.ts RawRequestHead); valid until the response ends. Other protocols: undefined.
+   */
+  readonly rawHead?: Head;
 }
 
 /** What the engine tells the sink's owner back; set once with watch(). */
@@ -47,6 +53,8 @@ export interface L7Sink {
    * follows (no body, no trailers).
    */
   respond(status: number, headers: HeaderList, endStream: boolean): void;
+  /** An informational (1xx) response before the final one; sinks that cannot send one leave it out. */
+  interim?(status: number, headers: HeaderList): void;
   /** Body bytes; false asks the engine to wait for SinkEvents.drain. */
   write(chunk: Buffer): boolean;
   /** Ends the response, with trailers when given (HTTP/2; HTTP/1.1 chunked; dropped where impossible). */

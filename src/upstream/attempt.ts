@@ -4,6 +4,7 @@
 // trailers, or how it failed (with enough detail to classify the failure: connect, refused stream,
 // reset before or after the head, a request never processed).
 import type { HeaderList } from '../codec/fields';
+import type { Head } from '../codec/h1head';
 
 export type { HeaderList };
 
@@ -27,6 +28,8 @@ export interface AttemptEvents {
   onResponse(status: number, headers: HeaderList, endStream: boolean): void;
   /** Body bytes; the chunk is the receiver's to keep. */
   onData(chunk: Buffer): void;
+  /** An informational (1xx) response before the final one, other than 100 and 101 (103 Early Hints). */
+  onInterim?(status: number, headers: HeaderList): void;
   onEnd(trailers: HeaderList | undefined): void;
   onFailure(f: AttemptFailure): void;
   /** The upstream takes request bytes again after write() returned false. */
@@ -40,6 +43,21 @@ export interface UpstreamHead {
   readonly authority: string;
   /** Lower-case names, no pseudo-headers, no host, no hop-by-hop fields (except `te: trailers`). */
   readonly headers: HeaderList;
+  /**
+   * The HTTP/1 request head as the client sent it, when the route changes nothing in it: an HTTP/1
+   * transport copies its bytes (codec/headers.ts upstreamRequestHead) instead of writing `headers`
+   * one by one. Same meaning as the fields above; valid while the try is being sent.
+   */
+  readonly raw?: RawRequestHead;
+}
+
+/** A parsed HTTP/1 request head to forward byte for byte (hop-by-hop fields dropped, ids added). */
+export interface RawRequestHead {
+  readonly head: Head;
+  /** Host to add when the client sent none (HTTP/1.0). */
+  readonly host: string;
+  /** Counter value of the x-request-id to add when the request carries none; -1 = it has one. */
+  readonly idSeq: number;
 }
 
 export interface Attempt {

@@ -8,13 +8,11 @@ import { CATALOG, type CatalogEntry } from '../../errors';
 import type { Expiring } from '../../conn/deadlines';
 import { contextOf, type ConnContext } from '../../conn/context';
 import { logger } from '../../log';
-import { Exchange } from './exchange';
 import type { Downstream, H1Exchange, Http1Deps } from './types';
 import { EngineExchange } from './request';
 import { H1RequestView } from './view';
 import type { Head } from '../../codec/h1head';
 import { HeadParser, MAX_HEAD_BYTES } from '../../codec/h1parse';
-import { planH1 } from './plan';
 import { clientErrorAnswer, HEADERS_TIMEOUT_CODE, recordRejected } from './reject';
 
 const log = logger('http1');
@@ -47,7 +45,6 @@ class H1Conn implements Downstream, Expiring {
   private lingerAt = 0;
   private lingerBytes = -1;
   private progressAt = 0;
-  private corked = false;
 
   constructor(
     private readonly proxy: Http1Proxy,
@@ -119,14 +116,17 @@ class H1Conn implements Downstream, Expiring {
     }
   }
 
-  /** The fast path for what it can do (h1plan.ts), the engine for the rest. */
+  /** Every request is the engine's; the route is drawn here on the parsed head (see Http1Deps.noRouting). */
   private exchangeFor(head: Head): H1Exchange {
     const deps = this.deps;
     const now = deps.deadlines.now();
-    if (deps.engineOnly === true) return new EngineExchange(this, head, now, { view: new H1RequestView(head, this.ctx) }, deps.engine);
-    const plan = planH1(deps.index(), deps.balancers, this.ctx, head, Math.random);
-    if (plan.kind === 'engine') return new EngineExchange(this, head, now, plan, deps.engine);
-    return new Exchange(this, head, now, plan);
+    const view = new H1RequestView(head, this.ctx);
+    if (deps.noRouting === true) return new EngineExchange(this, head, now, { view }, deps.engine);
+    const index = deps.index();
+    // Re-resolves the connection's service after a reload before routing on it.
+    this.ctx.upstreams(index);
+    const decision = index.router.route(this.ctx.service, this.ctx.port, view, Math.random);
+    return new EngineExchange(this, head, now, { view, decision }, deps.engine);
   }
 
   /** Keeps pipelined bytes until the outstanding response is done. */
@@ -156,18 +156,6 @@ class H1Conn implements Downstream, Expiring {
     return typeof data === 'string' ? s.write(data, 'latin1') : s.write(data);
   }
 
-  corkTurn(): void {
-    const s = this.socket;
-    if (this.corked || s.destroyed || s.writableEnded) return;
-    this.corked = true;
-    s.cork();
-    process.nextTick(this.uncork);
-  }
-
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.socket.uncork();
-  };
 
   pause(reason: number): void {
     if (this.paused === 0) this.socket.pause();

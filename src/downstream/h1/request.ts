@@ -31,7 +31,6 @@ export class EngineExchange implements L7Request, L7Sink {
   readonly protocol: L7Protocol;
   readonly grpc: boolean;
   readonly bodyless: boolean;
-  readonly body: Readable;
   reqDone = false;
   // The engine keeps its own upstream deadlines; the connection's sweep only bounds how long the client
   // may take to send its body (downstreamRequestMs), as on the fast path.
@@ -40,7 +39,8 @@ export class EngineExchange implements L7Request, L7Sink {
   bodyAt = 0;
 
   // Snapshots: the connection recycles the parsed head as soon as the response ends, while the engine
-  // may still read the request (access log, mirrors).
+  // may still read the request (the access log). Field lists are made only when asked for: a request
+  // the route leaves as it is goes upstream as its head's own bytes (rawHead) and never needs them.
   readonly method: string;
   readonly path: string;
   readonly authority: string;
@@ -49,8 +49,12 @@ export class EngineExchange implements L7Request, L7Sink {
   readonly sourceLabels: Readonly<Record<string, string>>;
   readonly sourceNamespace: string;
   readonly sourcePrincipal: string;
-  private readonly all: HeaderList;
-  private readonly list: HeaderList;
+  private all: HeaderList | undefined;
+  private list: HeaderList | undefined;
+  /** The fields the access log reads, kept when the head is handed back before the log is written. */
+  private kept: { ua: string | undefined; xff: string | undefined } | undefined;
+  private readonly view: H1RequestView;
+  private stream: Readable | undefined;
   private readonly teTrailers: boolean;
   private readonly headMethod0: number;
   private readonly minor: number;
@@ -65,6 +69,8 @@ export class EngineExchange implements L7Request, L7Sink {
   /** The response head said "connection: close": the connection ends with this response. */
   private saidClose = false;
   private finished = false;
+  /** The response head, written with the first body bytes or at the end of the turn. */
+  private pendingHead: string | undefined;
 
   constructor(
     private readonly conn: Downstream,
@@ -82,7 +88,7 @@ export class EngineExchange implements L7Request, L7Sink {
     this.sourceLabels = v.sourceLabels;
     this.sourceNamespace = v.sourceNamespace;
     this.sourcePrincipal = v.sourcePrincipal;
-    [this.all, this.list] = fieldsOf(head);
+    this.view = v;
     this.teTrailers = head.teTrailers;
     this.headMethod0 = head.method0;
     this.minor = head.minor;
@@ -91,22 +97,42 @@ export class EngineExchange implements L7Request, L7Sink {
     this.protocol = head.minor === 0 ? 'HTTP/1.0' : 'HTTP/1.1';
     this.grpc = (this.header('content-type') ?? '').startsWith('application/grpc');
     this.bodyless = head.framing === 'none';
-    // A finished exchange no longer owns the connection's pause reasons (the next request may use 1).
-    this.body = new Readable({
-      read: () => {
-        if (!this.finished) conn.resume(PAUSE_BODY);
-      },
-    });
+  }
+
+  get rawHead(): Head | undefined {
+    return this.finished ? undefined : this.head;
+  }
+
+  /** The body stream, made on first use: a bodiless request (most) never makes one. */
+  get body(): Readable {
+    if (this.stream === undefined) {
+      // A finished exchange no longer owns the connection's pause reasons (the next request may use 1).
+      this.stream = new Readable({
+        read: () => {
+          if (!this.finished) this.conn.resume(PAUSE_BODY);
+        },
+      });
+      if (this.reqDone) this.stream.push(null);
+    }
+    return this.stream;
   }
 
   // ---- L7Request ---------------------------------------------------------------------------------
 
   header(name: string): string | undefined {
-    for (const [k, v] of this.all) if (k === name) return v;
-    return undefined;
+    if (this.all !== undefined) {
+      for (const [k, v] of this.all) if (k === name) return v;
+      return undefined;
+    }
+    if (this.kept === undefined) return this.view.header(name);
+    return name === 'user-agent' ? this.kept.ua : name === 'x-forwarded-for' ? this.kept.xff : undefined;
   }
 
   headers(): HeaderList {
+    if (this.list === undefined) {
+      if (this.finished) return [];
+      [this.all, this.list] = fieldsOf(this.head);
+    }
     return this.list;
   }
 
@@ -151,7 +177,7 @@ export class EngineExchange implements L7Request, L7Sink {
         this.conn.ctx.protocolError = true;
         // No error object: nobody may be listening yet (fault delay, before handle), and an unheard
         // 'error' would take the process down; the engine sees the 'close' (and gone()) instead.
-        this.body.destroy();
+        this.stream?.destroy();
         this.clientGone();
         return -1;
       }
@@ -174,7 +200,7 @@ export class EngineExchange implements L7Request, L7Sink {
   private endBody(): void {
     if (this.reqDone) return;
     this.reqDone = true;
-    this.body.push(null);
+    this.stream?.push(null);
     if (this.bodyAt !== 0) {
       this.bodyAt = 0;
       this.conn.rearm();
@@ -192,10 +218,10 @@ export class EngineExchange implements L7Request, L7Sink {
   clientGone(): void {
     if (this.finished) return;
     this.finished = true;
-    if (!this.reqDone) this.body.destroy();
+    if (!this.reqDone) this.stream?.destroy();
     this.conn.reset();
     this.events?.gone();
-    this.conn.exchangeDone(this, false, this.conn.deps.deadlines.now());
+    this.handBack(false);
   }
 
   downstreamDrained(): void {
@@ -212,10 +238,17 @@ export class EngineExchange implements L7Request, L7Sink {
     this.events = events;
   }
 
+  interim(status: number, headers: HeaderList): void {
+    // HTTP/1.0 clients do not know informational responses.
+    if (this.finished || this.responded || this.minor === 0) return;
+    let text = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`;
+    for (const [k, v] of headers) text += `${k}: ${v}\r\n`;
+    this.conn.write(`${text}\r\n`);
+  }
+
   respond(status: number, headers: HeaderList, endStream: boolean): void {
     if (this.finished || this.responded) return;
     this.responded = true;
-    this.conn.corkTurn();
     const noBody = endStream || this.headMethod0 === 1 || status === 204 || status === 304 || status < 200;
     let length: string | undefined;
     let text = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`;
@@ -239,30 +272,44 @@ export class EngineExchange implements L7Request, L7Sink {
       this.saidClose = true;
       text += 'connection: close\r\n';
     } else if (this.minor === 0) text += 'connection: keep-alive\r\n';
-    this.conn.write(`${text}\r\n`);
-    if (endStream) this.finish();
+    if (endStream) {
+      this.conn.write(`${text}\r\n`);
+      return this.finish();
+    }
+    // The head waits for the first body bytes of this turn to leave with them in one write (one
+    // syscall and one buffer, not two); what the turn does not bring, the head does not wait for.
+    this.pendingHead = `${text}\r\n`;
+    process.nextTick(this.flushHead);
   }
 
+  private readonly flushHead = (): void => {
+    const head = this.pendingHead;
+    if (head === undefined) return;
+    this.pendingHead = undefined;
+    if (!this.finished) this.conn.write(head);
+  };
+
   write(chunk: Buffer): boolean {
-    if (this.finished || chunk.length === 0) return true;
-    if (this.mode === 'chunked') {
-      this.conn.write(`${chunk.length.toString(16)}\r\n`);
-      this.conn.write(chunk);
-      return this.conn.write('\r\n');
-    }
-    if (this.mode === 'none') return true;
-    return this.conn.write(chunk);
+    if (this.finished || chunk.length === 0 || this.mode === 'none') return true;
+    const head = this.pendingHead;
+    this.pendingHead = undefined;
+    if (this.mode !== 'chunked') return this.conn.write(head === undefined ? chunk : withHead(head, '', chunk, ''));
+    return this.conn.write(withHead(head ?? '', `${chunk.length.toString(16)}\r\n`, chunk, '\r\n'));
   }
 
   end(trailers?: HeaderList): void {
     if (this.finished) return;
     if (!this.responded) this.respond(200, [], false);
+    let tail = '';
     if (this.mode === 'chunked') {
-      let t = '0\r\n';
+      tail = '0\r\n';
       // Trailers only to a client that said it takes them (TE: trailers).
-      if (trailers !== undefined && this.teTrailers) for (const [k, v] of trailers) t += `${k}: ${v}\r\n`;
-      this.conn.write(`${t}\r\n`);
+      if (trailers !== undefined && this.teTrailers) for (const [k, v] of trailers) tail += `${k}: ${v}\r\n`;
+      tail += '\r\n';
     }
+    const head = this.pendingHead ?? '';
+    this.pendingHead = undefined;
+    if (head !== '' || tail !== '') this.conn.write(head + tail);
     this.finish();
   }
 
@@ -270,7 +317,13 @@ export class EngineExchange implements L7Request, L7Sink {
     if (this.finished) return;
     this.finished = true;
     this.conn.reset();
-    this.conn.exchangeDone(this, false, this.conn.deps.deadlines.now());
+    this.handBack(false);
+  }
+
+  /** Gives the parsed head back to the connection (it recycles it), keeping what the log still reads. */
+  private handBack(keepAlive: boolean): void {
+    if (this.all === undefined && this.kept === undefined) this.kept = logFields(this.head);
+    this.conn.exchangeDone(this, keepAlive, this.conn.deps.deadlines.now());
   }
 
   private keepAlive(): boolean {
@@ -282,8 +335,28 @@ export class EngineExchange implements L7Request, L7Sink {
     this.finished = true;
     const keep = this.keepAlive();
     this.conn.resume(PAUSE_BODY);
-    this.conn.exchangeDone(this, keep, this.conn.deps.deadlines.now());
+    this.handBack(keep);
   }
+}
+
+/** HEAD + PREFIX + DATA + SUFFIX in one buffer (the texts are latin1: one byte per character). */
+function withHead(head: string, prefix: string, data: Buffer, suffix: string): Buffer {
+  const out = Buffer.allocUnsafe(head.length + prefix.length + data.length + suffix.length);
+  let at = out.write(head, 0, 'latin1');
+  at += out.write(prefix, at, 'latin1');
+  at += data.copy(out, at);
+  out.write(suffix, at, 'latin1');
+  return out;
+}
+
+/** The access log's fields of H (the log is written after the head went back to the connection). */
+function logFields(h: Head): { ua: string | undefined; xff: string | undefined } {
+  let ua: string | undefined;
+  for (let i = 0; i < h.count; i++) if (h.kinds[i] === H.USER_AGENT) {
+    ua = h.value(i);
+    break;
+  }
+  return { ua, xff: h.get(H.X_FORWARDED_FOR) };
 }
 
 /** [every field incl. host, the fields to forward], lower-case names. */

@@ -24,17 +24,18 @@ export interface Http1Deps {
   readonly draining: () => boolean;
   /** Mesh tunnel relay to dial instead of the endpoint, for this client (see OutboundDeps.dial). */
   readonly dial?: (client: Addr, target: Addr) => Addr | undefined;
-  /** Runs the requests the fast path does not do itself (h1plan.ts). */
+  /** Runs every request (src/proxy). */
   readonly engine: L7Handler;
   /**
-   * Every request goes to the engine and none is planned here: the destination side of the tunnel,
-   * whose engine authorizes each request and delivers it to the pod the source agent already chose
-   * (routing it again would be wrong, and the fast path cannot authorize).
+   * Requests are not routed here: the destination side of the tunnel, whose engine authorizes each
+   * request and delivers it to the pod the source agent already chose (routing it again would be wrong).
+   * Otherwise the route is drawn on the parsed head before the request is handed on (cheaper than on
+   * the request's field lists).
    */
-  readonly engineOnly?: boolean;
+  readonly noRouting?: boolean;
 }
 
-/** One request on a connection: the raw fast path (Exchange) or a hand-off to the engine (EngineExchange). */
+/** One request on a connection (request.ts). */
 export interface H1Exchange {
   readonly head: Head;
   readonly reqDone: boolean;
@@ -54,8 +55,6 @@ export interface Downstream {
   readonly ctx: ConnContext;
   readonly deps: Http1Deps;
   write(data: Buffer | string): boolean;
-  /** Gathers this turn's writes into one (a response head with its body and end): one syscall, not three. */
-  corkTurn(): void;
   pause(reason: number): void;
   resume(reason: number): void;
   /** Drops the connection (a reset for the client). */

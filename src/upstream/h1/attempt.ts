@@ -6,11 +6,17 @@
 import type { Addr } from '../../capture/types';
 import type { HeaderList } from '../../codec/fields';
 import { ChunkedFramer } from '../../codec/h1chunked';
+import { upstreamRequestHead } from '../../codec/headers';
 import type { Framing, Head } from '../../codec/h1head';
 import type { Attempt, AttemptEvents, AttemptOptions, FailureKind, UpstreamHead } from '../attempt';
 import { CONNECT_TIMEOUT_CODE, errorCode } from '../failure';
 import { chunk, finishHead, lastChunk, requestFields, withBody, type RequestFields, type RequestFraming } from './request';
 import type { UpstreamConn, UpstreamOwner, UpstreamPool } from './pool';
+
+/** What a raw head says of its framing; its Connection field never goes upstream (hop-by-hop). */
+function rawFields(h: Head): RequestFields {
+  return { text: '', contentLength: h.framing === 'length' ? h.contentLength : -1, close: false };
+}
 
 function copyOf(buf: Buffer, s: number, e: number): Buffer {
   const out = Buffer.allocUnsafe(e - s);
@@ -67,8 +73,9 @@ class H1Try implements Attempt, UpstreamOwner {
     localAddress: string | undefined,
     fresh: boolean,
   ) {
-    // Validated before any connection is taken: a bad field throws with nothing to clean up.
-    this.fields = requestFields(head.method, head.path, head.authority, head.headers);
+    // Validated before any connection is taken: a bad field throws with nothing to clean up. A raw
+    // head was validated by the strict parser that read it and is copied as it is.
+    this.fields = head.raw !== undefined ? rawFields(head.raw.head) : requestFields(head.method, head.path, head.authority, head.headers);
     const up = (this.up = (fresh ? undefined : pool.acquire(key)) ?? pool.connect(addr, key, localAddress));
     this.sock = up.socket;
     this.reused = up.uses > 0;
@@ -88,15 +95,23 @@ class H1Try implements Attempt, UpstreamOwner {
 
   /** Writes the head (with DATA, framed, or the TAIL text) and returns what the socket said. */
   private send(framing: RequestFraming, data: Buffer | undefined, tail = ''): boolean {
+    const raw = this.head.raw;
+    // A raw head keeps the client's own framing fields: the body goes as they say.
+    if (raw !== undefined) framing = raw.head.framing === 'length' ? 'length' : raw.head.framing === 'chunked' ? 'chunked' : 'none';
     this.framing = framing;
     if (this.flushing !== undefined) clearImmediate(this.flushing);
     this.flushing = undefined;
-    const text = finishHead(this.fields, framing, this.head.method) + tail;
     if (framing === 'length') {
       this.reqLeft = this.fields.contentLength;
       data = data === undefined ? undefined : this.clip(data);
     }
     this.reqDone = framing === 'none' || (framing === 'length' && this.reqLeft === 0);
+    if (raw !== undefined) {
+      const body = framing === 'chunked' && data !== undefined && data.length > 0 ? chunk(data) : data;
+      const out = upstreamRequestHead(raw.head, raw, body, 0, body?.length ?? 0);
+      return this.up!.socket.write(tail === '' ? out : Buffer.concat([out, Buffer.from(tail, 'latin1')]));
+    }
+    const text = finishHead(this.fields, framing, this.head.method) + tail;
     const out = framing === 'chunked' && data !== undefined && data.length > 0 ? chunk(data, text) : withBody(text, data);
     return this.up!.socket.write(out);
   }
@@ -180,13 +195,14 @@ class H1Try implements Attempt, UpstreamOwner {
       p.reset();
       off = r;
       if (h.status >= 200) {
-        this.final(h, up, data, off);
+        off = this.final(h, up, data, off);
         p.recycle(h);
         return off;
       }
+      // 100 Continue is the proxy's own business (it answered the client itself); other interim answers
+      // (103 Early Hints) go on; 101 answers an upgrade never asked for (no Upgrade field is forwarded).
+      if (h.status !== 100 && h.status !== 101) this.ev.onInterim?.(h.status, responseList(h, up));
       p.recycle(h);
-      // 100 Continue and other interim answers carry nothing for the caller; 101 answers an upgrade
-      // never asked for (the engine forwards no Upgrade field).
       if (h.status === 101) {
         this.fail('protocol', undefined, 'upstream switched protocols unasked');
         return -1;
@@ -195,21 +211,44 @@ class H1Try implements Attempt, UpstreamOwner {
     }
   }
 
-  private final(h: Head, up: UpstreamConn, data: Buffer, off: number): void {
+  /** The final response head: says it, and returns the offset the body starts at (or -1: all taken). */
+  private final(h: Head, up: UpstreamConn, data: Buffer, off: number): number {
     const framing: Framing = this.head.method === 'HEAD' ? 'none' : h.framing;
     const headers = responseList(h, up);
-    this.status = h.status;
     this.resFraming = framing;
     this.keepAlive = h.keepAlive;
     this.clearConnect();
     if (framing === 'none') {
       // Nothing follows: the connection is handed back before the caller hears the head.
+      this.status = h.status;
       this.complete(off < data.length);
-      return this.ev.onResponse(h.status, headers, true);
+      this.ev.onResponse(h.status, headers, true);
+      return -1;
     }
     if (framing === 'length') this.resLeft = h.contentLength;
-    else if (framing === 'chunked') this.chunks = new ChunkedFramer(true);
+    else if (framing === 'chunked') {
+      const f = (this.chunks = new ChunkedFramer(true));
+      if (off < data.length) {
+        // Chunks that came with the head are checked before the head is said: a response found broken
+        // there is still answered (502 UPE), since nothing has gone to the client yet.
+        const got: Buffer[] = [];
+        const end = f.feed(data, off, data.length, (b, s, e) => {
+          if (e > s) got.push(copyOf(b, s, e));
+        });
+        if (end < 0) {
+          this.fail('protocol', 'INVALID_CHUNK', `upstream protocol error: ${f.error}`);
+          return -1;
+        }
+        this.status = h.status;
+        this.ev.onResponse(h.status, headers, false);
+        for (const g of got) if (this.live) this.ev.onData(g);
+        if (this.live && f.done) this.finish(end < data.length, f.trailers());
+        return -1;
+      }
+    }
+    this.status = h.status;
     this.ev.onResponse(h.status, headers, false);
+    return off;
   }
 
   private readBody(data: Buffer, off: number): void {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HeadParser, type Head } from '../../../src/codec/h1parse';
 import {
-  defaultHost, downstreamResponseHead, droppedRequestField, HOP_BY_HOP, localResponse, newRequestId, nextRequestSeq, originPath, requestIdOf, upstreamRequestHead, type ResponseRewrite,
+  defaultHost, droppedRequestField, HOP_BY_HOP, newRequestId, nextRequestSeq, originPath, requestIdOf, upstreamRequestHead,
 } from '../../../src/codec/headers';
 
 function head(text: string, isRequest: boolean): Head {
@@ -75,62 +75,6 @@ test('request head and the first body bytes come out as one buffer', () => {
   assert.equal(out.toString('latin1'), `POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n${ADDED}\r\nhello`);
 });
 
-const NO_REFRAME: ResponseRewrite = { close: false, keepAlive10: false, reframe: 'none' };
-
-const RESPONSE_CASES: { name: string; text: string; rw: ResponseRewrite; want: string }[] = [
-  {
-    name: 'hop-by-hop stripped, end-to-end kept in order',
-    text: 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive, X-Internal\r\nKeep-Alive: timeout=5\r\nX-Internal: 1\r\nSet-Cookie: a\r\nSet-Cookie: b\r\n\r\n',
-    rw: NO_REFRAME,
-    want: 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nSet-Cookie: a\r\nSet-Cookie: b\r\n\r\n',
-  },
-  {
-    name: 'connection: close added while draining',
-    text: 'HTTP/1.1 200 OK\r\nA: 1\r\n\r\n',
-    rw: { ...NO_REFRAME, close: true },
-    want: 'HTTP/1.1 200 OK\r\nA: 1\r\nconnection: close\r\n\r\n',
-  },
-  {
-    name: 'chunked passes through with its Transfer-Encoding',
-    text: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n',
-    rw: NO_REFRAME,
-    want: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n',
-  },
-  {
-    name: 'de-chunked for an HTTP/1.0 client: no Transfer-Encoding, close-delimited',
-    text: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nA: 1\r\n\r\n',
-    rw: { close: true, keepAlive10: false, reframe: 'dechunk' },
-    want: 'HTTP/1.1 200 OK\r\nA: 1\r\nconnection: close\r\n\r\n',
-  },
-  {
-    name: 'close-delimited body re-chunked for an HTTP/1.1 client',
-    text: 'HTTP/1.0 200 OK\r\nA: 1\r\n\r\n',
-    rw: { close: false, keepAlive10: false, reframe: 'chunk' },
-    want: 'HTTP/1.1 200 OK\r\nA: 1\r\ntransfer-encoding: chunked\r\n\r\n',
-  },
-  {
-    name: 'HTTP/1.0 keep-alive client is told so',
-    text: 'HTTP/1.1 204 No Content\r\n\r\n',
-    rw: { close: false, keepAlive10: true, reframe: 'none' },
-    want: 'HTTP/1.1 204 No Content\r\nconnection: keep-alive\r\n\r\n',
-  },
-];
-
-for (const c of RESPONSE_CASES) {
-  test(`response head: ${c.name}`, () => {
-    assert.equal(downstreamResponseHead(head(c.text, false), c.rw).toString('latin1'), c.want);
-  });
-}
-
-test('response head and the first body bytes come out as one buffer', () => {
-  const h = head('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok', false);
-  assert.equal(downstreamResponseHead(h, NO_REFRAME, h.buf, h.end, h.end + 2).toString('latin1'), 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
-});
-
-test('local responses are sized, and say close when asked', () => {
-  assert.equal(localResponse(503, 'Service Unavailable', 'no healthy upstream', false), 'HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: 19\r\n\r\nno healthy upstream');
-  assert.match(localResponse(504, 'Gateway Timeout', 'x', true), /\r\nconnection: close\r\n\r\nx$/);
-});
 
 test('request ids written into heads match their text form, at both ends of the counter', () => {
   for (const idSeq of [0, 1, 0xffffff, 0x1000000, 2 ** 48 - 1]) {

@@ -61,7 +61,7 @@ test('BodyReader: nothing is read before a try attaches; a retry gets the kept b
   const src = new PassThrough();
   src.write('ab');
   const events: string[] = [];
-  const r = new BodyReader(src, () => [['x-t', '1']], 100, { ended: () => events.push('ended'), broken: () => events.push('broken') });
+  const r = new BodyReader({ body: src }, () => [['x-t', '1']], 100, { ended: () => events.push('ended'), broken: () => events.push('broken') });
   await tick();
   assert.equal(r.bytes, 0, 'unread until attached');
   const first = new Collect();
@@ -85,7 +85,7 @@ test('BodyReader: nothing is read before a try attaches; a retry gets the kept b
 
 test('BodyReader: past the replay bound no retry is possible; backpressure pauses the client side', async () => {
   const src = new PassThrough();
-  const r = new BodyReader(src, () => undefined, 4, { ended: () => undefined, broken: () => undefined });
+  const r = new BodyReader({ body: src }, () => undefined, 4, { ended: () => undefined, broken: () => undefined });
   const t = new Collect();
   t.full = true;
   r.attach(t);
@@ -108,7 +108,7 @@ test('BodyReader: a lagging tap drops out, a complete one finishes, a broken bod
     let n = 0;
     return { feed: () => keep(++n), finish: () => log.push(`${name} finished`), abandon: () => log.push(`${name} abandoned`) };
   };
-  const r = new BodyReader(src, () => undefined, 0, { ended: () => undefined, broken: () => log.push('broken') });
+  const r = new BodyReader({ body: src }, () => undefined, 0, { ended: () => undefined, broken: () => log.push('broken') });
   r.addTap(tap('steady', () => true));
   r.addTap(tap('laggard', (n) => n < 2));
   r.attach(new Collect());
@@ -120,7 +120,7 @@ test('BodyReader: a lagging tap drops out, a complete one finishes, a broken bod
 
   const src2 = new PassThrough();
   const log2: string[] = [];
-  const r2 = new BodyReader(src2, () => undefined, 0, { ended: () => undefined, broken: () => log2.push('broken') });
+  const r2 = new BodyReader({ body: src2 }, () => undefined, 0, { ended: () => undefined, broken: () => log2.push('broken') });
   r2.addTap({ feed: () => true, finish: () => log2.push('finished'), abandon: () => log2.push('abandoned') });
   r2.attach(new Collect());
   src2.write('x');
@@ -132,7 +132,7 @@ test('BodyReader: a lagging tap drops out, a complete one finishes, a broken bod
 test('BodyReader: a known-empty body ends at the first attach without reading the stream; a retry gets the end again', () => {
   const src = new PassThrough();
   const log: string[] = [];
-  const r = new BodyReader(src, () => undefined, 100, { ended: () => log.push('ended'), broken: () => log.push('broken') }, true);
+  const r = new BodyReader({ body: src }, () => undefined, 100, { ended: () => log.push('ended'), broken: () => log.push('broken') }, true);
   r.addTap({ feed: () => true, finish: () => log.push('tap finished'), abandon: () => log.push('tap abandoned') });
   assert.equal(r.ended, false, 'not ended before a try is attached');
   const first = new Collect();
