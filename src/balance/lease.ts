@@ -54,6 +54,11 @@ export class Lease {
     return ejected ? { ejected, passive: this.owner.outlier === undefined } : NOT_EJECTED;
   }
 
+  /** A new try of the same endpoint (a resend that is not a retry), starting at NOW. */
+  again(now: number): Lease {
+    return new Lease(this.owner, this.target, this.panic, now);
+  }
+
   /** Ends the load without judging the endpoint (the client left, the call timed out as a whole). */
   release(now: number): void {
     if (!this.open) return;

@@ -87,6 +87,7 @@ export async function createOutboundListener(opts: { host: string; port: number;
     index: () => deps.index(),
     rateLimiter: deps.rateLimiter ?? new LocalRateLimiter(),
     pool,
+    deadlines,
     ...(deps.dial ? { dial: deps.dial } : {}),
   });
   const http1 = new Http1Proxy({ ...common, pool, draining: () => closing, engine });

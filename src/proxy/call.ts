@@ -4,6 +4,7 @@
 // through finish(): metrics and the access log exactly once, breaker and budget released.
 import type { ClusterBalancer } from '../balance/cluster';
 import type { PickInput } from '../balance/algorithm';
+import type { Lease } from '../balance/lease';
 import type { Target } from '../balance/target';
 import type { Service } from '../config/model';
 import type { HttpRoute, RetryPolicy } from '../config/traffic';
@@ -64,7 +65,6 @@ export class Call implements SinkEvents, BodyEvents {
   private tried: Set<string> | undefined;
   /** @internal the try whose events count (TryEvents checks it). */
   attempt: Attempt | undefined;
-  private attemptT0 = 0;
   private retries = 0;
   private retryInFlight = false;
   private resent = false;
@@ -75,8 +75,11 @@ export class Call implements SinkEvents, BodyEvents {
   private routeTimer: NodeJS.Timeout | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private routeMs = 0;
-  /** A try is out and not yet settled (its load is counted on the endpoint). */
-  private tryOpen = false;
+  private coarse = false;
+  /** When the coarse clock ends this call (Expiring); 0 = not on the clock. */
+  deadline = 0;
+  /** The current try's endpoint, which reports the try's outcome to its balancer (load, ejection). */
+  private lease: Lease | undefined;
 
   constructor(
     parts: EngineParts,
@@ -124,7 +127,9 @@ export class Call implements SinkEvents, BodyEvents {
   }
 
   /** Starts forwarding: timeouts, then the first try. */
-  forward(fwd: Forward, body: BodyReader, routeMs: number, grpcMs: number | undefined): void {
+  /** COARSE: ROUTE_MS is the listener's default, kept by the coarse clock rather than a timer. */
+  forward(fwd: Forward, body: BodyReader, routeMs: number, grpcMs: number | undefined, coarse = false): void {
+    this.coarse = coarse;
     this.fwd = fwd;
     this.body = body;
     this.policy = fwd.route?.retries !== undefined && fwd.route.retries.attempts > 0 ? fwd.route.retries : undefined;
@@ -148,21 +153,19 @@ export class Call implements SinkEvents, BodyEvents {
     const input: PickInput = tried === undefined
       ? (hashKey !== undefined ? { hashKey, originalDst } : { originalDst })
       : (hashKey !== undefined ? { hashKey, originalDst, exclude: tried } : { originalDst, exclude: tried });
-    const pick = cb.pick(this.p.index().upstreams(dest.service, dest.port), input);
-    if (pick.kind === 'none') return this.fail('NO_HEALTHY_UPSTREAM', 'no endpoints');
-    if (pick.panic) this.p.metrics.panicPicks.inc({ service: dest.service.key });
-    this.startAttempt(pick.target);
+    const lease = cb.lease(this.p.index().upstreams(dest.service, dest.port), input, this.p.now());
+    if (lease === undefined) return this.fail('NO_HEALTHY_UPSTREAM', 'no endpoints');
+    if (lease.panic) this.p.metrics.panicPicks.inc({ service: dest.service.key });
+    this.startAttempt(lease);
   }
 
-  private startAttempt(t: Target): void {
-    const { dest, cb, head } = this.fwd!;
-    this.target = t;
+  private startAttempt(lease: Lease): void {
+    const { dest, head } = this.fwd!;
+    const t = (this.target = lease.target);
+    this.lease = lease;
     // Only a second try needs the set (exclude what was tried); most calls make one.
     if (this.firstTried === undefined) this.firstTried = t.key;
     else (this.tried ??= new Set([this.firstTried])).add(t.key);
-    cb.onStart(t);
-    this.tryOpen = true;
-    this.attemptT0 = this.p.now();
     const relay = this.p.dial?.(this.ctx.peer, t.addr);
     const key = relay !== undefined ? `relay|${relay.address}` : t.key;
     const ev = new TryEvents(this);
@@ -179,14 +182,11 @@ export class Call implements SinkEvents, BodyEvents {
   private settleTry(result: number | 'connect-failure' | 'reset' | 'timeout'): void {
     clearTimeout(this.tryTimer);
     this.tryTimer = undefined;
-    const t = this.target;
-    if (t === undefined || !this.tryOpen) return;
-    this.tryOpen = false;
-    const { cb } = this.fwd!;
-    cb.onEnd(t, this.p.now() - this.attemptT0);
-    const ejected = cb.report(t, result);
+    const lease = this.lease;
+    if (lease === undefined || !lease.active) return;
+    const s = lease.settle(result, this.p.now());
     // nodemesh_endpoint_ejections_total is passive health's; outlier ejections have their own metric.
-    if (result === 'connect-failure') this.p.metrics.connectFailure(t, ejected && cb.outlier === undefined);
+    if (result === 'connect-failure') this.p.metrics.connectFailure(lease.target, s.ejected && s.passive);
     this.endRetry();
   }
 
@@ -257,7 +257,7 @@ export class Call implements SinkEvents, BodyEvents {
     if (f.unprocessed && !this.resent && this.body!.replayable) {
       this.resent = true;
       this.body!.detach();
-      return this.startAttempt(this.target!);
+      return this.startAttempt(this.lease!.again(this.p.now()));
     }
     const v = f.kind === 'protocol' ? UPE : classifyUpstreamError(f.code, f.kind === 'connect-failure' ? 'connect' : 'before-headers');
     const flags = this.flags.length;
@@ -311,8 +311,16 @@ export class Call implements SinkEvents, BodyEvents {
 
   /** The request body ended: the route timeout starts (Envoy's, from the end of the request). */
   ended(): void {
-    if (this.finished || this.routeMs <= 0 || this.routeTimer !== undefined) return;
-    this.routeTimer = setTimeout(() => this.guard(() => this.timedOut()), this.routeMs);
+    if (this.finished || this.routeMs <= 0 || this.routeTimer !== undefined || this.deadline !== 0) return;
+    if (!this.coarse) return void (this.routeTimer = setTimeout(() => this.guard(() => this.timedOut()), this.routeMs));
+    const clock = this.p.deadlines;
+    this.deadline = clock.now() + this.routeMs;
+    clock.add(this);
+  }
+
+  /** @internal the coarse clock: the default request timeout passed. */
+  expire(): void {
+    this.guard(() => this.timedOut());
   }
 
   broken(): void {
@@ -355,6 +363,7 @@ export class Call implements SinkEvents, BodyEvents {
     clearTimeout(this.waitTimer);
     clearTimeout(this.tryTimer);
     clearTimeout(this.routeTimer);
+    if (this.coarse) this.p.deadlines.delete(this);
     clearTimeout(this.deadlineTimer);
     const a = this.attempt;
     this.attempt = undefined;
@@ -362,11 +371,8 @@ export class Call implements SinkEvents, BodyEvents {
       this.upLocal = a.localAddress();
       a.abort();
     }
-    if (this.tryOpen && this.target !== undefined) {
-      // Ended with the try still out (client gone, route timeout): release its load, judge nothing.
-      this.tryOpen = false;
-      this.fwd?.cb.onEnd(this.target, this.p.now() - this.attemptT0);
-    }
+    // Ended with the try still out (client gone, route timeout): release its load, judge nothing.
+    this.lease?.release(this.p.now());
     this.body?.close();
     const slot = this.slot;
     this.slot = undefined;

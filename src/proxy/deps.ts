@@ -43,6 +43,11 @@ export interface EngineDeps {
    * delivery address in front of local pods. Its connections are pooled apart from unbound ones.
    */
   readonly localAddress?: string;
+  /**
+   * The coarse clock (conn/deadlines.ts) that bounds requests by the listener's default request
+   * timeout without a timer each; default: the engine's own. A VirtualService timeout keeps a timer.
+   */
+  readonly deadlines?: Deadlines;
 }
 
 /** EngineDeps with every default applied. */
@@ -60,12 +65,16 @@ export const DEFAULT_MIRROR_BUFFER = 256 * 1024;
 export function resolveDeps(d: EngineDeps): EngineParts {
   const t = d.timeouts;
   const owned: { close(): void }[] = [];
+  let deadlines = d.deadlines;
+  if (deadlines === undefined) {
+    const own = (deadlines = new Deadlines(tickFor(t)));
+    owned.push(own);
+  }
   let pool = d.pool;
   if (pool === undefined) {
-    // Its own clock only sweeps idle connections (a shared pool is swept by its owner's).
-    const sweeps = new Deadlines(tickFor(t));
-    const own = (pool = new UpstreamPool({ idleMs: t.upstreamIdleMs, connectTimeoutMs: t.connectMs }, sweeps));
-    owned.push({ close: () => (sweeps.close(), own.close()) });
+    // The engine's clock sweeps its own pool's idle connections (a shared pool is swept by its owner's).
+    const own = (pool = new UpstreamPool({ idleMs: t.upstreamIdleMs, connectTimeoutMs: t.connectMs }, deadlines));
+    owned.push(own);
   }
   const h2 = d.h2 ?? new H2Pool({ connectTimeoutMs: t.connectMs, idleTimeoutMs: t.upstreamIdleMs });
   if (d.h2 === undefined) owned.push(h2);
@@ -80,6 +89,7 @@ export function resolveDeps(d: EngineDeps): EngineParts {
     localAddress: d.localAddress,
     pool,
     h2,
+    deadlines,
     owned,
   };
 }

@@ -153,7 +153,7 @@ export class L7Engine implements L7Handler {
     // Istio leaves the route timeout off unless a VirtualService sets one; plain HTTP keeps the
     // listener's request timeout as before, gRPC (often long streams) only its own grpc-timeout.
     const routeMs = d.route?.timeoutMs ?? (req.grpc ? 0 : p.timeouts.requestMs);
-    call.forward(fwd, body, routeMs, req.grpc ? grpcTimeoutMs(req.header('grpc-timeout')) : undefined);
+    call.forward(fwd, body, routeMs, req.grpc ? grpcTimeoutMs(req.header('grpc-timeout')) : undefined, d.route?.timeoutMs === undefined);
   }
 
   /**
