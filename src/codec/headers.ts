@@ -53,7 +53,7 @@ function writeIdLine(out: Buffer, at: number, seq: number): number {
 /**
  * Hop-by-hop fields by name (RFC 9110 7.6.1, plus proxy-connection and HTTP/2's http2-settings): never
  * forwarded in either direction, and illegal in HTTP/2. The one list for header lists (engine, HTTP/2);
- * parsed HTTP/1 heads drop the same fields by kind (h1engine.ts, dropRequest/dropResponse below).
+ * parsed HTTP/1 request heads drop the same fields by kind (hopByHopRequestKind below).
  * `te` is among them: a request keeps it only as "trailers" (the caller checks that first).
  */
 export const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'http2-settings']);
@@ -122,7 +122,12 @@ function addFields(h: Head, drop: (kind: number) => boolean): string {
   return text;
 }
 
-function dropRequest(kind: number): boolean {
+/**
+ * The request fields a proxy never forwards, by the parser's field kind: HOP_BY_HOP's (TE is reduced to
+ * "trailers" by its users) and Expect (the proxy answers 100-continue itself). Used by the raw head copy
+ * below and by the field lists of downstream/h1/request.ts.
+ */
+export function hopByHopRequestKind(kind: number): boolean {
   return (
     kind === H.CONNECTION || kind === H.KEEP_ALIVE || kind === H.PROXY_CONNECTION || kind === H.TRAILER ||
     kind === H.UPGRADE || kind === H.EXPECT
@@ -170,7 +175,7 @@ export function upstreamRequestHead(h: Head, rw: RequestRewrite, body?: Buffer, 
   let line = '';
   if (h.minor === 1 && h.buf[h.targetStart] === 47 /* / */) addRange(h.start, h.lineEnd);
   else line = `${h.method} ${originPath(h.target)} HTTP/1.1\r\n`;
-  let text = addFields(h, dropRequest);
+  let text = addFields(h, hopByHopRequestKind);
   if (h.hostCount === 0) text += `host: ${rw.host}\r\n`;
   return assemble(h.buf, line, text, h.requestIdIdx < 0 ? rw.idSeq : -1, !h.forwardedProto, body, bs, be);
 }

@@ -7,6 +7,7 @@ import { STATUS_CODES } from 'node:http';
 import { Readable } from 'node:stream';
 import { ChunkedFramer } from '../../codec/h1chunked';
 import { H, type Head } from '../../codec/h1head';
+import { hopByHopRequestKind } from '../../codec/headers';
 import type { Downstream } from './types';
 import type { RouteDecision } from '../../route/types';
 import type { H1RequestView } from './view';
@@ -24,8 +25,10 @@ export interface EngineHandOff {
   readonly decision?: RouteDecision;
 }
 
-/** Request fields the engine must not forward (hop-by-hop, framing, and the host it carries itself). */
-const DROP = new Set<number>([H.HOST, H.CONNECTION, H.KEEP_ALIVE, H.PROXY_CONNECTION, H.TRANSFER_ENCODING, H.UPGRADE, H.EXPECT, H.TRAILER, H.TE]);
+/** Fields left out of the list besides the hop-by-hop ones: the transport frames, authority is the host. */
+function notForwarded(kind: number): boolean {
+  return hopByHopRequestKind(kind) || kind === H.HOST || kind === H.TRANSFER_ENCODING;
+}
 
 export class EngineExchange implements L7Request, L7Sink {
   readonly protocol: L7Protocol;
@@ -372,7 +375,7 @@ function fieldsOf(h: Head): [HeaderList, HeaderList] {
       if (h.teTrailers) fwd.push(['te', 'trailers']);
       continue;
     }
-    if (DROP.has(kind)) continue;
+    if (notForwarded(kind)) continue;
     if (h.connTokens !== undefined && h.connTokens.includes(name)) continue;
     fwd.push([name, value]);
   }
