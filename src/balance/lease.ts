@@ -25,6 +25,9 @@ const NOT_EJECTED: Settled = Object.freeze({ ejected: false, passive: false });
 
 export class Lease {
   private open = true;
+  private judged = false;
+  /** When the outcome was judged (the response head): the latency the balancer learns. */
+  private judgedAt = 0;
 
   constructor(
     private readonly owner: LeaseOwner,
@@ -47,9 +50,20 @@ export class Lease {
    * endpoint's load with the try's latency and judges the endpoint. Later calls do nothing.
    */
   settle(result: OutlierResult, now: number): Settled {
-    if (!this.open) return NOT_EJECTED;
-    this.open = false;
-    this.owner.onEnd(this.target, now - this.startedAt, now);
+    const s = this.judge(result, now);
+    this.release(now);
+    return s;
+  }
+
+  /**
+   * Judges the endpoint by RESULT, once, while the request stays active on it: a response head whose
+   * body is still to come (least request counts a download until its end). The latency the balancer
+   * learns is the time to this judgement.
+   */
+  judge(result: OutlierResult, now: number): Settled {
+    if (!this.open || this.judged) return NOT_EJECTED;
+    this.judged = true;
+    this.judgedAt = now;
     const ejected = this.owner.report(this.target, result, now);
     return ejected ? { ejected, passive: this.owner.outlier === undefined } : NOT_EJECTED;
   }
@@ -59,10 +73,10 @@ export class Lease {
     return new Lease(this.owner, this.target, this.panic, now);
   }
 
-  /** Ends the load without judging the endpoint (the client left, the call timed out as a whole). */
+  /** Ends the load, once; unjudged, the endpoint is not judged at all (the client left, a resend). */
   release(now: number): void {
     if (!this.open) return;
     this.open = false;
-    this.owner.onEnd(this.target, now - this.startedAt, now);
+    this.owner.onEnd(this.target, (this.judged ? this.judgedAt : now) - this.startedAt, now);
   }
 }

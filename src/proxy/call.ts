@@ -178,13 +178,17 @@ export class Call implements SinkEvents, BodyEvents {
     this.body!.attach(a);
   }
 
-  /** The current try is over (head, failure or timeout): latency and load bookkeeping, once. */
+  /**
+   * The current try is judged (its head, failure or timeout), once. A response head keeps the request
+   * active on the endpoint until the response ends (finish releases it); anything else ends it now.
+   */
   private settleTry(result: number | 'connect-failure' | 'reset' | 'timeout'): void {
     clearTimeout(this.tryTimer);
     this.tryTimer = undefined;
     const lease = this.lease;
     if (lease === undefined || !lease.active) return;
-    const s = lease.settle(result, this.p.now());
+    const now = this.p.now();
+    const s = typeof result === 'number' ? lease.judge(result, now) : lease.settle(result, now);
     // nodemesh_endpoint_ejections_total is passive health's; outlier ejections have their own metric.
     if (result === 'connect-failure') this.p.metrics.connectFailure(lease.target, s.ejected && s.passive);
     this.endRetry();
@@ -244,6 +248,16 @@ export class Call implements SinkEvents, BodyEvents {
   onFailure(f: AttemptFailure): void {
     this.upLocal = this.attempt!.localAddress();
     this.attempt = undefined;
+    // Never processed (a refused stream, a pooled connection the server had closed): once, the same
+    // endpoint again, on a fresh connection or session. Not a retry, and nothing to judge it by.
+    if (f.unprocessed && !f.afterHeaders && !this.committed && !this.resent && this.body!.replayable) {
+      clearTimeout(this.tryTimer);
+      const now = this.p.now();
+      this.lease!.release(now);
+      this.resent = true;
+      this.body!.detach();
+      return this.startAttempt(this.lease!.again(now));
+    }
     this.termination = f.message;
     if (f.afterHeaders || this.committed) {
       // A malformed response body is the upstream's protocol error (Envoy's UPE), anything else a reset.
@@ -252,13 +266,6 @@ export class Call implements SinkEvents, BodyEvents {
       return this.finish();
     }
     this.settleTry(f.kind === 'connect-failure' ? 'connect-failure' : 'reset');
-    // Never processed (a refused stream, a pooled connection the server had closed): once, the same
-    // endpoint again, on a fresh connection or session; not a retry.
-    if (f.unprocessed && !this.resent && this.body!.replayable) {
-      this.resent = true;
-      this.body!.detach();
-      return this.startAttempt(this.lease!.again(this.p.now()));
-    }
     const v = f.kind === 'protocol' ? UPE : classifyUpstreamError(f.code, f.kind === 'connect-failure' ? 'connect' : 'before-headers');
     const flags = this.flags.length;
     if (this.retryAfter({ kind: f.kind === 'connect-failure' || f.kind === 'refused-stream' ? f.kind : 'reset' })) return;
@@ -302,6 +309,8 @@ export class Call implements SinkEvents, BodyEvents {
     this.p.metrics.retries.inc({ service, outcome: 'sent' });
     this.attempt?.abort();
     this.attempt = undefined;
+    // A retried response head was judged; the request leaves that endpoint now.
+    this.lease?.release(this.p.now());
     body.detach();
     this.wait(backoffMs(policy, this.retries - 1, this.p.random), () => this.tryNext());
     return true;
@@ -348,6 +357,9 @@ export class Call implements SinkEvents, BodyEvents {
     if (this.finished) return;
     this.termination = 'upstream request timeout';
     this.addFlag('UT');
+    // A try still waiting for its head timed out: the endpoint is judged by it (Envoy's local-origin
+    // timeout), so one that accepts connections and never answers gets ejected.
+    if (!this.committed && this.attempt !== undefined) this.settleTry('timeout');
     if (this.committed) {
       this.sink.reset();
       return this.finish();

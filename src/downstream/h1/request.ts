@@ -359,7 +359,13 @@ function logFields(h: Head): { ua: string | undefined; xff: string | undefined }
     ua = h.value(i);
     break;
   }
-  return { ua, xff: h.get(H.X_FORWARDED_FOR) };
+  let xff: string | undefined;
+  for (let i = 0; i < h.count; i++) if (h.kinds[i] === H.X_FORWARDED_FOR) {
+    xff = h.value(i);
+    break;
+  }
+  // The first value of each, as header() gives it while the head is in use.
+  return { ua, xff };
 }
 
 /** [every field incl. host, the fields to forward], lower-case names. */

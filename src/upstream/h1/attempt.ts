@@ -147,7 +147,11 @@ class H1Try implements Attempt, UpstreamOwner {
     if (!this.live || up === undefined || this.reqDone) return;
     const hasTrailers = trailers !== undefined && trailers.length > 0;
     if (this.framing === undefined) {
-      if (this.fields.contentLength >= 0) this.send('length', undefined);
+      // A raw head that says chunked frames its (here empty) body chunked: the last chunk must follow.
+      if (this.head.raw?.head.framing === 'chunked') {
+        this.send('chunked', undefined, lastChunk(trailers));
+        this.reqDone = true;
+      } else if (this.fields.contentLength >= 0) this.send('length', undefined);
       else if (!hasTrailers) this.send('none', undefined);
       else {
         this.send('chunked', undefined, lastChunk(trailers));

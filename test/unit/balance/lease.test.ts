@@ -59,3 +59,23 @@ test('lease: undefined when the cluster has no endpoint', () => {
   const svc = makeService([]);
   assert.equal(set.for(dest(svc)).lease([], {}, 0), undefined);
 });
+
+test('lease judge: the outcome is judged at the head while the load lasts until release, with the latency to the head', () => {
+  const set = new BalancerSet({ now: () => 0 });
+  const svc = makeService(addrs(1));
+  const cb = set.for(dest(svc, { loadBalancer: { simple: 'LEAST_REQUEST' } }));
+  const seen: { latency: number; now: number | undefined }[] = [];
+  const onEnd = cb.onEnd.bind(cb);
+  cb.onEnd = (target, latencyMs, now) => {
+    seen.push({ latency: latencyMs, now });
+    onEnd(target, latencyMs, now);
+  };
+  const l = cb.lease(upstreamsOf(svc), {}, 100)!;
+  l.judge(200, 130);
+  assert.equal(cb.load(l.target.key)!.active, 1, 'still active after the head');
+  l.judge(503, 140);
+  l.release(900);
+  assert.equal(cb.load(l.target.key)!.active, 0);
+  assert.deepEqual(seen, [{ latency: 30, now: 900 }]);
+  assert.equal(cb.isEjected(l.target, 900), false);
+});
