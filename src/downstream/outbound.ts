@@ -71,7 +71,7 @@ export async function createOutboundListener(opts: { host: string; port: number;
   const timeouts = resolveTimeouts(deps.timeouts);
   const accessLog = deps.accessLog ?? new AccessLog();
   const deadlines = new Deadlines(tickFor(timeouts));
-  // One HTTP/1.1 pool for the fast path and the engine (the engine's tries time their own connects).
+  // One HTTP/1.1 pool for every try of this listener's engine (tries time their own connects).
   const pool = new UpstreamPool({ idleMs: timeouts.upstreamIdleMs, connectTimeoutMs: timeouts.connectMs }, deadlines);
   const sockets = new Set<net.Socket>();
   const warn = rateLimitedWarn(10_000);

@@ -80,7 +80,7 @@ export class InboundHandler {
     // never asked (the engine's deps are the source side's shape).
     const balancers = new BalancerSet();
     this.deadlines = new Deadlines(tickFor(timeouts));
-    // One HTTP/1.1 pool to the pods, the engine's (as on the source side, where the fast path shares it).
+    // One HTTP/1.1 pool to the pods: the engine's own.
     this.pool = new UpstreamPool({ idleMs: timeouts.upstreamIdleMs, connectTimeoutMs: timeouts.connectMs }, this.deadlines);
     this.engine = new L7Engine(
       {

@@ -1,6 +1,6 @@
 // What the L7 engine is built from, and the same with defaults filled in. The listener passes what it
 // already owns (metrics, balancers, timeouts, the current service index and router, its HTTP/1.1
-// keep-alive pool, shared with the fast path); the engine makes the upstream pools it is not given and
+// keep-alive pool and its deadline clock); the engine makes the upstream pools it is not given and
 // closes only those.
 import type { Addr } from '../capture/types';
 import type { BalancerSet } from '../balance/set';
@@ -35,7 +35,7 @@ export interface EngineDeps {
   readonly maxReplayBytes?: number;
   /** Bytes a mirror copy may lag behind before it is dropped (default 256 KiB). */
   readonly mirrorBufferBytes?: number;
-  /** HTTP/1.1 keep-alive connections (the fast path's pool, shared); default: the engine's own. */
+  /** HTTP/1.1 keep-alive connections (the listener's pool, shared); default: the engine's own. */
   readonly pool?: UpstreamPool;
   readonly h2?: H2Pool;
   /**

@@ -1,4 +1,4 @@
-// The protocol-neutral request and response the L7 engine works on. HTTP/1.x (the raw fast path),
+// The protocol-neutral request and response the L7 engine works on. HTTP/1.x (raw sockets),
 // HTTP/2 and gRPC downstreams each adapt their streams to L7Request + L7Sink, so routing, rate limits,
 // faults, retries, mirroring and telemetry are written once. Kept minimal so every adapter stays small.
 import type { Readable } from 'node:stream';

@@ -1,4 +1,4 @@
-// The request view the deciders read, and what the router decides. HTTP/1 (raw fast path), HTTP/2 and
+// The request view the deciders read, and what the router decides. HTTP/1 (on the parsed head), HTTP/2 and
 // gRPC all present a request as a RequestView, so routing, rate limiting and hashing are written once.
 import type { Service, ServicePort } from '../config/model';
 import type { HttpRoute, LocalRateLimit, TrafficPolicy, WeightedDestination } from '../config/traffic';

@@ -1,8 +1,8 @@
-// Entry points into the mesh tunnel for the outbound fast path: one Unix socket per (client workload,
+// Entry points into the mesh tunnel for the outbound side: one Unix socket per (client workload,
 // endpoint) in use, in a directory only the agent can open (0700; TCP on loopback would let any process of a
 // hostNetwork node borrow a workload's identity). The HTTP pool and the TCP proxy dial a relay exactly
 // as they dial an endpoint, and the relay carries each connection over an HBONE stream. The cost is one
-// local hop; what it buys is that the fast path never handles TLS or HTTP/2.
+// local hop; what it buys is that the HTTP/1 and TCP transports never handle TLS or HTTP/2.
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';

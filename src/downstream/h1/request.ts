@@ -1,6 +1,6 @@
-// An HTTP/1 request handed from the raw fast path to the protocol-neutral L7 engine (retries, faults,
-// mirrors, header edits, rewrites, local answers, rate limits, pool limits; on the destination side of
-// the tunnel, every request: authorization and delivery to the pod). It is the request's body
+// One HTTP/1 request as the executor sees it (src/proxy: routing, retries, faults, mirrors, edits, local
+// answers, limits; on the destination side of the tunnel, authorization and delivery to the pod). It
+// hands the parsed head on for a raw copy upstream when the route changes nothing. It is the request's body
 // source (decoded from the client's framing, with backpressure) and its response sink (written back as
 // HTTP/1.1: the upstream's length when known, else chunked, close-delimited for HTTP/1.0 clients).
 import { STATUS_CODES } from 'node:http';
@@ -36,7 +36,7 @@ export class EngineExchange implements L7Request, L7Sink {
   readonly bodyless: boolean;
   reqDone = false;
   // The engine keeps its own upstream deadlines; the connection's sweep only bounds how long the client
-  // may take to send its body (downstreamRequestMs), as on the fast path.
+  // may take to send its body (downstreamRequestMs).
   readonly connectAt = 0;
   readonly requestAt = 0;
   bodyAt = 0;
@@ -153,7 +153,7 @@ export class EngineExchange implements L7Request, L7Sink {
     const end = this.framing === 'none' ? off : this.body_(buf, off);
     if (this.framing === 'none') this.endBody();
     if (end < 0) {
-      // Broken before the engine saw the request: record it here, as the fast path does (DPE).
+      // Broken before the engine saw the request: recorded here (DPE).
       this.conn.ctx.requestStats(this.conn.deps.metrics, false, this.conn.ctx.service, undefined).record(0, 'DPE', this.conn.deps.deadlines.now() - this.t0, 0, 0);
       return end;
     }

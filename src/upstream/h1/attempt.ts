@@ -1,5 +1,5 @@
-// The HTTP/1.1 try: one request on a keep-alive connection of UpstreamPool (the pool the fast path
-// uses), with the connection's own response parser. The head leaves with the first body bytes when they
+// The HTTP/1.1 try: one request on a keep-alive connection of UpstreamPool, with the connection's own
+// response parser. A raw request head (UpstreamHead.raw) is copied as its bytes. The head leaves with the first body bytes when they
 // come in the same turn; the body goes by Content-Length, chunked (with trailers) or not at all; the
 // response is decoded by its framing and handed on as fresh copies (the pool reads into one shared
 // buffer). The connection goes back to the pool only after a clean, complete exchange.

@@ -13,7 +13,7 @@ import { logger } from '../../log';
 
 const log = logger('upstream');
 
-/** What the connection's current owner (a fast-path exchange, an engine try) hears from it. */
+/** What the connection's current owner (an HTTP/1.1 try, h1/attempt.ts) hears from it. */
 export interface UpstreamOwner {
   onUpConnect(): void;
   /** `chunk` is only valid during the call (it views the shared read buffer). */
@@ -32,10 +32,7 @@ export interface PoolOptions {
   readonly idleMs: number;
   /** Idle connections kept per endpoint. */
   readonly maxIdlePerEndpoint?: number;
-  /**
-   * Connect timeout for owners that do not keep their own deadline (the engine's HTTP/1.1 tries; the
-   * fast path times connects on the listener's deadlines). 0 or unset: none.
-   */
+  /** Connect timeout of a try that opens a connection, unless its cluster sets one. 0 or unset: none. */
   readonly connectTimeoutMs?: number;
 }
 
