@@ -2,21 +2,19 @@
 // with backoff to other endpoints while policy, budget and the kept body allow, per-try, route and
 // grpc-timeout deadlines, the response streamed back with backpressure both ways. Every ending goes
 // through finish(): metrics and the access log exactly once, breaker and budget released.
-import type { ClusterBalancer } from '../balance/cluster';
-import type { PickInput } from '../balance/algorithm';
 import type { Lease } from '../balance/lease';
 import type { Target } from '../balance/target';
 import type { Service } from '../config/model';
-import type { HttpRoute, RetryPolicy } from '../config/traffic';
+import type { RetryPolicy } from '../config/traffic';
 import { CATALOG, type ErrorName } from '../errors';
 import type { ConnContext } from '../conn/context';
 import { logger } from '../log';
-import { backoffMs, shouldRetry, type AttemptOutcome, type RetryBudget } from '../route/retry';
-import type { HeaderEdits, ResolvedDestination } from '../route/types';
+import { backoffMs, shouldRetry, type AttemptOutcome } from '../route/retry';
 import { classifyUpstreamError, type FailureVerdict } from '../upstream/failure';
-import { attemptOptions, startTry, type Attempt, type AttemptFailure, type UpstreamHead } from './attempt';
+import { attemptOptions, startTry, type Attempt, type AttemptFailure } from './attempt';
 import type { BodyEvents, BodyReader } from './body';
 import type { EngineParts } from './deps';
+import { Tried, type Forward } from './forward';
 import { grpcStatusOf } from './grpc';
 import { applyEdits, responseFields } from './headerops';
 import { answer, record } from './record';
@@ -25,18 +23,6 @@ import type { HeaderList, L7Request, L7Sink, SinkEvents } from './types';
 
 const log = logger('l7');
 const UPE: FailureVerdict = { error: 'UPSTREAM_PROTOCOL', flag: 'UPE', status: 502, eject: false };
-
-/** What admission settled for a forwarded request. */
-export interface Forward {
-  readonly dest: ResolvedDestination;
-  readonly cb: ClusterBalancer;
-  readonly route: HttpRoute | undefined;
-  readonly head: UpstreamHead;
-  readonly responseEdits: HeaderEdits | undefined;
-  readonly hashKey: string | undefined;
-  readonly setCookie: string | undefined;
-  readonly budget: RetryBudget;
-}
 
 export class Call implements SinkEvents, BodyEvents {
   readonly t0: number;
@@ -60,9 +46,7 @@ export class Call implements SinkEvents, BodyEvents {
   private termination: string | null = null;
   private policy: RetryPolicy | undefined;
   private target: Target | undefined;
-  /** Endpoints tried: the first, then a set once there is a second. */
-  private firstTried: string | undefined;
-  private tried: Set<string> | undefined;
+  private readonly tried = new Tried();
   /** @internal the try whose events count (TryEvents checks it). */
   attempt: Attempt | undefined;
   private retries = 0;
@@ -148,11 +132,7 @@ export class Call implements SinkEvents, BodyEvents {
   private tryNext(): void {
     if (this.finished) return;
     const { dest, cb, hashKey } = this.fwd!;
-    const originalDst = this.ctx.vip.address;
-    const tried = this.firstTried === undefined ? undefined : (this.tried ??= new Set([this.firstTried]));
-    const input: PickInput = tried === undefined
-      ? (hashKey !== undefined ? { hashKey, originalDst } : { originalDst })
-      : (hashKey !== undefined ? { hashKey, originalDst, exclude: tried } : { originalDst, exclude: tried });
+    const input = this.tried.input(hashKey, this.ctx.vip.address);
     const lease = cb.lease(this.p.index().upstreams(dest.service, dest.port), input, this.p.now());
     if (lease === undefined) return this.fail('NO_HEALTHY_UPSTREAM', 'no endpoints');
     if (lease.panic) this.p.metrics.panicPicks.inc({ service: dest.service.key });
@@ -163,9 +143,7 @@ export class Call implements SinkEvents, BodyEvents {
     const { dest, head } = this.fwd!;
     const t = (this.target = lease.target);
     this.lease = lease;
-    // Only a second try needs the set (exclude what was tried); most calls make one.
-    if (this.firstTried === undefined) this.firstTried = t.key;
-    else (this.tried ??= new Set([this.firstTried])).add(t.key);
+    this.tried.add(t.key);
     const relay = this.p.dial?.(this.ctx.peer, t.addr);
     const key = relay !== undefined ? `relay|${relay.address}` : t.key;
     const ev = new TryEvents(this);

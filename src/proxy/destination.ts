@@ -20,7 +20,8 @@ import type { SourceInfo } from '../telemetry/labels';
 import type { HttpStats } from '../telemetry/metrics';
 import { defaultHost } from '../codec/headers';
 import { BodyReader } from './body';
-import type { Call, Forward } from './call';
+import type { Call } from './call';
+import type { Forward } from './forward';
 import type { Admission } from './engine';
 
 const log = logger('l7');
