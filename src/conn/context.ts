@@ -72,6 +72,18 @@ export class ConnContext {
     return grpc ? metrics.grpc(this.source, service, target) : metrics.http(this.source, service, target);
   }
 
+  /** "ip:port" of the address the client dialled and of the client, made once per connection (access log). */
+  get vipText(): string {
+    return (this.vipStr ??= `${this.vip.address}:${this.vip.port}`);
+  }
+
+  get peerText(): string {
+    return (this.peerStr ??= `${this.peer.address}:${this.peer.port}`);
+  }
+
+  private vipStr: string | undefined;
+  private peerStr: string | undefined;
+
   /** Request stats for this connection's source and `target` (the service's when none was picked). */
   httpStats(metrics: Metrics, target: Target | undefined): HttpStats {
     if (this.stats === undefined || target !== this.statsTarget || this.service !== this.statsService) {

@@ -17,7 +17,8 @@ import type { EngineParts } from './deps';
 import { Tried, type Forward } from './forward';
 import { grpcStatusOf } from './grpc';
 import { applyEdits, responseFields } from './headerops';
-import { answer, record } from './record';
+import { record } from '../telemetry/record';
+import { answer } from './answer';
 import { TryEvents } from './tryevents';
 import type { HeaderList, L7Request, L7Sink, SinkEvents } from './types';
 
@@ -373,7 +374,7 @@ export class Call implements SinkEvents, BodyEvents {
       this.fwd.budget.requestEnded();
     }
     if (this.code === 0 && this.flags.length === 0) this.addFlag('DC');
-    record(this.p, this.ctx, this.req, {
+    record(this.p.metrics, this.p.accessLog, this.ctx, this.req, {
       code: this.code,
       flags: this.flags.length === 0 ? '-' : this.flags.join(','),
       grpcStatus: this.grpcStatus,

@@ -6,7 +6,8 @@ import type { AttemptOptions, UpstreamHead } from '../../src/upstream/attempt';
 import { CONNECT_TIMEOUT_CODE } from '../../src/upstream/failure';
 import { h1Attempt } from '../../src/upstream/h1/attempt';
 import { keyWith, UpstreamConn, UpstreamPool } from '../../src/upstream/h1/pool';
-import { closedPort, origin, Recorder, type Origin } from './fixtures/raw-h1';
+import { origin, Recorder, type Origin } from './fixtures/raw-h1';
+import { closedPort } from './proxy-helpers';
 
 const GET: UpstreamHead = { method: 'GET', path: '/p?q=1', authority: 'svc.test', headers: [['x-a', '1']] };
 

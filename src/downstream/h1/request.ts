@@ -354,17 +354,14 @@ function withHead(head: string, prefix: string, data: Buffer, suffix: string): B
 
 /** The access log's fields of H (the log is written after the head went back to the connection). */
 function logFields(h: Head): { ua: string | undefined; xff: string | undefined } {
-  let ua: string | undefined;
-  for (let i = 0; i < h.count; i++) if (h.kinds[i] === H.USER_AGENT) {
-    ua = h.value(i);
-    break;
-  }
-  let xff: string | undefined;
-  for (let i = 0; i < h.count; i++) if (h.kinds[i] === H.X_FORWARDED_FOR) {
-    xff = h.value(i);
-    break;
-  }
   // The first value of each, as header() gives it while the head is in use.
+  let ua: string | undefined;
+  let xff: string | undefined;
+  for (let i = 0; i < h.count; i++) {
+    const kind = h.kinds[i];
+    if (kind === H.USER_AGENT) ua ??= h.value(i);
+    else if (kind === H.X_FORWARDED_FOR) xff ??= h.value(i);
+  }
   return { ua, xff };
 }
 

@@ -1,0 +1,66 @@
+// The one record per finished request: Istio metrics (request_protocol "grpc" for gRPC; the
+// connection context picks the reporter's labels, source or destination) and the Envoy-style access
+// log, one entry per side as Envoy writes them. Every request ending of the executor comes here.
+import type { Target } from '../balance/target';
+import type { Service } from '../config/model';
+import type { ConnContext } from '../conn/context';
+import { startTime, type AccessLog } from './accesslog';
+import type { Metrics } from './metrics';
+
+/** Everything one finished request reports. */
+export interface CallRecord {
+  readonly code: number;
+  /** Envoy response flags, comma-joined, '-' when none. */
+  readonly flags: string;
+  readonly grpcStatus: string;
+  readonly durationMs: number;
+  readonly requestBytes: number;
+  readonly responseBytes: number;
+  /** Request start to the upstream response head; < 0 when none came. */
+  readonly upstreamMs: number;
+  readonly service: Service;
+  readonly target: Target | undefined;
+  readonly cluster: string;
+  readonly upstreamLocal: string | null;
+  readonly requestId: string | null;
+  readonly termination: string | null;
+}
+
+/** What the record reads of the request (proxy/types.ts L7Request satisfies it). */
+export interface RecordedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly protocol: string;
+  readonly authority: string;
+  readonly grpc: boolean;
+  header(name: string): string | undefined;
+}
+
+export function record(metrics: Metrics, accessLog: AccessLog, ctx: ConnContext, req: RecordedRequest, r: CallRecord): void {
+  // The context knows which side reports (source or destination labels).
+  const stats = ctx.requestStats(metrics, req.grpc, r.service, r.target);
+  stats.record(r.code, r.flags, r.durationMs, r.requestBytes, r.responseBytes, r.grpcStatus);
+  if (!accessLog.enabled) return;
+  accessLog.write({
+    start_time: startTime(r.durationMs),
+    method: req.method,
+    path: req.path,
+    protocol: req.protocol,
+    response_code: r.code,
+    response_flags: r.flags,
+    bytes_received: r.requestBytes,
+    bytes_sent: r.responseBytes,
+    duration: Math.round(r.durationMs),
+    upstream_service_time: r.upstreamMs >= 0 ? Math.round(r.upstreamMs) : null,
+    x_forwarded_for: req.header('x-forwarded-for') ?? null,
+    user_agent: req.header('user-agent') ?? null,
+    request_id: r.requestId,
+    authority: req.authority === '' ? null : req.authority,
+    upstream_host: r.target?.key ?? null,
+    upstream_cluster: r.cluster,
+    upstream_local_address: r.upstreamLocal,
+    downstream_local_address: ctx.vipText,
+    downstream_remote_address: ctx.peerText,
+    connection_termination_details: r.termination,
+  });
+}
