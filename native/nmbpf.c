@@ -33,7 +33,7 @@ static int print_fn(enum libbpf_print_level level, const char *fmt, va_list args
 	return vfprintf(stderr, fmt, args);
 }
 
-int nm_object_load(const char *obj_path, const char *pin_dir, char *err, int errlen)
+int nm_object_open(const char *obj_path, const char *pin_dir, char *err, int errlen)
 {
 	libbpf_set_print(print_fn);
 	int slot = -1;
@@ -54,15 +54,41 @@ int nm_object_load(const char *obj_path, const char *pin_dir, char *err, int err
 		say(err, errlen, "open %s: %s", obj_path, strerror((int)-e));
 		return (int)e;
 	}
-	int rc = bpf_object__load(obj);
-	if (rc) {
-		say(err, errlen, "load %s: %s (a pinned map with an older layout? run 'nodemesh uninstall')",
-		    obj_path, strerror(-rc));
-		bpf_object__close(obj);
-		return rc;
-	}
 	objects[slot] = obj;
 	return slot;
+}
+
+int nm_object_set_max_entries(int handle, const char *map_name, unsigned int max_entries)
+{
+	if (handle < 0 || handle >= NM_MAX_OBJECTS || !objects[handle])
+		return -EBADF;
+	struct bpf_map *map = bpf_object__find_map_by_name(objects[handle], map_name);
+	if (!map)
+		return -ENOENT;
+	return bpf_map__set_max_entries(map, max_entries);
+}
+
+int nm_object_load_opened(int handle, char *err, int errlen)
+{
+	if (handle < 0 || handle >= NM_MAX_OBJECTS || !objects[handle])
+		return -EBADF;
+	int rc = bpf_object__load(objects[handle]);
+	if (rc) {
+		// libbpf reuses a pin only when type, sizes and max_entries all match.
+		say(err, errlen, "load %s: %s (a pinned map with another layout or size? run 'nodemesh uninstall')",
+		    bpf_object__name(objects[handle]), strerror(-rc));
+		nm_object_close(handle);
+	}
+	return rc;
+}
+
+int nm_object_load(const char *obj_path, const char *pin_dir, char *err, int errlen)
+{
+	int h = nm_object_open(obj_path, pin_dir, err, errlen);
+	if (h < 0)
+		return h;
+	int rc = nm_object_load_opened(h, err, errlen);
+	return rc ? rc : h;
 }
 
 int nm_object_prog_fd(int handle, const char *prog_name)

@@ -9,6 +9,12 @@
 
 /* Open and load one bpf object; maps marked LIBBPF_PIN_BY_NAME are created or reused under pin_dir. */
 int nm_object_load(const char *obj_path, const char *pin_dir, char *err, int errlen);
+/* The same in three steps, so map sizes can be set between open and load. Returns the handle. */
+int nm_object_open(const char *obj_path, const char *pin_dir, char *err, int errlen);
+/* max_entries of one of an opened object's maps (before load); -ENOENT when the object has no such map. */
+int nm_object_set_max_entries(int handle, const char *map_name, unsigned int max_entries);
+/* Loads an opened object (creating or reusing pins); on failure the handle is closed. */
+int nm_object_load_opened(int handle, char *err, int errlen);
 /* Program fd of a loaded object's program, by name. */
 int nm_object_prog_fd(int handle, const char *prog_name);
 void nm_object_close(int handle);

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { MeshConfig } from '../config/model';
+import { liveCgroupIds } from './cgroupids';
 import { MeshError } from '../errors';
 import { logger } from '../log';
 import { checkBpffs, checkCgroup2, checkPrivileges, ownCgroupId } from './env';
@@ -13,7 +14,10 @@ import {
   CONFIG_FLAGS, configFlags, configVal, decodeConn, decodeStats, GLOBAL_COUNTERS, inboundKey, ipToBytes, MTLS, SIZES, stripMapped, tuple, u32, u64, withConfigFlags,
   type GlobalCounter, type InboundMode,
 } from './layout';
-import { MAX_MESHED, planMaps, planMeshed } from './plan';
+import { capacityOf, capacityProblem, CAPACITY_FLAGS, CAPACITY_MAPS, mapNeeds, mapSizes, resolveCapacity, sizesWithPins, type MapCapacity, type PinnedSize } from './capacity';
+import { planSync, stateOf, type MapState, type SyncMap } from './diff';
+import { applyOps, dumpAll, readState } from './mapsync';
+import { planMaps, planMeshed } from './plan';
 import type { Addr, Datapath, KernelCounters, MapStat } from './types';
 
 const log = logger('capture');
@@ -38,17 +42,23 @@ export interface BpfOptions {
   objects: string;
   /** Where captured connections are sent (the outbound listener as pods reach it). */
   agent: Addr;
+  /** Map sizes for maps this start creates (defaults: maps.h); pinned maps keep theirs. */
+  capacity?: Partial<MapCapacity>;
 }
 
 export interface AttachReport {
   attached: string[];
   readopted: string[];
+  /** Pinned maps re-adopted with another size than asked for (the new size applies after uninstall). */
+  kept: PinnedSize[];
 }
 
 export class BpfDatapath implements Datapath {
   readonly mode = 'ebpf' as const;
   private readonly fds = new Map<MapName, number>();
   private readonly lib: NativeBpf;
+  /** What the maps were created with (max_entries read back): the limit every sync is checked against. */
+  readonly capacity: MapCapacity;
 
   private constructor(
     private readonly opts: BpfOptions,
@@ -56,6 +66,10 @@ export class BpfDatapath implements Datapath {
   ) {
     this.lib = native();
     for (const name of MAP_NAMES) this.fds.set(name, this.lib.objGet(path.join(opts.bpffs, name)));
+    this.capacity = capacityOf((name) => {
+      const fd = this.fds.get(name as MapName);
+      return fd === undefined ? undefined : this.lib.mapInfo(fd).maxEntries;
+    });
   }
 
   /** Preflight, load, attach (or re-adopt) and point the redirect at the agent. */
@@ -67,11 +81,17 @@ export class BpfDatapath implements Datapath {
       const f = path.join(opts.objects, `${o}.bpf.o`);
       if (!fs.existsSync(f)) throw new MeshError('BPF_OBJECT', `${f} is missing (run make)`);
     }
+    const requested = mapSizes(resolveCapacity(opts.capacity));
     fs.mkdirSync(opts.bpffs, { recursive: true });
-    const report = attachAll(native(), opts);
+    const lib = native();
+    const { sizes, kept } = sizesWithPins(requested, (name) => pinnedMaxEntries(lib, path.join(opts.bpffs, name)));
+    const report = { ...attachAll(lib, opts, sizes), kept };
     const dp = new BpfDatapath(opts, report);
     dp.configure();
-    log.info({ ...report, cgroup: opts.cgroup, bpffs: opts.bpffs }, 'datapath attached');
+    if (kept.length > 0) {
+      log.warn({ kept, bpffs: opts.bpffs }, "pinned maps kept with their size (their state survives the restart): a new size applies after 'nodemesh uninstall'");
+    }
+    log.info({ ...report, capacity: dp.capacity, cgroup: opts.cgroup, bpffs: opts.bpffs }, 'datapath attached');
     return dp;
   }
 
@@ -95,75 +115,56 @@ export class BpfDatapath implements Datapath {
     const own = u64(cg);
     const rc2 = this.lib.mapUpdate(this.fd('nm_exempt'), own, Buffer.from([1]));
     if (rc2 < 0) throw new MeshError('BPF_MAP', `exempting the agent's cgroup: errno ${-rc2}`);
-    // Earlier agents' cgroups (every restart gets a new one) would fill the map: only one agent runs.
+    // Earlier agents' cgroups (every restart gets a new one) would fill the map; an agent that still
+    // drains beside this one keeps its entry (its upstream connects must not be captured).
     const { keys, count } = this.lib.mapDump(this.fd('nm_exempt'), 8, 1, 64);
-    for (let i = 0; i < count; i++) {
-      const k = keys.subarray(i * 8, i * 8 + 8);
-      if (!k.equals(own)) this.lib.mapDelete(this.fd('nm_exempt'), k);
-    }
+    const others = Array.from({ length: count }, (_, i) => keys.readBigUInt64LE(i * 8)).filter((id) => id !== cg);
+    const live = others.length > 0 ? liveCgroupIds(others) : new Set<bigint>();
+    for (const id of others) if (!live.has(id)) this.lib.mapDelete(this.fd('nm_exempt'), u64(id));
   }
 
   /**
-   * What this agent last wrote to nm_services / nm_backends (key hex → value hex) and the service ids
-   * with a stats entry. Undefined until the first sync, which reads the maps as a previous agent left
-   * them; later syncs write only the difference (a cluster has 10^4 services, and one endpoint change
-   * must not rewrite them all).
+   * What nm_services / nm_backends / nm_svc_stats hold, as this agent last wrote them. Undefined until
+   * the first sync, which reads the maps as a previous agent left them; later syncs write only the
+   * difference (a cluster has 10^4 services, and one endpoint change must not rewrite them all).
    */
-  private written: { services: Map<string, string>; backends: Map<string, string>; ids: Set<number> } | undefined;
+  private written: MapState | undefined;
 
+  /**
+   * The maps made equal to the config's plan in place, by difference (capture/diff.ts orders the
+   * writes). A config that needs more entries than the maps hold is refused before any write.
+   */
   sync(config: MeshConfig, opts: { readonly prune?: boolean } = {}): void {
-    const last = this.written;
+    const plan = planMaps(config);
+    const sized = new Set([...CAPACITY_MAPS.services, ...CAPACITY_MAPS.backends]);
+    const kept = this.report.kept.some((k) => sized.has(k.map)) ? " (the maps' pinned size; a new one applies after 'nodemesh uninstall')" : '';
+    const problem = capacityProblem(mapNeeds(plan), this.capacity, kept);
+    if (problem) throw new MeshError('MAP_CAPACITY', problem, { needs: mapNeeds(plan), capacity: this.capacity });
+    const prune = opts.prune !== false;
+    const fd = (m: SyncMap): number => this.fd(m);
+    const current = this.written ?? readState(this.lib, fd);
+    const diff = planSync(current, plan, { prune, backendCapacity: this.capacity.backends });
+    if (!prune && (diff.peak.services > this.capacity.services || diff.peak.backends > this.capacity.backends)) {
+      // A partial view keeps what a predecessor wrote: both sets must fit together.
+      throw new MeshError(
+        'MAP_CAPACITY',
+        `the partial view (before discovery's first list) adds to what the maps hold: ${diff.peak.services} nm_services / ${diff.peak.backends} nm_backends entries needed, ` +
+          `capacity ${this.capacity.services} (${CAPACITY_FLAGS.services}) / ${this.capacity.backends} (${CAPACITY_FLAGS.backends})`,
+      );
+    }
     // Until this sync completes, what the maps hold is unknown: a failure midway makes the next sync
     // (the restore of the last good config) read them back in full.
     this.written = undefined;
-    const plan = planMaps(config);
-    const put = (map: MapName, entries: Map<string, [Buffer, Buffer]>, before: Map<string, string> | undefined): Map<string, string> => {
-      const now = new Map<string, string>();
-      for (const [hex, [k, v]] of entries) {
-        const value = v.toString('hex');
-        now.set(hex, value);
-        if (before?.get(hex) === value) continue;
-        const rc = this.lib.mapUpdate(this.fd(map), k, v);
-        if (rc < 0) throw new MeshError('BPF_MAP', `update ${map}[${hex}]: errno ${-rc}`);
-      }
-      return now;
-    };
-    const prune = (map: MapName, keySize: number, valueSize: number, keep: (k: Buffer) => boolean): number => {
-      const { keys, count } = this.lib.mapDump(this.fd(map), keySize, valueSize, 1 << 16);
-      let removed = 0;
-      for (let i = 0; i < count; i++) {
-        const k = keys.subarray(i * keySize, (i + 1) * keySize);
-        if (!keep(k) && this.lib.mapDelete(this.fd(map), k)) removed++;
-      }
-      return removed;
-    };
-    /** Deletes what was written before and is no longer planned (no dump needed). */
-    const drop = (map: MapName, before: Map<string, string>, planned: Map<string, unknown>): number => {
-      let removed = 0;
-      for (const hex of before.keys()) if (!planned.has(hex) && this.lib.mapDelete(this.fd(map), Buffer.from(hex, 'hex'))) removed++;
-      return removed;
-    };
-    // Backends before services (a new service never points at missing backends), deletions last.
-    const backends = put('nm_backends', plan.backends, last?.backends);
-    const services = put('nm_services', plan.services, last?.services);
-    for (const id of plan.serviceIds) if (!last?.ids.has(id)) this.lib.mapUpdate(this.fd('nm_svc_stats'), u32(id), Buffer.alloc(SIZES.stats), 1 /* BPF_NOEXIST */);
-    let goneServices = 0;
-    let goneBackends = 0;
-    if (opts.prune === false) {
+    applyOps(this.lib, fd, diff.ops);
+    if (!prune) {
       // Nothing removed: what the maps hold beyond this plan is unknown, so the next sync reads them back.
-      log.info({ services: plan.services.size, backends: plan.backends.size }, 'kernel maps synced (partial view: nothing removed)');
+      log.info({ services: plan.services.size, backends: plan.backends.size, changes: diff.changes }, 'kernel maps synced (partial view: nothing removed)');
       return;
-    } else if (last === undefined) {
-      goneServices = prune('nm_services', SIZES.svcKey, SIZES.svcVal, (k) => plan.services.has(k.toString('hex')));
-      goneBackends = prune('nm_backends', SIZES.backendKey, SIZES.backendVal, (k) => plan.backends.has(k.toString('hex')));
-      prune('nm_svc_stats', SIZES.u32, SIZES.stats, (k) => plan.serviceIds.has(k.readUInt32LE(0)));
-    } else {
-      goneServices = drop('nm_services', last.services, plan.services);
-      goneBackends = drop('nm_backends', last.backends, plan.backends);
-      for (const id of last.ids) if (!plan.serviceIds.has(id)) this.lib.mapDelete(this.fd('nm_svc_stats'), u32(id));
     }
-    this.written = { services, backends, ids: new Set(plan.serviceIds) };
-    log.info({ services: plan.services.size, backends: plan.backends.size, goneServices, goneBackends }, 'kernel maps synced');
+    this.written = stateOf(plan);
+    const { services, backends } = diff.changes;
+    if (diff.released > 0) log.info({ released: diff.released }, 'VIPs taken over by another service counted no backends during the sync (nm_backends could not hold both sets)');
+    log.info({ services: plan.services.size, backends: plan.backends.size, changes: { services, backends }, ops: diff.ops.length }, 'kernel maps synced');
   }
 
   /**
@@ -187,7 +188,7 @@ export class BpfDatapath implements Datapath {
         const rc = this.lib.mapUpdate(this.fd(map), k, v);
         if (rc < 0) throw new MeshError('BPF_MAP', `update ${map}[${hex}]: errno ${-rc}`);
       }
-      const { keys, count } = this.lib.mapDump(this.fd(map), ks, 1, 1 << 16);
+      const { keys, count } = dumpAll(this.lib, this.fd(map), ks, 1);
       for (let i = 0; i < count; i++) {
         const k = keys.subarray(i * ks, (i + 1) * ks);
         if (!entries.has(k.toString('hex'))) this.lib.mapDelete(this.fd(map), k);
@@ -207,7 +208,7 @@ export class BpfDatapath implements Datapath {
   }
 
   counters(): KernelCounters[] {
-    const { keys, values, count } = this.lib.mapDump(this.fd('nm_svc_stats'), SIZES.u32, SIZES.stats, 1 << 14);
+    const { keys, values, count } = dumpAll(this.lib, this.fd('nm_svc_stats'), SIZES.u32, SIZES.stats);
     const out: KernelCounters[] = [];
     for (let i = 0; i < count; i++) out.push({ serviceId: keys.readUInt32LE(i * 4), ...decodeStats(values, i * SIZES.stats) });
     return out;
@@ -247,7 +248,8 @@ export class BpfDatapath implements Datapath {
  * the list is never left out, not even when opt-in is being switched on.
  */
 function applyMeshed(lib: NativeBpf, meshedFd: number, configFd: number, ids: readonly bigint[] | undefined): void {
-  const { keys, count } = lib.mapDump(meshedFd, SIZES.u64, 1, MAX_MESHED);
+  const capacity = lib.mapInfo(meshedFd).maxEntries;
+  const { keys, count } = lib.mapDump(meshedFd, SIZES.u64, 1, capacity);
   const current = Array.from({ length: count }, (_, i) => keys.readBigUInt64LE(i * SIZES.u64));
   const setOptIn = (on: boolean): boolean => {
     const v = Buffer.alloc(SIZES.config);
@@ -266,7 +268,7 @@ function applyMeshed(lib: NativeBpf, meshedFd: number, configFd: number, ids: re
   }
   const plan = planMeshed(current, ids);
   const size = count + plan.add.length - plan.remove.length;
-  if (size > MAX_MESHED) throw new MeshError('BPF_MAP', `${size} meshed pod cgroups exceed nm_meshed's capacity of ${MAX_MESHED}`);
+  if (size > capacity) throw new MeshError('MAP_CAPACITY', `${size} meshed pod cgroups exceed nm_meshed's capacity of ${capacity}: raise ${CAPACITY_FLAGS.meshedPods}`);
   // Deletions first: they free room for the additions and never affect a pod that stays.
   for (const id of plan.remove) lib.mapDelete(meshedFd, u64(id));
   for (const id of plan.add) {
@@ -308,23 +310,35 @@ export function readMeshedPins(bpffs: string): { optIn: boolean; ids: bigint[] }
   return withMeshedPins(bpffs, (lib, meshed, config) => {
     const v = Buffer.alloc(SIZES.config);
     const optIn = lib.mapLookup(config, u32(0), v) && (configFlags(v) & CONFIG_FLAGS.optIn) !== 0;
-    const { keys, count } = lib.mapDump(meshed, SIZES.u64, 1, MAX_MESHED);
+    const { keys, count } = dumpAll(lib, meshed, SIZES.u64, 1);
     return { optIn, ids: Array.from({ length: count }, (_, i) => keys.readBigUInt64LE(i * SIZES.u64)) };
   });
 }
 
-function attachAll(lib: NativeBpf, opts: BpfOptions): AttachReport {
-  const report: AttachReport = { attached: [], readopted: [] };
+/** max_entries of the map pinned at PIN, or undefined when there is none. */
+function pinnedMaxEntries(lib: NativeBpf, pin: string): number | undefined {
+  if (!fs.existsSync(pin)) return undefined;
+  const fd = lib.objGet(pin);
+  try {
+    return lib.mapInfo(fd).maxEntries;
+  } finally {
+    lib.closeFd(fd);
+  }
+}
+
+/** Every object is loaded with the same map sizes: libbpf reuses a pin only when max_entries matches. */
+function attachAll(lib: NativeBpf, opts: BpfOptions, sizes: ReadonlyMap<string, number>): Omit<AttachReport, 'kept'> {
+  const report: Omit<AttachReport, 'kept'> = { attached: [], readopted: [] };
   const handles: number[] = [];
   try {
     // Load order matters only for the first start: connect4 creates the pinned maps, the rest reuse them.
     for (const p of CGROUP_PROGS) {
-      const h = lib.objectLoad(path.join(opts.objects, `${p.object}.bpf.o`), opts.bpffs);
+      const h = lib.objectLoad(path.join(opts.objects, `${p.object}.bpf.o`), opts.bpffs, sizes);
       handles.push(h);
       const how = lib.attachCgroup(lib.progFd(h, p.program), p.type, opts.cgroup, path.join(opts.bpffs, p.link));
       report[how].push(p.program);
     }
-    const h = lib.objectLoad(path.join(opts.objects, 'sk_msg.bpf.o'), opts.bpffs);
+    const h = lib.objectLoad(path.join(opts.objects, 'sk_msg.bpf.o'), opts.bpffs, sizes);
     handles.push(h);
     const sockhash = lib.objGet(path.join(opts.bpffs, 'nm_sockhash'));
     try {

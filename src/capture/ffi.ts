@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import { MeshError, type ErrorName } from '../errors';
 
 export interface NativeBpf {
-  objectLoad(objPath: string, pinDir: string): number;
+  /** Opens and loads an object; SIZES sets max_entries of the object's maps by name (absent ones are skipped). */
+  objectLoad(objPath: string, pinDir: string, sizes?: ReadonlyMap<string, number>): number;
   progFd(handle: number, name: string): number;
   objectClose(handle: number): void;
   attachCgroup(progFd: number, attachType: number, cgroupPath: string, linkPin: string): 'attached' | 'readopted';
@@ -25,7 +26,7 @@ export interface NativeBpf {
 /** Kernel attach types (enum bpf_attach_type) used for queries. */
 export const ATTACH = { CGROUP_INET_INGRESS: 0, CGROUP_INET4_CONNECT: 10, CGROUP_SOCK_OPS: 3 } as const;
 
-const ERRNO: Record<number, string> = { 1: 'EPERM', 2: 'ENOENT', 9: 'EBADF', 13: 'EACCES', 17: 'EEXIST', 22: 'EINVAL', 28: 'ENOSPC' };
+const ERRNO: Record<number, string> = { 1: 'EPERM', 2: 'ENOENT', 7: 'E2BIG', 9: 'EBADF', 13: 'EACCES', 17: 'EEXIST', 22: 'EINVAL', 28: 'ENOSPC' };
 const errnoName = (rc: number): string => ERRNO[-rc] ?? `errno ${-rc}`;
 
 function shimPath(): string {
@@ -48,7 +49,9 @@ export function native(): NativeBpf {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ffi = require('ffi-napi') as typeof import('ffi-napi');
   const lib = ffi.Library(shimPath(), {
-    nm_object_load: ['int', ['string', 'string', 'pointer', 'int']],
+    nm_object_open: ['int', ['string', 'string', 'pointer', 'int']],
+    nm_object_set_max_entries: ['int', ['int', 'string', 'uint']],
+    nm_object_load_opened: ['int', ['int', 'pointer', 'int']],
     nm_object_prog_fd: ['int', ['int', 'string']],
     nm_object_close: ['void', ['int']],
     nm_attach_cgroup: ['int', ['int', 'int', 'string', 'string', 'pointer', 'int']],
@@ -80,7 +83,20 @@ export function native(): NativeBpf {
   };
 
   cached = {
-    objectLoad: (obj, pinDir) => withErr('BPF_OBJECT', 'nm_object_load', obj, pinDir),
+    objectLoad: (obj, pinDir, sizes) => {
+      const h = withErr('BPF_OBJECT', 'nm_object_open', obj, pinDir);
+      try {
+        for (const [map, n] of sizes ?? []) {
+          const rc = call('nm_object_set_max_entries', h, map, n);
+          if (rc < 0 && rc !== -2) throw new MeshError('BPF_OBJECT', `${obj}: max_entries of ${map} = ${n}: ${errnoName(rc)}`, { errno: -rc });
+        }
+      } catch (e) {
+        call('nm_object_close', h);
+        throw e;
+      }
+      withErr('BPF_OBJECT', 'nm_object_load_opened', h);
+      return h;
+    },
     progFd: (h, name) => check(`program ${name}`, call('nm_object_prog_fd', h, name)),
     objectClose: (h) => void call('nm_object_close', h),
     attachCgroup: (fd, type, cg, pin) => (withErr('BPF_ATTACH', 'nm_attach_cgroup', fd, type, cg, pin) === 1 ? 'readopted' : 'attached'),
@@ -111,4 +127,24 @@ export function native(): NativeBpf {
     },
   };
   return cached;
+}
+
+let trim: (() => number) | null | undefined;
+
+/**
+ * glibc's malloc_trim(0): hands the allocator's free pages back to the system (after a big config, they
+ * stay resident otherwise). Undefined when it cannot be called (no ffi-napi, not glibc).
+ */
+export function mallocTrim(): boolean | undefined {
+  if (trim === undefined) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const ffi = require('ffi-napi') as typeof import('ffi-napi');
+      const libc = ffi.Library('libc.so.6', { malloc_trim: ['int', ['size_t']] });
+      trim = () => (libc['malloc_trim'] as (pad: number) => number)(0);
+    } catch {
+      trim = null;
+    }
+  }
+  return trim === null ? undefined : trim() === 1;
 }

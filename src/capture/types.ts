@@ -29,7 +29,7 @@ export interface MapStat {
 
 export interface Datapath {
   readonly mode: 'ebpf' | 'none';
-  /** Writes the services/backends maps for a new config (adds, updates, then deletes what is gone). */
+  /** Writes the services/backends maps for a new config, in place by difference (capture/diff.ts orders the writes). */
   /**
    * PRUNE false (a partial view, before discovery's first list): adds and updates only, so what a
    * previous agent put there for the full view stays until the full view is known.

@@ -1,12 +1,23 @@
 // `nodemesh check PATH`: validate a config without starting anything; exit status 0 when it would load.
+import { capacityProblem, mapNeeds, resolveCapacity, type MapCapacity } from '../capture/capacity';
+import { planMaps } from '../capture/plan';
 import { formatIssues, loadConfig } from './load';
 import type { MeshConfig } from './model';
 
+export interface CheckOptions {
+  /** Kernel map capacities the agent runs with (--max-services, --max-backends); defaults: maps.h. */
+  readonly capacity?: Partial<MapCapacity>;
+}
+
+/** runCheck(path, opts?, out?, err?); the older runCheck(path, out?, err?) still works. */
 export async function runCheck(
   path: string,
-  out: NodeJS.WritableStream = process.stdout,
-  err: NodeJS.WritableStream = process.stderr,
+  optsOrOut: CheckOptions | NodeJS.WritableStream = {},
+  ...streams: NodeJS.WritableStream[]
 ): Promise<number> {
+  const legacy = 'write' in optsOrOut;
+  const opts: CheckOptions = legacy ? {} : (optsOrOut as CheckOptions);
+  const [out = process.stdout, err = process.stderr] = legacy ? [optsOrOut as NodeJS.WritableStream, ...streams] : streams;
   const result = await loadConfig(path);
   if (!result.ok) {
     const n = result.issues.length;
@@ -15,6 +26,12 @@ export async function runCheck(
   }
   if (result.warnings.length > 0) {
     err.write(`${formatIssues(result.warnings).replace(/^/gm, 'warning: ')}\n`);
+  }
+  // The same count and limit the agent applies before it writes the kernel maps.
+  const problem = capacityProblem(mapNeeds(planMaps(result.config)), resolveCapacity(opts.capacity));
+  if (problem) {
+    err.write(`${path}: the config does not fit the kernel maps: ${problem}\n`);
+    return 1;
   }
   out.write(summarize(result.config));
   return 0;
