@@ -24,6 +24,39 @@ static __always_inline int nm_task_meshed(void)
 	return 0;
 }
 
+/* Rewrite to one of the service port's endpoints, round robin; 0 when none is there. */
+static __always_inline int nm_pick_backend(struct bpf_sock_addr *ctx, struct nm_svc_val *svc, __u16 port)
+{
+	__u16 n = svc->backend_count;
+	if (n == 0) {
+		nm_global_inc(NM_G_KERNEL_NO_BACKEND);
+		return 0;
+	}
+	__u32 cursor = __sync_fetch_and_add(&svc->rr, 1);
+	struct nm_backend_key bk = { .service_id = svc->service_id, .port = port, .index = cursor % n };
+	struct nm_backend_val *be = bpf_map_lookup_elem(&nm_backends, &bk);
+	if (!be) {
+		nm_global_inc(NM_G_KERNEL_NO_BACKEND);
+		return 0;
+	}
+	ctx->user_ip4 = be->ip;
+	ctx->user_port = bpf_htons(be->port);
+	return 1;
+}
+
+/* Is any agent's outbound listener open? (Its socket is in nm_listeners while it lives.) */
+static __always_inline int nm_agent_listening(void)
+{
+	for (__u32 slot = 0; slot < NM_LISTENER_SLOTS; slot++) {
+		struct bpf_sock *sk = bpf_map_lookup_elem(&nm_listeners, &slot);
+		if (sk) {
+			bpf_sk_release(sk);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 SEC("cgroup/connect4")
 int nm_connect4(struct bpf_sock_addr *ctx)
 {
@@ -56,30 +89,30 @@ int nm_connect4(struct bpf_sock_addr *ctx)
 	};
 
 	if (svc->mode == NM_MODE_KERNEL) {
-		__u16 n = svc->backend_count;
-		if (n == 0) {
-			/* No endpoint: fail the connect at once (EPERM) rather than dial a VIP nobody owns. */
-			nm_global_inc(NM_G_KERNEL_NO_BACKEND);
+		/* No endpoint: fail the connect at once (EPERM) rather than dial a VIP nobody owns. */
+		if (!nm_pick_backend(ctx, svc, key.port))
 			return 0;
-		}
-		__u32 cursor = __sync_fetch_and_add(&svc->rr, 1);
-		struct nm_backend_key bk = { .service_id = svc->service_id, .port = key.port, .index = cursor % n };
-		struct nm_backend_val *be = bpf_map_lookup_elem(&nm_backends, &bk);
-		if (!be) {
-			nm_global_inc(NM_G_KERNEL_NO_BACKEND);
-			return 0;
-		}
-		ctx->user_ip4 = be->ip;
-		ctx->user_port = bpf_htons(be->port);
 		nm_global_inc(NM_G_CONNECT_KERNEL);
 	} else {
 		__u32 zero = 0;
 		struct nm_config *cfg = bpf_map_lookup_elem(&nm_config, &zero);
 		if (!cfg || cfg->agent_ip == 0)
 			return 1;
-		ctx->user_ip4 = cfg->agent_ip;
-		ctx->user_port = bpf_htons(cfg->agent_port);
-		nm_global_inc(NM_G_CONNECT_PROXY);
+		if (!nm_agent_listening()) {
+			/*
+			 * No agent accepts (crashed, or between two agents): rather than refuse the pod, go to an
+			 * endpoint as kernel mode would (no L7 policy for this connection), or leave the connect
+			 * untouched for the node's own service routing (kube-proxy) when no endpoint is known.
+			 */
+			nm_global_inc(NM_G_CONNECT_FALLBACK);
+			if (svc->backend_count == 0 || !nm_pick_backend(ctx, svc, key.port))
+				return 1;
+			conn.mode = NM_MODE_KERNEL;
+		} else {
+			ctx->user_ip4 = cfg->agent_ip;
+			ctx->user_port = bpf_htons(cfg->agent_port);
+			nm_global_inc(NM_G_CONNECT_PROXY);
+		}
 	}
 
 	__u64 cookie = bpf_get_socket_cookie(ctx);

@@ -3,6 +3,9 @@
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { BpfDatapath } from './capture/bpf';
+import type { MapCapacity } from './capture/capacity';
+import { ListenerSlots } from './capture/listeners';
+import { waitUntil, bindRetrying, enableListenerMigration } from './handover';
 import { stripMapped } from './capture/layout';
 import { NoCapture } from './capture/none';
 import type { Addr, Datapath } from './capture/types';
@@ -13,6 +16,7 @@ import { MeshError } from './errors';
 import { createOutboundListener, type OutboundListener } from './downstream/outbound';
 import { logger } from './log';
 import { ServiceIndex } from './state/services';
+import { MemoryReclaimer } from './state/reclaim';
 import { startAdmin, type AdminServer } from './telemetry/admin';
 import { AccessLog, DISABLED_ACCESS_LOG } from './telemetry/accesslog';
 import { sourceResolver } from './telemetry/labels';
@@ -22,7 +26,9 @@ import { MeshPlane } from './meshplane';
 import { principalOf, workloadIdentity } from './identity/spiffe';
 import { LocalRateLimiter } from './policy/ratelimit';
 import { MeshSources } from './discovery/sources';
+import { agentReserved } from './config/reserved';
 import { meshedCgroups } from './capture/meshed';
+import { writeServiceNames } from './capture/names';
 import type { KPod } from './discovery/objects';
 
 const log = logger('agent');
@@ -53,6 +59,14 @@ export interface AgentOptions {
   ca?: { address: string; rootFile: string; tokenFile: string };
   deliveryAddress: string;
   certTtlSeconds?: number;
+  /** A client must send a whole request head within this (408 after it); --header-timeout. */
+  headerTimeoutMs?: number;
+  /** A connection with no request in flight is closed after this; --idle-timeout. */
+  idleTimeoutMs?: number;
+  /** How long a stopping agent keeps serving in-flight and keep-alive requests; --drain-timeout. */
+  drainTimeoutMs?: number;
+  /** Kernel map capacities (--max-services, --max-backends, --max-connections, --max-meshed-pods). */
+  mapCapacity?: Partial<MapCapacity>;
 }
 
 export const DEFAULTS = {
@@ -79,10 +93,14 @@ export class Agent {
   private admin: AdminServer | undefined;
   private mesh: MeshPlane | undefined;
   private draining = false;
+  /** This agent's slot in nm_listeners (capture only): how connect4 and the next agent see it listen. */
+  private slots: ListenerSlots | undefined;
   readonly metrics: Metrics;
   readonly balancers: BalancerSet;
   /** One limiter for every listener, so a LocalRateLimit's buckets survive reloads that keep it. */
   readonly rateLimiter = new LocalRateLimiter();
+  /** Gives a big config's memory back to the system once a much smaller one replaced it. */
+  private readonly reclaimer = new MemoryReclaimer();
   private readonly node: NodeMetrics;
 
   private constructor(private readonly opts: AgentOptions) {
@@ -107,15 +125,19 @@ export class Agent {
     const o = this.opts;
     // Capture first: a missing privilege or mount must stop the agent before it binds anything.
     this.datapath = o.capture
-      ? BpfDatapath.open({ cgroup: o.cgroup, bpffs: o.bpffs, objects: o.objects, agent: { address: o.nodeIp, port: o.outboundPort } })
+      ? BpfDatapath.open({ cgroup: o.cgroup, bpffs: o.bpffs, objects: o.objects, agent: { address: o.nodeIp, port: o.outboundPort }, capacity: o.mapCapacity ?? {} })
       : new NoCapture();
-    this.admin = await startAdmin({
+    if (o.capture) {
+      enableListenerMigration();
+      this.slots = ListenerSlots.open(o.bpffs);
+    }
+    this.admin = await bindRetrying('admin', () => startAdmin({
       host: o.adminHost,
       metricsPort: o.metricsPort,
       readyPort: o.readyPort,
       registry: this.metrics.registry,
       ready: () => this.readiness(),
-    });
+    }));
     const dp = this.datapath;
     this.mesh = await MeshPlane.start(
       {
@@ -133,19 +155,21 @@ export class Agent {
       this.metrics.registry,
       { syncInbound: (modes, trusted) => (dp instanceof BpfDatapath ? dp.syncInbound(modes, trusted) : undefined) },
     );
-    if (o.capture) await this.listen(`${o.nodeIp}:${o.outboundPort}`, o.nodeIp, o.outboundPort);
     // The ConfigMap and Kubernetes discovery, composed into one view; the first ConfigMap read is
     // applied before start() returns, discovery follows as it syncs.
     let sources: MeshSources | undefined;
+    const reserved = agentReserved(o);
     // The client library is loaded only when discovery is on (it takes a while to load).
-    const discovery = o.kubernetes ? (await import('./discovery/start')).startDiscovery({ ...o.kubernetes, node: o.node, clusterDomain: o.clusterDomain, registry: this.metrics.registry, onChange: () => sources?.changed() }) : undefined;
+    const discovery = o.kubernetes ? (await import('./discovery/start')).startDiscovery({ ...o.kubernetes, node: o.node, clusterDomain: o.clusterDomain, registry: this.metrics.registry, reserved, onChange: () => sources?.changed() }) : undefined;
     const cgroups = o.capture && discovery ? meshedCgroups<KPod>(o.cgroup) : undefined;
     sources = new MeshSources({
       config: o.config,
+      reserved,
       discovery,
       hooks: {
         apply: (r, partial) => this.apply(r, partial),
         reloaded: (ok) => this.node.reloaded(ok),
+        readFailed: (e) => this.node.configReadFailed(typeof e.details.errno === 'string' ? e.details.errno : undefined),
         syncMeshed: (pods) => {
           // Without discovery the kernel's opt-in table is left as it is (the agent does not own it).
           if (!(this.datapath instanceof BpfDatapath) || cgroups === undefined) return [];
@@ -158,6 +182,22 @@ export class Agent {
     });
     this.sources = sources;
     await sources.start();
+    if (o.capture) await this.listenOutbound();
+  }
+
+  /**
+   * The outbound listener opens once the config is applied (and discovery synced, or 10 s passed):
+   * until then connect4 sends pods to an agent that is still draining, or, with none listening, to an
+   * endpoint directly, rather than to an agent that would answer "no route".
+   */
+  private async listenOutbound(): Promise<void> {
+    const o = this.opts;
+    const synced = await waitUntil(() => this.index !== undefined && (this.sources?.pending().length ?? 0) === 0, 10_000);
+    if (!synced) log.warn({ pending: this.sources?.pending() ?? [] }, 'opening the outbound listener before the mesh view is complete');
+    const key = `${o.nodeIp}:${o.outboundPort}`;
+    await bindRetrying('outbound', () => this.listen(key, o.nodeIp, o.outboundPort));
+    const fd = this.listeners.get(key)?.fd();
+    if (this.slots && fd !== undefined) this.slots.register(fd);
   }
 
   private async listen(key: string, host: string, port: number): Promise<void> {
@@ -180,6 +220,8 @@ export class Agent {
         timeouts: {
           ...(this.opts.connectTimeoutMs !== undefined ? { connectMs: this.opts.connectTimeoutMs } : {}),
           ...(this.opts.requestTimeoutMs !== undefined ? { requestMs: this.opts.requestTimeoutMs } : {}),
+          ...(this.opts.headerTimeoutMs !== undefined ? { headersMs: this.opts.headerTimeoutMs } : {}),
+          ...(this.opts.idleTimeoutMs !== undefined ? { downstreamIdleMs: this.opts.idleTimeoutMs } : {}),
         },
       },
     });
@@ -223,7 +265,13 @@ export class Agent {
     const td = this.opts.trustDomain;
     this.sourceOf = sourceResolver((ip) => index.workloadByIp(ip), this.opts.clusterId, (w) => principalOf(workloadIdentity(w, td)));
     this.balancers.retain(cfg.services);
+    // Series of services that left go too (not on a partial view, whose missing services come back).
+    if (!partial) void this.metrics.retainServices(cfg.services).catch((e: unknown) => log.warn({ err: e }, 'dropping metric series failed'));
+    this.reclaimer.applied(cfg);
     this.rateLimiter.retain(cfg.traffic?.rateLimits ?? []);
+    // `nodemesh stat` names services from this file (bpffs holds only pins); a failure costs only names.
+    const namesProblem = this.opts.capture ? writeServiceNames(this.opts.bpffs, cfg.services) : undefined;
+    if (namesProblem) log.warn(namesProblem);
     log.info({ services: cfg.services.length, workloads: cfg.workloads.length, hash: cfg.source.hash.slice(0, 12) }, 'config applied');
     if (!this.opts.capture) void this.syncVipListeners(cfg);
     return true;
@@ -251,20 +299,37 @@ export class Agent {
     if (this.draining) reasons.push('draining');
     if (!this.index) reasons.push('no valid config loaded');
     if (!this.datapath?.attached()) reasons.push('eBPF programs not attached');
+    if (this.opts.capture && this.listeners.size === 0) reasons.push('outbound listener not open yet');
     reasons.push(...(this.sources?.pending() ?? []));
     reasons.push(...(this.mesh?.pending() ?? []));
     return { ready: reasons.length === 0, reasons };
   }
 
-  /** Stop accepting, let in-flight connections finish (bounded), release fds. Pins stay. */
-  async stop(drainMs = 5000): Promise<void> {
+  /**
+   * Hand over and stop: keep accepting until the next agent listens (or the drain time is up), then stop
+   * accepting, let in-flight requests finish (bounded), release fds. Pins stay.
+   */
+  async stop(drainMs = this.opts.drainTimeoutMs ?? 5000): Promise<void> {
     this.draining = true;
     this.sources?.stop();
+    this.reclaimer.close();
+    const slots = this.slots;
+    if (slots && this.listeners.size > 0) {
+      const successor = await waitUntil(() => slots.othersListening() > 0, drainMs);
+      log.info({ successor }, successor ? 'the next agent listens: handing over' : 'no next agent within the drain time: closing the listener');
+      // The successor answers probes and scrapes from now on.
+      if (successor) {
+        await this.admin?.close();
+        this.admin = undefined;
+      }
+      slots.unregister();
+    }
     await Promise.all([...this.listeners.values()].map((l) => l.close(drainMs)));
     this.listeners.clear();
     await this.mesh?.close();
     await this.admin?.close();
     this.datapath?.close();
+    slots?.close();
     log.info('agent stopped');
   }
 }

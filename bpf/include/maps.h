@@ -106,6 +106,7 @@ enum nm_global_idx {
 	NM_G_STRICT_DROP,
 	NM_G_CONNECT_NOT_MESHED, /* opt-in: a service connect from a pod outside the mesh, passed untouched */
 	NM_G_STRICT_NOT_MESHED,  /* opt-in: a SYN to a STRICT address whose pod is outside the mesh, passed */
+	NM_G_CONNECT_FALLBACK,   /* proxy mode with no agent listening: sent to an endpoint, or passed untouched */
 	NM_G_MAX,
 };
 
@@ -201,6 +202,21 @@ struct {
 	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } nm_global SEC(".maps");
+
+/*
+ * The agents' listening sockets (the outbound listener; two while one agent hands over to the next).
+ * A socket leaves this map by itself when its process closes it or dies, so an empty map means no
+ * agent can accept: connect4 then degrades to the kernel path instead of sending pods to a closed
+ * port. Userspace reads a slot's socket cookie (8-byte values).
+ */
+#define NM_LISTENER_SLOTS 8
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKMAP);
+	__uint(max_entries, NM_LISTENER_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nm_listeners SEC(".maps");
 
 /* Inbound mTLS mode of a local workload: {pod ip, port} first, then {pod ip, 0} for the workload. */
 #define NM_MTLS_PERMISSIVE 0

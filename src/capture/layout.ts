@@ -55,6 +55,15 @@ export function svcVal(v: SvcVal): Buffer {
   return b;
 }
 
+/** The value without the round-robin cursor (bytes 8..11, the kernel's own): what userspace decides. */
+export const svcValDecided = (hex: string): string => hex.slice(0, 16);
+
+export function decodeSvcVal(b: Buffer): SvcVal {
+  return { serviceId: b.readUInt32LE(0), mode: b.readUInt8(4), backendCount: b.readUInt16LE(6) };
+}
+
+export const svcKeyPort = (b: Buffer): number => b.readUInt16LE(4);
+
 export function backendKey(serviceId: number, port: number, index: number): Buffer {
   const b = Buffer.alloc(SIZES.backendKey);
   b.writeUInt32LE(serviceId >>> 0, 0);
@@ -137,6 +146,7 @@ export const GLOBAL_COUNTERS = [
   'strict_drop',
   'connect_not_meshed',
   'strict_not_meshed',
+  'connect_fallback',
 ] as const;
 export type GlobalCounter = (typeof GLOBAL_COUNTERS)[number];
 

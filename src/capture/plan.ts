@@ -22,14 +22,14 @@ export function planMaps(config: MeshConfig): MapPlan {
     const kernel = svc.dataplane === 'kernel';
     for (const port of svc.ports) {
       let count = 0;
-      if (kernel) {
-        for (const ep of svc.endpoints) {
-          if (count >= MAX_KERNEL_BACKENDS) break;
-          const target = endpointPort(ep, port);
-          const k = backendKey(svc.id, port.number, count);
-          backends.set(k.toString('hex'), [k, backendVal({ address: ep.address, port: target })]);
-          count++;
-        }
+      // Proxy-mode services have their endpoints here too: connect4 falls back to them while no agent
+      // listens (a crash, or the gap between two agents), instead of refusing the pod's connect.
+      for (const ep of svc.endpoints) {
+        if (count >= MAX_KERNEL_BACKENDS) break;
+        const target = endpointPort(ep, port);
+        const k = backendKey(svc.id, port.number, count);
+        backends.set(k.toString('hex'), [k, backendVal({ address: ep.address, port: target })]);
+        count++;
       }
       for (const vip of svc.addresses) {
         const k = svcKey(vip, port.number);
@@ -41,7 +41,7 @@ export function planMaps(config: MeshConfig): MapPlan {
   return { services, backends, serviceIds };
 }
 
-/** nm_meshed capacity (NM_MAX_MESHED in maps.h). */
+/** nm_meshed's default capacity (NM_MAX_MESHED in maps.h); the map's own max_entries is the limit (--max-meshed-pods). */
 export const MAX_MESHED = 16384;
 
 export interface MeshedPlan {

@@ -19,6 +19,8 @@ import { TcpProxy } from '../upstream/tcp';
 import { attachContext, ConnContext, type ServiceLookup } from '../conn/context';
 import { Deadlines, tickFor } from '../conn/deadlines';
 import { resolveTimeouts, type Timeouts } from '../conn/timeouts';
+import { processFdGuard, socketFd, type FdGuard } from '../conn/fdreserve';
+import { processRefusalLog, type RefusalLog, type RefusalReason } from './refusals';
 
 const log = logger('outbound');
 
@@ -40,12 +42,18 @@ export interface OutboundDeps {
   dial?(client: Addr, target: Addr): Addr | undefined;
   /** LocalRateLimit buckets; defaults to one limiter per listener. */
   readonly rateLimiter?: LocalRateLimiter;
+  /** The descriptor reserve kept for the admin ports; defaults to the process's one. */
+  readonly fdGuard?: FdGuard;
+  /** Where refusals are logged (bounded); defaults to the process's one. */
+  readonly refusals?: RefusalLog;
 }
 
 export interface OutboundListener {
   address(): Addr;
   /** Client connections currently open. */
   connections(): number;
+  /** The listening socket's fd (for nm_listeners); undefined once closed. */
+  fd(): number | undefined;
   /** Stops accepting, lets open connections finish for up to drainMs, then closes the rest. */
   close(drainMs?: number): Promise<void>;
 }
@@ -75,6 +83,12 @@ export async function createOutboundListener(opts: { host: string; port: number;
   const pool = new UpstreamPool({ idleMs: timeouts.upstreamIdleMs, connectTimeoutMs: timeouts.connectMs }, deadlines);
   const sockets = new Set<net.Socket>();
   const warn = rateLimitedWarn(10_000);
+  const fdGuard = deps.fdGuard ?? processFdGuard();
+  const refusals = deps.refusals ?? processRefusalLog();
+  const refuse = (reason: RefusalReason, fds?: Parameters<RefusalLog['note']>[1]): void => {
+    deps.metrics.downstreamRejected.inc({ reason });
+    refusals.note(reason, fds);
+  };
   let closing = false;
   let onEmpty: (() => void) | undefined;
 
@@ -103,6 +117,14 @@ export async function createOutboundListener(opts: { host: string; port: number;
 
   const onConnection = (socket: net.Socket): void => {
     socket.on('error', (err) => log.debug({ err: err.message }, 'client socket error'));
+    // First, before it costs anything: past the reserve's ceiling the client gets a clean close, and
+    // the admin ports keep the descriptors they need to answer probes and scrapes.
+    const short = fdGuard.check(socketFd(socket));
+    if (short !== undefined) {
+      refuse('fd_exhausted', short);
+      socket.destroy();
+      return;
+    }
     sockets.add(socket);
     deps.metrics.downstreamActive.inc();
     socket.once('close', () => {
@@ -111,6 +133,7 @@ export async function createOutboundListener(opts: { host: string; port: number;
       if (sockets.size === 0) onEmpty?.();
     });
     if (closing) {
+      refuse('draining');
       socket.destroy();
       return;
     }
@@ -193,11 +216,18 @@ export async function createOutboundListener(opts: { host: string; port: number;
     }
   });
   if (deps.maxConnections !== undefined) server.maxConnections = deps.maxConnections;
+  // Node closes a connection past maxConnections itself and says so only by this event.
+  server.on('drop', () => refuse('max_connections'));
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => reject(new MeshError('LISTEN', `${opts.host}:${opts.port}: ${err.message}`, { host: opts.host, port: opts.port }, { cause: err })));
-    server.listen({ host: opts.host, port: opts.port }, () => {
-      server.on('error', (err) => log.error({ err }, 'outbound listener error'));
+    // reusePort: the next agent binds beside this one while it drains (handover without a gap).
+    server.listen({ host: opts.host, port: opts.port, reusePort: true }, () => {
+      server.on('error', (err: NodeJS.ErrnoException) => {
+        // accept() out of descriptors with libuv's own spare one gone: counted and logged bounded.
+        if (err.code === 'EMFILE' || err.code === 'ENFILE') refuse('fd_exhausted');
+        else log.error({ err }, 'outbound listener error');
+      });
       resolve();
     });
   }).catch((err: unknown) => {
@@ -217,8 +247,11 @@ export async function createOutboundListener(opts: { host: string; port: number;
   const close = async (drainMs = 0): Promise<void> => {
     closing = true;
     const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-    http1.drain();
+    // HTTP/2 clients get GOAWAY and retry what was not taken; an HTTP/1 keep-alive connection gets
+    // "connection: close" on its next response (closing it while idle would race the client's next
+    // request). Whatever is still open at the deadline is closed then.
     h2.drain();
+    if (drainMs <= 0) http1.drain();
     if (sockets.size > 0 && drainMs > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, drainMs);
@@ -241,6 +274,8 @@ export async function createOutboundListener(opts: { host: string; port: number;
   return {
     address: () => address,
     connections: () => sockets.size,
+    // libuv's own descriptor: Node exposes no public accessor for a listening socket's fd.
+    fd: () => (server.listening ? (server as unknown as { _handle?: { fd?: number } })._handle?.fd : undefined),
     close: (drainMs?: number) => (closed ??= close(drainMs)),
   };
 }

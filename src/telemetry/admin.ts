@@ -86,7 +86,8 @@ function listen(host: string, port: number, handlers: Handler[]): Promise<http.S
   server.requestTimeout = 30_000;
   return new Promise((resolve, reject) => {
     server.once('error', (err) => reject(new MeshError('LISTEN', `${host}:${port}: ${err.message}`, { host, port }, { cause: err })));
-    server.listen(port, host, () => {
+    // reusePort: the next agent's probes and scrapes are answered while this one drains.
+    server.listen({ port, host, reusePort: true }, () => {
       server.on('error', (err) => log.error({ err }, 'admin server error'));
       resolve(server);
     });

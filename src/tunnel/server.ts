@@ -302,7 +302,8 @@ export async function startTunnelServer(opts: TunnelServerOptions): Promise<Tunn
   refreshDefault();
   await new Promise<void>((resolve, rejectListen) => {
     front.once('error', rejectListen);
-    front.listen(opts.port, opts.host, () => {
+    // reusePort: the next agent binds beside this one while it drains (handover without a gap).
+    front.listen({ port: opts.port, host: opts.host, reusePort: true }, () => {
       front.off('error', rejectListen);
       resolve();
     });

@@ -63,9 +63,13 @@ export class Mesh {
   readonly dir: string;
   readonly cfgDir: string;
   agent: ChildProcess | undefined;
+  /** Every agent process this mesh started (a restart test runs two at once). */
+  readonly agents: ChildProcess[] = [];
   logs = '';
   ports = { outbound: 0, metrics: 0, ready: 0, tunnel: 0 };
   private version = 0;
+  /** The agent turns on tcp_migrate_req in its network namespace; the test puts the machine's back. */
+  private readonly migrateReq = readSysctl(MIGRATE_REQ);
 
   constructor(private readonly opts: MeshOptions) {
     const cg2 = ensureCgroup2();
@@ -92,6 +96,7 @@ export class Mesh {
     if (!fs.existsSync(link)) fs.symlinkSync('..data/mesh.yaml', link);
   }
 
+  /** Starts an agent and waits until this one (not an older one on the same ports) has started. */
   async start(): Promise<void> {
     if (!this.ports.outbound) {
       const [outbound, metrics, ready, tunnel] = (await freePorts(4)) as [number, number, number, number];
@@ -100,20 +105,28 @@ export class Mesh {
     const args = [
       MAIN, 'agent', '--config', this.cfgDir, '--cgroup', this.root, '--bpffs', this.pin, '--node-ip', '127.0.0.1',
       '--outbound-port', String(this.ports.outbound), '--admin-host', '127.0.0.1',
+      // A stopping agent waits this long for a successor before it closes its listener: short in tests.
+      '--drain-timeout', '1s',
       '--metrics-port', String(this.ports.metrics), '--ready-port', String(this.ports.ready), '--tunnel-port', String(this.ports.tunnel),
       ...(this.opts.extraArgs ?? []),
     ];
     const child = spawnInCgroup(this.agentCg, NODE, args, { env: { ...process.env, NODE_ENV: 'production', NODEMESH_LOG_LEVEL: 'info' } });
     this.agent = child;
-    child.stdout?.on('data', (d: Buffer) => (this.logs += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (this.logs += d.toString()));
-    await this.waitReady(child);
+    this.agents.push(child);
+    let own = '';
+    child.stdout?.on('data', (d: Buffer) => ((this.logs += d.toString()), (own += d.toString())));
+    child.stderr?.on('data', (d: Buffer) => ((this.logs += d.toString()), (own += d.toString())));
+    await this.waitReady(child, () => own.includes('"agent started"'));
   }
 
-  private async waitReady(child: ChildProcess, timeoutMs = 15_000): Promise<void> {
+  private async waitReady(child: ChildProcess, started: () => boolean, timeoutMs = 15_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (child.exitCode !== null) throw new Error(`agent exited ${child.exitCode}:\n${this.logs}`);
+      if (!started()) {
+        await sleep(50);
+        continue;
+      }
       try {
         const r = await fetch(`http://127.0.0.1:${this.ports.ready}/healthz/ready`);
         if (r.status === 200) return;
@@ -148,7 +161,7 @@ export class Mesh {
   }
 
   async cleanup(): Promise<void> {
-    if (this.agent) await stopChild(this.agent);
+    await Promise.all(this.agents.map((a) => stopChild(a)));
     try {
       if (fs.existsSync(this.pin)) this.cli('uninstall', '--bpffs', this.pin, '--cgroup', this.root);
     } catch (e) {
@@ -157,6 +170,16 @@ export class Mesh {
     }
     removeCgroup(this.root);
     fs.rmSync(this.dir, { recursive: true, force: true });
+    if (this.migrateReq !== undefined && readSysctl(MIGRATE_REQ) !== this.migrateReq) fs.writeFileSync(MIGRATE_REQ, this.migrateReq);
+  }
+}
+
+const MIGRATE_REQ = '/proc/sys/net/ipv4/tcp_migrate_req';
+function readSysctl(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch {
+    return undefined;
   }
 }
 

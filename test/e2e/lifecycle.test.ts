@@ -6,10 +6,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { cgroupAttachments } from '../../src/capture/bpf';
+import { inspectPins } from '../../src/capture/stat';
 import { MAIN, metricSum, Mesh, NODE, rootTest, sleep } from './harness';
 import { backend, closeAll, docs, serviceEntry, vip } from './fixtures';
 
-rootTest('SIGKILL leaves pins; kernel mode keeps working; a restart re-adopts without duplicates', async (t) => {
+rootTest('SIGKILL leaves pins; kernel mode keeps working, proxy mode falls back to the kernel path; a restart re-adopts without duplicates', async (t) => {
   const [b1, b2] = [await backend('p1'), await backend('k1')];
   const [pv, kv] = [vip(), vip()];
   const mesh = new Mesh({
@@ -26,7 +27,11 @@ rootTest('SIGKILL leaves pins; kernel mode keeps working; a restart re-adopts wi
   await mesh.kill('SIGKILL');
   for (const pin of ['link_connect4', 'link_sockops', 'nm_services', 'nm_sockhash']) assert.ok(fs.existsSync(path.join(mesh.pin, pin)), `${pin} pinned`);
   assert.equal(await mesh.curl(`http://${kv}/`), 'k1', 'kernel mode serves while the agent is down');
-  await assert.rejects(mesh.curl(`http://${pv}/`), 'proxy mode needs the agent');
+  // With no agent listening, connect4 sends proxy-mode connects to an endpoint itself (not refused).
+  const fallback = (): number => inspectPins(mesh.pin).globals.connect_fallback ?? 0;
+  const before = fallback();
+  assert.equal(await mesh.curl(`http://${pv}/`), 'p1', 'proxy mode falls back to the kernel path while the agent is down');
+  assert.equal(fallback(), before + 1);
 
   mesh.logs = '';
   await mesh.start();
@@ -97,7 +102,7 @@ rootTest('preflight fails fast naming what is missing', async () => {
     const cfg = path.join(dir, 'mesh.yaml');
     fs.writeFileSync(cfg, serviceEntry({ name: 'pf', vip: vip(), ports: [1] }));
     const run = (extra: string[], opts: { uid?: number; gid?: number } = {}): { code: number | null; err: string } => {
-      const r = spawnSync(NODE, [MAIN, 'agent', '--config', cfg, '--metrics-port', '0', '--ready-port', '0', '--outbound-port', '0', '--tunnel-port', '0', ...extra], {
+      const r = spawnSync(NODE, [MAIN, 'agent', '--config', cfg, '--metrics-port', '0', '--ready-port', '0', '--outbound-port', '1', '--tunnel-port', '0', ...extra], {
         encoding: 'utf8',
         timeout: 15_000,
         ...opts,

@@ -23,7 +23,7 @@ const cfg = (...services: Service[]): MeshConfig => ({ services, workloads: [], 
 test('planMaps: table of services → kernel map entries', () => {
   const cases: { name: string; config: MeshConfig; services: number; backends: number; check?: (p: ReturnType<typeof planMaps>) => void }[] = [
     { name: 'empty config', config: cfg(), services: 0, backends: 0 },
-    { name: 'proxy service: one entry per VIP:port, no backends', config: cfg(svc({ endpoints: [ep('10.0.0.1')] })), services: 1, backends: 0 },
+    { name: 'proxy service: one entry per VIP:port, its endpoints as the fallback backends', config: cfg(svc({ endpoints: [ep('10.0.0.1')] })), services: 1, backends: 1 },
     {
       name: 'two VIPs × two ports',
       config: cfg(svc({ addresses: ['10.96.0.1', '10.96.0.2'], ports: [{ number: 80, name: 'a', protocol: 'HTTP', targetPort: 80 }, { number: 81, name: 'b', protocol: 'TCP', targetPort: 81 }] })),

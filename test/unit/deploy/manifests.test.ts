@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
+import { flagNames } from '../../../src/cli/flags';
 import {
   DEPLOY, find, flagsIn, flagTable, kustomizationDirs, kustomized, loadDocs, objects, packageVersion,
   schemaProblem, unknownFields, yamlFiles, type Obj,
@@ -36,7 +37,7 @@ describe('every manifest under deploy/', () => {
   it('the two checks above do catch mistakes (a wrong type, a missing field, a misspelt field)', () => {
     const ds = structuredClone(find('base', 'DaemonSet', 'nodemesh-agent'));
     const c = ds.spec.template.spec.containers[0] as Obj;
-    c.ports[0].containerPort = '15001';
+    c.ports = [{ name: 'outbound', containerPort: '15001', protocol: 'TCP' }];
     assert.match(schemaProblem(ds) ?? '', /containerPort must be integer/);
     delete c.name;
     c.ports[0].containerPort = 15001;
@@ -128,7 +129,7 @@ describe('flags the binaries accept', () => {
   it('the agent DaemonSet passes only flags of `nodemesh agent`', () => {
     const args = nodemeshArgs('base', 'DaemonSet', 'nodemesh-agent', 'agent');
     assert.equal(args[0], 'agent');
-    const known = flagTable('main.ts', 'agent');
+    const known = flagNames('agent'); // the CLI's one flag table (src/cli/flags.ts)
     const unknown = flagsIn(args).filter((f) => !known.includes(f));
     assert.deepEqual(unknown, [], `flags the agent does not know (src/main.ts): ${unknown.join(', ')}`);
   });
@@ -146,7 +147,7 @@ describe('flags the binaries accept', () => {
     const script = (pod.initContainers as Obj[]).flatMap((c) => c.command as string[]).join('\n');
     const line = script.split('\n').find((l) => /^\s*nodemesh uninstall\b/.test(l));
     assert.ok(line, 'no `nodemesh uninstall` line');
-    const known = flagTable('main.ts', 'uninstallCmd');
+    const known = flagNames('uninstall');
     for (const f of flagsIn(line.trim().split(/\s+/))) assert.ok(known.includes(f), `uninstall does not know --${f}`);
   });
 
