@@ -1,5 +1,6 @@
 // Field-by-field reading of parsed YAML with every problem reported against its dotted path. Readers
 // never throw: a bad field is reported and read as undefined, so one pass finds all problems.
+import { checkLabelKey, checkLabelValue } from './formats';
 import type { IssueSink } from './issues';
 
 export function isRecord(v: unknown): v is Record<string, unknown> {
@@ -147,6 +148,26 @@ export class Fields {
       this.sink.report(path, `must be a string, got ${describe(v)}`);
       return undefined;
     });
+  }
+
+  /** Labels, or a label selector: keys and values in Kubernetes label syntax. */
+  labelMap(key: string): Record<string, string> | undefined {
+    if (this.missing(key, false)) return undefined;
+    const v = this.obj[key];
+    if (!isRecord(v)) return this.fail(key, `must be a mapping, got ${describe(v)}`);
+    const out: Record<string, string> = {};
+    for (const [k, item] of Object.entries(v)) {
+      // A key too long to be valid is cut in the path too, so that the report stays one readable line.
+      const path = joinKey(this.at(key), k.length > 80 ? `${k.slice(0, 40)}…` : k);
+      if (typeof item !== 'string') {
+        this.sink.report(path, `must be a string, got ${describe(item)}`);
+        continue;
+      }
+      const problem = checkLabelKey(k) ?? checkLabelValue(item);
+      if (problem !== undefined) this.sink.report(path, problem);
+      else out[k] = item;
+    }
+    return out;
   }
 
   /** A map of free-form keys to integers in RANGE (endpoint ports by port name). */

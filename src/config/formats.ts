@@ -37,3 +37,51 @@ export function vipOf(s: string): string | undefined {
   const ip = s.endsWith('/32') ? s.slice(0, -3) : s;
   return isIPv4(ip) ? ip : undefined;
 }
+
+/**
+ * Why IP cannot be a destination a client connects to (a VIP or an endpoint), or undefined: the
+ * unspecified address reaches the local host, broadcast and multicast are not TCP destinations.
+ */
+export function unroutable(ip: string): string | undefined {
+  if (ip === '0.0.0.0') return 'the unspecified address 0.0.0.0 (it reaches the local host, not a service)';
+  if (ip === '255.255.255.255') return 'the broadcast address 255.255.255.255';
+  const first = Number(ip.split('.')[0]);
+  if (first >= 224 && first <= 239) return `a multicast address (224.0.0.0/4)`;
+  return undefined;
+}
+
+// Kubernetes label syntax (apimachinery's IsQualifiedName and IsValidLabelValue).
+const LABEL_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+const LABEL_MAX = 63;
+const LABEL_PREFIX_MAX = 253;
+
+/** Label keys: `[prefix/]name`, name at most 63 of [A-Za-z0-9._-] (alphanumeric at both ends), prefix a DNS subdomain. */
+export function checkLabelKey(key: string): string | undefined {
+  if (key === '') return 'empty label key';
+  const slash = key.indexOf('/');
+  const prefix = slash < 0 ? undefined : key.slice(0, slash);
+  const name = slash < 0 ? key : key.slice(slash + 1);
+  if (prefix !== undefined && (prefix.length > LABEL_PREFIX_MAX || checkObjectName(prefix) !== undefined)) {
+    return `label key ${quoted(key)}: the prefix before "/" must be a DNS subdomain (lowercase letters, digits, '-' and '.', at most ${LABEL_PREFIX_MAX})`;
+  }
+  if (name.length > LABEL_MAX) return `label key ${quoted(key)}: the name is ${name.length} characters long, at most ${LABEL_MAX}`;
+  if (!LABEL_NAME.test(name)) {
+    return `label key ${quoted(key)}: the name must be letters, digits, '-', '_' and '.', starting and ending alphanumeric`;
+  }
+  return undefined;
+}
+
+/** Label values: empty, or at most 63 of [A-Za-z0-9._-], alphanumeric at both ends. */
+export function checkLabelValue(value: string): string | undefined {
+  if (value === '') return undefined;
+  if (value.length > LABEL_MAX) return `label value is ${value.length} characters long, at most ${LABEL_MAX}`;
+  if (!LABEL_NAME.test(value)) {
+    return `label value ${quoted(value)} is invalid: letters, digits, '-', '_' and '.', starting and ending alphanumeric`;
+  }
+  return undefined;
+}
+
+/** A value for a message: JSON-quoted (control characters escaped) and cut, so a 30 MB value stays one line. */
+export function quoted(s: string, max = 40): string {
+  return s.length <= max ? JSON.stringify(s) : `${JSON.stringify(s.slice(0, max))}… (${s.length} characters)`;
+}

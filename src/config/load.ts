@@ -1,12 +1,16 @@
 // loadConfig: read → parse → validate every document → cross-check → freeze. All problems are
 // collected; a config with any problem is not returned at all, so nothing is ever partially applied.
+import { isMeshError } from '../errors';
 import { assemble } from './build';
 import { deepFreeze } from './freeze';
-import { readDocument } from './kinds';
+import { readDocument, type ReadContext } from './kinds';
+import { WHOLE_FILE, issue } from './issues';
 import type { Parsed } from './kinds/types';
 import type { ConfigIssue, MeshConfig } from './model';
 import { parseDocuments } from './parse';
-import { hashSources, readSources, type Sources } from './sources';
+import { EMPTY_FILE, hashSources, isBlank, readSources, type Sources } from './sources';
+
+export type { ReadContext } from './kinds';
 
 export { formatIssues } from './issues';
 
@@ -14,13 +18,21 @@ export type LoadResult =
   | { readonly ok: true; readonly config: MeshConfig; readonly warnings: readonly ConfigIssue[] }
   | { readonly ok: false; readonly issues: readonly ConfigIssue[] };
 
-export async function loadConfig(path: string): Promise<LoadResult> {
-  return buildConfig(await readSources(path));
+/** Reads and builds once (`nodemesh check`); an I/O error is one more problem of the config here. */
+export async function loadConfig(path: string, ctx: ReadContext = {}): Promise<LoadResult> {
+  let sources: Sources;
+  try {
+    sources = await readSources(path);
+  } catch (e) {
+    if (!isMeshError(e, 'CONFIG_IO')) throw e;
+    return { ok: false, issues: [issue(path, WHOLE_FILE, e.message)] };
+  }
+  return buildConfig(sources, ctx);
 }
 
 /** The pure part of loading: files already read (with any read problems) to a result. */
-export function buildConfig(sources: Sources): LoadResult {
-  const p = parseSources(sources);
+export function buildConfig(sources: Sources, ctx: ReadContext = {}): LoadResult {
+  const p = parseSources(sources, ctx);
   return assembleConfig(p.parsed, p.source, p.issues, p.warnings);
 }
 
@@ -34,13 +46,15 @@ export interface ParsedConfig {
 }
 
 /** Files to validated documents, each on its own (Kubernetes discovery joins them with API objects). */
-export function parseSources(sources: Sources): ParsedConfig {
+export function parseSources(sources: Sources, ctx: ReadContext = {}): ParsedConfig {
   const issues = [...sources.issues];
   const warnings = [...sources.warnings];
   const parsed: Parsed[] = [];
   for (const file of sources.files) {
+    // The watcher waits for such a file to be written; a one-off load reports it.
+    if (isBlank(file)) issues.push(issue(file.path, WHOLE_FILE, EMPTY_FILE));
     for (const doc of parseDocuments(file.path, file.content, issues, warnings)) {
-      parsed.push(...readDocument(issues, file.path, doc.index, doc.value));
+      parsed.push(...readDocument(issues, file.path, doc.index, doc.value, ctx));
     }
   }
   const source = { files: sources.files.map((f) => f.path), hash: hashSources(sources.files) };

@@ -5,6 +5,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Parsed } from '../config/kinds/types';
 import { formatIssues } from '../config/issues';
+import type { Reserved } from '../config/reserved';
 import { logger } from '../log';
 import type { EventSink } from './events';
 import { Informer, type InformerEvents, type InformerOptions, type ResourceSpec } from './informer';
@@ -33,6 +34,8 @@ export interface DiscoveryOptions {
   /** Watch Istio's kinds too (default true; a cluster without the CRDs is fine either way). */
   readonly istio?: boolean;
   readonly informer?: InformerOptions;
+  /** The agent's own addresses and ports (default: the default flags'). */
+  readonly reserved?: Reserved;
 }
 
 const CORE: readonly { kind: KKind; path: string }[] = [
@@ -44,7 +47,7 @@ const CORE: readonly { kind: KKind; path: string }[] = [
 ];
 
 export class Discovery {
-  readonly istio = new IstioObjects();
+  readonly istio: IstioObjects;
   private readonly view = {
     services: new Map<string, KService>(),
     slices: new Map<string, KEndpointSlice>(),
@@ -64,6 +67,7 @@ export class Discovery {
   generation = 0;
 
   constructor(private readonly opts: DiscoveryOptions) {
+    this.istio = new IstioObjects(opts.reserved);
     this.translator = new Translator({ clusterDomain: opts.clusterDomain });
     const events: InformerEvents<unknown> = {
       upsert: (kind, key, value) => this.upsert(kind, key, value),

@@ -3,6 +3,7 @@
 // as the ConfigMap; an invalid version is rejected by name and the previous valid version of that object
 // keeps applying, while every other object applies. (The ConfigMap, by contrast, is all or nothing.)
 import { readDocument } from '../config/kinds';
+import type { Reserved } from '../config/reserved';
 import type { Parsed } from '../config/kinds/types';
 import type { ConfigIssue } from '../config/model';
 import type { ResourceSpec } from './informer';
@@ -72,9 +73,9 @@ function trimIstio(k: IstioKind, raw: unknown): { ok: IstioObject } | { skip: st
 export type Verdict = { readonly ok: true; readonly parsed: readonly Parsed[] } | { readonly ok: false; readonly issues: readonly ConfigIssue[] };
 
 /** Validates one API object with the ConfigMap's readers. Pure. */
-export function validateIstio(o: IstioObject): Verdict {
+export function validateIstio(o: IstioObject, reserved?: Reserved): Verdict {
   const issues: ConfigIssue[] = [];
-  const parsed = readDocument(issues, API_FILE, 0, o.raw);
+  const parsed = readDocument(issues, API_FILE, 0, o.raw, reserved !== undefined ? { reserved } : {});
   return issues.length > 0 || parsed.length === 0 ? { ok: false, issues } : { ok: true, parsed };
 }
 
@@ -94,10 +95,12 @@ export interface Rejection {
 export class IstioObjects {
   private readonly entries = new Map<string, Entry>();
 
+  constructor(private readonly reserved?: Reserved) {}
+
   /** A new version from the API: kept when valid; else rejected, and what was valid before stays. */
   upsert(o: IstioObject): Rejection | undefined {
     const key = `${o.kind} ${o.namespace}/${o.name}`;
-    const v = validateIstio(o);
+    const v = validateIstio(o, this.reserved);
     const e = this.entries.get(key) ?? { valid: undefined, applied: undefined };
     this.entries.set(key, e);
     if (!v.ok) return { object: o, issues: v.issues };

@@ -4,6 +4,8 @@
 // runs at a time; changes that arrive meanwhile are folded into the next.
 import { formatIssues } from '../config/issues';
 import { parseSources, type LoadResult, type ParsedConfig } from '../config/load';
+import type { Reserved } from '../config/reserved';
+import type { MeshError } from '../errors';
 import { Serial } from '../config/serial';
 import { ConfigWatcher } from '../config/watch';
 import { logger } from '../log';
@@ -19,6 +21,8 @@ export interface SourcesHooks {
   apply(result: LoadResult, partial: boolean): Promise<boolean>;
   /** The outcome of reading a changed ConfigMap (for the reload metrics). */
   reloaded(ok: boolean): void;
+  /** The ConfigMap could not be read (an I/O error, retried; not a config problem). */
+  readFailed?(e: MeshError): void;
   /**
    * Meshed pods of this node → their cgroup ids for the kernel (undefined: no opt-in, capture all).
    * Returns the pods whose cgroup was not found yet (looked for again shortly).
@@ -33,6 +37,8 @@ export interface MeshSourcesOptions {
   readonly hooks: SourcesHooks;
   /** How often pods whose cgroup was not there yet are looked for again (ms). */
   readonly cgroupRetryMs?: number;
+  /** The agent's own addresses and ports, which the ConfigMap must not name (default: the default flags). */
+  readonly reserved?: Reserved;
 }
 
 export class MeshSources {
@@ -52,7 +58,11 @@ export class MeshSources {
   /** Resolves after the ConfigMap's first read was composed (the API may still be syncing). */
   async start(): Promise<void> {
     if (this.opts.config !== undefined) {
-      this.watcher = new ConfigWatcher<ParsedConfig>(this.opts.config, (p) => this.onConfigMap(p), { build: parseSources });
+      const reserved = this.opts.reserved;
+      this.watcher = new ConfigWatcher<ParsedConfig>(this.opts.config, (p) => this.onConfigMap(p), {
+        build: (s) => parseSources(s, reserved !== undefined ? { reserved } : {}),
+        onReadError: (e) => this.opts.hooks.readFailed?.(e),
+      });
       await this.watcher.start();
     }
     this.opts.discovery?.start();

@@ -1,6 +1,7 @@
 // Builds Kubernetes discovery for the agent: the client config (in-cluster, --kubeconfig or $KUBECONFIG),
 // the Events writer and the metrics, then the informers (started by MeshSources).
 import type { Registry } from 'prom-client';
+import type { Reserved } from '../config/reserved';
 import { Discovery } from './discovery';
 import { KubeEvents } from './events';
 import { loadKubeConfig } from './kubeconfig';
@@ -12,6 +13,8 @@ export interface StartDiscoveryOptions {
   readonly clusterDomain: string;
   readonly registry: Registry;
   readonly onChange: () => void;
+  /** The agent's own addresses and ports, which Istio objects must not name either. */
+  readonly reserved?: Reserved;
 }
 
 export function startDiscovery(o: StartDiscoveryOptions): Discovery {
@@ -23,5 +26,6 @@ export function startDiscovery(o: StartDiscoveryOptions): Discovery {
     metrics: new DiscoveryMetrics(o.registry),
     events: new KubeEvents(kc, o.node),
     onChange: o.onChange,
+    ...(o.reserved !== undefined && { reserved: o.reserved }),
   });
 }

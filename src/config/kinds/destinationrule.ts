@@ -248,7 +248,7 @@ function readSubsets(spec: Fields, ports: At<number>[]): Subset[] {
       required: true,
       check: (n) => (DNS_LABEL.test(n) ? undefined : `"${n}" is not a valid subset name (lowercase letters, digits and '-', at most 63)`),
     });
-    const labels = s.stringMap('labels') ?? {};
+    const labels = s.labelMap('labels') ?? {};
     const policy = s.has('trafficPolicy') ? readPolicy(s, 'trafficPolicy', ports) : undefined;
     if (name !== undefined && subsets.some((x) => x.name === name)) s.report('name', `duplicate subset name "${name}"`);
     else if (name !== undefined) subsets.push(strip({ name, labels, trafficPolicy: policy?.policy, portLevel: policy?.portLevel ?? [] }));

@@ -3,6 +3,7 @@
 import type { ConfigIssue } from '../model';
 import { Fields, describe, isRecord, joinIndex, joinKey } from '../fields';
 import { IssueSink } from '../issues';
+import { DEFAULT_RESERVED, type Reserved } from '../reserved';
 import { readAuthorizationPolicy } from './authorizationpolicy';
 import { readDestinationRule } from './destinationrule';
 import { peekKey } from './metadata';
@@ -10,7 +11,7 @@ import { readNode } from './node';
 import { readPeerAuthentication } from './peerauthentication';
 import { readLocalRateLimit } from './ratelimit';
 import { readServiceEntry } from './serviceentry';
-import type { Origin, Parsed } from './types';
+import type { Origin, Parsed, ReadOptions } from './types';
 import { readVirtualService } from './virtualservice';
 import { readWorkloadEntry } from './workloadentry';
 
@@ -20,7 +21,13 @@ const VERSIONS: Readonly<Record<string, readonly string[]>> = {
   'nodemesh.io': ['v1alpha1'],
 };
 
-type Reader = (doc: Fields, origin: Origin) => Parsed | undefined;
+/** What validation needs to know about the agent that will apply the config. */
+export interface ReadContext {
+  /** The agent's own addresses and ports (default: the agent's default flags). */
+  readonly reserved?: Reserved;
+}
+
+type Reader = (doc: Fields, origin: Origin, opts: ReadOptions) => Parsed | undefined;
 
 const KINDS: Readonly<Record<string, { readonly group: string; readonly read?: Reader }>> = {
   ServiceEntry: { group: 'networking.istio.io', read: readServiceEntry },
@@ -40,21 +47,22 @@ const DOCUMENT_FIELDS = ['apiVersion', 'kind', 'metadata', 'spec', 'status'];
  * Validates one parsed YAML document, appending problems to ISSUES. A `v1 List` (kubectl get -o yaml of
  * several objects) yields its items, with field paths under `items[N]`.
  */
-export function readDocument(issues: ConfigIssue[], file: string, document: number, value: unknown): Parsed[] {
+export function readDocument(issues: ConfigIssue[], file: string, document: number, value: unknown, ctx: ReadContext = {}): Parsed[] {
+  const opts: ReadOptions = { reserved: ctx.reserved ?? DEFAULT_RESERVED };
   if (isRecord(value) && value.apiVersion === 'v1' && value.kind === 'List') {
     const sink = new IssueSink(issues, file, document);
     sink.kind = 'List';
     const list = Fields.open(sink, '', value, ['apiVersion', 'kind', 'metadata', 'items']);
     return (list?.list('items') ?? []).flatMap((item, i) => {
-      const parsed = readObject(new IssueSink(issues, file, document), joinIndex('items', i), item.value);
+      const parsed = readObject(new IssueSink(issues, file, document), joinIndex('items', i), item.value, opts);
       return parsed ? [parsed] : [];
     });
   }
-  const parsed = readObject(new IssueSink(issues, file, document), '', value);
+  const parsed = readObject(new IssueSink(issues, file, document), '', value, opts);
   return parsed ? [parsed] : [];
 }
 
-function readObject(sink: IssueSink, root: string, value: unknown): Parsed | undefined {
+function readObject(sink: IssueSink, root: string, value: unknown, opts: ReadOptions): Parsed | undefined {
   if (!isRecord(value)) {
     sink.report(root, `must be a mapping with apiVersion and kind, got ${describe(value)}`);
     return undefined;
@@ -79,7 +87,7 @@ function readObject(sink: IssueSink, root: string, value: unknown): Parsed | und
   }
   const doc = Fields.open(sink, root, value, DOCUMENT_FIELDS);
   const origin: Origin = { file: sink.file, document: sink.document, kind, name: sink.name ?? '', root };
-  return doc && read(doc, origin);
+  return doc && read(doc, origin, opts);
 }
 
 function checkType(apiVersion: string, kind: string): { field: string; message: string } | undefined {

@@ -34,7 +34,7 @@ export function readMetadata(doc: Fields, nodemeshLabels: readonly string[], nod
   if (meta === undefined) return undefined;
   const name = meta.string('name', { required: true, check: checkObjectName });
   const namespace = meta.string('namespace', { check: checkNamespace }) ?? DEFAULT_NAMESPACE;
-  const labels = meta.stringMap('labels') ?? {};
+  const labels = meta.labelMap('labels') ?? {};
   const annotations = meta.stringMap('annotations') ?? {};
   for (const key of nodemeshAnnotations === undefined ? [] : Object.keys(annotations)) {
     if (key.startsWith(NODEMESH_LABEL_PREFIX) && !nodemeshAnnotations?.includes(key)) {

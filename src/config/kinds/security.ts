@@ -1,7 +1,7 @@
 // Value formats shared by the security.istio.io kinds, and by the policy deciders that compile the same
 // values: both must read a principal, a CIDR or a port the same way, so there is one definition.
 import { Fields, joinKey } from '../fields';
-import { isIPv4 } from '../formats';
+import { checkLabelKey, checkLabelValue, isIPv4 } from '../formats';
 
 /**
  * Istio string matching (exact, `prefix*`, `*suffix`, `*` = any non-empty value). Istio reads any other
@@ -168,6 +168,10 @@ export function readPolicySelector(spec: Fields): Readonly<Record<string, string
     const at = joinKey(sel.at('matchLabels'), k);
     if (k === '') sel.sink.report(at, 'empty label key');
     else if (k.includes('*') || v.includes('*')) sel.sink.report(at, 'wildcards are not supported in selectors');
+    else {
+      const problem = checkLabelKey(k) ?? checkLabelValue(v);
+      if (problem !== undefined) sel.sink.report(at, problem);
+    }
   }
   return Object.keys(labels).length > 0 ? labels : undefined;
 }

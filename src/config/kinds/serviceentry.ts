@@ -1,9 +1,10 @@
 // ServiceEntry: a service (hosts, VIPs, ports) and its endpoints, inline or selected WorkloadEntries.
 import { Fields, PORT_RANGE, describe, joinKey, type Item } from '../fields';
-import { checkHost, vipOf } from '../formats';
+import { checkHost, unroutable, vipOf } from '../formats';
 import type { Dataplane, Endpoint, PortProtocol, ServicePort } from '../model';
+import { reservedUse, type Reserved } from '../reserved';
 import { DATAPLANE_LABEL, readMetadata } from './metadata';
-import type { At, Origin, ParsedService } from './types';
+import type { At, Origin, ParsedService, ReadOptions } from './types';
 import { WORKLOAD_SPEC_FIELDS, nodeOf, readWorkloadSpec } from './workloadentry';
 
 const SPEC_FIELDS = ['hosts', 'addresses', 'ports', 'location', 'resolution', 'endpoints', 'workloadSelector', 'exportTo'];
@@ -27,7 +28,7 @@ export function protocolFromName(name: string): PortProtocol | undefined {
   return PROTOCOLS.find((p) => p.toLowerCase() === token);
 }
 
-export function readServiceEntry(doc: Fields, origin: Origin): ParsedService | undefined {
+export function readServiceEntry(doc: Fields, origin: Origin, opts: ReadOptions): ParsedService | undefined {
   const meta = readMetadata(doc, [DATAPLANE_LABEL]);
   const dataplane = meta && readDataplane(doc, meta.labels);
   const spec = doc.object('spec', SPEC_FIELDS, { required: true, unsupported: UNSUPPORTED_SPEC_FIELDS });
@@ -37,11 +38,14 @@ export function readServiceEntry(doc: Fields, origin: Origin): ParsedService | u
   const addresses: At<string>[] = [];
   for (const item of spec.list('addresses') ?? []) {
     const vip = typeof item.value === 'string' ? vipOf(item.value) : undefined;
+    const why = vip === undefined ? undefined : unroutable(vip);
     if (vip === undefined) spec.sink.report(item.path, `must be an IPv4 address (or a /32), got ${describe(item.value)}`);
+    else if (why !== undefined) spec.sink.report(item.path, `a VIP cannot be ${why}`);
     else if (addresses.some((a) => a.value === vip)) spec.sink.report(item.path, `duplicate address ${vip}`);
     else addresses.push({ value: vip, path: item.path });
   }
   const ports = readPorts(spec);
+  checkReservedVips(spec, addresses, ports, opts.reserved);
   spec.choice('location', ['MESH_INTERNAL', 'MESH_EXTERNAL']);
   const resolution = spec.choice('resolution', RESOLUTIONS);
   if (resolution !== undefined && resolution !== 'STATIC') {
@@ -51,7 +55,7 @@ export function readServiceEntry(doc: Fields, origin: Origin): ParsedService | u
   spec.stringList('exportTo');
 
   const endpointItems = spec.list('endpoints');
-  const endpoints = endpointItems?.map((item) => readEndpoint(spec, item, ports, meta?.namespace));
+  const endpoints = endpointItems?.map((item) => readEndpoint(spec, item, ports, meta?.namespace, opts.reserved));
   const selector = readSelector(spec);
   if (endpointItems !== undefined && selector !== undefined) {
     spec.report('workloadSelector', 'cannot be used together with spec.endpoints (choose one)');
@@ -132,7 +136,7 @@ function readProtocol(p: Fields): PortProtocol | 'derive' | undefined {
   return undefined;
 }
 
-function readEndpoint(spec: Fields, item: Item, ports: readonly ServicePort[], namespace: string | undefined): Endpoint | undefined {
+function readEndpoint(spec: Fields, item: Item, ports: readonly ServicePort[], namespace: string | undefined, reserved: Reserved): Endpoint | undefined {
   const f = Fields.open(spec.sink, item.path, item.value, WORKLOAD_SPEC_FIELDS);
   if (f === undefined) return undefined;
   const w = readWorkloadSpec(f);
@@ -142,6 +146,10 @@ function readEndpoint(spec: Fields, item: Item, ports: readonly ServicePort[], n
     }
   }
   if (w.address === undefined) return undefined;
+  for (const p of ports) {
+    const use = reservedUse(reserved, w.address, w.ports[p.name] ?? p.targetPort);
+    if (use !== undefined) f.report('address', `${use}: port ${p.name} of the service would loop back into the agent`);
+  }
   return {
     address: w.address,
     ports: w.ports,
@@ -154,10 +162,20 @@ function readEndpoint(spec: Fields, item: Item, ports: readonly ServicePort[], n
   };
 }
 
+/** A VIP:port on loopback or the node address must not take one of the agent's own ports. */
+function checkReservedVips(spec: Fields, addresses: readonly At<string>[], ports: readonly ServicePort[], reserved: Reserved): void {
+  for (const a of addresses) {
+    for (const p of ports) {
+      const use = reservedUse(reserved, a.value, p.number);
+      if (use !== undefined) spec.sink.report(a.path, `${use}: a VIP there would capture connections meant for the agent (port ${p.name})`);
+    }
+  }
+}
+
 function readSelector(spec: Fields): At<Readonly<Record<string, string>>> | undefined {
   const sel = spec.object('workloadSelector', ['labels']);
   if (sel === undefined) return undefined;
-  const labels = sel.stringMap('labels');
+  const labels = sel.labelMap('labels');
   if (labels === undefined || Object.keys(labels).length === 0) {
     sel.report('labels', 'must name at least one label (an empty selector would select every workload)');
     return undefined;

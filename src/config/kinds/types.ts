@@ -1,6 +1,13 @@
 // What a document validates to before the cross-document pass joins everything into a MeshConfig.
 import type { AuthzPolicy, Dataplane, Endpoint, MeshNode, PeerAuthn, ServicePort, Workload } from '../model';
+import type { Reserved } from '../reserved';
 import type { Destination, DestinationRule, HttpRoute, LocalRateLimit, TcpRoute } from '../traffic';
+
+/** What a kind's reader is given besides the document. */
+export interface ReadOptions {
+  /** The agent's own addresses and ports, which services must not name. */
+  readonly reserved: Reserved;
+}
 
 /** Where a document came from, to report cross-document problems against it. */
 export interface Origin {

@@ -101,7 +101,7 @@ function readMatch(sink: IssueSink, item: Item): HttpMatch | undefined {
     withoutHeaders: nonEmpty(readMatchMap(m, 'withoutHeaders', { kinds: ALL_MATCHES, lowerCase: true })),
     port: m.int('port', PORT_RANGE),
     ignoreUriCase: bool(m, 'ignoreUriCase') === true ? true : undefined,
-    sourceLabels: nonEmpty(m.stringMap('sourceLabels')),
+    sourceLabels: nonEmpty(m.labelMap('sourceLabels')),
     sourceNamespace: m.string('sourceNamespace', { check: checkNamespace }),
   });
 }

@@ -1,9 +1,10 @@
 // WorkloadEntry: one workload (address, labels, identity, node). Its spec is also the shape of a
 // ServiceEntry's inline endpoints, so the spec reader is shared.
-import { Fields, PORT_RANGE, type IntRange } from '../fields';
-import { checkIPv4, checkObjectName } from '../formats';
+import { Fields, PORT_RANGE, joinKey, type IntRange } from '../fields';
+import { checkIPv4, checkObjectName, unroutable } from '../formats';
+import { reservedUse } from '../reserved';
 import { HOSTNAME_LABEL, readMetadata } from './metadata';
-import type { Origin, ParsedWorkload } from './types';
+import type { Origin, ParsedWorkload, ReadOptions } from './types';
 
 export const WORKLOAD_SPEC_FIELDS = ['address', 'ports', 'labels', 'serviceAccount', 'network', 'locality', 'weight'];
 
@@ -19,9 +20,9 @@ export interface WorkloadSpec {
 }
 
 export function readWorkloadSpec(f: Fields): WorkloadSpec {
-  const address = f.string('address', { required: true, check: checkIPv4 });
+  const address = f.string('address', { required: true, check: checkEndpointAddress });
   const ports = f.intMap('ports', PORT_RANGE) ?? {};
-  const labels = f.stringMap('labels') ?? {};
+  const labels = f.labelMap('labels') ?? {};
   const serviceAccount = f.string('serviceAccount', { check: checkObjectName });
   // Accepted for compatibility; nodemesh has one flat network and no locality-aware balancing yet.
   f.string('network');
@@ -30,15 +31,27 @@ export function readWorkloadSpec(f: Fields): WorkloadSpec {
   return { address, ports, labels, serviceAccount, weight };
 }
 
+/** An endpoint is a unicast IPv4 address a connection can be made to. */
+export function checkEndpointAddress(s: string): string | undefined {
+  const bad = checkIPv4(s);
+  if (bad !== undefined) return bad;
+  const why = unroutable(s);
+  return why === undefined ? undefined : `an endpoint cannot be ${why}`;
+}
+
 export function nodeOf(labels: Readonly<Record<string, string>>): string | undefined {
   return labels[HOSTNAME_LABEL];
 }
 
-export function readWorkloadEntry(doc: Fields, origin: Origin): ParsedWorkload | undefined {
+export function readWorkloadEntry(doc: Fields, origin: Origin, opts: ReadOptions): ParsedWorkload | undefined {
   const meta = readMetadata(doc, []);
   const specFields = doc.object('spec', WORKLOAD_SPEC_FIELDS, { required: true });
   const spec = specFields && readWorkloadSpec(specFields);
   if (meta === undefined || spec === undefined || spec.address === undefined) return undefined;
+  for (const [name, port] of Object.entries(spec.ports)) {
+    const use = reservedUse(opts.reserved, spec.address, port);
+    if (use !== undefined) specFields?.sink.report(joinKey(specFields.at('ports'), name), `${use}: a service selecting this workload would loop back into the agent`);
+  }
   // Selection matches either set of labels (Istio selects on spec.labels; kubectl users label metadata).
   const labels = { ...meta.labels, ...spec.labels };
   return {
