@@ -29,6 +29,8 @@ export const ERRORS = {
   badTe: err('INVALID_TRANSFER_ENCODING'),
   te10: err('TRANSFER_ENCODING_IN_HTTP_1_0'),
   dupHost: err('DUPLICATE_HOST'),
+  /** Not raised by the parser (a head without Host is well-formed): servers answer it (RFC 9112 3.2). */
+  noHost: err('MISSING_HOST'),
 } as const;
 
 /** Header kinds the proxy acts on; everything else is H.OTHER and passes through untouched. */

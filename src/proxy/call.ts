@@ -323,8 +323,9 @@ export class Call implements SinkEvents, BodyEvents {
   }
 
   /** The client went away (reset, closed, or broke the request framing). */
-  gone(): void {
+  gone(answered?: number): void {
     if (this.finished) return;
+    if (answered !== undefined) this.code = answered;
     const dpe = this.ctx.protocolError;
     this.addFlag(dpe ? 'DPE' : 'DC');
     this.termination ??= dpe ? 'downstream protocol error' : 'downstream closed before the response completed';

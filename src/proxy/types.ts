@@ -42,8 +42,11 @@ export interface L7Request extends RequestView {
 export interface SinkEvents {
   /** write() returned false earlier and the client can take more now. */
   drain(): void;
-  /** The client went away (reset, closed) before end(): stop the upstream. */
-  gone(): void;
+  /**
+   * The client went away (reset, closed) before end(): stop the upstream. ANSWERED: the status the sink
+   * sent the client itself (400 for a request body it could not decode), for the record.
+   */
+  gone(answered?: number): void;
 }
 
 /** Where the engine writes the response. Calls come in order: respond, write*, end | reset. */

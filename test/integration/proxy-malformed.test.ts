@@ -33,7 +33,7 @@ for (const c of CASES) {
   });
 }
 
-test('a framing error after the headers went upstream resets the client and is recorded as DPE', async (t) => {
+test('a framing error in the request body before any response: 400, close, recorded as DPE', async (t) => {
   const backend = await startBackend('ok', (req, res) => {
     req.on('error', () => undefined);
     req.resume();
@@ -48,9 +48,9 @@ test('a framing error after the headers went upstream resets the client and is r
   });
   assert.equal((await request(proxy.addr, { agent })).status, 200);
   const bad = await raw(proxy.addr, 'POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n');
-  assert.doesNotMatch(bad.text, /^HTTP\/1\.1 200/);
+  assert.match(bad.text, /^HTTP\/1\.1 400 [^]*connection: close/i);
   assert.equal((await request(proxy.addr, { agent })).status, 200);
-  await eventually(async () => (await sample(proxy.metrics, 'istio_requests_total', { response_code: '0', response_flags: 'DPE' })) === 1, 'DPE recorded');
+  await eventually(async () => (await sample(proxy.metrics, 'istio_requests_total', { response_code: '400', response_flags: 'DPE' })) === 1, 'DPE recorded');
 });
 
 test('a client that never finishes its headers (slowloris) is cut off', async (t) => {

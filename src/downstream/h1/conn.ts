@@ -2,6 +2,11 @@
 // parses request heads (h1parse, strict like llhttp/Envoy), runs one Exchange per request, and handles
 // pipelined requests one at a time in order. Malformed requests get 400/431 and a close; a client that
 // is slow to send its headers gets 408. Deadlines come from the shared coarse clock, not timers.
+//
+// Client timeouts (docs/traffic.md): the first request head must be complete within headersMs of the
+// connection's accept (detection on the way here counts), later ones within headersMs of their first
+// byte; expiry is 408 and a close, or a plain close when not one byte of a request came. Between
+// requests a connection without a byte is closed after downstreamIdleMs.
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CATALOG, type CatalogEntry } from '../../errors';
@@ -12,7 +17,7 @@ import type { Downstream, H1Exchange, Http1Deps } from './types';
 import { EngineExchange } from './request';
 import { H1RequestView } from './view';
 import type { Head } from '../../codec/h1head';
-import { HeadParser, MAX_HEAD_BYTES } from '../../codec/h1parse';
+import { ERRORS, HeadParser, MAX_HEAD_BYTES } from '../../codec/h1parse';
 import { clientErrorAnswer, HEADERS_TIMEOUT_CODE, recordRejected } from './reject';
 
 const log = logger('http1');
@@ -45,6 +50,8 @@ class H1Conn implements Downstream, Expiring {
   private lingerAt = 0;
   private lingerBytes = -1;
   private progressAt = 0;
+  /** The socket closed: nothing may register with the clock again. */
+  private gone = false;
 
   constructor(
     private readonly proxy: Http1Proxy,
@@ -58,7 +65,19 @@ class H1Conn implements Downstream, Expiring {
     socket.on('close', this.onClose);
     socket.on('drain', this.onDrain);
     deps.deadlines.add(this);
-    this.setIdle(deps.deadlines.now());
+    this.startFirst(deps.deadlines.now());
+  }
+
+  /**
+   * The first request's head is due headersMs after the accept, whatever detection took. The accept time
+   * is the context's wall clock, so the elapsed part is clamped: a clock step never stretches the bound.
+   */
+  private startFirst(now: number): void {
+    const ms = this.headersMs();
+    if (ms === 0) return this.setIdle(now);
+    const elapsed = Math.min(ms, Math.max(0, Date.now() - this.ctx.startedAt));
+    this.headersAt = now - elapsed + ms;
+    this.rearm();
   }
 
   private readonly onData = (chunk: Buffer): void => {
@@ -102,6 +121,8 @@ class H1Conn implements Downstream, Expiring {
           this.headersAt = this.idleAt = 0;
           // CONNECT tunnels are not proxied at L7 (nor by node's server before this).
           if (head.method0 === 2) return this.answerAndClose('CONNECT_NOT_SUPPORTED');
+          // RFC 9112 3.2: an HTTP/1.1 request without Host gets 400 (HTTP/1.0 predates Host).
+          if (head.minor === 1 && head.hostCount === 0) return this.answerAndClose(ERRORS.noHost.code);
           const next = this.exchangeFor(head);
           this.ex = next;
           off = next.start(buf, r);
@@ -191,6 +212,8 @@ class H1Conn implements Downstream, Expiring {
     let d = earliest(earliest(this.lingerAt, this.idleAt), this.headersAt);
     if (ex !== undefined) d = earliest(earliest(earliest(d, ex.connectAt), ex.requestAt), ex.bodyAt);
     this.deadline = d;
+    // The clock finds a later deadline on its own; an earlier one it must be told of.
+    if (d !== 0 && !this.gone) this.deps.deadlines.add(this);
   }
 
   expire(now: number): void {
@@ -213,7 +236,10 @@ class H1Conn implements Downstream, Expiring {
     }
     const ex = this.ex;
     if (ex !== undefined) ex.expire(now);
-    else if (this.headersAt !== 0 && this.headersAt <= now) return this.answerAndClose(HEADERS_TIMEOUT_CODE);
+    else if (this.headersAt !== 0 && this.headersAt <= now) {
+      // A connection that never sent a byte asked nothing: it is closed without an answer.
+      return this.parser.started ? this.answerAndClose(HEADERS_TIMEOUT_CODE) : this.closeGracefully();
+    }
     else if (this.idleAt !== 0 && this.idleAt <= now) return this.closeGracefully();
     this.rearm();
   }
@@ -225,9 +251,14 @@ class H1Conn implements Downstream, Expiring {
     this.rearm();
   }
 
-  private setHeadersDeadline(): void {
+  /** The head bound: headersMs, but never past the whole-request bound (0 = none). */
+  private headersMs(): number {
     const t = this.deps.timeouts;
-    const ms = t.downstreamRequestMs > 0 ? Math.min(t.headersMs, t.downstreamRequestMs) : t.headersMs;
+    return t.downstreamRequestMs > 0 ? Math.min(t.headersMs, t.downstreamRequestMs) : t.headersMs;
+  }
+
+  private setHeadersDeadline(): void {
+    const ms = this.headersMs();
     this.idleAt = 0;
     this.headersAt = ms > 0 ? this.deps.deadlines.now() + ms : 0;
     this.rearm();
@@ -277,6 +308,7 @@ class H1Conn implements Downstream, Expiring {
 
   private readonly onClose = (): void => {
     this.closing = true;
+    this.gone = true;
     this.ex?.clientGone();
     this.deps.deadlines.delete(this);
     this.proxy.forget(this);

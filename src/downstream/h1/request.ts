@@ -13,6 +13,8 @@ import type { RouteDecision } from '../../route/types';
 import type { H1RequestView } from './view';
 import type { HeaderList, L7Handler, L7Protocol, L7Request, L7Sink, SinkEvents } from '../../proxy/types';
 
+const BAD_BODY_ANSWER = 'HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n';
+
 /** The Downstream pause reason of a body the engine does not read yet (shared with exchange.ts's 1). */
 const PAUSE_BODY = 1;
 
@@ -72,6 +74,8 @@ export class EngineExchange implements L7Request, L7Sink {
   /** The response head said "connection: close": the connection ends with this response. */
   private saidClose = false;
   private finished = false;
+  /** The status this exchange answered itself (400 for a malformed body); 0 when none. */
+  private answered = 0;
   /** The response head, written with the first body bytes or at the end of the turn. */
   private pendingHead: string | undefined;
 
@@ -153,8 +157,8 @@ export class EngineExchange implements L7Request, L7Sink {
     const end = this.framing === 'none' ? off : this.body_(buf, off);
     if (this.framing === 'none') this.endBody();
     if (end < 0) {
-      // Broken before the engine saw the request: recorded here (DPE).
-      this.conn.ctx.requestStats(this.conn.deps.metrics, false, this.conn.ctx.service, undefined).record(0, 'DPE', this.conn.deps.deadlines.now() - this.t0, 0, 0);
+      // Broken before the engine saw the request: recorded here (DPE, with the 400 it was answered).
+      this.conn.ctx.requestStats(this.conn.deps.metrics, false, this.conn.ctx.service, undefined).record(this.answered, 'DPE', this.conn.deps.deadlines.now() - this.t0, 0, 0);
       return end;
     }
     if (!this.reqDone) {
@@ -181,7 +185,7 @@ export class EngineExchange implements L7Request, L7Sink {
         // No error object: nobody may be listening yet (fault delay, before handle), and an unheard
         // 'error' would take the process down; the engine sees the 'close' (and gone()) instead.
         this.stream?.destroy();
-        this.clientGone();
+        this.badBody();
         return -1;
       }
       if (this.chunks.done) this.endBody();
@@ -216,6 +220,21 @@ export class EngineExchange implements L7Request, L7Sink {
     this.bodyAt = 0;
     this.conn.ctx.protocolError = true;
     this.clientGone();
+  }
+
+  /**
+   * The body's framing broke (a malformed chunk). Before any response byte went out the client gets 400
+   * and a close (the upstream try is dropped with the request); after, only a reset is left.
+   */
+  private badBody(): void {
+    if (this.finished) return;
+    if (this.responded && this.pendingHead === undefined) return this.clientGone();
+    this.finished = true;
+    this.pendingHead = undefined;
+    this.answered = 400;
+    this.conn.write(BAD_BODY_ANSWER);
+    this.events?.gone(400);
+    this.handBack(false);
   }
 
   clientGone(): void {
