@@ -94,6 +94,25 @@ export function writeResults(out: string, json: unknown): void {
   say(`wrote ${path.relative(process.cwd(), out) || out}`);
 }
 
+/**
+ * The whole run of a bench that fills one JSON report: `measure` inside a bench scope, its error kept in
+ * the report, cleanup warnings added, the report printed and written to `out`. Resolves to the exit code.
+ */
+export async function reportBench(
+  out: string,
+  budgetSec: number,
+  report: Record<string, unknown>,
+  measure: (dir: string) => Promise<void>,
+): Promise<number> {
+  const warnings = await withBenchScope(budgetSec, (dir) => measure(dir).catch((e: unknown) => {
+    report.error = errText(e);
+  }));
+  if (warnings.length > 0) report.warnings = warnings;
+  say(JSON.stringify(report));
+  writeResults(out, report);
+  return report.error === undefined ? 0 : 1;
+}
+
 /** Runs a bench's main and exits with its code; a throw is reported and exits 1. */
 export function runMain(main: () => Promise<number>): void {
   main().then(

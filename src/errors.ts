@@ -20,6 +20,7 @@ export const CATALOG = {
   NATIVE: { code: 'NM_E_NATIVE', message: 'the native libbpf shim could not be loaded (run make)' },
   LISTEN: { code: 'NM_E_LISTEN', message: 'a listener could not bind its port' },
   USAGE: { code: 'NM_E_USAGE', message: 'invalid command line' },
+  NO_PINS: { code: 'NM_E_NO_PINS', message: 'no nodemesh pins in the pin directory' },
   INTERNAL: { code: 'NM_E_INTERNAL', message: 'an internal error was caught; the agent keeps running' },
 
   // Configuration (never applied; the last good config keeps serving).
@@ -27,6 +28,9 @@ export const CATALOG = {
   CONFIG_YAML: { code: 'NM_E_CONFIG_YAML', message: 'malformed YAML' },
   CONFIG_SCHEMA: { code: 'NM_E_CONFIG_SCHEMA', message: 'a config document is invalid' },
   CONFIG_CONFLICT: { code: 'NM_E_CONFIG_CONFLICT', message: 'config documents conflict with each other' },
+  MAP_CAPACITY: { code: 'NM_E_MAP_CAPACITY', message: 'the config needs more kernel map entries than the maps were created with' },
+  // Not a config problem: the read is retried with backoff and the reload gauge is left as it is.
+  CONFIG_IO: { code: 'NM_E_CONFIG_IO', message: 'the config could not be read (I/O error); the last good config keeps serving and the read is retried' },
 
   // Kubernetes discovery (the last known state keeps serving).
   KUBE_API: { code: 'NM_E_KUBE_API', message: 'the Kubernetes API could not be reached or refused a request; the last known state keeps serving' },
@@ -58,6 +62,8 @@ export const CATALOG = {
   // AuthorizationPolicy at the destination: Envoy's RBAC answer (gRPC: PERMISSION_DENIED with this message).
   RBAC_DENIED: { code: 'NM_E_RBAC_DENIED', message: 'RBAC: access denied', status: 403, flag: 'DENY' },
   H2_PROTOCOL: { code: 'NM_E_H2_PROTOCOL', message: 'HTTP/2 protocol violation or abuse; the connection was closed', flag: 'DPE' },
+  // Closed unproxied by the outbound listener (fd reserve, connection limit, drain); counted by reason.
+  DOWNSTREAM_REFUSED: { code: 'NM_E_DOWNSTREAM_REFUSED', message: 'captured connections were closed without proxying' },
 
   // Identity and CA (workload certificates; a failure never stops traffic already flowing).
   BAD_SPIFFE_ID: { code: 'NM_E_BAD_SPIFFE_ID', message: 'not a SPIFFE id of the form spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>' },

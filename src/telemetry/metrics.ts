@@ -50,7 +50,8 @@ export class HttpStats {
    */
   record(code: number, flags: string, durationMs: number, requestBytes: number, responseBytes: number, grpcStatus = ''): void {
     let b = flags === '-' && grpcStatus === '' ? this.ok.get(code) : this.flagged.get(`${code}|${flags}|${grpcStatus}`);
-    if (b === undefined) b = this.bundle(code, flags, grpcStatus);
+    // Retired: its service left the config (and may be back); the series is registered anew.
+    if (b === undefined || b.requests.retired) b = this.bundle(code, flags, grpcStatus);
     b.requests.inc();
     b.duration.observe(durationMs);
     b.requestBytes.observe(requestBytes);
@@ -77,37 +78,47 @@ export class HttpStats {
  * (periodically and at close), so long-lived connections show traffic before they end.
  */
 export class TcpStats {
-  private readonly sentS: CounterSeries;
-  private readonly receivedS: CounterSeries;
-  private readonly openedS: CounterSeries;
+  private sentS!: CounterSeries;
+  private receivedS!: CounterSeries;
+  private openedS!: CounterSeries;
   private readonly closedS = new Map<string, CounterSeries>();
 
   constructor(private readonly m: Metrics, private readonly base: Labels) {
-    // Bytes and opens carry "-": flags are only known when the connection ends.
-    const labels = tcpLabels(base, '-');
+    this.resolve();
+  }
+
+  /** Bytes and opens carry "-": flags are only known when the connection ends. */
+  private resolve(): void {
+    const labels = tcpLabels(this.base, '-');
     const key = keyOf(labels);
-    this.sentS = m.tcpSent.at(key, labels);
-    this.receivedS = m.tcpReceived.at(key, labels);
-    this.openedS = m.tcpOpened.at(key, labels);
+    this.sentS = this.m.tcpSent.at(key, labels);
+    this.receivedS = this.m.tcpReceived.at(key, labels);
+    this.openedS = this.m.tcpOpened.at(key, labels);
+  }
+
+  /** Retired series (the service left the config) are registered anew. */
+  private live(): this {
+    if (this.openedS.retired || this.sentS.retired || this.receivedS.retired) this.resolve();
+    return this;
   }
 
   opened(): void {
-    this.openedS.inc();
+    this.live().openedS.inc();
   }
 
   /** Bytes sent to the client (the response direction, Istio's "sent"). */
   sent(n: number): void {
-    if (n > 0) this.sentS.inc(n);
+    if (n > 0) this.live().sentS.inc(n);
   }
 
   /** Bytes received from the client (the request direction). */
   received(n: number): void {
-    if (n > 0) this.receivedS.inc(n);
+    if (n > 0) this.live().receivedS.inc(n);
   }
 
   closed(flags: string): void {
     let s = this.closedS.get(flags);
-    if (s === undefined) {
+    if (s === undefined || s.retired) {
       const labels = tcpLabels(this.base, flags);
       s = this.m.tcpClosed.at(keyOf(labels), labels);
       this.closedS.set(flags, s);
@@ -187,7 +198,7 @@ export class Metrics {
     });
     this.downstreamRejected = new Counter({
       name: 'nodemesh_downstream_rejected_total',
-      help: 'Captured connections closed before proxying (no_original_dst, no_route)',
+      help: 'Captured connections closed before proxying (no_original_dst, no_route, fd_exhausted, max_connections, draining)',
       labelNames: ['reason'],
       registers,
     });
@@ -286,6 +297,36 @@ export class Metrics {
     return stats;
   }
 
+  /**
+   * Drops every series of services that are not in `services` (prom-client and the Istio series keep a
+   * label set until restart: a config that shrinks would otherwise keep its big one's series in memory
+   * and in every scrape). Series of no service ("unknown") stay. Holders of a dropped series register
+   * it anew if their service comes back, so nothing is counted into a dropped one.
+   */
+  async retainServices(services: readonly Service[]): Promise<number> {
+    const keys = new Set<string>();
+    const named = new Set<string>();
+    for (const s of services) {
+      keys.add(s.key);
+      named.add(`${s.namespace || UNKNOWN}\u0001${s.name || UNKNOWN}`);
+    }
+    const keepIstio = (l: Labels): boolean => {
+      const name = l['destination_service_name'];
+      return name === undefined || name === UNKNOWN || named.has(`${l['destination_service_namespace']}\u0001${name}`);
+    };
+    let dropped = 0;
+    for (const m of [this.requests, this.duration, this.requestBytes, this.responseBytes, this.tcpSent, this.tcpReceived, this.tcpOpened, this.tcpClosed]) {
+      dropped += m.retain(keepIstio);
+    }
+    for (const c of this.byService) dropped += await dropLabelSets(c, (l) => typeof l['service'] !== 'string' || keys.has(l['service']));
+    return dropped;
+  }
+
+  /** The prom-client families labelled by service key. */
+  private get byService(): readonly Counter<string>[] {
+    return [this.upstreamConnectFailures, this.endpointEjections, this.panicPicks, this.retries, this.overflows, this.rateLimited, this.faults, this.mirrored, this.outlierEjections];
+  }
+
   connectFailure(target: Target, ejected: boolean): void {
     const labels = { service: target.service.key, endpoint: target.key };
     this.upstreamConnectFailures.inc(labels);
@@ -294,3 +335,17 @@ export class Metrics {
 }
 
 const NO_SERVICE = {};
+
+type LabelsOf = Partial<Record<string, string | number>>;
+
+/** Removes the label sets of a prom-client counter that `keep` refuses. */
+async function dropLabelSets(c: Counter<string>, keep: (labels: LabelsOf) => boolean): Promise<number> {
+  const { values } = await c.get();
+  let dropped = 0;
+  for (const { labels } of values) {
+    if (keep(labels)) continue;
+    c.remove(labels as Record<string, string | number>);
+    dropped++;
+  }
+  return dropped;
+}

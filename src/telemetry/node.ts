@@ -19,6 +19,7 @@ export class NodeMetrics {
   readonly reloadOk: Gauge;
   readonly reloadTimestamp: Gauge;
   readonly reloads: Counter<'result'>;
+  readonly readErrors: Counter<'error'>;
 
   constructor(registry: Registry, src: NodeMetricsSource) {
     const labelsFor = (id: number): Record<(typeof SVC_LABELS)[number], string> => {
@@ -95,6 +96,12 @@ export class NodeMetrics {
     this.reloadOk = new Gauge({ name: 'nodemesh_config_last_reload_successful', help: '1 if the last config load was applied, 0 if it was rejected', registers: [registry] });
     this.reloadTimestamp = new Gauge({ name: 'nodemesh_config_last_reload_success_timestamp_seconds', help: 'Time of the last applied config', registers: [registry] });
     this.reloads = new Counter({ name: 'nodemesh_config_reloads_total', help: 'Config loads by result (applied, rejected)', labelNames: ['result'], registers: [registry] });
+    // Not a reload result: the config was not read, so nothing about it is known (retried with backoff).
+    this.readErrors = new Counter({ name: 'nodemesh_config_read_errors_total', help: 'Config reads that failed with an I/O error (EMFILE, EACCES, EIO...), by errno; the read is retried', labelNames: ['error'], registers: [registry] });
+  }
+
+  configReadFailed(errno: string | undefined): void {
+    this.readErrors.inc({ error: errno ?? 'unknown' });
   }
 
   reloaded(ok: boolean): void {

@@ -21,6 +21,8 @@ interface ExportedMetric {
 
 export class CounterSeries {
   value = 0;
+  /** Set when the series is dropped (its service left the config): holders resolve it again. */
+  retired = false;
   constructor(readonly labels: Labels) {}
   inc(n = 1): void {
     this.value += n;
@@ -32,6 +34,7 @@ export class HistogramSeries {
   readonly counts: Float64Array;
   sum = 0;
   count = 0;
+  retired = false;
   constructor(readonly labels: Labels, private readonly bounds: readonly number[]) {
     this.counts = new Float64Array(bounds.length + 1);
   }
@@ -45,7 +48,7 @@ export class HistogramSeries {
   }
 }
 
-abstract class SeriesMetric<S extends { labels: Labels }> {
+abstract class SeriesMetric<S extends { labels: Labels; retired: boolean }> {
   readonly aggregator = 'sum';
   protected readonly series = new Map<string, S>();
   constructor(readonly name: string, readonly help: string) {}
@@ -67,6 +70,18 @@ abstract class SeriesMetric<S extends { labels: Labels }> {
 
   reset(): void {
     this.series.clear();
+  }
+
+  /** Drops the series `keep` says no to (marking them retired); returns how many were dropped. */
+  retain(keep: (labels: Labels) => boolean): number {
+    let dropped = 0;
+    for (const [key, s] of this.series) {
+      if (keep(s.labels)) continue;
+      s.retired = true;
+      this.series.delete(key);
+      dropped++;
+    }
+    return dropped;
   }
 
   /** Number of series (for tests and cardinality stats). */

@@ -1,0 +1,110 @@
+// Memory given back after a config shrinks. V8 frees a big config's objects in its next major GCs but
+// keeps their pages (hundreds of MB after 10k services) pooled and resident: RSS never comes down on its
+// own. One "last resort" collection (V8's memory-reducing GC: it also releases the pooled pages) a few
+// seconds after the shrink gives them back. It pauses the event loop for tens of milliseconds, so it runs
+// only when the config lost at least half of its size and a sizeable amount of it, once per shrink.
+// glibc then keeps the freed malloc memory of the load (tens of MB) until malloc_trim hands it back.
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
+import type { MeshConfig } from '../config/model';
+import { mallocTrim } from '../capture/ffi';
+import { logger } from '../log';
+
+const log = logger('memory');
+
+/** What a config costs, roughly: its objects are dominated by services and endpoints. */
+export function configSize(cfg: Pick<MeshConfig, 'services' | 'workloads'>): number {
+  let n = cfg.services.length + cfg.workloads.length;
+  for (const s of cfg.services) n += s.endpoints.length;
+  return n;
+}
+
+/** Below this many objects lost a shrink is not worth a pause. */
+export const MIN_DROP = 2_000;
+
+/** Whether going from `peak` (the largest size since the last reclaim) to `now` is worth a reclaim. Pure. */
+export function reclaimDue(peak: number, now: number): boolean {
+  return now * 2 <= peak && peak - now >= MIN_DROP;
+}
+
+type GcFn = (opts: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
+
+/**
+ * V8's gc() without --expose-gc on the command line: the flag is set for one new context, which hands
+ * the function out, and unset again (no other context sees it).
+ */
+function v8Gc(): GcFn | undefined {
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as unknown;
+    return typeof gc === 'function' ? (gc as GcFn) : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    v8.setFlagsFromString('--no-expose-gc');
+  }
+}
+
+function rssMb(): number {
+  return Math.round(process.memoryUsage.rss() / 2 ** 20);
+}
+
+export interface ReclaimOptions {
+  /** Time after the shrink: in-flight connections let go of the old config, and bursts of reloads settle. */
+  readonly delayMs?: number;
+  /** For tests: what runs instead of the collection. */
+  readonly collect?: () => void;
+}
+
+export class MemoryReclaimer {
+  private peak = 0;
+  private size = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private gc: GcFn | undefined;
+  private readonly delayMs: number;
+  /** Reclaims run so far (tests and logs). */
+  runs = 0;
+
+  constructor(private readonly opts: ReclaimOptions = {}) {
+    this.delayMs = opts.delayMs ?? 5_000;
+  }
+
+  /** A config was applied; schedules one reclaim when it is much smaller than the largest one before. */
+  applied(cfg: Pick<MeshConfig, 'services' | 'workloads'>): void {
+    const size = (this.size = configSize(cfg));
+    this.peak = Math.max(this.peak, size);
+    if (!reclaimDue(this.peak, size)) {
+      // Grown back meanwhile: the pending reclaim would free little.
+      if (this.timer !== undefined) clearTimeout(this.timer);
+      this.timer = undefined;
+      return;
+    }
+    // Not postponed by further reloads (discovery may reload every few seconds).
+    this.timer ??= setTimeout(() => this.run(), this.delayMs).unref();
+  }
+
+  private run(): void {
+    this.timer = undefined;
+    this.peak = this.size;
+    this.runs++;
+    if (this.opts.collect) return this.opts.collect();
+    this.gc ??= v8Gc();
+    if (this.gc === undefined) return;
+    const before = rssMb();
+    const t = performance.now();
+    let trimmed: boolean | undefined;
+    try {
+      this.gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+      trimmed = mallocTrim();
+    } catch (err) {
+      log.warn({ err }, 'memory reclaim failed');
+      return;
+    }
+    log.info({ rss_before_mb: before, rss_after_mb: rssMb(), pause_ms: Math.round(performance.now() - t), malloc_trim: trimmed ?? 'unavailable' }, 'memory of a larger config given back');
+  }
+
+  close(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
