@@ -11,7 +11,7 @@ BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) 
 NATIVE_SO := build/native/libnmbpf.so
 TEST_FLAGS ?=
 
-.PHONY: all deps build bpf native ts test test-unit test-integration test-e2e demo bench check clean uninstall image
+.PHONY: all deps build bpf native ts test test-unit test-integration test-e2e demo bench bench-resources check clean uninstall image
 
 all: build
 
@@ -60,6 +60,12 @@ bench: build
 	$(NODE) dist/bench/h2.js
 	$(NODE) dist/bench/routes.js
 	$(NODE) dist/bench/discovery.js
+	$(MAKE) --no-print-directory bench-resources
+
+# What slow clients cost a neighbour, and the memory given back after a big config (no root needed).
+bench-resources: ts
+	$(NODE) dist/bench/slowloris.js
+	$(NODE) dist/bench/memory.js
 
 check: ts
 	$(NODE) dist/src/main.js check $(CONFIG)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # make demo: runs the mesh on this machine with sample services and traffic (needs root).
+# DEMO_SECONDS (30): how long part one (when run in a terminal; Enter goes on) and part two stay up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then echo "make demo needs root (cgroup2, bpffs, eBPF programs)" >&2; exit 1; fi

@@ -4,7 +4,7 @@
 // across two nodes (demo-mesh.ts), part three traffic management (demo-traffic.ts), part four Kubernetes
 // discovery and the ambient opt-in (demo-kube.ts).
 import * as fs from 'node:fs';
-import { inspectPins } from '../src/capture/stat';
+import { inspectPins, readPinnedStats } from '../src/capture/stat';
 import { serviceId } from '../src/config/ids';
 import { backend, closeAll, docs, serviceEntry } from '../test/e2e/fixtures';
 import { metricSum, Mesh } from '../test/e2e/harness';
@@ -55,11 +55,16 @@ async function main(): Promise<void> {
     console.log(`istio_requests_total{destination_service_name="web"} = ${metricSum(m, 'istio_requests_total', { destination_service_name: 'web' })}`);
     console.log(`istio_requests_total{destination_service_name="cache"} = ${metricSum(m, 'istio_requests_total', { destination_service_name: 'cache' })} (kernel mode: the agent never sees it)`);
     console.log(`backend hits: ${backends.map((b) => `${b.name}=${b.hits}`).join(' ')}\n`);
-    console.log('where to look:');
+    console.log(`bin/nodemesh stat --bpffs ${mesh.pin}:\n${readPinnedStats(mesh.pin).trimEnd().replace(/^(?=.)/gm, '  ')}\n`);
+    // The lines below are true only while part one runs: in a terminal it waits (Enter or DEMO_SECONDS);
+    // otherwise it says that all of it is gone and how to look at it live.
+    const hold = process.stdin.isTTY === true && seconds > 0;
+    console.log(hold ? `where to look, while part one stays up (${seconds} s, or press Enter to go on):` : 'where to look while it runs (part one is torn down now; run `make demo` in a terminal to keep it up for DEMO_SECONDS):');
     console.log(`  curl -s 127.0.0.1:${mesh.ports.metrics}/metrics | grep -E 'istio_|nodemesh_kernel'`);
     console.log(`  bin/nodemesh stat --bpffs ${mesh.pin}`);
     console.log(`  bpftool cgroup show ${mesh.root}`);
     console.log(`  edit ${mesh.cfgDir}/..data/mesh.yaml to reload live`);
+    if (hold) await enterOr(seconds * 1000);
   } finally {
     await done();
     console.log('part one cleaned up: agent stopped, programs detached, pins and cgroups removed.');
@@ -68,6 +73,21 @@ async function main(): Promise<void> {
   await trafficDemo();
   await kubeDemo();
   console.log('demo cleaned up: agents and CA stopped, programs detached, pins, namespaces and cgroups removed.');
+}
+
+/** Resolves on Enter or after MS, whichever comes first (stdin is released again either way). */
+function enterOr(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      process.stdin.off('data', done);
+      process.stdin.pause();
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    process.stdin.once('data', done);
+    process.stdin.resume();
+  });
 }
 
 main().catch((e: unknown) => {

@@ -7,7 +7,26 @@ import { LineSink } from './logsink';
 
 export type Logger = pino.Logger;
 
-const level = process.env.NODEMESH_LOG_LEVEL ?? (process.env.NODE_ENV === 'test' ? 'silent' : 'info');
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/**
+ * NODEMESH_LOG_LEVEL → a pino level (case-insensitive; empty = unset). An unknown level is reported,
+ * never thrown: this runs at import time, so the logger falls back to the default and main() refuses
+ * to start with the one-line `problem`.
+ */
+export function resolveLogLevel(requested: string | undefined, fallback: LogLevel): { level: LogLevel; problem?: string } {
+  if (requested === undefined || requested.trim() === '') return { level: fallback };
+  const want = requested.trim().toLowerCase();
+  if ((LOG_LEVELS as readonly string[]).includes(want)) return { level: want as LogLevel };
+  return { level: fallback, problem: `NODEMESH_LOG_LEVEL=${JSON.stringify(requested)} is not a log level (one of: ${LOG_LEVELS.join(', ')})` };
+}
+
+const resolved = resolveLogLevel(process.env.NODEMESH_LOG_LEVEL, process.env.NODE_ENV === 'test' ? 'silent' : 'info');
+const level = resolved.level;
+
+/** Why NODEMESH_LOG_LEVEL was not used; main() exits with it (status 2) before starting anything. */
+export const logLevelProblem: string | undefined = resolved.problem;
 
 /**
  * What may wait in memory when stdout is slower than the agent logs (a stalled log collector). Past it

@@ -1,54 +1,30 @@
-// CLI entry: agent | check | uninstall | stat. Exit codes: 0 ok, 1 failure, 2 usage.
+// CLI entry: agent | ca | check | uninstall | stat | version, flags from the one table in cli/flags.ts.
+// Exit codes: 0 ok, 1 failure, 2 usage (an invalid command line or environment setting).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import { Agent, DEFAULTS } from './agent';
-import { ms, onlyFlags, parseArgs, port, str, USAGE_HEAD, type ParsedArgs } from './cli';
-import { CA_USAGE } from './ca/main';
+import type { ParsedArgs } from './cli';
+import { agentOptions } from './cli/agent-options';
+import type { CommandName } from './cli/flags';
+import { commandUsage, mainUsage } from './cli/help';
+import { parseCommandLine, type Flags } from './cli/parse';
+import { UsageError } from './cli/values';
+import { packageVersion } from './cli/version';
 import { runCheck } from './config/check';
-import { CATALOG, isMeshError, MeshError } from './errors';
+import { CATALOG, isMeshError } from './errors';
 import { kubernetesAvailable } from './discovery/available';
-import { flushLogs, logger } from './log';
+import { flushLogs, logger, logLevelProblem } from './log';
 
 const log = logger('main');
-const USAGE = `${USAGE_HEAD}${CA_USAGE}`;
 
-async function agent(args: ParsedArgs): Promise<number> {
-  onlyFlags(args, ['config', 'cgroup', 'bpffs', 'node', 'node-ip', 'no-capture', 'outbound-port', 'admin-host', 'metrics-port', 'ready-port', 'bpf-objects', 'connect-timeout', 'request-timeout', 'access-log', 'trust-domain', 'tunnel-port', 'ca', 'ca-root', 'node-token', 'delivery-address', 'cert-ttl', 'kubeconfig', 'no-kubernetes', 'cluster-id', 'cluster-domain']);
-  const config = str(args, 'config');
-  const kubeconfig = str(args, 'kubeconfig');
-  if (kubeconfig !== undefined && args.flags.has('no-kubernetes')) throw new Error('--kubeconfig and --no-kubernetes exclude each other');
-  // Discovery is on in a pod (in-cluster config), with --kubeconfig, or with $KUBECONFIG, like kubectl.
-  const kubernetes = !args.flags.has('no-kubernetes') && kubernetesAvailable(kubeconfig) ? { kubeconfig } : undefined;
-  if (!config && !kubernetes) throw new Error('--config PATH is required without Kubernetes discovery (--kubeconfig FILE, $KUBECONFIG, or running in a pod)');
-  if (config && !fs.existsSync(config)) throw new MeshError('CONFIG_READ', `${config} does not exist`);
-  const connectTimeoutMs = ms(args, 'connect-timeout');
-  const requestTimeoutMs = ms(args, 'request-timeout');
-  const certTtl = ms(args, 'cert-ttl');
-  const opts = {
-    config,
-    ...(kubernetes ? { kubernetes } : {}),
-    clusterId: str(args, 'cluster-id', DEFAULTS.clusterId) as string,
-    clusterDomain: str(args, 'cluster-domain', DEFAULTS.clusterDomain) as string,
-    capture: !args.flags.has('no-capture'),
-    cgroup: str(args, 'cgroup', DEFAULTS.cgroup) as string,
-    bpffs: str(args, 'bpffs', DEFAULTS.bpffs) as string,
-    objects: path.resolve(str(args, 'bpf-objects', DEFAULTS.objects) as string),
-    node: str(args, 'node', os.hostname()) as string,
-    nodeIp: str(args, 'node-ip', DEFAULTS.nodeIp) as string,
-    outboundPort: port(args, 'outbound-port', DEFAULTS.outboundPort),
-    adminHost: str(args, 'admin-host', DEFAULTS.adminHost) as string,
-    metricsPort: port(args, 'metrics-port', DEFAULTS.metricsPort),
-    readyPort: port(args, 'ready-port', DEFAULTS.readyPort),
-    accessLog: (str(args, 'access-log', 'on') as string) !== 'off',
-    trustDomain: str(args, 'trust-domain', DEFAULTS.trustDomain) as string,
-    tunnelPort: port(args, 'tunnel-port', DEFAULTS.tunnelPort),
-    deliveryAddress: str(args, 'delivery-address', 'auto') as string,
-    ...caFlags(args),
-    ...(certTtl !== undefined ? { certTtlSeconds: Math.max(1, Math.round(certTtl / 1000)) } : {}),
-    ...(connectTimeoutMs !== undefined ? { connectTimeoutMs } : {}),
-    ...(requestTimeoutMs !== undefined ? { requestTimeoutMs } : {}),
-  };
+async function agent(f: Flags): Promise<number> {
+  const opts = agentOptions(f, {
+    hostname: os.hostname(),
+    defaultObjects: DEFAULTS.objects,
+    kubernetesAvailable,
+    exists: (p) => fs.existsSync(p),
+  });
+  const kubernetes = opts.kubernetes;
   const a = await Agent.start(opts);
   log.info({ node: opts.node, nodeIp: opts.nodeIp, capture: opts.capture, kubernetes: kubernetes !== undefined, pid: process.pid }, 'agent started');
   await new Promise<void>((resolve) => {
@@ -64,77 +40,85 @@ async function agent(args: ParsedArgs): Promise<number> {
   return 0;
 }
 
-/** --ca ADDR:PORT needs --ca-root and --node-token; without --ca the agent embeds a CA. */
-function caFlags(args: ParsedArgs): { ca?: { address: string; rootFile: string; tokenFile: string } } {
-  const address = str(args, 'ca');
-  if (!address) {
-    if (args.flags.has('ca-root') || args.flags.has('node-token')) throw new Error('--ca-root and --node-token need --ca ADDR:PORT');
-    return {};
-  }
-  const rootFile = str(args, 'ca-root');
-  const tokenFile = str(args, 'node-token');
-  if (!rootFile || !tokenFile) throw new Error('--ca needs --ca-root FILE and --node-token FILE');
-  return { ca: { address, rootFile, tokenFile } };
-}
-
-async function uninstallCmd(args: ParsedArgs): Promise<number> {
-  onlyFlags(args, ['bpffs', 'cgroup']);
+async function uninstallCmd(f: Flags): Promise<number> {
+  const bpffs = f.text('bpffs') as string;
   const { uninstall } = await import('./capture/bpf');
-  const r = uninstall(str(args, 'bpffs', DEFAULTS.bpffs) as string, str(args, 'cgroup'));
+  const { removeServiceNames } = await import('./capture/names');
+  const r = uninstall(bpffs, f.text('cgroup'));
+  removeServiceNames(bpffs);
   process.stdout.write(`detached: ${r.detached.join(', ') || 'nothing'}\nremoved pins: ${r.removed.length}\n`);
   if (r.remaining > 0) process.stdout.write(`note: ${r.remaining} other program(s) remain attached to the cgroup (not nodemesh's pins)\n`);
   return 0;
 }
 
-async function statCmd(args: ParsedArgs): Promise<number> {
-  onlyFlags(args, ['bpffs']);
+async function statCmd(f: Flags): Promise<number> {
   const { readPinnedStats } = await import('./capture/stat');
-  process.stdout.write(readPinnedStats(str(args, 'bpffs', DEFAULTS.bpffs) as string));
+  process.stdout.write(readPinnedStats(f.text('bpffs') as string));
   return 0;
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
-  let args: ParsedArgs;
-  try {
-    args = parseArgs(argv, new Set(['no-capture', 'no-kubernetes', 'help']));
-  } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  try {
-    switch (args.command) {
-      case 'agent':
-        return await agent(args);
-      case 'check': {
-        const p = args.positional[0];
-        if (!p) throw new Error('check needs a PATH');
-        return await runCheck(p);
-      }
-      case 'ca': {
-        const { runCa } = await import('./ca/main');
-        return await runCa(args);
-      }
-      case 'uninstall':
-        return await uninstallCmd(args);
-      case 'stat':
-        return await statCmd(args);
-      case 'help':
-      case '--help':
-        process.stdout.write(USAGE);
-        return 0;
-      default:
-        process.stderr.write(`unknown command '${args.command}'\n\n${USAGE}`);
-        return 2;
+async function checkCmd(args: ParsedArgs, f: Flags): Promise<number> {
+  // Only what was given: runCheck applies the agent's own defaults to the rest.
+  const capacity = {
+    ...(f.given('max-services') ? { services: f.num('max-services') as number } : {}),
+    ...(f.given('max-backends') ? { backends: f.num('max-backends') as number } : {}),
+  };
+  return runCheck(args.positional[0] as string, { capacity });
+}
+
+async function run(command: CommandName, args: ParsedArgs, f: Flags): Promise<number> {
+  switch (command) {
+    case 'agent':
+      return agent(f);
+    case 'check':
+      return checkCmd(args, f);
+    case 'ca': {
+      const { runCa } = await import('./ca/main');
+      return runCa(args);
     }
+    case 'uninstall':
+      return uninstallCmd(f);
+    case 'stat':
+      return statCmd(f);
+  }
+}
+
+/** Thrown plain errors that are about the command line (from `nodemesh ca`'s own checks). */
+const USAGE_WORDS = /needs|required|unknown flag|must be|exclude each other|must not be empty/;
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let command: CommandName | undefined;
+  try {
+    const inv = parseCommandLine(argv);
+    if (inv.kind === 'help') {
+      process.stdout.write(inv.command ? commandUsage(inv.command) : mainUsage());
+      return 0;
+    }
+    if (inv.kind === 'version') {
+      process.stdout.write(`nodemesh ${packageVersion() ?? 'unknown'}\n`);
+      return 0;
+    }
+    command = inv.command;
+    // Checked here, not at import: the logger already fell back to its default level.
+    if (logLevelProblem !== undefined) throw new UsageError(logLevelProblem);
+    return await run(inv.command, inv.args, inv.flags);
   } catch (e) {
+    if (e instanceof UsageError) return usageError(e.message, e.command ?? command);
     if (isMeshError(e)) {
       process.stderr.write(`nodemesh: ${e.code}: ${e.message}\n`);
       return 1;
     }
     const msg = (e as Error).message ?? String(e);
+    if (command === 'ca' && USAGE_WORDS.test(msg)) return usageError(msg, command);
     process.stderr.write(`nodemesh: ${msg}\n`);
-    return /needs|required|unknown flag|must be/.test(msg) ? 2 : 1;
+    return 1;
   }
+}
+
+/** One line saying what is wrong and where the usage is, as kubectl does; exit status 2. */
+function usageError(message: string, command: CommandName | undefined): number {
+  process.stderr.write(`nodemesh: ${message}\nSee 'nodemesh ${command ? `${command} ` : ''}--help' for usage.\n`);
+  return 2;
 }
 
 if (require.main === module) {

@@ -110,6 +110,11 @@ export class MeshPlane {
       isLocalTarget: (a) => plane!.topo.isLocalIp(a.address),
       onStream: (ctx) => inbound.onStream(ctx),
       metrics: tm.server,
+    }).catch((e: unknown) => {
+      // A port clash (EADDRINUSE...) names the address and the flag that chose it, like the other listeners.
+      if ((e as NodeJS.ErrnoException).syscall !== 'listen') throw e;
+      const where = `${opts.nodeIp}:${opts.tunnelPort}`;
+      throw new MeshError('LISTEN', `tunnel ${where} (--tunnel-port): ${(e as Error).message}`, { host: opts.nodeIp, port: opts.tunnelPort, flag: 'tunnel-port' }, { cause: e });
     });
     log.info({ tunnel: plane.server.address(), ca: opts.ca?.address ?? 'embedded', delivery: delivery ?? 'none' }, 'mesh plane up');
     if (!delivery) log.warn(`no delivery address (${DELIVERY_ADDRESS} is not on this host): STRICT cannot tell agent traffic from other plaintext`);

@@ -33,13 +33,23 @@ function fsType(p: string): number | undefined {
   }
 }
 
-/** The pin directory must sit on bpffs; it is created when its parent is bpffs. */
+/** The pin directory must sit on bpffs; it is created (with missing parents) when its nearest existing ancestor is bpffs. */
 export function checkBpffs(pinDir: string): void {
-  const parent = path.dirname(pinDir);
-  const probe = fs.existsSync(pinDir) ? pinDir : parent;
+  let probe = path.resolve(pinDir);
+  while (!fs.existsSync(probe) && path.dirname(probe) !== probe) probe = path.dirname(probe);
   if (fsType(probe) !== BPF_FS_MAGIC) {
-    throw new MeshError('NO_BPFFS', `${probe} is not a bpf filesystem (mount one: mount -t bpf bpf ${parent})`, { path: probe });
+    throw new MeshError('NO_BPFFS', `${probe} is not a bpf filesystem (mount one: ${bpffsMountAdvice(pinDir)})`, { path: probe });
   }
+}
+
+/**
+ * How to mount bpffs for PIN_DIR: on the pin directory itself, never on an existing parent (mounting on
+ * /tmp would hide all of /tmp). Below the usual /sys/fs/bpf (sysfs: no mkdir there), that one. Pure.
+ */
+export function bpffsMountAdvice(pinDir: string): string {
+  const dir = path.resolve(pinDir);
+  if (dir === '/sys/fs/bpf' || dir.startsWith('/sys/fs/bpf/')) return 'mount -t bpf bpf /sys/fs/bpf';
+  return `mkdir -p ${dir} && mount -t bpf bpf ${dir}`;
 }
 
 export function checkCgroup2(cgroupDir: string): void {
@@ -51,7 +61,7 @@ export function checkCgroup2(cgroupDir: string): void {
 }
 
 /** cgroup2 mount points, from /proc/self/mountinfo. */
-function cgroup2Mounts(): string[] {
+export function cgroup2Mounts(): string[] {
   return fs
     .readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')

@@ -1,33 +1,57 @@
-// `nodemesh stat`: the kernel's view from the pins alone (works while the agent is down).
+// `nodemesh stat`: the kernel's view from the pins alone (works while the agent is down). Services are
+// named from the agent's names file (names.ts); a service the file does not know shows its id.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { MeshError } from '../errors';
 import { native } from './ffi';
 import { bytesToIp, decodeConn, decodeStats, GLOBAL_COUNTERS, SIZES, u32 } from './layout';
+import { readServiceNames, type ServiceName } from './names';
+
+type Stats = ReturnType<typeof decodeStats>;
+
+/** Fails with NO_PINS, before the native library is loaded, when BPFFS holds no nodemesh maps. */
+export function requirePins(bpffs: string, exists: (p: string) => boolean = fs.existsSync): void {
+  if (!exists(path.join(bpffs, 'nm_svc_stats'))) {
+    throw new MeshError('NO_PINS', `none at ${bpffs}: is the agent running with capture (not --no-capture), with --bpffs ${bpffs}?`, { path: bpffs });
+  }
+}
 
 export function readPinnedStats(bpffs: string): string {
+  requirePins(bpffs);
   const lib = native();
-  const lines: string[] = [];
   const stats = lib.objGet(path.join(bpffs, 'nm_svc_stats'));
   const global = lib.objGet(path.join(bpffs, 'nm_global'));
   try {
-    const { keys, values, count } = lib.mapDump(stats, SIZES.u32, SIZES.stats, 1 << 14);
-    lines.push('service-id      opened  closed  active  sent-bytes  recv-bytes  redirected  spliced-bytes');
-    for (let i = 0; i < count; i++) {
-      const s = decodeStats(values, i * SIZES.stats);
-      lines.push(
-        [keys.readUInt32LE(i * 4).toString(16).padEnd(12), s.opened, s.closed, s.opened - s.closed, s.bytesSent, s.bytesReceived, s.redirected, s.splicedBytes]
-          .map((v) => String(v).padStart(7))
-          .join(' '),
-      );
-    }
+    const { keys, values, count } = lib.mapDump(stats, SIZES.u32, SIZES.stats, lib.mapInfo(stats).maxEntries); // sized by --max-services
+    const rows: [number, Stats][] = [];
+    for (let i = 0; i < count; i++) rows.push([keys.readUInt32LE(i * 4), decodeStats(values, i * SIZES.stats)]);
     const v = Buffer.alloc(8);
-    lines.push('', 'datapath events:');
+    const events: [string, bigint][] = [];
     GLOBAL_COUNTERS.forEach((name, i) => {
-      if (lib.mapLookup(global, u32(i), v)) lines.push(`  ${name.padEnd(20)} ${v.readBigUInt64LE(0)}`);
+      if (lib.mapLookup(global, u32(i), v)) events.push([name, v.readBigUInt64LE(0)]);
     });
+    return formatStats(rows, events, readServiceNames(bpffs));
   } finally {
     lib.closeFd(stats);
     lib.closeFd(global);
   }
+}
+
+/** The stat table: one line per service (namespace/name, else its id in hex), then the events. Pure. */
+export function formatStats(rows: readonly [number, Stats][], events: readonly [string, bigint | number][], names: ReadonlyMap<number, ServiceName>): string {
+  const label = (id: number): string => {
+    const n = names.get(id);
+    return n ? `${n.namespace}/${n.name}` : `id:${id.toString(16)}`;
+  };
+  const sorted = [...rows].sort(([a], [b]) => label(a).localeCompare(label(b)));
+  const w = Math.max('service'.length, ...sorted.map(([id]) => label(id).length));
+  const cols = ['opened', 'closed', 'active', 'sent-bytes', 'recv-bytes', 'redirected', 'spliced-bytes'];
+  const body = sorted.map(([id, s]) => [label(id), ...[s.opened, s.closed, s.opened - s.closed, s.bytesSent, s.bytesReceived, s.redirected, s.splicedBytes].map(String)]);
+  const widths = cols.map((c, i) => Math.max(c.length, ...body.map((r) => (r[i + 1] as string).length)));
+  const line = (first: string, cells: readonly string[]): string => `${first.padEnd(w)}  ${cells.map((c, i) => c.padStart(widths[i] as number)).join('  ')}`;
+  const lines = [line('service', cols), ...body.map(([first, ...cells]) => line(first as string, cells))];
+  if (sorted.length === 0) lines.push('(no service has counters yet)');
+  lines.push('', 'datapath events:', ...events.map(([name, n]) => `  ${name.padEnd(20)} ${n}`));
   return `${lines.join('\n')}\n`;
 }
 

@@ -46,13 +46,47 @@ interface Relay {
 }
 
 /**
+ * The relay directory is named `nodemesh-relay-<pid namespace>-<pid>-XXXXXX`, so that a new agent can
+ * remove those of agents that died without closing (SIGKILL): same pid namespace, pid no longer alive.
+ * Other names (other pid namespaces sharing the directory, older versions) are left alone. Pure.
+ */
+export function staleRelayDirs(names: readonly string[], pidNs: string, alive: (pid: number) => boolean): string[] {
+  return names.filter((n) => {
+    const m = /^nodemesh-relay-(\d+)-(\d+)-[A-Za-z0-9]{6}$/.exec(n);
+    return m !== null && m[1] === pidNs && !alive(Number(m[2]));
+  });
+}
+
+/** Whether a process of this pid namespace is alive (EPERM: alive, not ours). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function makeRelayDir(): string {
+  const tmp = os.tmpdir();
+  let pidNs = '0';
+  try {
+    pidNs = /\[(\d+)\]/.exec(fs.readlinkSync('/proc/self/ns/pid'))?.[1] ?? '0';
+    for (const n of staleRelayDirs(fs.readdirSync(tmp), pidNs, pidAlive)) fs.rmSync(path.join(tmp, n), { recursive: true, force: true });
+  } catch (e) {
+    log.debug({ err: e }, 'stale relay directories not swept');
+  }
+  return fs.mkdtempSync(path.join(tmp, `nodemesh-relay-${pidNs}-${process.pid}-`));
+}
+
+/**
  * Relays are made on first use, not ahead for every (client, endpoint) pair: a cluster has far more
  * endpoints than a node's pods ever talk to. Binding a Unix socket is synchronous, so the relay is
  * listening before the dial that asked for it; idle ones are closed after IDLE_MS.
  */
 export class RelaySet {
   private readonly relays = new Map<string, Relay>();
-  private readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodemesh-relay-'));
+  private readonly dir = makeRelayDir();
   private seq = 0;
   private readonly sweep: NodeJS.Timeout;
 

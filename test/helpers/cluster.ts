@@ -12,6 +12,7 @@ import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { pidAlive } from '../../src/upstream/relay';
 import { ensureCgroup2, kubeletPodCgroup, makeCgroup, removeCgroup, spawnInCgroup, type KubeletLayout, type QosClass } from './sysenv';
 
 export interface Pod {
@@ -330,15 +331,6 @@ function fnv1a(s: string): number {
   let h = 0x811c9dc5;
   for (const ch of s) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193) >>> 0;
   return h;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 const running = (c: ChildProcess): boolean => c.pid !== undefined && c.exitCode === null && c.signalCode === null;

@@ -1,0 +1,78 @@
+// `nodemesh agent` flags → AgentOptions. The environment (hostname, whether the API is reachable, which
+// files exist) comes in as arguments, so the rules between flags are table-testable.
+import * as path from 'node:path';
+import type { AgentOptions } from '../agent';
+import { CAPACITY_FLAGS, type MapCapacity } from '../capture/capacity';
+import { MeshError } from '../errors';
+import type { Flags } from './parse';
+import { UsageError } from './values';
+
+export interface AgentEnv {
+  readonly hostname: string;
+  /** The compiled eBPF objects of this install (--bpf-objects' default). */
+  readonly defaultObjects: string;
+  readonly kubernetesAvailable: (kubeconfig: string | undefined) => boolean;
+  readonly exists: (file: string) => boolean;
+}
+
+export function agentOptions(f: Flags, env: AgentEnv): AgentOptions {
+  const usage = (m: string): UsageError => new UsageError(m, 'agent');
+  const config = f.text('config');
+  const kubeconfig = f.text('kubeconfig');
+  if (kubeconfig !== undefined && f.bool('no-kubernetes')) throw usage('--kubeconfig and --no-kubernetes exclude each other');
+  // Discovery is on in a pod (in-cluster config), with --kubeconfig, or with $KUBECONFIG, like kubectl.
+  const kubernetes = !f.bool('no-kubernetes') && env.kubernetesAvailable(kubeconfig) ? { kubeconfig } : undefined;
+  if (config === undefined && !kubernetes) throw usage('--config PATH is required without Kubernetes discovery (--kubeconfig FILE, $KUBECONFIG, or running in a pod)');
+  if (config !== undefined && !env.exists(config)) throw new MeshError('CONFIG_READ', `${config} does not exist (--config)`);
+  const num = (name: string): number => f.num(name) as number;
+  const text = (name: string): string => f.text(name) as string;
+  // Given only: the agent's own defaults apply otherwise (the table documents them).
+  const ifGiven = <K extends string>(key: K, name: string, v: (ms: number) => number = (x) => x): { [P in K]?: number } =>
+    (f.given(name) ? { [key]: v(num(name)) } : {}) as { [P in K]?: number };
+  const capacity: Partial<MapCapacity> = {};
+  for (const [key, flag] of Object.entries(CAPACITY_FLAGS) as [keyof MapCapacity, string][]) {
+    const name = flag.slice(2);
+    if (f.given(name)) capacity[key] = num(name);
+  }
+  return {
+    config,
+    ...(kubernetes ? { kubernetes } : {}),
+    clusterId: text('cluster-id'),
+    clusterDomain: text('cluster-domain'),
+    capture: !f.bool('no-capture'),
+    cgroup: text('cgroup'),
+    bpffs: text('bpffs'),
+    objects: path.resolve(f.text('bpf-objects') ?? env.defaultObjects),
+    node: f.text('node') ?? env.hostname,
+    nodeIp: text('node-ip'),
+    outboundPort: num('outbound-port'),
+    adminHost: text('admin-host'),
+    metricsPort: num('metrics-port'),
+    readyPort: num('ready-port'),
+    accessLog: text('access-log') === 'on',
+    trustDomain: text('trust-domain'),
+    tunnelPort: num('tunnel-port'),
+    deliveryAddress: text('delivery-address'),
+    ...caOption(f),
+    ...ifGiven('certTtlSeconds', 'cert-ttl', (ms) => Math.max(1, Math.round(ms / 1000))),
+    ...ifGiven('connectTimeoutMs', 'connect-timeout'),
+    ...ifGiven('requestTimeoutMs', 'request-timeout'),
+    ...ifGiven('headerTimeoutMs', 'header-timeout'),
+    ...ifGiven('idleTimeoutMs', 'idle-timeout'),
+    ...ifGiven('drainTimeoutMs', 'drain-timeout'),
+    ...(Object.keys(capacity).length > 0 ? { mapCapacity: capacity } : {}),
+  };
+}
+
+/** --ca ADDR:PORT needs --ca-root and --node-token; without --ca the agent embeds a CA. */
+function caOption(f: Flags): Pick<AgentOptions, 'ca'> {
+  const address = f.text('ca');
+  if (address === undefined) {
+    if (f.given('ca-root') || f.given('node-token')) throw new UsageError('--ca-root and --node-token need --ca ADDR:PORT', 'agent');
+    return {};
+  }
+  const rootFile = f.text('ca-root');
+  const tokenFile = f.text('node-token');
+  if (rootFile === undefined || tokenFile === undefined) throw new UsageError('--ca needs --ca-root FILE and --node-token FILE', 'agent');
+  return { ca: { address, rootFile, tokenFile } };
+}
