@@ -1,14 +1,15 @@
 // What slow clients cost a neighbour (issue 10): an agent (--no-capture, access log off) proxies one
 // HTTP service to an nginx backend; wrk measures a neighbour's closed-loop load through it, alone and
 // while BENCH_SLOW_CONNS connections to the same service send a request head one byte every
-// BENCH_SLOW_EVERY_MS (a connection cut off by the header timeout, BENCH_HEADER_TIMEOUT, is opened
-// again, as an attacker would). The two alternate for BENCH_ROUNDS rounds, so a noisy machine shows as
-// spread rather than as a difference; medians are compared. Goal: the neighbour's p99 within 10% of
-// its baseline. Bounded (about 45 s at the defaults); everything started is stopped by pid. Writes
-// bench/results/slowloris.json.
+// BENCH_SLOW_EVERY_MS, spread over BENCH_SLOW_SLICE_MS slices (a connection cut off by the header
+// timeout, BENCH_HEADER_TIMEOUT, is opened again, as an attacker would). The two alternate for
+// BENCH_ROUNDS rounds, so a noisy machine shows as spread rather than as a difference; medians are
+// compared. Goal: the neighbour's p99 within 10% of its baseline. Bounded (about 45 s at the
+// defaults); everything started is stopped by pid. Writes bench/results/slowloris.json.
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { backendNginxConf } from './configs';
 import { envInt, errText, reportBench, runMain, say, settle } from './harness';
 import { freePorts, readCpuMs, runWrk, startProcess, waitReady } from './procs';
@@ -20,6 +21,7 @@ const PORT = 80;
 interface Settings {
   readonly slowConns: number;
   readonly everyMs: number;
+  readonly sliceMs: number;
   readonly seconds: number;
   readonly rounds: number;
   readonly connections: number;
@@ -31,6 +33,7 @@ function readSettings(): Settings {
   return {
     slowConns: envInt('BENCH_SLOW_CONNS', 3000, 1, 15_000),
     everyMs: envInt('BENCH_SLOW_EVERY_MS', 2000, 10, 60_000),
+    sliceMs: envInt('BENCH_SLOW_SLICE_MS', 20, 1, 1000),
     seconds: envInt('BENCH_SECONDS', 5, 1, 30),
     rounds: envInt('BENCH_ROUNDS', 3, 1, 10),
     connections: envInt('BENCH_CONNECTIONS', 32, 1, 1024),
@@ -53,44 +56,52 @@ spec:
 }
 
 /** The head a slow client sends after its request line, one byte per tick, round and round. */
-const SLICE_MS = 20;
 const DRIP = Buffer.from('X-Slow: aaaaaaaaaaaaaaaa\r\n', 'latin1');
 
 /** N connections that never finish their request head; reopened when the agent closes them. */
 class SlowClients {
   private readonly open = new Set<net.Socket>();
+  /** Connection k gets its bytes in slice k % slices; a reopened connection takes its slot. */
+  private readonly slots: (net.Socket | undefined)[] = [];
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
   private pos = 0;
   private turn = 0;
+  private startedAt = 0;
   opened = 0;
   cutOff = 0;
+  /** Bytes written by the drip (one a write). */
+  written = 0;
   answers = new Map<string, number>();
 
-  constructor(private readonly n: number, private readonly everyMs: number) {}
+  constructor(private readonly n: number, private readonly everyMs: number, private readonly sliceMs: number) {}
 
   async start(): Promise<void> {
     // Opened in batches, so the ramp is a burst of connects rather than one accept queue overflow.
     for (let i = 0; i < this.n; i += 250) {
-      for (let k = i; k < Math.min(this.n, i + 250); k++) this.connect();
+      for (let k = i; k < Math.min(this.n, i + 250); k++) this.connect(k);
       await settle(50);
     }
-    // Spread over the period in 20 ms slices, as independent attackers would be: one synchronized burst
-    // of N writes would measure the burst, not what a slow connection costs.
-    this.timer = setInterval(() => this.drip(), SLICE_MS);
+    // Spread over the period in slices (20 ms: 30 writes each at the defaults), as independent attackers
+    // would be: one burst of N writes would measure the burst, not what a slow connection costs. Finer
+    // slices spread more but cost this process more wakeups beside the agent. Slices follow the clock,
+    // so a late timer on a busy machine does not slow the drip.
+    this.startedAt = performance.now();
+    this.timer = setInterval(() => this.drip(), this.sliceMs);
   }
 
   size(): number {
     return this.open.size;
   }
 
-  private connect(): void {
+  private connect(slot: number): void {
     if (this.stopped) return;
     const s = net.connect({ host: VIP, port: PORT });
     this.opened++;
     s.setNoDelay(true);
     s.on('connect', () => {
       this.open.add(s);
+      this.slots[slot] = s;
       s.write('GET / HTTP/1.1\r\nHost: slow\r\n');
     });
     s.on('data', (d: Buffer) => {
@@ -101,18 +112,26 @@ class SlowClients {
     s.on('close', () => {
       if (!this.open.delete(s) || this.stopped) return;
       this.cutOff++;
-      this.connect();
+      this.connect(slot);
     });
   }
 
-  /** One slice of the connections gets its next byte (each connection one byte per everyMs). */
+  /** The slices due by now get their next byte (each connection one byte per everyMs). */
   private drip(): void {
-    const slices = Math.max(1, Math.round(this.everyMs / SLICE_MS));
-    const slice = this.turn++ % slices;
-    if (slice === 0) this.pos = (this.pos + 1) % DRIP.length;
-    const b = DRIP.subarray(this.pos, this.pos + 1);
-    let k = 0;
-    for (const s of this.open) if (k++ % slices === slice && s.writable) s.write(b);
+    const slices = Math.max(1, Math.round(this.everyMs / this.sliceMs));
+    const due = Math.floor((performance.now() - this.startedAt) / this.sliceMs);
+    for (; this.turn < due; this.turn++) {
+      const slice = this.turn % slices;
+      if (slice === 0) this.pos = (this.pos + 1) % DRIP.length;
+      const b = DRIP.subarray(this.pos, this.pos + 1);
+      for (let k = slice; k < this.slots.length; k += slices) {
+        const s = this.slots[k];
+        if (s !== undefined && s.writable) {
+          s.write(b);
+          this.written++;
+        }
+      }
+    }
   }
 
   stop(): void {
@@ -120,6 +139,7 @@ class SlowClients {
     clearInterval(this.timer);
     for (const s of this.open) s.destroy();
     this.open.clear();
+    this.slots.length = 0;
   }
 }
 
@@ -128,6 +148,8 @@ interface Phase {
   readonly result?: WrkResult;
   readonly agentCpuMs?: number;
   readonly slowOpen?: number;
+  /** This process's CPU meanwhile (the slow clients' writes share the machine with the agent). */
+  readonly clientCpuMs?: number;
   readonly error?: string;
 }
 
@@ -148,10 +170,15 @@ async function measure(s: Settings, dir: string, report: Record<string, unknown>
   report.phases = phases;
   const run = async (name: string, slow?: SlowClients): Promise<void> => {
     const cpu0 = readCpuMs(pid);
+    const own0 = process.cpuUsage();
     try {
       const result = parseWrk(await runWrk({ url, seconds: s.seconds, connections: s.connections, threads: 1 }));
       const cpu1 = readCpuMs(pid);
-      phases.push({ name, result, ...(cpu0 !== undefined && cpu1 !== undefined && { agentCpuMs: cpu1 - cpu0 }), ...(slow && { slowOpen: slow.size() }) });
+      const own = process.cpuUsage(own0);
+      phases.push({
+        name, result, ...(cpu0 !== undefined && cpu1 !== undefined && { agentCpuMs: cpu1 - cpu0 }),
+        clientCpuMs: Math.round((own.user + own.system) / 1000), ...(slow && { slowOpen: slow.size() }),
+      });
     } catch (e) {
       phases.push({ name, error: errText(e) });
     }
@@ -168,20 +195,27 @@ async function measure(s: Settings, dir: string, report: Record<string, unknown>
     return c0 === undefined || c1 === undefined ? undefined : Math.round(((c1 - c0) * 1000) / ms);
   };
   const idleCpu = await cpuPerSec(3000);
-  const rest = new SlowClients(s.slowConns, s.everyMs);
+  const rest = new SlowClients(s.slowConns, s.everyMs, s.sliceMs);
   await rest.start();
   await settle(1000);
+  const own0 = process.cpuUsage();
+  const written0 = rest.written;
   const slowCpu = await cpuPerSec(4000);
-  report.agentCpuAtRest = { idleMsPerSec: idleCpu, withSlowMsPerSec: slowCpu, slowOpen: rest.size(), cutOff: rest.cutOff };
+  const own = process.cpuUsage(own0);
+  const clientCpu = Math.round((own.user + own.system) / 4000);
+  const writesPerSec = Math.round((rest.written - written0) / 4);
+  report.agentCpuAtRest = {
+    idleMsPerSec: idleCpu, withSlowMsPerSec: slowCpu, clientMsPerSec: clientCpu, writesPerSec, slowOpen: rest.size(), cutOff: rest.cutOff,
+  };
   rest.stop();
-  say(`agent CPU at rest: ${idleCpu} ms/s idle, ${slowCpu} ms/s with ${s.slowConns} slow connections`);
+  say(`agent CPU at rest: ${idleCpu} ms/s idle, ${slowCpu} ms/s with ${s.slowConns} slow connections (${writesPerSec} bytes/s; their client: ${clientCpu} ms/s)`);
   await settle(500);
 
   await runWrk({ url, seconds: 1, connections: s.connections, threads: 1 }).catch(() => '');
   const totals = { opened: 0, cutOff: 0, answers: {} as Record<string, number> };
   for (let r = 1; r <= s.rounds; r++) {
     await run(`round ${r}: baseline`);
-    const slow = new SlowClients(s.slowConns, s.everyMs);
+    const slow = new SlowClients(s.slowConns, s.everyMs, s.sliceMs);
     await slow.start();
     await settle(1000);
     say(`round ${r}: ${slow.size()} slow connections open (a byte every ${s.everyMs} ms)`);

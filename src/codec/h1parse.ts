@@ -17,6 +17,13 @@ const SP = 32;
 const HTAB = 9;
 const COLON = 58;
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
+/** Appended chunks up to this size are checked for a line end in place (see execute()). */
+const TRICKLE_BYTES = 64;
+
+function hasLf(buf: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (buf[i] === LF) return true;
+  return false;
+}
 
 // Character classes (RFC 9110 5.6.2 tchar, 5.5 field-vchar/obs-text, RFC 3986 target bytes).
 const TOKEN = new Uint8Array(256);
@@ -131,6 +138,12 @@ export class HeadParser {
     }
     const before = this.pendLen;
     this.append(chunk, off);
+    // A trickle (a slow client, a byte at a time): no line ended in the few new bytes, so only the size
+    // can have changed. Decided here without a view of the assembly buffer or a scan (scan() would find
+    // no LF: none is left unprocessed before `before`).
+    if (this.pendLen - before <= TRICKLE_BYTES && !hasLf(this.pend!, before, this.pendLen)) {
+      return this.pendLen > this.maxBytes ? this.fail(ERRORS.tooLarge) : -1;
+    }
     const buf = this.pend!.subarray(0, this.pendLen);
     const r = this.scan(buf, this.pendLen);
     if (r >= 0) {
@@ -169,7 +182,10 @@ export class HeadParser {
       if (this.pend !== undefined) this.pend.copy(grown, 0, 0, this.pendLen);
       this.pend = grown;
     }
-    chunk.copy(this.pend, this.pendLen, from);
+    const pend = this.pend;
+    // A few bytes are cheaper copied here than through copy()'s temporary view.
+    if (n <= TRICKLE_BYTES) for (let i = 0; i < n; i++) pend[this.pendLen + i] = chunk[from + i]!;
+    else chunk.copy(pend, this.pendLen, from);
     this.pendLen = need;
   }
 
