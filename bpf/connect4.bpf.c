@@ -6,23 +6,7 @@
  * opt-in mode, every connect from a pod outside the mesh.
  */
 #include "maps.h"
-
-/*
- * Opt-in: is the calling task's cgroup, or one of its ancestors, a meshed pod? Processes run in
- * container cgroups below the pod cgroup the agent registers. ancestor(level) is 0 past the task's own
- * level, which ends the walk from the root down; the bound keeps the verifier happy.
- */
-static __always_inline int nm_task_meshed(void)
-{
-	for (int level = 0; level < NM_MAX_CGROUP_DEPTH; level++) {
-		__u64 id = bpf_get_current_ancestor_cgroup_id(level);
-		if (id == 0)
-			return 0;
-		if (bpf_map_lookup_elem(&nm_meshed, &id))
-			return 1;
-	}
-	return 0;
-}
+#include "dns.h"
 
 /* Rewrite to one of the service port's endpoints, round robin; 0 when none is there. */
 static __always_inline int nm_pick_backend(struct bpf_sock_addr *ctx, struct nm_svc_val *svc, __u16 port)
@@ -60,8 +44,19 @@ static __always_inline int nm_agent_listening(void)
 SEC("cgroup/connect4")
 int nm_connect4(struct bpf_sock_addr *ctx)
 {
+	/* A connected UDP socket to port 53 (glibc, c-ares): to the agent's DNS proxy. */
+	if (ctx->protocol == IPPROTO_UDP) {
+		nm_dns_redirect(ctx);
+		return 1;
+	}
 	if (ctx->protocol != IPPROTO_TCP)
 		return 1;
+	/* DNS over TCP to port 53: to the DNS proxy's TCP listener (same port), before any service lookup. */
+	if (ctx->user_port == bpf_htons(53)) {
+		nm_dns_redirect(ctx);
+		if (ctx->user_port != bpf_htons(53))
+			return 1;
+	}
 
 	struct nm_svc_key key = { .vip = ctx->user_ip4, .port = bpf_ntohs((__u16)ctx->user_port) };
 	struct nm_svc_val *svc = bpf_map_lookup_elem(&nm_services, &key);

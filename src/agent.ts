@@ -9,9 +9,10 @@ import { waitUntil, bindRetrying, enableListenerMigration } from './handover';
 import { stripMapped } from './capture/layout';
 import { NoCapture } from './capture/none';
 import type { Addr, Datapath } from './capture/types';
-import type { MeshConfig } from './config/model';
+import type { MeshConfig, MeshNode } from './config/model';
 import type { LoadResult } from './config/load';
-import { BalancerSet } from './balance';
+import { BalancerSet, localityOfLabels, parseLocality, type SelfLocality } from './balance';
+import { Prober } from './upstream/prober';
 import { MeshError } from './errors';
 import { createOutboundListener, type OutboundListener } from './downstream/outbound';
 import { logger } from './log';
@@ -30,6 +31,7 @@ import { agentReserved } from './config/reserved';
 import { meshedCgroups } from './capture/meshed';
 import { writeServiceNames } from './capture/names';
 import type { KPod } from './discovery/objects';
+import { startDns, type AgentDns } from './dns/agent';
 
 const log = logger('agent');
 
@@ -46,6 +48,8 @@ export interface AgentOptions {
   bpffs: string;
   objects: string;
   node: string;
+  /** --locality region/zone/subzone; else the Node's topology labels (discovery or a Node document). */
+  locality?: string;
   nodeIp: string;
   outboundPort: number;
   adminHost: string;
@@ -59,6 +63,8 @@ export interface AgentOptions {
   ca?: { address: string; rootFile: string; tokenFile: string };
   deliveryAddress: string;
   certTtlSeconds?: number;
+  /** Proxies in front of clients (--trusted-proxies): how far from the right X-Forwarded-For is read. */
+  trustedProxies?: number;
   /** A client must send a whole request head within this (408 after it); --header-timeout. */
   headerTimeoutMs?: number;
   /** A connection with no request in flight is closed after this; --idle-timeout. */
@@ -67,6 +73,14 @@ export interface AgentOptions {
   drainTimeoutMs?: number;
   /** Kernel map capacities (--max-services, --max-backends, --max-connections, --max-meshed-pods). */
   mapCapacity?: Partial<MapCapacity>;
+  /** The DNS proxy's port on nodeIp (--dns-port, default 15053; 0 = any free port). */
+  dnsPort?: number;
+  /** Resolvers to forward to and look ServiceEntry names up at (--dns-upstream); default /etc/resolv.conf's. */
+  dnsUpstream?: readonly string[];
+  /** false: no DNS proxy (--no-dns). */
+  dnsProxy?: boolean;
+  /** Refresh floor of ServiceEntry name lookups (ms; default 5 s). */
+  dnsRefreshFloorMs?: number;
 }
 
 export const DEFAULTS = {
@@ -102,12 +116,18 @@ export class Agent {
   /** Gives a big config's memory back to the system once a much smaller one replaced it. */
   private readonly reclaimer = new MemoryReclaimer();
   private readonly node: NodeMetrics;
+  /** ServiceEntry name resolution and the node's DNS proxy. */
+  private dns: AgentDns | undefined;
+  /** Active health checks (HealthCheck); verdicts go to the balancers' health table. */
+  private readonly prober: Prober;
 
   private constructor(private readonly opts: AgentOptions) {
     this.metrics = new Metrics({ cluster: opts.clusterId });
     this.balancers = new BalancerSet({
       onEject: (e) => this.metrics.outlierEjections.inc({ service: e.target.service.key, endpoint: e.target.key, reason: e.reason }),
+      ...(opts.locality !== undefined ? { self: { locality: parseLocality(opts.locality), labels: {} } } : {}),
     });
+    this.prober = new Prober({ health: this.balancers.health, registry: this.metrics.registry });
     this.node = new NodeMetrics(this.metrics.registry, {
       datapath: () => this.datapath,
       serviceById: (id) => this.index?.byId(id),
@@ -149,6 +169,7 @@ export class Agent {
         connectTimeoutMs: o.connectTimeoutMs ?? 5000,
         accessLog: o.accessLog ? new AccessLog() : DISABLED_ACCESS_LOG,
         ...(o.certTtlSeconds ? { certTtlSeconds: o.certTtlSeconds } : {}),
+        ...(o.trustedProxies ? { trustedProxies: o.trustedProxies } : {}),
         ...(o.ca ? { ca: o.ca } : {}),
       },
       this.metrics,
@@ -162,9 +183,12 @@ export class Agent {
     // The client library is loaded only when discovery is on (it takes a while to load).
     const discovery = o.kubernetes ? (await import('./discovery/start')).startDiscovery({ ...o.kubernetes, node: o.node, clusterDomain: o.clusterDomain, registry: this.metrics.registry, reserved, onChange: () => sources?.changed() }) : undefined;
     const cgroups = o.capture && discovery ? meshedCgroups<KPod>(o.cgroup) : undefined;
+    this.dns = startDns(o, this.metrics.registry, () => sources?.changed());
+    const dns = this.dns;
     sources = new MeshSources({
       config: o.config,
       reserved,
+      complete: (cfg) => dns.complete(cfg),
       discovery,
       hooks: {
         apply: (r, partial) => this.apply(r, partial),
@@ -182,6 +206,11 @@ export class Agent {
     });
     this.sources = sources;
     await sources.start();
+    await dns.listen();
+    // Meshed pods' DNS over UDP port 53 goes to the proxy (the kernel rewrites it) while it listens.
+    // --no-dns clears it; a proxy that could not bind leaves it to the agent that holds the port.
+    const dnsAt = dns.address();
+    if (this.datapath instanceof BpfDatapath && (dnsAt !== undefined || o.dnsProxy === false)) this.datapath.setDnsRedirect(dnsAt);
     if (o.capture) await this.listenOutbound();
   }
 
@@ -262,9 +291,14 @@ export class Agent {
     const index = new ServiceIndex(cfg);
     this.index = index;
     this.current = cfg;
+    this.dns?.applied(cfg);
     const td = this.opts.trustDomain;
     this.sourceOf = sourceResolver((ip) => index.workloadByIp(ip), this.opts.clusterId, (w) => principalOf(workloadIdentity(w, td)));
     this.balancers.retain(cfg.services);
+    // The agent's locality: --locality, else its Node's topology labels (failoverPriority reads its labels).
+    this.balancers.setSelf(selfOf(cfg.nodes.find((n) => n.name === this.opts.node), this.opts.locality));
+    // A partial view (before discovery's first list) lacks services whose checks would restart.
+    if (!partial) this.prober.update(cfg);
     // Series of services that left go too (not on a partial view, whose missing services come back).
     if (!partial) void this.metrics.retainServices(cfg.services).catch((e: unknown) => log.warn({ err: e }, 'dropping metric series failed'));
     this.reclaimer.applied(cfg);
@@ -313,9 +347,11 @@ export class Agent {
     this.draining = true;
     this.sources?.stop();
     this.reclaimer.close();
+    this.prober.stop();
     const slots = this.slots;
+    let successor = false;
     if (slots && this.listeners.size > 0) {
-      const successor = await waitUntil(() => slots.othersListening() > 0, drainMs);
+      successor = await waitUntil(() => slots.othersListening() > 0, drainMs);
       log.info({ successor }, successor ? 'the next agent listens: handing over' : 'no next agent within the drain time: closing the listener');
       // The successor answers probes and scrapes from now on.
       if (successor) {
@@ -324,6 +360,11 @@ export class Agent {
       }
       slots.unregister();
     }
+    // A next agent's DNS proxy shares the port (SO_REUSEPORT) and keeps the redirect; without one, pods
+    // use their own resolver again.
+    const dnsWasOn = this.dns?.address() !== undefined;
+    this.dns?.stop();
+    if (this.datapath instanceof BpfDatapath && dnsWasOn && !successor) this.datapath.setDnsRedirect(undefined);
     await Promise.all([...this.listeners.values()].map((l) => l.close(drainMs)));
     this.listeners.clear();
     await this.mesh?.close();
@@ -332,4 +373,11 @@ export class Agent {
     slots?.close();
     log.info('agent stopped');
   }
+}
+
+/** The agent's place: FLAG (--locality), else its Node's labels (topology.kubernetes.io/region, zone; topology.istio.io/subzone). */
+function selfOf(node: MeshNode | undefined, flag: string | undefined): SelfLocality | undefined {
+  const labels = node?.labels ?? {};
+  const locality = parseLocality(flag ?? localityOfLabels(labels));
+  return locality === undefined && node?.labels === undefined ? undefined : { locality, labels };
 }

@@ -79,6 +79,19 @@ export const CATALOG = {
   TUNNEL_CONNECT: { code: 'NM_E_TUNNEL_CONNECT', message: 'the HBONE tunnel to the peer agent could not be established', status: 503, flag: 'UF' },
   TUNNEL_TIMEOUT: { code: 'NM_E_TUNNEL_TIMEOUT', message: 'the HBONE tunnel was not established in time', status: 503, flag: 'UF' },
   TUNNEL_REFUSED: { code: 'NM_E_TUNNEL_REFUSED', message: 'the peer agent refused the tunnelled connection', status: 503, flag: 'CONNECT' },
+
+  // TLS origination (DestinationRule tls SIMPLE/MUTUAL): the handshake failed, the server certificate was
+  // refused (chain or subjectAltNames), or a certificate file could not be read; the client gets 503 UF.
+  UPSTREAM_TLS: { code: 'NM_E_UPSTREAM_TLS', message: 'TLS origination to the upstream failed', status: 503, flag: 'UF' },
+
+  // RequestAuthentication: a request's JWT failed verification (401, Envoy's jwt_authn wording in the
+  // body); a JWKS could not be fetched from its jwksUri (the last good keys stay in use).
+  JWT_INVALID: { code: 'NM_E_JWT_INVALID', message: 'Jwt verification fails', status: 401 },
+  JWKS_FETCH: { code: 'NM_E_JWKS_FETCH', message: 'fetching a JWKS from its jwksUri failed; the last good keys stay in use' },
+
+  // ServiceEntry DNS resolution and the node's DNS proxy.
+  DNS_LOOKUP: { code: 'NM_E_DNS_LOOKUP', message: 'a DNS lookup of a ServiceEntry endpoint name failed; its last good answer stays' },
+  DNS_MALFORMED: { code: 'NM_E_DNS_MALFORMED', message: 'a DNS message that could not be parsed was dropped' },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type ErrorName = keyof typeof CATALOG;

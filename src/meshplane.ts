@@ -13,6 +13,9 @@ import { GrpcSigner, LocalSigner, type Signer } from './identity/signers';
 import { InboundHandler } from './downstream/tunnel';
 import { logger } from './log';
 import { MeshAuthz } from './policy/authz';
+import { JwksCache } from './identity/jwks';
+import { securityMetrics } from './telemetry/security';
+import type { RequestAuthn } from './config/model';
 import { Topology, TUNNEL_PORT } from './state/topology';
 import type { AccessLog } from './telemetry/accesslog';
 import type { Metrics } from './telemetry/metrics';
@@ -41,6 +44,8 @@ export interface MeshPlaneOptions {
   certTtlSeconds?: number;
   /** The destination side's access log (the agent's --access-log setting); default: on. */
   accessLog?: AccessLog;
+  /** Proxies in front of clients (--trusted-proxies), for remoteIpBlocks; default 0. */
+  trustedProxies?: number;
 }
 
 export interface InboundSink {
@@ -54,6 +59,7 @@ function hasAddress(ip: string): boolean {
 export class MeshPlane {
   private topo: Topology;
   private authz = new MeshAuthz([]);
+  private requestAuthns: readonly RequestAuthn[] = [];
   private server: TunnelServer | undefined;
   private readonly relays: RelaySet;
   /** endpoint ip:port → how to reach it, for the relays' opener. */
@@ -68,6 +74,7 @@ export class MeshPlane {
     private readonly inbound: InboundHandler,
     private readonly sink: InboundSink,
     delivery: string | undefined,
+    private readonly jwks: JwksCache,
   ) {
     this.topo = new Topology({ services: [], workloads: [], nodes: [], peerAuthentications: [], authorizationPolicies: [], source: { files: [], hash: '' } }, opts.node, opts.trustDomain);
     this.delivery = delivery;
@@ -91,15 +98,20 @@ export class MeshPlane {
     });
     const delivery = opts.deliveryAddress === 'none' ? undefined : opts.deliveryAddress === 'auto' ? (hasAddress(DELIVERY_ADDRESS) ? DELIVERY_ADDRESS : undefined) : opts.deliveryAddress;
     let plane: MeshPlane | undefined;
+    const failures = securityMetrics(registry).jwksFetchFailures;
+    const jwks = new JwksCache({ onFailure: (issuer) => failures.inc({ issuer }) });
     const inbound = new InboundHandler({
       topology: () => plane!.topo,
       authz: () => plane!.authz,
+      requestAuthns: () => plane!.requestAuthns,
+      jwks,
+      trustedProxies: opts.trustedProxies ?? 0,
       metrics,
       deliveryAddress: delivery,
       connectTimeoutMs: opts.connectTimeoutMs,
       ...(opts.accessLog !== undefined ? { accessLog: opts.accessLog } : {}),
     });
-    plane = new MeshPlane(opts, certs, signer, pool, inbound, sink, delivery);
+    plane = new MeshPlane(opts, certs, signer, pool, inbound, sink, delivery, jwks);
     certs.on('rotated', () => pool.rotate());
     plane.server = await startTunnelServer({
       host: opts.nodeIp,
@@ -126,6 +138,9 @@ export class MeshPlane {
     const topo = new Topology(config, this.opts.node, this.opts.trustDomain);
     this.topo = topo;
     this.authz = new MeshAuthz(config.authorizationPolicies);
+    this.requestAuthns = config.requestAuthentications ?? [];
+    // Every jwksUri the config names is fetched now and kept fresh; ones no longer named are dropped.
+    this.jwks.sync(this.requestAuthns.flatMap((p) => p.jwtRules.flatMap((r) => (r.jwksUri !== undefined ? [{ uri: r.jwksUri, issuer: r.issuer }] : []))));
     this.inbound.configChanged();
     void this.certs.ensure(topo.localIdentities());
     // A partial view (before discovery's first list) lacks the API's workloads: their STRICT modes stay.
@@ -135,7 +150,8 @@ export class MeshPlane {
     const endpoints = new Map<string, { endpoint: Endpoint; agent: Addr }>();
     const self = this.server?.address();
     for (const svc of config.services) {
-      if (svc.dataplane !== 'proxy') continue;
+      // MESH_EXTERNAL endpoints are outside the mesh: dialled directly, never through a tunnel.
+      if (svc.dataplane !== 'proxy' || svc.location === 'MESH_EXTERNAL') continue;
       for (const port of svc.ports) {
         for (const ep of svc.endpoints) {
           const where = topo.placement(ep);
@@ -191,6 +207,7 @@ export class MeshPlane {
 
   async close(): Promise<void> {
     this.relays.close();
+    this.jwks.close();
     this.certs.stop();
     this.inbound.close();
     await this.pool.close();

@@ -12,6 +12,7 @@
 #endif
 #ifndef IPPROTO_TCP
 #define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
 #endif
 
 /*

@@ -107,6 +107,8 @@ enum nm_global_idx {
 	NM_G_CONNECT_NOT_MESHED, /* opt-in: a service connect from a pod outside the mesh, passed untouched */
 	NM_G_STRICT_NOT_MESHED,  /* opt-in: a SYN to a STRICT address whose pod is outside the mesh, passed */
 	NM_G_CONNECT_FALLBACK,   /* proxy mode with no agent listening: sent to an endpoint, or passed untouched */
+	NM_G_DNS_REDIRECT,       /* a meshed pod's UDP datagram to port 53 sent to the agent's DNS proxy */
+	NM_G_DNS_REPLY,          /* a reply from the DNS proxy given the original resolver as its source */
 	NM_G_MAX,
 };
 
@@ -219,6 +221,36 @@ struct {
 } nm_listeners SEC(".maps");
 
 /* Inbound mTLS mode of a local workload: {pod ip, port} first, then {pod ip, 0} for the workload. */
+/* The agent's DNS proxy (UDP): ip 0 = no redirect of port 53. */
+struct nm_dns_config {
+	__u32 ip;     /* network order */
+	__u16 port;   /* host order */
+	__u16 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nm_dns_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nm_dns SEC(".maps");
+
+/* The resolver a redirected UDP socket meant (by socket cookie), restored as the reply's source. */
+struct nm_dns_orig {
+	__u32 ip;     /* network order */
+	__u16 port;   /* network order, as in bpf_sock_addr.user_port */
+	__u16 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct nm_dns_orig);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nm_dns_orig SEC(".maps");
+
 #define NM_MTLS_PERMISSIVE 0
 #define NM_MTLS_STRICT 1
 #define NM_MTLS_DISABLE 2
@@ -258,6 +290,23 @@ static __always_inline int nm_opt_in(void)
 	__u32 zero = 0;
 	struct nm_config *cfg = bpf_map_lookup_elem(&nm_config, &zero);
 	return cfg && (cfg->flags & NM_CFG_OPT_IN);
+}
+
+/*
+ * Opt-in: is the calling task's cgroup, or one of its ancestors, a meshed pod? Processes run in
+ * container cgroups below the pod cgroup the agent registers. ancestor(level) is 0 past the task's own
+ * level, which ends the walk from the root down; the bound keeps the verifier happy.
+ */
+static __always_inline int nm_task_meshed(void)
+{
+	for (int level = 0; level < NM_MAX_CGROUP_DEPTH; level++) {
+		__u64 id = bpf_get_current_ancestor_cgroup_id(level);
+		if (id == 0)
+			return 0;
+		if (bpf_map_lookup_elem(&nm_meshed, &id))
+			return 1;
+	}
+	return 0;
 }
 
 /* Stats entries are created by the agent on sync; create one here too so nothing is lost before. */

@@ -8,6 +8,7 @@ import type { ResolvedDestination } from '../route/types';
 import { algorithmKind, LeastRequest, Passthrough, PeakEwma, RandomPick, RoundRobin, sameLoadBalancer, type Algorithm, type Healthy, type PickInput } from './algorithm';
 import type { Breaker } from './breaker';
 import type { HealthTable } from './health';
+import { chooseGroup, planLocality, type LocalityPlan, type SelfLocality } from './locality';
 import { Lease, type LeaseOwner } from './lease';
 import { LoadState, observeLatency, type EwmaOptions } from './load';
 import { Maglev } from './maglev';
@@ -35,6 +36,8 @@ export interface ClusterShared {
   readonly random: () => number;
   readonly ewma: EwmaOptions;
   readonly onEject: ((e: EjectionEvent) => void) | undefined;
+  /** The agent's locality; VERSION changes with it, so cluster balancers re-plan. Absent: none. */
+  readonly place?: { self: SelfLocality | undefined; version: number };
 }
 
 export function createAlgorithm(lb: LoadBalancer | undefined): Algorithm {
@@ -75,6 +78,11 @@ export class ClusterBalancer implements LeaseOwner {
   private picks: readonly BalancerPick[] = [];
   private loads: LoadState[] = [];
   private source: readonly Addr[] | undefined;
+  /** Locality grouping of `targets` (undefined: none), made for planTargets at planVersion. */
+  private plan: LocalityPlan | undefined;
+  private planTargets: readonly Target[] | undefined;
+  private planVersion = -1;
+  private groupAlgorithms: Algorithm[] = [];
   private readonly env: { random: () => number; now: number; loads: readonly LoadState[]; ewma: EwmaOptions };
 
   constructor(
@@ -117,8 +125,9 @@ export class ClusterBalancer implements LeaseOwner {
     const od = this.outlier;
     const health = this.shared.health;
     const exclude = input.exclude !== undefined && input.exclude.size > 0 ? input.exclude : undefined;
-    const degraded = od !== undefined ? od.anyEjected(now) : !health.empty;
-    if (!degraded && exclude === undefined) {
+    const plan = this.localityPlan();
+    const degraded = od !== undefined ? od.anyEjected(now) || health.anyDown : !health.empty;
+    if (!degraded && exclude === undefined && plan === undefined) {
       const i = this.algorithm.pick(targets, undefined, input, env);
       return i < 0 ? NO_PICK : this.picks[i]!;
     }
@@ -126,7 +135,7 @@ export class ClusterBalancer implements LeaseOwner {
     let panic = false;
     if (degraded) {
       const t = now;
-      ok = od !== undefined ? (i) => !od.isEjected(targets[i]!.key, t) : (i) => health.isHealthy(targets[i]!.key, t);
+      ok = od !== undefined ? (i) => !od.isEjected(targets[i]!.key, t) && !health.isDown(targets[i]!.key) : (i) => health.isHealthy(targets[i]!.key, t);
       let healthy = 0;
       for (let i = 0; i < n; i++) if (ok(i)) healthy++;
       const min = od?.settings.minHealthPercent ?? 0;
@@ -136,17 +145,31 @@ export class ClusterBalancer implements LeaseOwner {
         this.panicPicks++;
       }
     }
+    const healthy = ok;
+    let algorithm = this.algorithm;
+    if (plan !== undefined && !panic) {
+      const g = this.chosenGroup(plan, ok);
+      if (g >= 0) {
+        const group = plan.group;
+        const base = ok;
+        ok = base === undefined ? (i) => group[i] === g : (i) => group[i] === g && base(i);
+        // Each locality keeps its own algorithm state (a round-robin cursor per locality, as Envoy).
+        algorithm = this.groupAlgorithms[g] ?? algorithm;
+      }
+    }
     if (exclude !== undefined) {
-      const base = ok;
-      const fresh = (i: number): boolean => (base === undefined || base(i)) && !exclude.has(targets[i]!.key);
-      for (let i = 0; i < n; i++) {
-        if (fresh(i)) {
+      // A retry goes to another endpoint of the chosen locality, else of another healthy one.
+      for (const base of ok === healthy ? [ok] : [ok, healthy]) {
+        const fresh = (i: number): boolean => (base === undefined || base(i)) && !exclude.has(targets[i]!.key);
+        let found = false;
+        for (let i = 0; i < n && !found; i++) found = fresh(i);
+        if (found) {
           ok = fresh;
           break;
         }
       }
     }
-    let i = this.algorithm.pick(targets, ok, input, env);
+    let i = algorithm.pick(targets, ok, input, env);
     if (i < 0) i = this.algorithm.pick(targets, undefined, input, env);
     if (i < 0) return NO_PICK;
     return panic ? { kind: 'pick', target: targets[i]!, panic: true } : this.picks[i]!;
@@ -200,7 +223,38 @@ export class ClusterBalancer implements LeaseOwner {
 
   isEjected(target: Target, now?: number): boolean {
     const t = now ?? this.shared.now();
-    return this.outlier !== undefined ? this.outlier.isEjected(target.key, t) : !this.shared.health.isHealthy(target.key, t);
+    const health = this.shared.health;
+    return this.outlier !== undefined ? this.outlier.isEjected(target.key, t) || health.isDown(target.key) : !health.isHealthy(target.key, t);
+  }
+
+  /** The locality grouping of the current targets (undefined: no locality balancing); for stats and tests. */
+  localityPlan(): LocalityPlan | undefined {
+    const place = this.shared.place;
+    if (place === undefined) return undefined;
+    if (this.planTargets === this.targets && this.planVersion === place.version) return this.plan;
+    this.planTargets = this.targets;
+    this.planVersion = place.version;
+    const setting = this.dest.policy.loadBalancer?.locality;
+    const inputs = this.targets.map((t) => ({ locality: t.endpoint?.locality, labels: t.endpoint?.labels ?? {} }));
+    this.plan = planLocality(setting, this.outlier !== undefined, place.self, inputs);
+    this.groupAlgorithms = [];
+    for (let g = 0; g < (this.plan?.groups ?? 0); g++) {
+      const a = createAlgorithm(this.dest.policy.loadBalancer);
+      a.update?.(this.targets);
+      this.groupAlgorithms.push(a);
+    }
+    return this.plan;
+  }
+
+  /** The locality group this pick goes to; -1 when no group has a healthy endpoint. */
+  private chosenGroup(plan: LocalityPlan, healthy: Healthy): number {
+    const group = plan.group;
+    const n = group.length;
+    const hasHealthy = (g: number): boolean => {
+      for (let i = 0; i < n; i++) if (group[i] === g && (healthy === undefined || healthy(i))) return true;
+      return false;
+    };
+    return chooseGroup(plan, hasHealthy, this.shared.random);
   }
 
   /** Current targets (after the last pick's refresh); for stats and tests. */

@@ -23,6 +23,8 @@ const SWEEP_AT = 1024;
 
 export class HealthTable {
   private readonly entries = new Map<string, Entry>();
+  /** Endpoints an active health check (HealthCheck) found unhealthy: out until a check finds them healthy. */
+  private readonly down = new Set<string>();
   private readonly opts: HealthOptions;
 
   constructor(opts: Partial<HealthOptions> = {}) {
@@ -31,10 +33,29 @@ export class HealthTable {
 
   /** No endpoint has ever failed (or all recovered): lets pickers skip per-endpoint checks. */
   get empty(): boolean {
-    return this.entries.size === 0;
+    return this.entries.size === 0 && this.down.size === 0;
+  }
+
+  /** Some endpoint is out by an active health check. */
+  get anyDown(): boolean {
+    return this.down.size !== 0;
+  }
+
+  /** Out by an active health check (whatever outlier detection or passive health say). */
+  isDown(key: string): boolean {
+    return this.down.size !== 0 && this.down.has(key);
+  }
+
+  /** An active health check's verdict; returns true when it changed the endpoint's state. */
+  setChecked(key: string, healthy: boolean): boolean {
+    if (healthy) return this.down.delete(key);
+    if (this.down.has(key)) return false;
+    this.down.add(key);
+    return true;
   }
 
   isHealthy(key: string, now: number): boolean {
+    if (this.down.size !== 0 && this.down.has(key)) return false;
     const e = this.entries.get(key);
     return e === undefined || now >= e.until;
   }

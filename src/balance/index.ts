@@ -7,4 +7,5 @@ export { OutlierDetector, type Ejection, type EjectionReason, type OutlierResult
 export { DEFAULT_EWMA, LoadState, type EwmaOptions } from './load';
 export { DEFAULT_HEALTH, HealthTable, type HealthOptions } from './health';
 export { hash32 } from './hash';
+export { chooseGroup, localityOfLabels, parseLocality, planLocality, type Locality, type LocalityPlan, type SelfLocality } from './locality';
 export { matchesLabels } from './target';

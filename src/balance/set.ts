@@ -8,6 +8,7 @@ import { Breakers } from './breaker';
 import { ClusterBalancer, sameLabels, type BalancerPick, type ClusterShared, type EjectionEvent } from './cluster';
 import { HealthTable, type HealthOptions } from './health';
 import { DEFAULT_EWMA, type EwmaOptions } from './load';
+import { formatLocality, type SelfLocality } from './locality';
 import { buildTargets, type Target } from './target';
 
 export { buildTargets, type BalancerPick, type Target };
@@ -22,6 +23,8 @@ export interface BalancerSetOptions {
   readonly ewma?: Partial<EwmaOptions>;
   /** Called on each outlier ejection (the caller counts nodemesh_outlier_ejections_total). */
   readonly onEject?: (e: EjectionEvent) => void;
+  /** The agent's locality (--locality, or its node's labels once discovery knows them). */
+  readonly self?: SelfLocality;
 }
 
 export class BalancerSet {
@@ -31,18 +34,34 @@ export class BalancerSet {
   readonly breakers = new Breakers();
   private readonly clusters = new Map<string, ClusterBalancer>();
   private readonly shared: ClusterShared;
+  private readonly place: { self: SelfLocality | undefined; version: number };
 
   constructor(opts: BalancerSetOptions = {}) {
     this.health = new HealthTable(opts.health);
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
+    this.place = { self: opts.self, version: 0 };
     this.shared = {
       health: this.health,
       now: this.now,
       random: this.random,
       ewma: { ...DEFAULT_EWMA, ...opts.ewma },
       onEject: opts.onEject,
+      place: this.place,
     };
+  }
+
+  /** The agent's locality changed (its Node's labels): every cluster re-plans on its next pick. */
+  setSelf(self: SelfLocality | undefined): void {
+    const prev = this.place.self;
+    const key = (s: SelfLocality | undefined): string => (s === undefined ? '' : `${s.locality ? formatLocality(s.locality) : ''} ${JSON.stringify(s.labels)}`);
+    if (key(prev) === key(self)) return;
+    this.place.self = self;
+    this.place.version++;
+  }
+
+  get self(): SelfLocality | undefined {
+    return this.place.self;
   }
 
   /**

@@ -24,13 +24,15 @@ const log = logger('capture');
 
 export const MAP_NAMES = [
   'nm_services', 'nm_backends', 'nm_config', 'nm_exempt', 'nm_cookie_dst', 'nm_orig_dst', 'nm_sockhash', 'nm_svc_stats', 'nm_global',
-  'nm_inbound_mode', 'nm_trusted_src', 'nm_meshed',
+  'nm_inbound_mode', 'nm_trusted_src', 'nm_meshed', 'nm_dns',
 ] as const;
 type MapName = (typeof MAP_NAMES)[number];
 const CGROUP_PROGS = [
   { object: 'connect4', program: 'nm_connect4', link: 'link_connect4', type: ATTACH.CGROUP_INET4_CONNECT },
   { object: 'sockops', program: 'nm_sockops', link: 'link_sockops', type: ATTACH.CGROUP_SOCK_OPS },
   { object: 'inbound', program: 'nm_inbound', link: 'link_inbound', type: ATTACH.CGROUP_INET_INGRESS },
+  { object: 'dns', program: 'nm_sendmsg4', link: 'link_sendmsg4', type: ATTACH.CGROUP_UDP4_SENDMSG },
+  { object: 'dns', program: 'nm_recvmsg4', link: 'link_recvmsg4', type: ATTACH.CGROUP_UDP4_RECVMSG },
 ] as const;
 
 export interface BpfOptions {
@@ -77,7 +79,7 @@ export class BpfDatapath implements Datapath {
     checkPrivileges();
     checkBpffs(opts.bpffs);
     checkCgroup2(opts.cgroup);
-    for (const o of ['connect4', 'sockops', 'inbound', 'sk_msg']) {
+    for (const o of ['connect4', 'sockops', 'inbound', 'dns', 'sk_msg']) {
       const f = path.join(opts.objects, `${o}.bpf.o`);
       if (!fs.existsSync(f)) throw new MeshError('BPF_OBJECT', `${f} is missing (run make)`);
     }
@@ -93,6 +95,17 @@ export class BpfDatapath implements Datapath {
     }
     log.info({ ...report, capacity: dp.capacity, cgroup: opts.cgroup, bpffs: opts.bpffs }, 'datapath attached');
     return dp;
+  }
+
+  /** Where meshed pods' DNS over UDP port 53 goes (the agent's DNS proxy); undefined = nowhere. */
+  setDnsRedirect(to: Addr | undefined): void {
+    const v = Buffer.alloc(8);
+    if (to !== undefined) {
+      ipToBytes(to.address, v, 0);
+      v.writeUInt16LE(to.port, 4);
+    }
+    const rc = this.lib.mapUpdate(this.fd('nm_dns'), u32(0), v);
+    if (rc < 0) throw new MeshError('BPF_MAP', `writing the DNS redirect: errno ${-rc}`);
   }
 
   private fd(name: MapName): number {

@@ -24,7 +24,7 @@ export interface NativeBpf {
 }
 
 /** Kernel attach types (enum bpf_attach_type) used for queries. */
-export const ATTACH = { CGROUP_INET_INGRESS: 0, CGROUP_INET4_CONNECT: 10, CGROUP_SOCK_OPS: 3 } as const;
+export const ATTACH = { CGROUP_INET_INGRESS: 0, CGROUP_INET4_CONNECT: 10, CGROUP_SOCK_OPS: 3, CGROUP_UDP4_SENDMSG: 14, CGROUP_UDP4_RECVMSG: 19 } as const;
 
 const ERRNO: Record<number, string> = { 1: 'EPERM', 2: 'ENOENT', 7: 'E2BIG', 9: 'EBADF', 13: 'EACCES', 17: 'EEXIST', 22: 'EINVAL', 28: 'ENOSPC' };
 const errnoName = (rc: number): string => ERRNO[-rc] ?? `errno ${-rc}`;

@@ -147,6 +147,8 @@ export const GLOBAL_COUNTERS = [
   'connect_not_meshed',
   'strict_not_meshed',
   'connect_fallback',
+  'dns_redirect',
+  'dns_reply',
 ] as const;
 export type GlobalCounter = (typeof GLOBAL_COUNTERS)[number];
 

@@ -3,6 +3,7 @@
 import * as path from 'node:path';
 import type { AgentOptions } from '../agent';
 import { CAPACITY_FLAGS, type MapCapacity } from '../capture/capacity';
+import { checkLocality } from '../config/kinds/locality';
 import { MeshError } from '../errors';
 import type { Flags } from './parse';
 import { UsageError } from './values';
@@ -44,6 +45,7 @@ export function agentOptions(f: Flags, env: AgentEnv): AgentOptions {
     bpffs: text('bpffs'),
     objects: path.resolve(f.text('bpf-objects') ?? env.defaultObjects),
     node: f.text('node') ?? env.hostname,
+    ...localityOption(f.text('locality')),
     nodeIp: text('node-ip'),
     outboundPort: num('outbound-port'),
     adminHost: text('admin-host'),
@@ -52,6 +54,7 @@ export function agentOptions(f: Flags, env: AgentEnv): AgentOptions {
     accessLog: text('access-log') === 'on',
     trustDomain: text('trust-domain'),
     tunnelPort: num('tunnel-port'),
+    ...(num('trusted-proxies') > 0 ? { trustedProxies: num('trusted-proxies') } : {}),
     deliveryAddress: text('delivery-address'),
     ...caOption(f),
     ...ifGiven('certTtlSeconds', 'cert-ttl', (ms) => Math.max(1, Math.round(ms / 1000))),
@@ -61,6 +64,20 @@ export function agentOptions(f: Flags, env: AgentEnv): AgentOptions {
     ...ifGiven('idleTimeoutMs', 'idle-timeout'),
     ...ifGiven('drainTimeoutMs', 'drain-timeout'),
     ...(Object.keys(capacity).length > 0 ? { mapCapacity: capacity } : {}),
+    ...dnsOptions(f),
+  };
+}
+
+/** --dns-port, --dns-upstream, --no-dns: set only when given (the agent's defaults apply otherwise). */
+function dnsOptions(f: Flags): Pick<AgentOptions, 'dnsPort' | 'dnsUpstream' | 'dnsProxy'> {
+  const upstream = f.text('dns-upstream');
+  const servers = upstream?.split(',').map((x) => x.trim());
+  const bad = servers?.find((x) => !/^(\d{1,3}\.){3}\d{1,3}(:\d{1,5})?$/.test(x) || x.split(':')[0]!.split('.').some((o) => Number(o) > 255) || Number(x.split(':')[1] ?? 53) < 1 || Number(x.split(':')[1] ?? 53) > 65535);
+  if (bad !== undefined) throw new UsageError(`--dns-upstream: "${bad}" is not IP or IP:PORT (IPv4; several separated by commas)`, 'agent');
+  return {
+    ...(f.given('dns-port') ? { dnsPort: f.num('dns-port') as number } : {}),
+    ...(servers !== undefined ? { dnsUpstream: servers } : {}),
+    ...(f.bool('no-dns') ? { dnsProxy: false } : {}),
   };
 }
 
@@ -75,4 +92,12 @@ function caOption(f: Flags): Pick<AgentOptions, 'ca'> {
   const tokenFile = f.text('node-token');
   if (rootFile === undefined || tokenFile === undefined) throw new UsageError('--ca needs --ca-root FILE and --node-token FILE', 'agent');
   return { ca: { address, rootFile, tokenFile } };
+}
+
+/** --locality region/zone/subzone, checked as a WorkloadEntry's locality is. */
+function localityOption(value: string | undefined): { locality?: string } {
+  if (value === undefined) return {};
+  const problem = checkLocality(value);
+  if (problem !== undefined) throw new UsageError(`--locality ${problem}`, 'agent');
+  return { locality: value };
 }

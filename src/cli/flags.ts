@@ -87,8 +87,12 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'bpf-objects', kind: 'path', metavar: 'DIR', defaultText: 'build/bpf of the install', commands: ['agent'], help: 'directory of the compiled eBPF objects' },
   // This node.
   { name: 'node', kind: 'text', metavar: 'NAME', defaultText: 'hostname', commands: ['agent'], help: "this node's name (matches kubernetes.io/hostname and Node documents)" },
+  { name: 'locality', kind: 'text', metavar: 'R/Z/S', defaultText: "the Node's topology labels", commands: ['agent'], help: "this node's locality region/zone/subzone, for locality load balancing (wins over the Node's labels)" },
   { name: 'node-ip', kind: 'ip', metavar: 'IP', default: '127.0.0.1', commands: ['agent'], help: 'where pods reach the agent; captured connections are rewritten to <node-ip>:<outbound-port>' },
   { name: 'outbound-port', kind: 'port', metavar: 'PORT', default: '15001', commands: ['agent'], help: 'port of the outbound listener (captured connections)' },
+  { name: 'dns-port', kind: 'port', metavar: 'PORT', default: '15053', zeroOk: true, commands: ['agent'], help: "the node's DNS proxy (UDP) on <node-ip>: mesh hosts answered from the mesh view, other names forwarded (0: any free port)" },
+  { name: 'dns-upstream', kind: 'text', metavar: 'IP[:PORT],...', defaultText: 'nameservers of /etc/resolv.conf', commands: ['agent'], help: 'resolvers the DNS proxy forwards to and ServiceEntry names (resolution DNS) are looked up at' },
+  { name: 'no-dns', kind: 'bool', defaultText: 'off', commands: ['agent'], help: 'no DNS proxy (ServiceEntry names are still resolved)' },
   { name: 'admin-host', kind: 'text', metavar: 'HOST', default: '0.0.0.0', commands: ['agent'], help: 'address of the metrics and readiness listeners' },
   { name: 'metrics-port', kind: 'port', metavar: 'PORT', default: '15020', zeroOk: true, commands: ['agent'], help: 'Prometheus /metrics and /stats/prometheus (0: any free port)' },
   { name: 'ready-port', kind: 'port', metavar: 'PORT', default: '15021', zeroOk: true, commands: ['agent'], help: 'readiness /healthz/ready (0: any free port)' },
@@ -109,6 +113,7 @@ export const FLAGS: readonly FlagSpec[] = [
   // Identity and the tunnel.
   { name: 'trust-domain', kind: 'text', metavar: 'DOMAIN', default: 'cluster.local', commands: ['agent', 'ca'], help: 'SPIFFE trust domain of workload identities' },
   { name: 'tunnel-port', kind: 'port', metavar: 'PORT', default: '15008', zeroOk: true, commands: ['agent'], help: 'HBONE tunnel listener (mTLS, HTTP/2 CONNECT) between agents (0: any free port)' },
+  { name: 'trusted-proxies', kind: 'count', metavar: 'N', default: '0', zeroOk: true, max: 64, commands: ['agent'], help: 'proxies in front of clients: remoteIpBlocks and remote.ip read X-Forwarded-For N addresses from the right (0: the connection\'s client)' },
   { name: 'delivery-address', kind: 'ip', metavar: 'auto|none|IP', default: 'auto', choices: ['auto', 'none'], commands: ['agent'], help: 'source address of tunnelled deliveries to pods (STRICT tells agent traffic by it); auto: 169.254.7.127 when on this host' },
   { name: 'cert-ttl', kind: 'duration', metavar: 'DUR', default: '24h', minMs: 1000, commands: ['agent'], help: 'lifetime asked for workload certificates (renewed at half-life)' },
   { name: 'ca', kind: 'addr', metavar: 'ADDR:PORT', defaultText: 'embedded CA', commands: ['agent'], help: 'the mesh CA (nodemesh ca)' },

@@ -45,7 +45,8 @@ export function flagValue(spec: FlagSpec, raw: string | true): FlagValue {
     case 'count': {
       const max = spec.max ?? Number.MAX_SAFE_INTEGER;
       const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
-      if (!(n >= 1 && n <= max)) throw bad(`a whole number from 1 to ${max}`);
+      const min = spec.zeroOk ? 0 : 1;
+      if (!(n >= min && n <= max)) throw bad(`a whole number from ${min} to ${max}`);
       return n;
     }
     case 'duration': {

@@ -2,10 +2,11 @@
 // finds what no single document can show (duplicates, shared VIPs and node addresses, id collisions,
 // selected endpoints, competing namespace-wide PeerAuthentications). Traffic documents are resolved
 // against the assembled services by traffic-build.ts.
+import { checkLocalityOutlier } from './locality-check';
 import { serviceId } from './ids';
 import { issue } from './issues';
-import { ROOT_NAMESPACE, type AuthzPolicy, type ConfigIssue, type Endpoint, type MeshNode, type PeerAuthn, type Service, type Workload } from './model';
-import type { Origin, Parsed, ParsedAuthz, ParsedNode, ParsedPeerAuthn, ParsedService, ParsedWorkload } from './kinds/types';
+import { ROOT_NAMESPACE, type AuthzPolicy, type RequestAuthn, type ConfigIssue, type Endpoint, type MeshNode, type PeerAuthn, type Service, type Workload } from './model';
+import type { Origin, Parsed, ParsedAuthz, ParsedRequestAuthn, ParsedNode, ParsedPeerAuthn, ParsedService, ParsedWorkload } from './kinds/types';
 import { buildTraffic } from './traffic-build';
 import type { TrafficConfig } from './traffic';
 
@@ -18,6 +19,7 @@ export interface Assembled {
   readonly nodes: MeshNode[];
   readonly peerAuthentications: PeerAuthn[];
   readonly authorizationPolicies: AuthzPolicy[];
+  readonly requestAuthentications: RequestAuthn[];
   /** Undefined when the config has no VirtualService, DestinationRule or LocalRateLimit. */
   readonly traffic: TrafficConfig | undefined;
 }
@@ -42,7 +44,9 @@ export function assemble(parsed: readonly Parsed[], issues: ConfigIssue[], warni
 
     const endpoints = s.endpoints ?? (s.selector ? select(s, workloads) : []);
     const endpointsField = s.selector ? 'spec.workloadSelector' : 'spec.endpoints';
-    if (endpoints.length === 0) report(s.origin, endpointsField, 'service has no endpoints; connections to it will fail', warnings);
+    // NONE sends connections where they were dialled; DNS names are resolved by the agent.
+    const resolved = s.resolution === 'NONE' || (s.dnsEndpoints?.length ?? 0) > 0;
+    if (endpoints.length === 0 && !resolved) report(s.origin, endpointsField, 'service has no endpoints; connections to it will fail', warnings);
     if (s.dataplane === 'kernel') {
       if (endpoints.length > MAX_KERNEL_ENDPOINTS) {
         report(s.origin, endpointsField, `kernel dataplane supports at most ${MAX_KERNEL_ENDPOINTS} endpoints, got ${endpoints.length}`);
@@ -60,6 +64,9 @@ export function assemble(parsed: readonly Parsed[], issues: ConfigIssue[], warni
       dataplane: s.dataplane,
       endpoints,
       labels: s.labels,
+      ...(s.resolution !== undefined ? { resolution: s.resolution } : {}),
+      ...(s.location !== undefined ? { location: s.location } : {}),
+      ...(s.dnsEndpoints !== undefined ? { dnsEndpoints: s.dnsEndpoints } : {}),
     });
   }
   checkClaims(parsedServices, (s) => s.addresses, 'address', report);
@@ -71,7 +78,8 @@ export function assemble(parsed: readonly Parsed[], issues: ConfigIssue[], warni
   checkPeerAuthnScopes(peerAuthns, report, warnings);
   const authz = unique.filter((p): p is ParsedAuthz => p.kind === 'AuthorizationPolicy');
   services.sort((a, b) => compare(a.key, b.key));
-  const traffic = buildTraffic(unique, services, report);
+  const traffic = buildTraffic(unique, services, report, (o, field, message) => report(o, field, message, warnings));
+  checkLocalityOutlier(unique, (o, field, message) => report(o, field, message, warnings));
 
   return {
     services,
@@ -80,6 +88,7 @@ export function assemble(parsed: readonly Parsed[], issues: ConfigIssue[], warni
     // Namespace/name order is also the tie-break order of the deciders (nodemesh has no creation times).
     peerAuthentications: byKey(peerAuthns.map((p) => p.policy)),
     authorizationPolicies: byKey(authz.map((p) => p.policy)),
+    requestAuthentications: byKey(unique.filter((p): p is ParsedRequestAuthn => p.kind === 'RequestAuthentication').map((p) => p.policy)),
     traffic,
   };
 }
@@ -188,6 +197,7 @@ function select(s: ParsedService, workloads: readonly ParsedWorkload[]): Endpoin
       workload: w.workload.name,
       node: w.workload.node,
       weight: w.weight,
+      ...(w.locality !== undefined ? { locality: w.locality } : {}),
     }));
 }
 

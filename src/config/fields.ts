@@ -2,6 +2,7 @@
 // never throw: a bad field is reported and read as undefined, so one pass finds all problems.
 import { checkLabelKey, checkLabelValue } from './formats';
 import type { IssueSink } from './issues';
+import { unsupportedMessage } from './unsupported';
 
 export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -63,7 +64,7 @@ export class Fields {
     for (const key of Object.keys(value)) {
       if (known.includes(key)) continue;
       if (unsupported.includes(key)) {
-        sink.report(joinKey(path, key), 'field is not supported yet by this nodemesh version');
+        sink.report(joinKey(path, key), unsupportedMessage(key));
         continue;
       }
       const near = closest(key, known);

@@ -4,7 +4,7 @@ const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** Kubernetes object names: DNS-1123 subdomain (lowercase labels joined by dots, at most 253 chars). */
 export function checkObjectName(s: string): string | undefined {
-  if (s.length <= 253 && s.split('.').every((l) => l.length <= 63 && DNS1123_LABEL.test(l))) return undefined;
+  if (s.length <= 253 && s.split('.').every((l) => DNS1123_LABEL.test(l))) return undefined;
   return `"${s}" is not a valid name (lowercase letters, digits, '-' and '.', starting and ending alphanumeric)`;
 }
 
@@ -14,9 +14,12 @@ export function checkNamespace(s: string): string | undefined {
   return `"${s}" is not a valid namespace (lowercase letters, digits and '-', at most 63)`;
 }
 
-/** Service hosts: DNS names, optionally with a leading `*.` wildcard as in Istio. */
+/**
+ * Service hosts: DNS names, optionally with a leading `*` wildcard as in Istio: `*.example.com`, or a
+ * partial wildcard like `*-api.example.com` (any name ending so).
+ */
 export function checkHost(s: string): string | undefined {
-  const name = s.startsWith('*.') ? s.slice(2) : s;
+  const name = s.startsWith('*.') ? s.slice(2) : s.startsWith('*') && s.length > 1 ? `x${s.slice(1)}` : s;
   const labels = name.toLowerCase().split('.');
   if (name.length > 0 && name.length <= 253 && labels.every((l) => l.length <= 63 && DNS1123_LABEL.test(l))) return undefined;
   return `"${s}" is not a valid host (a DNS name, optionally starting with "*.")`;

@@ -29,6 +29,8 @@ export interface Endpoint {
   /** Node the workload runs on (label kubernetes.io/hostname), when known. */
   readonly node: string | undefined;
   readonly weight: number;
+  /** "region/zone/subzone" (WorkloadEntry locality, or the pod's node labels); absent = unknown. */
+  readonly locality?: string;
 }
 
 /** The port an endpoint serves a service port on: its own `ports[name]`, else the port's targetPort. */
@@ -50,7 +52,20 @@ export interface Service {
   readonly dataplane: Dataplane;
   readonly endpoints: readonly Endpoint[];
   readonly labels: Readonly<Record<string, string>>;
+  /** ServiceEntry spec.resolution; absent = STATIC (endpoints are addresses). */
+  readonly resolution?: Resolution;
+  /** ServiceEntry spec.location; absent = MESH_INTERNAL. MESH_EXTERNAL endpoints are dialled directly. */
+  readonly location?: MeshLocation;
+  /**
+   * DNS and DNS_ROUND_ROBIN: endpoints whose `address` is a host name (or, without spec.endpoints, the
+   * service's hosts). The agent resolves them and puts one endpoint per address into `endpoints`.
+   */
+  readonly dnsEndpoints?: readonly Endpoint[];
 }
+
+/** How a service's endpoints are found (Istio ServiceEntry resolution). */
+export type Resolution = 'STATIC' | 'NONE' | 'DNS' | 'DNS_ROUND_ROBIN';
+export type MeshLocation = 'MESH_INTERNAL' | 'MESH_EXTERNAL';
 
 export interface Workload {
   readonly name: string;
@@ -73,6 +88,8 @@ export interface MeshNode {
   readonly name: string;
   /** IPv4 addresses in the order given; the first is the one to dial. */
   readonly addresses: readonly string[];
+  /** The Node's labels (its locality: topology.kubernetes.io/region, zone; topology.istio.io/subzone). */
+  readonly labels?: Readonly<Record<string, string>>;
 }
 
 /** Istio's PeerAuthentication modes; UNSET inherits from the enclosing scope. */
@@ -102,6 +119,8 @@ export interface AuthzPolicy {
    * nothing: an ALLOW policy without rules therefore denies everything its selector covers.
    */
   readonly rules: readonly AuthzRule[];
+  /** metadata.annotations["istio.io/dry-run"] = "true": evaluated, logged and counted, never enforced. */
+  readonly dryRun?: boolean;
 }
 
 /**
@@ -126,6 +145,18 @@ export interface AuthzSource {
   /** IPv4 addresses or CIDRs of the connection's source address. */
   readonly ipBlocks?: readonly string[];
   readonly notIpBlocks?: readonly string[];
+  /** `<iss>/<sub>` of the request's verified JWT (RequestAuthentication). */
+  readonly requestPrincipals?: readonly string[];
+  readonly notRequestPrincipals?: readonly string[];
+  /** IPv4 addresses or CIDRs of the client as X-Forwarded-For tells it (--trusted-proxies). */
+  readonly remoteIpBlocks?: readonly string[];
+  readonly notRemoteIpBlocks?: readonly string[];
+  /** `<namespace>/<name>` of the peer identity (a bare name is qualified with the policy's namespace). */
+  readonly serviceAccounts?: readonly string[];
+  readonly notServiceAccounts?: readonly string[];
+  /** Trust domain of the peer identity (deprecated in Istio, still valid). */
+  readonly trustDomains?: readonly string[];
+  readonly notTrustDomains?: readonly string[];
 }
 
 export interface AuthzOperation {
@@ -158,10 +189,36 @@ export interface MeshConfig {
   /** Sorted by namespace, then name (the order the deciders break ties in). */
   readonly peerAuthentications: readonly PeerAuthn[];
   readonly authorizationPolicies: readonly AuthzPolicy[];
+  /** RequestAuthentications, sorted by namespace, then name; absent = none. */
+  readonly requestAuthentications?: readonly RequestAuthn[];
   /** VirtualServices, DestinationRules and LocalRateLimits; absent = none (plain round robin). */
   readonly traffic?: TrafficConfig;
   /** Files the config was read from and a content hash (for logs and the reload metric). */
   readonly source: { readonly files: readonly string[]; readonly hash: string };
+}
+
+/** security.istio.io RequestAuthentication: which JWTs a workload accepts (policy/jwt.ts verifies them). */
+export interface RequestAuthn {
+  readonly name: string;
+  readonly namespace: string;
+  /** spec.selector.matchLabels; undefined = every workload of the namespace (of the mesh in the root namespace). */
+  readonly selector: Readonly<Record<string, string>> | undefined;
+  readonly jwtRules: readonly JwtRule[];
+}
+
+export interface JwtRule {
+  readonly issuer: string;
+  /** Accepted `aud` values; empty = any audience. */
+  readonly audiences: readonly string[];
+  /** Inline JWKS (JSON text), or where to fetch it; exactly one is set. */
+  readonly jwks?: string;
+  readonly jwksUri?: string;
+  /** Where the token is read; both empty = `Authorization: Bearer <token>` and the `access_token` parameter. */
+  readonly fromHeaders: readonly { readonly name: string; readonly prefix: string }[];
+  readonly fromParams: readonly string[];
+  readonly forwardOriginalToken: boolean;
+  readonly outputPayloadToHeader?: string;
+  readonly outputClaimToHeaders: readonly { readonly header: string; readonly claim: string }[];
 }
 
 /** Where a config problem is: file, document index (0-based) with kind/name, and a dotted field path. */

@@ -2,20 +2,23 @@
 // LocalRateLimit hosts to services, checks destinations (ports, subsets) and rate-limited routes, and
 // refuses what Istio would resolve by creation time (two VirtualServices or two DestinationRules for one
 // service), since a config has no creation times to tell which one wins.
+import { mostSpecific, wildcardRank } from './drhosts';
 import type { Service } from './model';
-import type { Destination, DestinationRule, HttpRoute, LocalRateLimit, TcpRoute, TrafficConfig, VirtualService } from './traffic';
-import type { Origin, Parsed, ParsedDestinationRule, ParsedRateLimit, ParsedVirtualService } from './kinds/types';
+import type { Destination, DestinationRule, HttpRoute, LocalRateLimit, TcpRoute, TlsRoute, TrafficConfig, VirtualService } from './traffic';
+import type { Origin, Parsed, ParsedDestinationRule, ParsedHealthCheck, ParsedRateLimit, ParsedVirtualService } from './kinds/types';
+import { resolveHealthChecks } from './healthcheck-build';
 
 export type Report = (o: Origin, field: string, message: string) => void;
 
 const KERNEL = 'uses the kernel dataplane (connections to it are balanced in the kernel and never reach the agent)';
 
 /** The traffic config of PARSED; undefined when the config has no traffic documents at all. */
-export function buildTraffic(parsed: readonly Parsed[], services: readonly Service[], report: Report): TrafficConfig | undefined {
+export function buildTraffic(parsed: readonly Parsed[], services: readonly Service[], report: Report, warn: Report = report): TrafficConfig | undefined {
   const vss = parsed.filter((p): p is ParsedVirtualService => p.kind === 'VirtualService');
   const drs = parsed.filter((p): p is ParsedDestinationRule => p.kind === 'DestinationRule');
   const limits = parsed.filter((p): p is ParsedRateLimit => p.kind === 'LocalRateLimit');
-  if (vss.length + drs.length + limits.length === 0) return undefined;
+  const checks = parsed.filter((p): p is ParsedHealthCheck => p.kind === 'HealthCheck');
+  if (vss.length + drs.length + limits.length + checks.length === 0) return undefined;
   const hosts = new HostIndex(services);
   // A path read by Fields already includes the object's root, so it is reported as is.
   const reportAt = (o: Origin, path: string, message: string): void => report({ ...o, root: '' }, path, message);
@@ -23,11 +26,18 @@ export function buildTraffic(parsed: readonly Parsed[], services: readonly Servi
   const rules = new Map<string, ParsedDestinationRule>();
   const destinationRules: DestinationRule[] = [];
   for (const dr of drs) {
+    if (dr.rule.host.startsWith('*')) continue; // wildcard hosts below: an exact host wins over them
     const s = single(hosts, dr.rule.host, dr.rule.namespace, undefined, (m) => report(dr.origin, 'spec.host', m), 'this DestinationRule would never apply');
     if (s === undefined) continue;
     const first = rules.get(s.key);
     if (first !== undefined) {
-      report(dr.origin, 'spec.host', `service ${s.key} already has ${where(first.origin)}; Istio would apply only one, keep one`);
+      // Istio merges DestinationRules for one host: subsets are added (the first of a name wins), and the
+      // first rule's traffic policy applies (a later one's only when the first has none).
+      const merged = mergeRules(first.rule, dr.rule);
+      const at = destinationRules.findIndex((r) => r.service === s.key);
+      if (at >= 0) destinationRules[at] = { ...merged, service: s.key };
+      rules.set(s.key, { ...first, rule: merged });
+      warn(dr.origin, 'spec.host', `service ${s.key} already has ${where(first.origin)}: merged into it as Istio does (its subsets added; the first rule's traffic policy applies); keep one rule per host to avoid surprises`);
       continue;
     }
     rules.set(s.key, dr);
@@ -37,24 +47,37 @@ export function buildTraffic(parsed: readonly Parsed[], services: readonly Servi
     }
     destinationRules.push({ ...dr.rule, service: s.key });
   }
+  wildcardRules(drs, services, rules, destinationRules, report, reportAt, warn);
 
   const routed = new Map<string, ParsedVirtualService>();
   const virtualServices: VirtualService[] = [];
   for (const vs of vss) {
+    const others = vs.gateways?.others ?? [];
+    if (others.length > 0) {
+      const list = others.join(', ');
+      if (vs.gateways?.mesh === false) {
+        warn(vs.origin, 'spec.gateways', `bound to gateways ${list} only: not served by the node agent (it routes mesh traffic; add "mesh" to apply it there)`);
+        continue;
+      }
+      warn(vs.origin, 'spec.gateways', `the part for gateways ${list} is not served by the node agent (it routes mesh traffic); the mesh part applies`);
+    }
     const keys = new Set<string>();
     for (const h of vs.hosts) {
       const found = hosts.resolve(h.value, vs.namespace);
-      if (found.length === 0) reportAt(vs.origin, h.path, `host ${h.value} matches no ServiceEntry host; its routes would never be used`);
+      if (found.length === 0) reportAt(vs.origin, h.path, `host ${h.value} matches no ServiceEntry host; its routes would never be used (${suggestEntry(h.value, vs.namespace)})`);
       for (const s of found) {
         if (s.dataplane === 'kernel') reportAt(vs.origin, h.path, `service ${s.key} ${KERNEL}, so this VirtualService would never apply`);
         keys.add(s.key);
       }
     }
-    for (const key of keys) {
+    for (const key of [...keys]) {
       const first = routed.get(key);
       if (first === undefined) routed.set(key, vs);
       else if (first !== vs) {
-        report(vs.origin, 'spec.hosts', `service ${key} is also routed by ${where(first.origin)}; Istio does not merge VirtualServices in the mesh, keep one`);
+        // As Istio's sidecars do: for one host in the mesh, the oldest VirtualService applies (config order
+        // stands for creation time) and the others are ignored for it; only gateways merge them.
+        keys.delete(key);
+        warn(vs.origin, 'spec.hosts', `service ${key} is already routed by ${where(first.origin)}, which comes first and applies; this VirtualService is ignored for it, as Istio does in the mesh (merge their routes into one VirtualService)`);
       }
     }
     const resolved = new Map<Destination, Destination>();
@@ -73,6 +96,7 @@ export function buildTraffic(parsed: readonly Parsed[], services: readonly Servi
         mirrors: r.mirrors.map((m) => ({ ...m, destination: fix(m.destination) })),
       })),
       tcp: vs.tcp.map((r): TcpRoute => ({ ...r, route: r.route.map((w) => ({ ...w, destination: fix(w.destination) })) })),
+      ...(vs.tls !== undefined ? { tls: vs.tls.map((r): TlsRoute => ({ ...r, route: r.route.map((w) => ({ ...w, destination: fix(w.destination) })) })) } : {}),
     });
   }
 
@@ -99,7 +123,54 @@ export function buildTraffic(parsed: readonly Parsed[], services: readonly Servi
     virtualServices: virtualServices.sort(byName),
     destinationRules: destinationRules.sort(byName),
     rateLimits: rateLimits.sort(byName),
+    ...(checks.length > 0 ? { healthChecks: resolveHealthChecks(checks, destinationRules, (host, ns, port, say) => single(hosts, host, ns, port, say, 'these checks would never run'), report).sort(byName) } : {}),
   };
+}
+
+/**
+ * DestinationRules for `*` and `*.suffix`: each proxy-mode service without a rule for its exact host
+ * gets the most specific wildcard rule covering one of its hosts (drhosts.ts), as Istio picks it. Two
+ * rules for the same wildcard are merged as two for one exact host are; a wildcard that covers no
+ * service, or a port no covered service has, is reported.
+ */
+function wildcardRules(
+  drs: readonly ParsedDestinationRule[],
+  services: readonly Service[],
+  rules: Map<string, ParsedDestinationRule>,
+  out: DestinationRule[],
+  report: Report,
+  reportAt: Report,
+  warn: Report,
+): void {
+  const byHost = new Map<string, ParsedDestinationRule>();
+  for (const dr of drs) {
+    if (!dr.rule.host.startsWith('*')) continue;
+    const first = byHost.get(dr.rule.host);
+    if (first === undefined) byHost.set(dr.rule.host, dr);
+    else {
+      byHost.set(dr.rule.host, { ...first, rule: mergeRules(first.rule, dr.rule), ports: [...first.ports, ...dr.ports] });
+      warn(dr.origin, 'spec.host', `host ${dr.rule.host} already has ${where(first.origin)}: merged into it as Istio does (its subsets added; the first rule's traffic policy applies); keep one rule per host to avoid surprises`);
+    }
+  }
+  const wild = [...byHost.values()];
+  if (wild.length === 0) return;
+  const covered = new Map<ParsedDestinationRule, Service[]>(wild.map((w) => [w, []]));
+  const candidates = wild.map((w) => ({ host: w.rule.host, w }));
+  for (const s of services) {
+    const hit = mostSpecific(candidates, s.hosts)?.w;
+    if (hit === undefined) continue;
+    covered.get(hit)!.push(s);
+    if (rules.has(s.key) || s.dataplane === 'kernel') continue;
+    rules.set(s.key, hit);
+    out.push({ ...hit.rule, service: s.key });
+  }
+  for (const [dr, list] of covered) {
+    const any = services.some((s) => wildcardRank(dr.rule.host, s.hosts) !== undefined);
+    if (!any) report(dr.origin, 'spec.host', `host ${dr.rule.host} matches no ServiceEntry host; this DestinationRule would never apply`);
+    for (const p of list.length > 0 ? dr.ports : []) {
+      if (!list.some((s) => s.ports.some((q) => q.number === p.value))) reportAt(dr.origin, p.path, `no service this rule applies to has port ${p.value}`);
+    }
+  }
 }
 
 /**
@@ -142,6 +213,24 @@ function resolveDestination(
   return ok ? { ...d, service: s.key } : undefined;
 }
 
+/** What to add so that HOST names a service: a ServiceEntry, or with Kubernetes discovery a Service. */
+function suggestEntry(host: string, namespace: string): string {
+  const dots = host.split('.').length - 1;
+  const fqdn = dots === 0 ? `${host}.${namespace}.svc.cluster.local` : dots === 1 ? `${host}.svc.cluster.local` : host;
+  const parts = fqdn.split('.');
+  const service = fqdn.endsWith('.svc.cluster.local') && parts.length === 5 ? ` (or, with Kubernetes discovery, a Service ${parts[0]} in namespace ${parts[1]})` : '';
+  return `add a ServiceEntry with hosts: [${fqdn}] and its ports${service}`;
+}
+
+/** Istio's DestinationRule merge for one host: FIRST's policy unless it has none; subsets of both, FIRST's on a name clash. */
+function mergeRules(first: DestinationRule, next: DestinationRule): DestinationRule {
+  const names = new Set(first.subsets.map((s) => s.name));
+  const subsets = [...first.subsets, ...next.subsets.filter((s) => !names.has(s.name))];
+  const firstHasPolicy = first.trafficPolicy !== undefined || first.portLevel.length > 0;
+  if (firstHasPolicy) return { ...first, subsets };
+  return { ...first, subsets, ...(next.trafficPolicy !== undefined ? { trafficPolicy: next.trafficPolicy } : {}), portLevel: next.portLevel };
+}
+
 /** The one service HOST names (a port, when given, picks among services sharing a host). */
 function single(hosts: HostIndex, host: string, namespace: string, port: number | undefined, report: (m: string) => void, consequence: string): Service | undefined {
   if (host.startsWith('*')) {
@@ -150,7 +239,7 @@ function single(hosts: HostIndex, host: string, namespace: string, port: number 
   }
   let found = hosts.resolve(host, namespace);
   if (found.length > 1 && port !== undefined) found = found.filter((s) => s.ports.some((p) => p.number === port));
-  if (found.length === 0) report(`host ${host} matches no ServiceEntry host; ${consequence}`);
+  if (found.length === 0) report(`host ${host} matches no ServiceEntry host; ${consequence} (${suggestEntry(host, namespace)})`);
   else if (found.length > 1) report(`host ${host} is ambiguous: it matches services ${found.map((s) => s.key).join(', ')} (give a port)`);
   return found.length === 1 ? found[0] : undefined;
 }
@@ -169,14 +258,14 @@ export class HostIndex {
       for (const h of s.hosts) {
         const host = h.toLowerCase();
         this.byHost.set(host, [...(this.byHost.get(host) ?? []), s]);
-        if (host.startsWith('*.')) this.wildcards.push({ suffix: host.slice(1), service: s });
+        if (host.startsWith('*')) this.wildcards.push({ suffix: host.slice(1), service: s });
       }
     }
   }
 
   resolve(host: string, namespace: string): Service[] {
     const h = host.toLowerCase();
-    if (h.startsWith('*.')) {
+    if (h.startsWith('*')) {
       const suffix = h.slice(1);
       return this.services.filter((s) => s.hosts.some((x) => x.toLowerCase() === h || x.toLowerCase().endsWith(suffix)));
     }

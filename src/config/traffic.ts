@@ -58,7 +58,7 @@ export interface Destination {
 
 export interface WeightedDestination {
   readonly destination: Destination;
-  /** Relative weight; the weights of one route sum to 100 (one destination alone: 100). */
+  /** Relative weight (Istio normalises: 60 and 30 are 2/3 and 1/3); one destination alone: 100. */
   readonly weight: number;
   readonly headers?: HeaderRules;
 }
@@ -140,9 +140,32 @@ export interface HttpRoute {
   readonly headers?: HeaderRules;
 }
 
+/** A tcp[].match entry (Istio L4MatchAttributes); every given condition must hold. */
+export interface L4Match {
+  /** The service port the client connected to. */
+  readonly port?: number;
+  /** IPv4 addresses or CIDRs, one of which must hold the address the client dialled (the service VIP). */
+  readonly destinationSubnets?: readonly string[];
+  readonly sourceLabels?: Readonly<Record<string, string>>;
+  readonly sourceNamespace?: string;
+}
+
+/** A tls[].match entry (Istio TLSMatchAttributes): the ClientHello's SNI must match one of sniHosts. */
+export interface TlsMatch extends L4Match {
+  /** Lower-cased names; `*.example.com` matches any name below example.com, `*` every name. */
+  readonly sniHosts: readonly string[];
+}
+
 export interface TcpRoute {
-  /** Empty = every connection; else a connection matches when one entry's port (if given) matches. */
-  readonly match: readonly { readonly port?: number }[];
+  /** Empty = every connection; else a connection matches when one entry matches. */
+  readonly match: readonly L4Match[];
+  readonly route: readonly WeightedDestination[];
+}
+
+/** TLS passed through unchanged, routed by the ClientHello's server name. */
+export interface TlsRoute {
+  /** At least one entry (Istio requires it). */
+  readonly match: readonly TlsMatch[];
   readonly route: readonly WeightedDestination[];
 }
 
@@ -153,6 +176,8 @@ export interface VirtualService {
   readonly services: readonly string[];
   readonly http: readonly HttpRoute[];
   readonly tcp: readonly TcpRoute[];
+  /** TLS routes by SNI; absent = none. */
+  readonly tls?: readonly TlsRoute[];
 }
 
 // ---- DestinationRule --------------------------------------------------------------------------
@@ -174,7 +199,22 @@ export interface ConsistentHash {
 }
 
 /** PEAK_EWMA is nodemesh's extension, set by the annotation `nodemesh.io/load-balancer: PEAK_EWMA`. */
-export type LoadBalancer = { readonly simple: SimpleLb } | { readonly consistentHash: ConsistentHash };
+export type LoadBalancer = ({ readonly simple: SimpleLb } | { readonly consistentHash: ConsistentHash }) & { readonly locality?: LocalityLbSetting };
+
+/**
+ * loadBalancer.localityLbSetting (balance/locality.ts decides with it). Localities are
+ * "region/zone/subzone"; `*` matches any value of a component, and a shorter pattern its prefix.
+ */
+export interface LocalityLbSetting {
+  /** false turns locality balancing off for this policy; absent = on (Istio's mesh default). */
+  readonly enabled?: boolean;
+  /** From one region to another (regions only), when the agent is in FROM. */
+  readonly failover: readonly { readonly from: string; readonly to: string }[];
+  /** Label keys in order: endpoints sharing more leading labels with the agent come first. */
+  readonly failoverPriority: readonly string[];
+  /** From a locality pattern: percentages (summing to 100) by destination locality pattern. */
+  readonly distribute: readonly { readonly from: string; readonly to: Readonly<Record<string, number>> }[];
+}
 
 export interface ConnectionPool {
   readonly maxConnections?: number;
@@ -199,11 +239,28 @@ export interface OutlierDetection {
   readonly minHealthPercent: number;
 }
 
+/**
+ * DestinationRule `tls` (Istio ClientTLSSettings): how the agent connects to the endpoints. SIMPLE and
+ * MUTUAL originate TLS (files are paths on the agent's node, read again when they change); DISABLE and
+ * ISTIO_MUTUAL originate nothing (agents always use mutual TLS between nodes).
+ */
+export interface ClientTls {
+  readonly mode: 'DISABLE' | 'SIMPLE' | 'MUTUAL' | 'ISTIO_MUTUAL';
+  readonly clientCertificate?: string;
+  readonly privateKey?: string;
+  readonly caCertificates?: string;
+  readonly sni?: string;
+  /** The server certificate must carry one of these SANs; empty = its SANs must match the SNI name. */
+  readonly subjectAltNames?: readonly string[];
+  readonly insecureSkipVerify?: boolean;
+}
+
 /** A fully merged policy for one (service, subset, port): what the balancer and upstream apply. */
 export interface TrafficPolicy {
   readonly loadBalancer?: LoadBalancer;
   readonly connectionPool?: ConnectionPool;
   readonly outlierDetection?: OutlierDetection;
+  readonly tls?: ClientTls;
 }
 
 export interface PortTrafficPolicy extends TrafficPolicy {
@@ -251,6 +308,29 @@ export interface TrafficConfig {
   readonly virtualServices: readonly VirtualService[];
   readonly destinationRules: readonly DestinationRule[];
   readonly rateLimits: readonly LocalRateLimit[];
+  /** nodemesh.io/v1alpha1 HealthChecks, sorted by namespace/name; absent = none. */
+  readonly healthChecks?: readonly HealthCheck[];
+}
+
+// ---- nodemesh.io/v1alpha1 HealthCheck --------------------------------------------------------
+
+/** Active health checking of a service's endpoints (balance/probe.ts judges, upstream/prober.ts probes). */
+export interface HealthCheck {
+  readonly name: string;
+  readonly namespace: string;
+  /** Key of the service whose endpoints are probed. */
+  readonly service: string;
+  /** Only endpoints of this DestinationRule subset (its labels); undefined = all. */
+  readonly subset?: string;
+  readonly subsetLabels?: Readonly<Record<string, string>>;
+  /** The service port whose endpoint port is probed; undefined = the service's first port. */
+  readonly port?: number;
+  /** An HTTP/1.1 GET of PATH, healthy when the status is in EXPECTED; or a TCP connect. */
+  readonly check: { readonly http: { readonly path: string; readonly expectedStatuses: readonly number[] } } | { readonly tcp: true };
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly unhealthyThreshold: number;
+  readonly healthyThreshold: number;
 }
 
 export const EMPTY_TRAFFIC: TrafficConfig = Object.freeze({ virtualServices: [], destinationRules: [], rateLimits: [] });

@@ -12,7 +12,8 @@ import { upstreamCluster } from '../telemetry/accesslog';
 /** What the proxy needs from the service state (state/services.ts ServiceIndex satisfies it). */
 export interface ServiceLookup {
   byVip(ip: string, port: number): { service: Service; port: ServicePort } | undefined;
-  upstreams(service: Service, port: ServicePort): readonly Addr[];
+  /** DST: the connection's original destination (where a resolution NONE service sends it). */
+  upstreams(service: Service, port: ServicePort, dst?: Addr): readonly Addr[];
   /** VirtualService/DestinationRule routing over the same config (a pass-through without them). */
   readonly router: Router;
 }

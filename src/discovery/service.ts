@@ -4,8 +4,9 @@
 import { DATAPLANE_LABEL } from '../config/kinds/metadata';
 import type { Origin, ParsedService } from '../config/kinds/types';
 import type { Endpoint, ServicePort } from '../config/model';
-import { isMeshed, type KEndpointSlice, type KNamespace, type KPod, type KService, type KSliceEndpoint } from './objects';
+import { isMeshed, type KEndpointSlice, type KNamespace, type KNode, type KPod, type KService, type KSliceEndpoint } from './objects';
 import { portProtocol } from './protocol';
+import { ISTIO_LOCALITY_LABEL, ZONE_LABEL, localityOfLabels } from '../balance/locality';
 
 export const SERVICE_FILE = 'kubernetes:Service';
 
@@ -13,6 +14,8 @@ export const SERVICE_FILE = 'kubernetes:Service';
 export interface PodSource {
   pod(namespace: string, name: string): KPod | undefined;
   namespace(name: string): KNamespace | undefined;
+  /** The node's labels carry the endpoint's locality (topology.kubernetes.io/region, zone). */
+  node?(name: string): KNode | undefined;
 }
 
 export function serviceHost(svc: KService, clusterDomain: string): string {
@@ -91,6 +94,7 @@ function endpoint(
     // Only a meshed pod has an agent in front of it to tunnel to; any other is reached directly.
     node: meshed ? pod.node || undefined : undefined,
     weight: 1,
+    ...localityOf(e, pod, pods),
   };
 }
 
@@ -116,4 +120,19 @@ export function ipOrder(ip: string): number {
     } else part = part * 10 + (c - 48);
   }
   return n * 256 + part;
+}
+
+/**
+ * Istio's rule: the pod's istio-locality label, else its node's topology labels; the slice's own zone
+ * stands in for a node this agent does not see.
+ */
+function localityOf(e: KSliceEndpoint, pod: KPod | undefined, pods: PodSource): { locality?: string } {
+  const own = pod !== undefined ? pod.meta.labels[ISTIO_LOCALITY_LABEL] : undefined;
+  if (own !== undefined && own !== '') return { locality: own.split('.').join('/') };
+  const nodeName = pod?.node || e.nodeName;
+  const node = nodeName ? pods.node?.(nodeName) : undefined;
+  const labels = node !== undefined ? { ...node.meta.labels } : {};
+  if (labels[ZONE_LABEL] === undefined && e.zone !== undefined) labels[ZONE_LABEL] = e.zone;
+  const locality = localityOfLabels(labels);
+  return locality === undefined ? {} : { locality };
 }

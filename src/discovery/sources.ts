@@ -5,6 +5,7 @@
 import { formatIssues } from '../config/issues';
 import { parseSources, type LoadResult, type ParsedConfig } from '../config/load';
 import type { Reserved } from '../config/reserved';
+import type { MeshConfig } from '../config/model';
 import type { MeshError } from '../errors';
 import { Serial } from '../config/serial';
 import { ConfigWatcher } from '../config/watch';
@@ -39,6 +40,11 @@ export interface MeshSourcesOptions {
   readonly cgroupRetryMs?: number;
   /** The agent's own addresses and ports, which the ConfigMap must not name (default: the default flags). */
   readonly reserved?: Reserved;
+  /**
+   * Completes a composed config before it is applied (ServiceEntry DNS names → their addresses); a new
+   * answer calls changed(), so it is applied as any other change.
+   */
+  readonly complete?: (config: MeshConfig) => MeshConfig;
 }
 
 export class MeshSources {
@@ -105,7 +111,7 @@ export class MeshSources {
     this.freshConfigMap = false;
     // Until the first full list, discovery's view is partial: the ConfigMap alone is served.
     const live = d !== undefined && d.synced;
-    const c = compose({
+    const composed = compose({
       configMap: this.configMap,
       lastGoodConfigMap: this.lastGood,
       istio: live ? d.istio.candidates() : new Map(),
@@ -113,6 +119,8 @@ export class MeshSources {
       discovered: live ? d.translate() : [],
       generation: live ? d.generation : 0,
     });
+    const complete = this.opts.complete;
+    const c: Composed = complete && composed.result.ok ? { ...composed, result: { ...composed.result, config: complete(composed.result.config) } } : composed;
     if (fresh && c.configMapRefused !== undefined && d !== undefined && !d.synced && this.configMap?.issues.length === 0) {
       // It may name Services that discovery has not listed yet: judged again once it has synced.
       if (!this.waitingSaid) log.info('the ConfigMap does not fit the view yet; it is judged again once Kubernetes discovery has synced');
@@ -130,6 +138,8 @@ export class MeshSources {
       applied = await this.opts.hooks.apply(c.result, d !== undefined && !live);
       if (applied) {
         this.appliedHash = c.result.config.source.hash;
+        // Once per applied config: what it holds that the agent does not serve (gateway parts, ignored duplicates).
+        if (c.result.warnings.length > 0) log.warn({ warnings: c.result.warnings }, `config applied with warnings:\n${formatIssues(c.result.warnings)}`);
         this.lastGood = c.configMap;
         d?.istio.markApplied(c.istioUsed);
       }

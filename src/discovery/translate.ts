@@ -211,6 +211,7 @@ export class Translator {
         return pod;
       },
       namespace: (name) => view.namespaces.get(name),
+      node: (name) => view.nodes.get(name),
     };
     const parsed = buildService(svc, slices, source, this.clusterDomain);
     return { svc, parsed, skip: '', pods: [...podKeys], namespaces: [...namespaces] };
@@ -281,7 +282,7 @@ function toNode(node: KNode): ParsedNode | undefined {
   return {
     kind: 'Node',
     origin: { file: NODE_FILE, document: 0, kind: 'Node', name, root: '' },
-    node: { name, addresses: node.internalIPs },
+    node: { name, addresses: node.internalIPs, ...(Object.keys(node.meta.labels).length > 0 ? { labels: node.meta.labels } : {}) },
     addresses: node.internalIPs.map((value) => ({ value, path: 'status.addresses' })),
   };
 }

@@ -3,6 +3,7 @@
 // The one h2 preface of the code base: captured connections and tunnel streams are told apart here.
 import type { Duplex } from 'node:stream';
 import type { PortProtocol } from '../config/model';
+import { peek } from '../conn/peek';
 
 export type Sniffed = 'http1' | 'h2' | 'tls' | 'opaque' | 'need-more';
 export type Detected = Exclude<Sniffed, 'need-more'>;
@@ -126,38 +127,10 @@ export interface DetectResult {
  * where the server speaks first (MySQL, SMTP) still work. SOCKET: a captured socket, or a tunnel stream
  * as a Duplex (the destination side tells HTTP/1 from h2 on HTTP ports the same way).
  */
-export function detect(socket: Duplex, timeoutMs = 100): Promise<DetectResult> {
-  return new Promise((resolve) => {
-    let buffered: Buffer | undefined;
-    let settled = false;
-
-    const finish = (protocol: Detected, outcome: DetectResult['outcome']): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.removeListener('data', onData);
-      socket.removeListener('end', onEnd);
-      socket.removeListener('close', onClose);
-      socket.removeListener('error', onClose);
-      socket.pause();
-      let head: Buffer | undefined;
-      if (outcome === 'ended') head = buffered;
-      else if (buffered !== undefined && outcome !== 'closed') socket.unshift(buffered);
-      resolve({ protocol, outcome, head });
-    };
-    const onData = (chunk: Buffer): void => {
-      buffered = buffered === undefined ? chunk : Buffer.concat([buffered, chunk]);
-      const verdict = classify(buffered);
-      if (verdict !== 'need-more') finish(verdict, 'decided');
-      else if (buffered.length >= SNIFF_LIMIT) finish('opaque', 'decided');
-    };
-    const onEnd = (): void => finish('opaque', 'ended');
-    const onClose = (): void => finish('opaque', 'closed');
-    const timer = setTimeout(() => finish('opaque', 'timeout'), timeoutMs);
-
-    socket.on('data', onData);
-    socket.once('end', onEnd);
-    socket.once('close', onClose);
-    socket.once('error', onClose);
+export async function detect(socket: Duplex, timeoutMs = 100): Promise<DetectResult> {
+  const r = await peek<Detected>(socket, timeoutMs, (b) => {
+    const v = classify(b);
+    return v !== 'need-more' ? v : b.length >= SNIFF_LIMIT ? 'opaque' : undefined;
   });
+  return { protocol: r.verdict ?? 'opaque', outcome: r.outcome, head: r.head };
 }

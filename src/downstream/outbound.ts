@@ -7,6 +7,7 @@ import { CATALOG, MeshError, type ErrorName } from '../errors';
 import { logger } from '../log';
 import type { BalancerSet } from '../balance/set';
 import { declaredProtocol, detect, pathFor, type DetectResult, type ListenerPath } from './detect';
+import { helloOf, peekClientHello } from './sni';
 import { L7Engine } from '../proxy/engine';
 import { H2Downstream } from './h2/conn';
 import { Http1Proxy } from './h1/conn';
@@ -108,10 +109,28 @@ export async function createOutboundListener(opts: { host: string; port: number;
   const h2 = new H2Downstream(engine, { metrics: deps.metrics, timeouts });
   const tcp = new TcpProxy(common);
 
-  const dispatch = (socket: net.Socket, ctx: ConnContext, path: ListenerPath, head?: Buffer): void => {
+  // TLS passed through: when a VirtualService routes the service by SNI, the ClientHello is read (and
+  // put back) first; a hello incomplete after the detection wait, or malformed, counts as no SNI.
+  const serveTls = (socket: net.Socket, ctx: ConnContext, head: Buffer | undefined): void => {
+    if (deps.index().router.hasTlsRoutes?.(ctx.service) !== true) return tcp.serve(socket, ctx, head);
+    if (head !== undefined) return tcp.serve(socket, ctx, head, helloOf(head));
+    peekClientHello(socket, timeouts.detectMs).then(
+      (r) => {
+        if (r.outcome === 'closed') return void socket.destroy();
+        if (r.outcome === 'invalid' || r.outcome === 'timeout') log.debug({ peer: ctx.peerText, outcome: r.outcome }, 'no ClientHello to route by');
+        if (!socket.destroyed) tcp.serve(socket, ctx, r.head, r.sni);
+      },
+    ).catch((err: unknown) => {
+      log.error({ err }, 'connection handling failed');
+      socket.destroy();
+    });
+  };
+
+  const dispatch = (socket: net.Socket, ctx: ConnContext, path: ListenerPath, head?: Buffer, tls = false): void => {
     if (socket.destroyed) return;
     if (path === 'http1') http1.serve(socket);
     else if (path === 'h2' && head === undefined) h2.serve(socket, ctx);
+    else if (tls) serveTls(socket, ctx, head);
     else tcp.serve(socket, ctx, head);
   };
 
@@ -189,7 +208,7 @@ export async function createOutboundListener(opts: { host: string; port: number;
     }
     if (declared !== undefined) {
       deps.metrics.detections.inc({ protocol: declared, outcome: 'declared' });
-      dispatch(socket, ctx, pathFor(declared));
+      dispatch(socket, ctx, pathFor(declared), undefined, route.port.protocol === 'TLS' || route.port.protocol === 'HTTPS');
       return;
     }
     detect(socket, timeouts.detectMs).then(
@@ -199,7 +218,7 @@ export async function createOutboundListener(opts: { host: string; port: number;
           return;
         }
         deps.metrics.detections.inc({ protocol: r.protocol, outcome: r.outcome === 'decided' ? 'sniffed' : r.outcome });
-        dispatch(socket, ctx, pathFor(r.protocol), r.head);
+        dispatch(socket, ctx, pathFor(r.protocol), r.head, r.protocol === 'tls');
       },
     ).catch((err: unknown) => {
       log.error({ err }, 'connection handling failed');

@@ -10,7 +10,10 @@ import * as http2 from 'node:http2';
 import { Duplex } from 'node:stream';
 import type { Addr } from '../capture/types';
 import { BalancerSet } from '../balance/set';
-import { endpointPort, type Endpoint, type Service, type Workload } from '../config/model';
+import { endpointPort, type Endpoint, type RequestAuthn, type Service, type Workload } from '../config/model';
+import type { JwksCache } from '../identity/jwks';
+import { inlineKeys, jwtRulesFor } from '../policy/jwt';
+import { securityMetrics } from '../telemetry/security';
 import { detect } from './detect';
 import { principalOf, tryParseSpiffeId } from '../identity/spiffe';
 import { DESTINATION_LOOKUP, DestinationAdmission, DestinationContext, pinRoute } from '../proxy/destination';
@@ -45,6 +48,12 @@ export interface InboundDeps {
   connectTimeoutMs: number;
   /** This side's Envoy-style access log (one entry per request, as on the source side); default: on. */
   accessLog?: AccessLog;
+  /** The config's RequestAuthentications, re-read per request; default: none. */
+  requestAuthns?(): readonly RequestAuthn[];
+  /** Keys fetched from jwksUri (the agent's one cache); without it only inline jwks verify. */
+  jwks?: Pick<JwksCache, 'keys' | 'refresh'>;
+  /** Proxies in front of clients, for remoteIpBlocks (--trusted-proxies); default 0. */
+  trustedProxies?: number;
 }
 
 /** What one tunnel stream is: who called, which pod, and the labels its metrics carry. */
@@ -167,6 +176,12 @@ export class InboundHandler {
       route: pinRoute(local.service, port, local.endpoint, info.target),
       authorize: (r) => this.deps.authz().authorize(info.workload, r),
       stats: (grpc) => this.stats(info, grpc ? 'grpc' : 'http', (b) => new HttpStats(this.deps.metrics, b)),
+      security: {
+        jwtRules: () => jwtRulesFor(info.workload, this.deps.requestAuthns?.() ?? []),
+        keysFor: (r) => (r.jwksUri === undefined ? inlineKeys(r) : this.deps.jwks?.keys(r.jwksUri)),
+        refresh: (r) => (r.jwksUri === undefined || this.deps.jwks === undefined ? Promise.resolve() : this.deps.jwks.refresh(r.jwksUri)),
+        trustedProxies: this.deps.trustedProxies ?? 0,
+      },
     });
   }
 
@@ -185,6 +200,10 @@ export class InboundHandler {
   private async tcp(ctx: TunnelStreamContext, info: StreamInfo): Promise<void> {
     const stats = this.stats(info, 'tcp', (b) => new TcpStats(this.deps.metrics, b));
     const decision = this.deps.authz().authorize(info.workload, authzRequestOf(info.caller, info.target));
+    for (const d of decision.dryRun ?? []) {
+      securityMetrics(this.deps.metrics.registry).dryRun.inc({ policy: d.policy, result: d.result });
+      log.info({ policy: d.policy, action: d.action, matched: d.matched, result: d.result, principal: info.caller.principal, target: info.target }, 'dry-run policy evaluated');
+    }
     stats.opened();
     if (!decision.allowed) {
       log.info({ principal: info.caller.principal, target: info.target, policy: decision.policy, reason: decision.reason }, 'tcp connection denied');

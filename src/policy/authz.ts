@@ -13,8 +13,8 @@
 //   policy gets wider: `to: [{operation: {methods: [POST], ports: ["8080"]}}]` denies all TCP on 8080,
 //   and without the port it would deny all TCP. Scope DENY policies with ports.
 import { ROOT_NAMESPACE, type AuthzAction, type AuthzCondition, type AuthzOperation, type AuthzPolicy, type AuthzRule, type AuthzSource } from '../config/model';
-import { headerOfKey, selects } from '../config/kinds/security';
-import { headerTest, ipTest, portTest, stringTest, viewOf, type AuthzRequest, type Test } from './match';
+import { claimOfKey, headerOfKey, selects } from '../config/kinds/security';
+import { anyValueTest, claimValues, headerTest, ipTest, pathTest, portTest, serviceAccountTest, stringTest, trustDomainTest, viewOf, type AuthzRequest, type Test } from './match';
 
 export type { AuthzRequest } from './match';
 
@@ -29,6 +29,19 @@ export interface AuthzDecision {
   readonly policy?: string;
   /** An AUDIT policy matched: the request should be logged for audit. */
   readonly audited: boolean;
+  /** Dry-run policies (annotation istio.io/dry-run): what each would have decided alone. Never enforced. */
+  readonly dryRun?: readonly DryRunResult[];
+}
+
+/**
+ * A dry-run policy's verdict on one request, as if it were the only policy: a DENY policy denies when
+ * it matches, an ALLOW policy allows when it matches and denies otherwise; an AUDIT one only matches.
+ */
+export interface DryRunResult {
+  readonly policy: string;
+  readonly action: AuthzAction;
+  readonly matched: boolean;
+  readonly result: 'allow' | 'deny';
 }
 
 /** The destination workload as far as policy selection is concerned. */
@@ -59,24 +72,37 @@ export function compileAuthz(policies: readonly AuthzPolicy[]): AuthzMatcher {
   return matcherOf(policies, policies.map(compilePolicy));
 }
 
-function matcherOf(policies: readonly AuthzPolicy[], compiled: readonly CompiledPolicy[]): AuthzMatcher {
+function matcherOf(policies: readonly AuthzPolicy[], all: readonly CompiledPolicy[]): AuthzMatcher {
+  const compiled = all.filter((p) => !p.dryRun);
+  const dry = all.filter((p) => p.dryRun);
   const of = (a: AuthzAction): CompiledPolicy[] => compiled.filter((p) => p.action === a);
   const deny = of('DENY');
   const allow = of('ALLOW');
   const audit = of('AUDIT');
+  const decide = (req: AuthzRequest): AuthzDecision => {
+    if (compiled.length === 0) return { allowed: true, reason: 'no-policies', audited: false };
+    const r = viewOf(req);
+    const matches = (p: CompiledPolicy): boolean => (r.tcp ? p.tcp(r) : p.http(r));
+    const audited = audit.some(matches);
+    const denied = deny.find(matches);
+    if (denied !== undefined) return { allowed: false, reason: 'deny-policy', policy: denied.key, audited };
+    if (allow.length === 0) return { allowed: true, reason: 'no-policies', audited };
+    const allowed = allow.find(matches);
+    if (allowed !== undefined) return { allowed: true, reason: 'allowed', policy: allowed.key, audited };
+    return { allowed: false, reason: 'no-allow-match', audited };
+  };
   return {
     policies,
     authorize(req: AuthzRequest): AuthzDecision {
-      if (compiled.length === 0) return { allowed: true, reason: 'no-policies', audited: false };
+      const decision = decide(req);
+      if (dry.length === 0) return decision;
       const r = viewOf(req);
-      const matches = (p: CompiledPolicy): boolean => (r.tcp ? p.tcp(r) : p.http(r));
-      const audited = audit.some(matches);
-      const denied = deny.find(matches);
-      if (denied !== undefined) return { allowed: false, reason: 'deny-policy', policy: denied.key, audited };
-      if (allow.length === 0) return { allowed: true, reason: 'no-policies', audited };
-      const allowed = allow.find(matches);
-      if (allowed !== undefined) return { allowed: true, reason: 'allowed', policy: allowed.key, audited };
-      return { allowed: false, reason: 'no-allow-match', audited };
+      const dryRun = dry.map((p): DryRunResult => {
+        const matched = r.tcp ? p.tcp(r) : p.http(r);
+        const result = p.action === 'DENY' ? (matched ? 'deny' : 'allow') : p.action === 'ALLOW' ? (matched ? 'allow' : 'deny') : 'allow';
+        return { policy: p.key, action: p.action, matched, result };
+      });
+      return { ...decision, dryRun };
     },
   };
 }
@@ -133,6 +159,7 @@ export class MeshAuthz {
 interface CompiledPolicy {
   readonly key: string;
   readonly action: AuthzAction;
+  readonly dryRun: boolean;
   readonly http: Test;
   readonly tcp: Test;
 }
@@ -146,6 +173,7 @@ function compilePolicy(p: AuthzPolicy): CompiledPolicy {
   return {
     key: `${p.namespace}/${p.name}`,
     action: p.action,
+    dryRun: p.dryRun === true,
     // No rules: the policy matches nothing (an ALLOW policy without rules is "allow-nothing").
     http: anyOf(rules.map((r) => r('http'))),
     tcp: anyOf(rules.map((r) => r(tcpMode))),
@@ -180,17 +208,24 @@ function sourceConstraints(s: AuthzSource): Constraint[] {
   const principal = (v: string): Test => stringTest(v, (r) => r.principal);
   const namespace = (v: string): Test => stringTest(v, (r) => r.namespace);
   const ip = (v: string): Test => ipTest(v, (r) => r.srcIp);
+  const requestPrincipal = (v: string): Test => stringTest(v, (r) => r.auth?.principal);
+  const remoteIp = (v: string): Test => ipTest(v, (r) => r.remoteIp);
   return [
     field(s.principals, s.notPrincipals, principal, false),
     field(s.namespaces, s.notNamespaces, namespace, false),
     field(s.ipBlocks, s.notIpBlocks, ip, false),
+    // A JWT exists on HTTP only; on TCP these fields behave like the other HTTP-only ones.
+    field(s.requestPrincipals, s.notRequestPrincipals, requestPrincipal, true),
+    field(s.remoteIpBlocks, s.notRemoteIpBlocks, remoteIp, false),
+    field(s.serviceAccounts, s.notServiceAccounts, serviceAccountTest, false),
+    field(s.trustDomains, s.notTrustDomains, trustDomainTest, false),
   ].filter(isConstraint);
 }
 
 function operationConstraints(o: AuthzOperation): Constraint[] {
   const host = (v: string): Test => stringTest(v, (r) => r.host, true);
   const method = (v: string): Test => stringTest(v, (r) => r.method);
-  const path = (v: string): Test => stringTest(v, (r) => r.path);
+  const path = (v: string): Test => pathTest(v, (r) => r.path);
   return [
     field(o.hosts, o.notHosts, host, true),
     field(o.ports, o.notPorts, portTest, false),
@@ -201,8 +236,18 @@ function operationConstraints(o: AuthzOperation): Constraint[] {
 
 function conditionConstraint(c: AuthzCondition): Constraint {
   const header = headerOfKey(c.key);
+  const claim = claimOfKey(c.key);
   let test: (v: string) => Test;
+  let httpOnly = header !== undefined;
   if (header !== undefined) test = (v) => headerTest(v, header);
+  else if (claim !== undefined || c.key.startsWith('request.auth.')) {
+    httpOnly = true;
+    if (claim !== undefined) test = (v) => anyValueTest(v, (r) => claimValues(r.auth?.claims, claim));
+    else if (c.key === 'request.auth.principal') test = (v) => stringTest(v, (r) => r.auth?.principal);
+    else if (c.key === 'request.auth.audiences') test = (v) => anyValueTest(v, (r) => r.auth?.audiences);
+    else if (c.key === 'request.auth.presenter') test = (v) => stringTest(v, (r) => r.auth?.presenter);
+    else return { test: NEVER, httpOnly: true };
+  } else if (c.key === 'remote.ip') test = (v) => ipTest(v, (r) => r.remoteIp);
   else if (c.key === 'source.ip') test = (v) => ipTest(v, (r) => r.srcIp);
   else if (c.key === 'destination.ip') test = (v) => ipTest(v, (r) => r.dstIp);
   else if (c.key === 'destination.port') test = portTest;
@@ -211,7 +256,7 @@ function conditionConstraint(c: AuthzCondition): Constraint {
   else if (c.key === 'connection.sni') test = (v) => stringTest(v, (r) => r.sni);
   // The loader refuses other keys; a hand-built policy with one gets a condition that never holds.
   else return { test: NEVER, httpOnly: false };
-  return field(c.values, c.notValues, test, header !== undefined) ?? { test: ALWAYS, httpOnly: false };
+  return field(c.values, c.notValues, test, httpOnly) ?? { test: ALWAYS, httpOnly: false };
 }
 
 /** VALUES: one must match; NOT_VALUES: none may match (a missing attribute matches no value). */

@@ -5,7 +5,9 @@
 // clock), so the listener (per TCP connection) and the engine (per HTTP request) share it.
 import type { Addr } from '../capture/types';
 import { CATALOG } from '../errors';
+import { isIPv4 } from '../config/formats';
 import type { AuthzDecision, AuthzRequest } from './authz';
+import type { RequestAuth } from './match';
 
 /** Envoy's body for an RBAC denial, and the grpc-message of a denied gRPC call. */
 export const RBAC_DENIED = CATALOG.RBAC_DENIED.message;
@@ -35,12 +37,32 @@ export type DestinationVerdict =
   | { readonly kind: 'deny'; readonly status: number; readonly body: string; readonly flag: string; readonly decision: AuthzDecision };
 
 /** The policy request for CALLER at TARGET; HTTP attributes for a request, none for a TCP connection. */
-export function authzRequestOf(caller: Caller, target: Addr, http?: AuthzRequest['http']): AuthzRequest {
+export function authzRequestOf(caller: Caller, target: Addr, http?: AuthzRequest['http'], extra: RequestExtras = {}): AuthzRequest {
   return {
     source: { principal: caller.principal, ...(caller.namespace !== undefined ? { namespace: caller.namespace } : {}), ip: caller.ip },
     destination: { ip: target.address, port: target.port },
     ...(http !== undefined ? { http } : {}),
+    ...(extra.auth !== undefined ? { auth: extra.auth } : {}),
+    ...(extra.remoteIp !== undefined ? { remoteIp: extra.remoteIp } : {}),
   };
+}
+
+/** What request authentication and X-Forwarded-For add to a request's attributes. */
+export interface RequestExtras {
+  readonly auth?: RequestAuth | undefined;
+  readonly remoteIp?: string | undefined;
+}
+
+/**
+ * The client address for remoteIpBlocks and remote.ip (Envoy's xff_num_trusted_hops): with TRUSTED
+ * proxies in front, the TRUSTED-th address from the right of X-Forwarded-For; with none, or when the
+ * field has fewer addresses (or that one is not an IPv4 address), the connection's client, FALLBACK.
+ */
+export function remoteAddress(xff: string | undefined, trusted: number, fallback: string): string {
+  if (trusted <= 0 || xff === undefined) return fallback;
+  const hops = xff.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const picked = hops[hops.length - trusted];
+  return picked !== undefined && isIPv4(picked) ? picked : fallback;
 }
 
 /**
@@ -64,8 +86,8 @@ export function httpAttributes(req: RequestAttributes): NonNullable<AuthzRequest
  * a denial is answered 403 "RBAC: access denied" (gRPC: PERMISSION_DENIED, mapped by the engine's local
  * answer) and counted with response_flags DENY.
  */
-export function decideAtDestination(authorize: (r: AuthzRequest) => AuthzDecision, caller: Caller, target: Addr, req: RequestAttributes): DestinationVerdict {
-  const decision = authorize(authzRequestOf(caller, target, httpAttributes(req)));
+export function decideAtDestination(authorize: (r: AuthzRequest) => AuthzDecision, caller: Caller, target: Addr, req: RequestAttributes, extra: RequestExtras = {}): DestinationVerdict {
+  const decision = authorize(authzRequestOf(caller, target, httpAttributes(req), extra));
   if (decision.allowed) return { kind: 'forward', decision };
   const e = CATALOG.RBAC_DENIED;
   return { kind: 'deny', status: e.status, body: e.message, flag: e.flag, decision };

@@ -1,7 +1,7 @@
 // The request attributes authorization policies look at, read once per request, and the value tests
 // compiled once per config (string patterns, CIDRs, ports). Pure: no I/O, no clock.
 import { isIPv4 } from '../config/formats';
-import { ipv4ToInt, parseIpBlock, parsePortString } from '../config/kinds/security';
+import { ipv4ToInt, parseIpBlock, parsePortString, pathTemplateRegex } from '../config/kinds/security';
 
 /** What the node agent knows about one connection or request to a workload. */
 export interface AuthzRequest {
@@ -16,6 +16,20 @@ export interface AuthzRequest {
   /** Present for HTTP requests; absent means the connection is authorized as TCP. */
   readonly http?: { readonly method: string; readonly path: string; readonly host: string; readonly headers: Readonly<Record<string, string>> };
   readonly sni?: string;
+  /** The request's verified JWT (RequestAuthentication); absent when it carried none. */
+  readonly auth?: RequestAuth;
+  /** The client address X-Forwarded-For gives with the trusted proxies counted off; default: source.ip. */
+  readonly remoteIp?: string;
+}
+
+/** What a verified JWT tells authorization (Istio's request.auth.* attributes). */
+export interface RequestAuth {
+  /** `<iss>/<sub>`. */
+  readonly principal: string;
+  readonly audiences: readonly string[];
+  /** The `azp` claim. */
+  readonly presenter: string | undefined;
+  readonly claims: Readonly<Record<string, unknown>>;
 }
 
 /** Request attributes in the form the compiled tests use; built once per decision. */
@@ -27,6 +41,8 @@ export interface RequestView {
   readonly dstIp: number | undefined;
   readonly dstPort: number;
   readonly sni: string | undefined;
+  readonly auth: RequestAuth | undefined;
+  readonly remoteIp: number | undefined;
   readonly method: string | undefined;
   /** Without query string and fragment: Istio's path rules match the path only. */
   readonly path: string | undefined;
@@ -53,11 +69,17 @@ export function viewOf(req: AuthzRequest): RequestView {
     dstIp: ipOf(req.destination.ip),
     dstPort: req.destination.port,
     sni: req.sni || undefined,
+    auth: req.auth,
+    remoteIp: ipOf(req.remoteIp ?? req.source.ip),
     method: http?.method,
     path: http === undefined ? undefined : pathOnly(http.path),
     host: http?.host.toLowerCase(),
     header(name: string): string | undefined {
       if (http === undefined) return undefined;
+      // Pseudo-headers, as Envoy exposes them to header matching on HTTP/1 and HTTP/2 alike.
+      if (name === ':authority') return http.host;
+      if (name === ':method') return http.method;
+      if (name === ':path') return http.path;
       const direct = http.headers[name];
       if (direct !== undefined && Object.hasOwn(http.headers, name)) return direct;
       // Callers usually pass Node's already lower-cased headers; other spellings are indexed once.
@@ -104,6 +126,31 @@ export function stringTest(pattern: string, get: (r: RequestView) => string | un
   return (r) => get(r) === p;
 }
 
+/** Paths: Istio string matching, or a `{*}` / `{**}` path template. */
+export function pathTest(pattern: string, get: (r: RequestView) => string | undefined): Test {
+  const re = pathTemplateRegex(pattern);
+  if (re === undefined) return stringTest(pattern, get);
+  return (r) => {
+    const p = get(r);
+    return p !== undefined && re.test(p);
+  };
+}
+
+/** serviceAccounts: `<namespace>/<name>` against the namespace and account of the peer principal. */
+export function serviceAccountTest(account: string): Test {
+  return (r) => r.principal !== undefined && accountOf(r.principal) === account;
+}
+
+/** trustDomains: Istio string matching against the first segment of the peer principal. */
+export function trustDomainTest(pattern: string): Test {
+  return stringTest(pattern, (r) => (r.principal !== undefined && r.principal.includes('/') ? r.principal.slice(0, r.principal.indexOf('/')) : undefined));
+}
+
+function accountOf(principal: string): string | undefined {
+  const m = /^[^/]+\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(principal);
+  return m === null ? undefined : `${m[1]}/${m[2]}`;
+}
+
 /** Header values: as strings, except that `*` only asks for the header to be present (Envoy present_match). */
 export function headerTest(pattern: string, name: string): Test {
   if (pattern === '*') return (r) => r.header(name) !== undefined;
@@ -124,4 +171,36 @@ export function ipTest(block: string, get: (r: RequestView) => number | undefine
 export function portTest(port: number | string): Test {
   const n = typeof port === 'number' ? port : parsePortString(port);
   return (r) => r.dstPort === n;
+}
+
+/** A value matches when one of the attribute's values does (audiences, list claims). */
+export function anyValueTest(pattern: string, get: (r: RequestView) => readonly string[] | undefined): Test {
+  // One compiled string test, fed each value in turn through a closure variable.
+  let value: string | undefined;
+  const test = stringTest(pattern, () => value);
+  return (r) => {
+    const values = get(r);
+    if (values === undefined) return false;
+    for (const v of values) {
+      value = v;
+      if (test(r)) return true;
+    }
+    return false;
+  };
+}
+
+/**
+ * The values of claim PATH (`[a][b]` nests into objects): a string is one value, a list of strings its
+ * elements; numbers and booleans as text; anything else has no value.
+ */
+export function claimValues(claims: Readonly<Record<string, unknown>> | undefined, path: readonly string[]): string[] | undefined {
+  let v: unknown = claims;
+  for (const k of path) {
+    if (typeof v !== 'object' || v === null || Array.isArray(v) || !Object.hasOwn(v, k)) return undefined;
+    v = (v as Record<string, unknown>)[k];
+  }
+  if (typeof v === 'string') return [v];
+  if (typeof v === 'number' || typeof v === 'boolean') return [String(v)];
+  if (Array.isArray(v)) return v.filter((x): x is string | number | boolean => ['string', 'number', 'boolean'].includes(typeof x)).map(String);
+  return undefined;
 }

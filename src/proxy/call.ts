@@ -134,7 +134,7 @@ export class Call implements SinkEvents, BodyEvents {
     if (this.finished) return;
     const { dest, cb, hashKey } = this.fwd!;
     const input = this.tried.input(hashKey, this.ctx.vip.address);
-    const lease = cb.lease(this.p.index().upstreams(dest.service, dest.port), input, this.p.now());
+    const lease = cb.lease(this.p.index().upstreams(dest.service, dest.port, this.ctx.vip), input, this.p.now());
     if (lease === undefined) return this.fail('NO_HEALTHY_UPSTREAM', 'no endpoints');
     if (lease.panic) this.p.metrics.panicPicks.inc({ service: dest.service.key });
     this.startAttempt(lease);

@@ -12,8 +12,14 @@ import type { Target } from '../balance/target';
 import type { Endpoint, Service, ServicePort } from '../config/model';
 import { ConnContext, type ServiceLookup } from '../conn/context';
 import { logger } from '../log';
+import type { JwtRule } from '../config/model';
 import type { AuthzDecision, AuthzRequest } from '../policy/authz';
-import { decideAtDestination, type Caller } from '../policy/destination';
+import { decideAtDestination, remoteAddress, type Caller } from '../policy/destination';
+import { authenticate, type AuthnOutcome, type KeysFor } from '../policy/jwt';
+import type { RequestAuth } from '../policy/match';
+import { securityMetrics } from '../telemetry/security';
+import { CATALOG } from '../errors';
+import type { HeaderList } from './types';
 import { RetryBudget } from '../route/retry';
 import type { ResolvedDestination, Router } from '../route/types';
 import type { SourceInfo } from '../telemetry/labels';
@@ -94,7 +100,22 @@ export interface DestinationStream {
   authorize(req: AuthzRequest): AuthzDecision;
   /** The reporter="destination" stats handle of a request (gRPC or HTTP), cached by the listener. */
   stats(grpc: boolean): HttpStats;
+  /** Request authentication and the client address; absent = no JWT rules, no trusted proxies. */
+  readonly security?: StreamSecurity;
 }
+
+/** What the destination needs for RequestAuthentication and remoteIpBlocks. */
+export interface StreamSecurity {
+  /** The destination workload's JWT rules (its RequestAuthentications), re-read per request. */
+  jwtRules(): readonly JwtRule[];
+  readonly keysFor: KeysFor;
+  /** Fetches RULE's jwksUri again (no keys yet, or a token's kid is not in them). */
+  refresh(rule: JwtRule): Promise<void>;
+  /** Proxies in front of the clients (--trusted-proxies): how far from the right X-Forwarded-For is read. */
+  readonly trustedProxies: number;
+}
+
+type PassEdits = Extract<AuthnOutcome, { kind: 'pass' }>;
 
 /**
  * The connection context of one tunnel stream: what the adapters and the engine read from any client
@@ -122,15 +143,49 @@ export class DestinationAdmission implements Admission {
     if (!(ctx instanceof DestinationContext)) throw new Error('destination admission without a tunnel stream');
     const s = ctx.stream;
     call.requestId = req.header('x-request-id') ?? null;
-    const v = decideAtDestination((r) => s.authorize(r), s.caller, s.target, req);
+    const rules = s.security?.jwtRules() ?? [];
+    if (rules.length === 0) return this.authorize(call, s, undefined);
+    // Authentication runs right before authorization; verifying awaits jose (and maybe a key fetch).
+    this.authenticate(call, s, s.security!, rules).catch((err: unknown) => call.bug(err));
+  }
+
+  private async authenticate(call: Call, s: DestinationStream, sec: StreamSecurity, rules: readonly JwtRule[]): Promise<void> {
+    const src = { header: (n: string) => call.req.header(n), path: call.req.path };
+    const now = Date.now() / 1000;
+    let out = await authenticate(rules, src, sec.keysFor, now);
+    if (out.kind === 'refresh') {
+      await Promise.all(out.rules.map((r) => sec.refresh(r)));
+      out = await authenticate(rules, src, sec.keysFor, now, true);
+    }
+    if (call.finished) return;
+    if (out.kind === 'refresh') throw new Error('request authentication asked for keys twice');
+    if (out.kind === 'deny') {
+      log.debug({ code: CATALOG.JWT_INVALID.code, principal: s.caller.principal, target: s.target, path: call.req.path, issuer: out.issuer, reason: out.body }, 'request authentication failed');
+      return call.local(out.status, out.body, undefined, [['www-authenticate', 'Bearer realm="mesh", error="invalid_token"']]);
+    }
+    this.authorize(call, s, out);
+  }
+
+  private authorize(call: Call, s: DestinationStream, authn: PassEdits | undefined): void {
+    const req = call.req;
+    const auth: RequestAuth | undefined = authn?.auth;
+    const remoteIp = remoteAddress(req.header('x-forwarded-for'), s.security?.trustedProxies ?? 0, s.caller.ip);
+    const v = decideAtDestination((r) => s.authorize(r), s.caller, s.target, req, { auth, remoteIp });
+    if (v.decision.dryRun !== undefined) {
+      const m = securityMetrics(call.p.metrics.registry);
+      for (const d of v.decision.dryRun) {
+        m.dryRun.inc({ policy: d.policy, result: d.result });
+        log.info({ policy: d.policy, action: d.action, matched: d.matched, result: d.result, principal: s.caller.principal, target: s.target, path: req.path }, 'dry-run policy evaluated');
+      }
+    }
     if (v.kind === 'deny') {
       log.debug({ principal: s.caller.principal, target: s.target, path: req.path, policy: v.decision.policy, reason: v.decision.reason }, 'request denied');
       return call.local(v.status, v.body, v.flag);
     }
-    this.forward(call, s);
+    this.forward(call, s, authn);
   }
 
-  private forward(call: Call, s: DestinationStream): void {
+  private forward(call: Call, s: DestinationStream, authn?: PassEdits): void {
     const req = call.req;
     const { dest, balancer } = s.route;
     // Headers pass as received (the source agent added its fields already); a request without a host
@@ -140,7 +195,7 @@ export class DestinationAdmission implements Admission {
       dest,
       cb: balancer,
       route: undefined,
-      head: { method: req.method, path: req.path, authority, headers: req.headers() },
+      head: { method: req.method, path: req.path, authority, headers: authn === undefined ? req.headers() : edited(req.headers(), authn) },
       responseEdits: undefined,
       hashKey: undefined,
       setCookie: undefined,
@@ -153,4 +208,11 @@ export class DestinationAdmission implements Admission {
     // No route timeout and no grpc-timeout deadline of this side's own: the source side keeps them.
     call.forward(fwd, body, 0, undefined);
   }
+}
+
+/** The forwarded fields after authentication: token headers dropped (unless forwarded), outputs set. */
+function edited(headers: HeaderList, authn: PassEdits): HeaderList {
+  if (authn.remove.length === 0 && authn.set.length === 0) return headers;
+  const drop = new Set([...authn.remove, ...authn.set.map(([k]) => k)]);
+  return [...headers.filter(([k]) => !drop.has(k)), ...authn.set];
 }

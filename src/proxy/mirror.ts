@@ -7,6 +7,7 @@ import type { Target } from '../balance/target';
 import type { ConnContext } from '../conn/context';
 import { logger } from '../log';
 import type { ResolvedMirror } from '../route/types';
+import { tlsFor } from '../upstream/tls';
 import { startTry, type Attempt, type UpstreamHead } from './attempt';
 import type { BodyTap } from './body';
 import type { EngineParts } from './deps';
@@ -37,7 +38,8 @@ export class MirrorCopy implements BodyTap {
     this.target = target;
     this.service = m.to.service.key;
     const cp = m.to.policy.connectionPool;
-    const opts = cp?.connectTimeoutMs !== undefined ? { connectTimeoutMs: cp.connectTimeoutMs } : {};
+    const tls = tlsFor(m.to);
+    const opts = { ...(cp?.connectTimeoutMs !== undefined ? { connectTimeoutMs: cp.connectTimeoutMs } : {}), ...(tls !== undefined ? { tls } : {}) };
     // Never the raw head: the copy goes with its own authority.
     const shadow: UpstreamHead = { method: head.method, path: head.path, authority: shadowAuthority(head.authority), headers: head.headers };
     const ev = {

@@ -7,13 +7,14 @@ import type { ResolvedDestination } from './types';
 
 const EMPTY_POLICY: TrafficPolicy = Object.freeze({});
 
-/** The three fields of a policy, without the rest of a PortTrafficPolicy. */
+/** The fields of a policy, without the rest of a PortTrafficPolicy. */
 function fields(p: TrafficPolicy | undefined): TrafficPolicy {
   if (p === undefined) return EMPTY_POLICY;
   const out: { -readonly [K in keyof TrafficPolicy]: TrafficPolicy[K] } = {};
   if (p.loadBalancer !== undefined) out.loadBalancer = p.loadBalancer;
   if (p.connectionPool !== undefined) out.connectionPool = p.connectionPool;
   if (p.outlierDetection !== undefined) out.outlierDetection = p.outlierDetection;
+  if (p.tls !== undefined) out.tls = p.tls;
   return out;
 }
 
@@ -26,7 +27,7 @@ function portEntry(list: readonly PortTrafficPolicy[], port: number): PortTraffi
  * Istio's merge (MergeSubsetTrafficPolicy): a port-level entry for PORT replaces its level's policy
  * whole (fields it omits fall back to defaults, not to the level above: Istio documents port-level
  * settings as not inherited). The subset's policy then overrides the DestinationRule's field by field;
- * when the subset has a port-level entry for PORT, that entry replaces all three fields.
+ * when the subset has a port-level entry for PORT, that entry replaces all of them (tls included).
  */
 export function mergePolicy(dr: DestinationRule | undefined, subset: Subset | undefined, port: number): TrafficPolicy {
   if (dr === undefined) return EMPTY_POLICY;
@@ -36,7 +37,7 @@ export function mergePolicy(dr: DestinationRule | undefined, subset: Subset | un
   const subPort = portEntry(subset.portLevel, port);
   const over = fields(subPort ?? subset.trafficPolicy);
   const merged: { -readonly [K in keyof TrafficPolicy]: TrafficPolicy[K] } = { ...base };
-  for (const k of ['loadBalancer', 'connectionPool', 'outlierDetection'] as const) {
+  for (const k of ['loadBalancer', 'connectionPool', 'outlierDetection', 'tls'] as const) {
     if (over[k] !== undefined) (merged as Record<string, unknown>)[k] = over[k];
     else if (subPort !== undefined) delete merged[k];
   }

@@ -5,7 +5,8 @@ import type { MeshConfig, Service, ServicePort } from '../config/model';
 import type { HttpRoute, LocalRateLimit, Redirect } from '../config/traffic';
 import { ServiceDestinations } from './destinations';
 import { pathEnd } from './match';
-import { RouteTables, forwardTable, pick, selectLimits, tcpTable, type CompiledRoute } from './table';
+import { RouteTables, forwardTable, pick, selectLimits, tcpTable, type CompiledRoute, type CompiledTcpRoute } from './table';
+import { firstMatch, type ConnView } from './l4';
 import type { RequestView, ResolvedDestination, RouteDecision, Router } from './types';
 
 export { applyHeaderEdits, headerEdits, mergeHeaderOps } from './headerops';
@@ -57,18 +58,17 @@ class MeshRouter implements Router {
     return { ...d, rewrite: authority === undefined ? { path } : { path, authority } };
   }
 
-  routeTcp(service: Service, port: ServicePort, random: () => number): ResolvedDestination | undefined {
+  routeTcp(service: Service, port: ServicePort, random: () => number, conn: ConnView = NO_CONN): ResolvedDestination | undefined {
     const cs = this.t.services.get(service.key);
     if (cs === undefined) return new ServiceDestinations(service, this.t.rules.get(service.key)).get(port, undefined);
-    const routes = cs.tcp;
-    if (routes !== undefined) {
-      for (let i = 0; i < routes.length; i++) {
-        const r = routes[i];
-        if (r.ports !== undefined && !r.ports.includes(port.number)) continue;
-        return pick(r.byPort.get(port.number) ?? tcpTable(r.route, port.number, (k) => this.dests(k)), random);
-      }
-    }
+    // tls routes by SNI first, then tcp routes, then the service itself (Istio's filter chain order).
+    const r = (conn.sni !== undefined ? firstRoute(cs.tls, conn, port.number) : undefined) ?? firstRoute(cs.tcp, conn, port.number);
+    if (r !== undefined) return pick(r.byPort.get(port.number) ?? tcpTable(r.route, port.number, (k) => this.dests(k)), random);
     return cs.dests.get(port, undefined);
+  }
+
+  hasTlsRoutes(service: Service): boolean {
+    return this.t.services.get(service.key)?.tls !== undefined;
   }
 
   destination(service: Service, port: ServicePort, subset: undefined): ResolvedDestination;
@@ -104,6 +104,13 @@ class MeshRouter implements Router {
 }
 
 const EMPTY: readonly never[] = Object.freeze([]);
+
+/** A connection the caller described no further: subnet and source conditions never hold for it. */
+const NO_CONN: ConnView = Object.freeze({ sni: undefined, dst: '', sourceLabels: Object.freeze({}), sourceNamespace: '' });
+
+function firstRoute(routes: readonly CompiledTcpRoute[] | undefined, conn: ConnView, port: number): CompiledTcpRoute | undefined {
+  return routes === undefined ? undefined : firstMatch(routes, conn, port);
+}
 
 /**
  * The path after ROUTE's rewrite.uri (Istio/Envoy prefix_rewrite): MATCHED_PREFIX (the uri.prefix the

@@ -2,7 +2,8 @@
 // and per (route, request port) the weighted decisions as shared frozen objects, so routing a request
 // allocates nothing unless the route rewrites the path or redirects.
 import type { MeshConfig, Service } from '../config/model';
-import type { DestinationRule, HttpRoute, LocalRateLimit, TcpRoute, VirtualService, WeightedDestination } from '../config/traffic';
+import type { DestinationRule, HttpRoute, LocalRateLimit, TcpRoute, TlsRoute, VirtualService, WeightedDestination } from '../config/traffic';
+import { compileL4Matches, type L4Test } from './l4';
 import { ServiceDestinations } from './destinations';
 import { headerEdits } from './headerops';
 import { compileHttpMatch, type CompiledMatch } from './match';
@@ -33,7 +34,9 @@ export interface CompiledTcpRoute {
   /** undefined = every port. */
   readonly ports: readonly number[] | undefined;
   readonly byPort: ReadonlyMap<number, Weighted<ResolvedDestination | undefined>>;
-  readonly route: TcpRoute;
+  readonly route: TcpRoute | TlsRoute;
+  /** The match entries (l4.ts); the route applies when one of them holds. */
+  readonly tests: readonly L4Test[];
 }
 
 export interface CompiledService {
@@ -42,6 +45,8 @@ export interface CompiledService {
   /** undefined: no VirtualService routes this service's HTTP traffic. */
   readonly http: readonly CompiledRoute[] | undefined;
   readonly tcp: readonly CompiledTcpRoute[] | undefined;
+  /** undefined: no VirtualService routes this service's TLS by SNI. */
+  readonly tls: readonly CompiledTcpRoute[] | undefined;
   /** Decision for traffic without a VirtualService, by port number. */
   readonly passthrough: ReadonlyMap<number, RouteDecision>;
   readonly limits: readonly LocalRateLimit[];
@@ -67,10 +72,12 @@ export class RouteTables {
     const lookup = (key: string): ServiceDestinations | undefined => dests.get(key);
     const httpVs = new Map<string, VirtualService>();
     const tcpVs = new Map<string, VirtualService>();
+    const tlsVs = new Map<string, VirtualService>();
     for (const vs of traffic?.virtualServices ?? []) {
       for (const key of vs.services) {
         if (vs.http.length > 0 && !httpVs.has(key)) httpVs.set(key, vs);
         if (vs.tcp.length > 0 && !tcpVs.has(key)) tcpVs.set(key, vs);
+        if ((vs.tls?.length ?? 0) > 0 && !tlsVs.has(key)) tlsVs.set(key, vs);
       }
     }
     const regex = (src: string): Regex | undefined => this.regex(src);
@@ -81,6 +88,7 @@ export class RouteTables {
       const http = vs?.http.map((r) => compileRoute(r, portNumbers, lookup, regex));
       const tcpVsOf = tcpVs.get(s.key);
       const tcp = tcpVsOf?.tcp.map((r) => compileTcp(r, portNumbers, lookup));
+      const tls = tlsVs.get(s.key)?.tls?.map((r) => compileTcp(r, portNumbers, lookup));
       const passthrough = new Map<number, RouteDecision>();
       for (const p of s.ports) {
         if (passthrough.has(p.number)) continue;
@@ -94,7 +102,7 @@ export class RouteTables {
         for (const name of ['', ...routeNames]) byRoute.set(name, selectLimits(limits, n, name === '' ? undefined : name));
         limitsByPort.set(n, byRoute);
       }
-      this.services.set(s.key, { service: s, dests: own, http, tcp, passthrough, limits, limitsByPort });
+      this.services.set(s.key, { service: s, dests: own, http, tcp, tls, passthrough, limits, limitsByPort });
     }
   }
 
@@ -152,14 +160,14 @@ export function forwardTable(route: HttpRoute, requestPort: number, lookup: Look
   });
 }
 
-function compileTcp(route: TcpRoute, ports: readonly number[], lookup: Lookup): CompiledTcpRoute {
+function compileTcp(route: TcpRoute | TlsRoute, ports: readonly number[], lookup: Lookup): CompiledTcpRoute {
   const any = route.match.length === 0 || route.match.some((m) => m.port === undefined);
   const byPort = new Map<number, Weighted<ResolvedDestination | undefined>>();
   for (const p of ports) byPort.set(p, tcpTable(route, p, lookup));
-  return { ports: any ? undefined : route.match.map((m) => m.port!), byPort, route };
+  return { ports: any ? undefined : route.match.map((m) => m.port!), byPort, route, tests: compileL4Matches(route.match) };
 }
 
-export function tcpTable(route: TcpRoute, requestPort: number, lookup: Lookup): Weighted<ResolvedDestination | undefined> {
+export function tcpTable(route: TcpRoute | TlsRoute, requestPort: number, lookup: Lookup): Weighted<ResolvedDestination | undefined> {
   return weighted(route.route, (wd) => lookup(wd.destination.service)?.resolve(wd.destination, requestPort));
 }
 

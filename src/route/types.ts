@@ -2,6 +2,7 @@
 // gRPC all present a request as a RequestView, so routing, rate limiting and hashing are written once.
 import type { Service, ServicePort } from '../config/model';
 import type { HttpRoute, LocalRateLimit, TrafficPolicy, WeightedDestination } from '../config/traffic';
+import type { ConnView } from './l4';
 
 export interface RequestView {
   readonly method: string;
@@ -101,8 +102,13 @@ export type RouteDecision =
 export interface Router {
   /** HTTP routing for a request that arrived at SERVICE:PORT. `random` returns [0, 1). */
   route(service: Service, port: ServicePort, req: RequestView, random: () => number): RouteDecision;
-  /** TCP routing (VirtualService tcp routes); the service's own port when none applies. */
-  routeTcp(service: Service, port: ServicePort, random: () => number): ResolvedDestination | undefined;
+  /**
+   * Connection routing: VirtualService tls routes by CONN's SNI, then tcp routes, else the service's
+   * own port. Without CONN only port conditions can hold.
+   */
+  routeTcp(service: Service, port: ServicePort, random: () => number, conn?: ConnView): ResolvedDestination | undefined;
+  /** True when a VirtualService routes SERVICE's TLS by SNI (the listener then reads the ClientHello). */
+  hasTlsRoutes?(service: Service): boolean;
   /**
    * Merged policy for (service, subset, port) (also for traffic without a VirtualService). Undefined only
    * for a subset the service's DestinationRule does not define (Istio: no such cluster).

@@ -16,6 +16,7 @@ export class ServiceIndex {
   private readonly ids = new Map<number, Service>();
   private readonly workloads = new Map<string, Workload>();
   private readonly upstreamCache = new WeakMap<ServicePort, readonly Addr[]>();
+  private readonly originals = new Map<string, readonly Addr[]>();
   private routerOf: Router | undefined;
 
   constructor(readonly config: MeshConfig) {
@@ -59,8 +60,12 @@ export class ServiceIndex {
     return this.ids.get(id);
   }
 
-  /** Where a connection to PORT of SERVICE may go: each endpoint with its port for that service port. */
-  upstreams(service: Service, port: ServicePort): readonly Addr[] {
+  /**
+   * Where a connection to PORT of SERVICE may go: each endpoint with its port for that service port. A
+   * service of resolution NONE has no endpoints: the connection goes where it was dialled (DST).
+   */
+  upstreams(service: Service, port: ServicePort, dst?: Addr): readonly Addr[] {
+    if (service.resolution === 'NONE') return dst === undefined ? [] : this.passthrough(dst);
     let addrs = this.upstreamCache.get(port);
     if (addrs === undefined) {
       addrs = Object.freeze(
@@ -69,6 +74,17 @@ export class ServiceIndex {
       this.upstreamCache.set(port, addrs);
     }
     return addrs;
+  }
+
+  /** One frozen list per original destination, so the balancer sees the same targets each time. */
+  private passthrough(dst: Addr): readonly Addr[] {
+    const k = claim(dst.address, dst.port);
+    let list = this.originals.get(k);
+    if (list === undefined) {
+      if (this.originals.size >= 4096) this.originals.clear();
+      this.originals.set(k, (list = Object.freeze([Object.freeze({ address: dst.address, port: dst.port })])));
+    }
+    return list;
   }
 
   services(): readonly Service[] {

@@ -5,6 +5,7 @@
 // reset before or after the head, a request never processed).
 import type { HeaderList } from '../codec/fields';
 import type { Head } from '../codec/h1head';
+import type { UpstreamTls } from './tls';
 
 export type { HeaderList };
 
@@ -77,4 +78,6 @@ export interface Attempt {
 export interface AttemptOptions {
   readonly connectTimeoutMs?: number;
   readonly maxRequestsPerConnection?: number;
+  /** DestinationRule tls SIMPLE/MUTUAL: connections this try opens originate TLS (pooled apart). */
+  readonly tls?: UpstreamTls;
 }

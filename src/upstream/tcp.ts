@@ -4,8 +4,9 @@
 // The connect and idle timeouts run on the shared coarse clock: idleness is read from the byte
 // counters at sweep time, so moving data costs no timer refresh per chunk.
 import type { Addr } from '../capture/types';
-import * as net from 'node:net';
-import { isSocketPath } from './relay';
+import type * as net from 'node:net';
+import { dial } from './dial';
+import { tlsFor, type UpstreamTls } from './tls';
 import { performance } from 'node:perf_hooks';
 import type { Lease } from '../balance/lease';
 import type { BalancerSet, Target } from '../balance/set';
@@ -50,6 +51,10 @@ class TcpSession implements Expiring {
     /** The picked endpoint of the routed cluster (VirtualService tcp route, DestinationRule policy). */
     private readonly lease: Lease | undefined,
     private readonly stats: TcpStats,
+    /** DestinationRule tls SIMPLE/MUTUAL: the connection to the endpoint originates TLS (no ALPN). */
+    private readonly tls: UpstreamTls | undefined,
+    /** The routed cluster's name for the access log (outbound|PORT|SUBSET|HOST). */
+    private readonly cluster: string = ctx.cluster,
   ) {
     this.target = lease?.target;
   }
@@ -68,11 +73,11 @@ class TcpSession implements Expiring {
       return;
     }
     const dst = this.proxy.deps.dial?.(this.ctx.peer, target.addr) ?? target.addr;
-    const up = net.connect(isSocketPath(dst) ? { path: dst.address, allowHalfOpen: true } : { host: dst.address, port: dst.port, allowHalfOpen: true, noDelay: true });
+    const { socket: up, ready } = dial(dst, { allowHalfOpen: true, ...(this.tls !== undefined ? { tls: this.tls } : {}) });
     this.upstream = up;
     up.on('error', this.onUpError);
     up.once('close', this.onUpClose);
-    up.once('connect', () => this.onConnect(head));
+    up.once(ready, () => this.onConnect(head));
     const ms = this.proxy.deps.timeouts.connectMs;
     if (ms > 0) {
       this.deadline = this.t0 + ms;
@@ -206,7 +211,7 @@ class TcpSession implements Expiring {
       request_id: null,
       authority: null,
       upstream_host: this.target?.key ?? null,
-      upstream_cluster: this.ctx.cluster,
+      upstream_cluster: this.cluster,
       upstream_local_address: this.upstreamLocal,
       downstream_local_address: formatAddr(this.ctx.vip),
       downstream_remote_address: formatAddr(this.ctx.peer),
@@ -225,16 +230,17 @@ export class TcpProxy {
   }
 
   /** Proxies a connection (paused, first bytes unshifted, or in `head` if the client already half-closed). */
-  serve(client: net.Socket, ctx: ConnContext, head?: Buffer): void {
+  serve(client: net.Socket, ctx: ConnContext, head?: Buffer, sni?: string): void {
     const { deps } = this;
     const index = deps.index();
     ctx.upstreams(index);
-    // VirtualService tcp routes (weighted); a route whose destination does not resolve falls back to the
-    // service itself. Either way the DestinationRule's balancer picks.
-    const dest = index.router.routeTcp(ctx.service, ctx.port, Math.random) ?? index.router.destination(ctx.service, ctx.port, undefined);
-    const lease = deps.balancers.for(dest).lease(index.upstreams(dest.service, dest.port), { originalDst: ctx.vip.address }, performance.now());
+    // VirtualService tls routes by SNI, then tcp routes (weighted); a route whose destination does not
+    // resolve falls back to the service itself. Either way the DestinationRule's balancer picks.
+    const conn = { sni, dst: ctx.vip.address, sourceLabels: ctx.source.labels, sourceNamespace: ctx.source.namespace };
+    const dest = index.router.routeTcp(ctx.service, ctx.port, Math.random, conn) ?? index.router.destination(ctx.service, ctx.port, undefined);
+    const lease = deps.balancers.for(dest).lease(index.upstreams(dest.service, dest.port, ctx.vip), { originalDst: ctx.vip.address }, performance.now());
     if (lease?.panic === true) deps.metrics.panicPicks.inc({ service: ctx.service.key });
-    const session = new TcpSession(this, client, ctx, lease, deps.metrics.tcp(ctx.source, ctx.service, lease?.target));
+    const session = new TcpSession(this, client, ctx, lease, deps.metrics.tcp(ctx.source, dest.service, lease?.target), tlsFor(dest), dest.cluster);
     this.open.add(session);
     session.start(head);
   }

@@ -10,7 +10,8 @@ import { ensureBpffs, ensureCgroup2, makeCgroup, removeCgroup, rootSkipReason, r
 
 export const REPO = path.resolve(__dirname, '../../..');
 export const NODE = process.execPath;
-export const MAIN = path.join(REPO, 'dist/src/main.js');
+/** The agent of the same build as this test (dist/, or another output directory). */
+export const MAIN = path.resolve(__dirname, '../../src/main.js');
 
 /** A root-only test: skipped with the reason off CI, failed on CI (CI=true) so it can never pass silently. */
 export function rootTest(name: string, fn: (t: TestContext) => Promise<void>, timeoutMs = 60_000): void {

@@ -35,7 +35,7 @@ rootTest('SIGKILL leaves pins; kernel mode keeps working, proxy mode falls back 
 
   mesh.logs = '';
   await mesh.start();
-  assert.match(mesh.logs, /"readopted":\["nm_connect4","nm_sockops","nm_inbound"\]/);
+  assert.match(mesh.logs, /"readopted":\["nm_connect4","nm_sockops","nm_inbound","nm_sendmsg4","nm_recvmsg4"\]/);
   assert.deepEqual(cgroupAttachments(mesh.root), { connect4: 1, sockops: 1, inbound: 1 }, 'no duplicate attachments');
   assert.equal(await mesh.curl(`http://${pv}/`), 'p1');
   assert.equal(await mesh.curl(`http://${kv}/`), 'k1');

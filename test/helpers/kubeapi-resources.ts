@@ -46,6 +46,7 @@ export const RESOURCES: readonly ResourceDef[] = [
   named('networking.istio.io', 'v1', 'workloadentries', 'WorkloadEntry', true),
   named('security.istio.io', 'v1', 'peerauthentications', 'PeerAuthentication', true),
   named('security.istio.io', 'v1', 'authorizationpolicies', 'AuthorizationPolicy', true),
+  named('security.istio.io', 'v1', 'requestauthentications', 'RequestAuthentication', true),
 ];
 
 const byKey = new Map(RESOURCES.map((d) => [resourceKey(d), d]));

@@ -1,18 +1,7 @@
 // Test PKI for the tunnel tests: an ECDSA P-256 root and SPIFFE leaves, built in-process with
 // @peculiar/x509 (the CA's own library) so the tests need no openssl binary and can mint certificates
 // that are already expired, name a foreign trust domain, or carry zero or two URI SANs.
-// @peculiar/x509 resolves its providers through tsyringe, which needs the Reflect metadata polyfill.
-import 'reflect-metadata';
-import { webcrypto } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
-
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
-
-type CryptoKeyPair = webcrypto.CryptoKeyPair;
-
-const EC: webcrypto.EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };
-const SIGN: webcrypto.EcdsaParams = { name: 'ECDSA', hash: 'SHA-256' };
-const DAY = 24 * 3600 * 1000;
+import { DAY, EC, SIGN, webcrypto, x509, type CryptoKeyPair } from '../helpers/x509-setup';
 
 export interface TestRoot {
   readonly pem: string;

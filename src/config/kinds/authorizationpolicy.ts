@@ -20,7 +20,9 @@ import {
   checkPath,
   checkPortString,
   checkPrincipal,
+  checkServiceAccount,
   checkStringMatch,
+  checkTrustDomain,
   checkWhenKey,
   checkWhenValue,
   readPolicySelector,
@@ -42,9 +44,22 @@ const SOURCE_CHECKS: Readonly<Record<keyof AuthzSource, Check>> = {
   notNamespaces: checkNamespacePattern,
   ipBlocks: checkIpBlock,
   notIpBlocks: checkIpBlock,
+  // `<iss>/<sub>` of a JWT verified by a RequestAuthentication (policy/jwt.ts).
+  requestPrincipals: checkStringMatch,
+  notRequestPrincipals: checkStringMatch,
+  // The client address from X-Forwarded-For, --trusted-proxies hops from the right.
+  remoteIpBlocks: checkIpBlock,
+  notRemoteIpBlocks: checkIpBlock,
+  // Peer identity parts; serviceAccounts excludes principals and namespaces in the same source (Istio).
+  serviceAccounts: checkServiceAccount,
+  notServiceAccounts: checkServiceAccount,
+  trustDomains: checkTrustDomain,
+  notTrustDomains: checkTrustDomain,
 };
-// JWT identities and X-Forwarded-For addresses need request authentication and trusted proxies first.
-const UNSUPPORTED_SOURCE_FIELDS = ['requestPrincipals', 'notRequestPrincipals', 'remoteIpBlocks', 'notRemoteIpBlocks', 'serviceAccounts', 'notServiceAccounts'];
+const UNSUPPORTED_SOURCE_FIELDS: readonly string[] = [];
+const EXCLUSIVE_WITH_SERVICE_ACCOUNTS = ['principals', 'notPrincipals', 'namespaces', 'notNamespaces'];
+/** The annotation that makes a policy dry-run (evaluated and reported, never enforced). */
+export const DRY_RUN_ANNOTATION = 'istio.io/dry-run';
 
 const OPERATION_CHECKS: Readonly<Record<keyof AuthzOperation, Check>> = {
   hosts: checkStringMatch,
@@ -71,9 +86,18 @@ export function readAuthorizationPolicy(doc: Fields, origin: Origin): ParsedAuth
   if (action === 'DENY' && (ruleItems?.length ?? 0) === 0 && (ruleItems !== undefined || !spec?.has('rules'))) {
     spec?.report('rules', 'a DENY policy without rules never matches (add an empty rule {} to deny every request)');
   }
-  const rules = (ruleItems ?? []).map((item) => readRule(doc.sink, item));
+  const rules = (ruleItems ?? []).map((item) => qualifyServiceAccounts(readRule(doc.sink, item), meta?.namespace ?? ''));
   if (meta === undefined || action === undefined || doc.sink.issues.length > before) return undefined;
-  const policy: AuthzPolicy = { name: meta.name, namespace: meta.namespace, selector, action, rules };
+  const dry = meta.annotations[DRY_RUN_ANNOTATION];
+  if (dry !== undefined && dry !== 'true' && dry !== 'false') {
+    doc.sink.report(`metadata.annotations.${DRY_RUN_ANNOTATION}`, `must be "true" or "false", got "${dry}"`);
+    return undefined;
+  }
+  if (dry === 'true' && action === 'AUDIT') {
+    doc.sink.report(`metadata.annotations.${DRY_RUN_ANNOTATION}`, 'cannot be used with action AUDIT (AUDIT already only logs; remove the annotation)');
+    return undefined;
+  }
+  const policy: AuthzPolicy = { name: meta.name, namespace: meta.namespace, selector, action, rules, ...(dry === 'true' ? { dryRun: true } : {}) };
   return { kind: 'AuthorizationPolicy', origin, policy };
 }
 
@@ -110,6 +134,10 @@ function readClauses(r: Fields, key: 'from' | 'to', inner: string, checks: Reado
   return items.map((item) => {
     const clause = Fields.open(r.sink, item.path, item.value, [inner]);
     const body = clause?.object(inner, Object.keys(checks), { required: true, unsupported });
+    if (body !== undefined && inner === 'source' && (given(body.raw('serviceAccounts')) || given(body.raw('notServiceAccounts')))) {
+      const clash = EXCLUSIVE_WITH_SERVICE_ACCOUNTS.filter((k) => given(body.raw(k)));
+      if (clash.length > 0) body.report(clash[0] ?? '', 'cannot be set together with serviceAccounts or notServiceAccounts in one source (use separate sources)');
+    }
     return body ? readClause(body, checks, unsupported, inner) : {};
   });
 }
@@ -145,6 +173,18 @@ function readCondition(sink: IssueSink, item: Item): AuthzCondition {
     ...(values !== undefined && values.length > 0 ? { values } : {}),
     ...(notValues !== undefined && notValues.length > 0 ? { notValues } : {}),
   };
+}
+
+/** `sa` in serviceAccounts means `<policy namespace>/sa`. */
+function qualifyServiceAccounts(rule: AuthzRule, namespace: string): AuthzRule {
+  if (rule.from === undefined) return rule;
+  const q = (list: readonly string[] | undefined): readonly string[] | undefined => list?.map((s) => (s.includes('/') ? s : `${namespace}/${s}`));
+  const from = rule.from.map((s) => {
+    const serviceAccounts = q(s.serviceAccounts);
+    const notServiceAccounts = q(s.notServiceAccounts);
+    return { ...s, ...(serviceAccounts ? { serviceAccounts } : {}), ...(notServiceAccounts ? { notServiceAccounts } : {}) };
+  });
+  return { ...rule, from };
 }
 
 /** Present and not an empty list. */

@@ -4,6 +4,8 @@
 import { Fields, joinKey, type IntRange } from '../fields';
 import { checkHost } from '../formats';
 import type { ConnectionPool, ConsistentHash, HashKey, LoadBalancer, OutlierDetection, PortTrafficPolicy, SimpleLb, Subset, TrafficPolicy } from '../traffic';
+import { readClientTls } from './clienttls';
+import { readLocalityLbSetting } from './locality';
 import { readMetadata, type Metadata } from './metadata';
 import { durationMs, portNumber, strip, trueFlag } from './trafficfields';
 import type { At, Origin, ParsedDestinationRule } from './types';
@@ -29,7 +31,8 @@ export function readDestinationRule(doc: Fields, origin: Origin): ParsedDestinat
   const meta = readMetadata(doc, [], [LB_ANNOTATION]);
   const spec = doc.object('spec', SPEC_FIELDS, { required: true, unsupported: ['workloadSelector'] });
   if (spec === undefined) return undefined;
-  const host = spec.string('host', { required: true, check: checkHost })?.toLowerCase();
+  // `*` and `*.suffix` apply to every service they cover, the most specific rule winning (traffic-build.ts).
+  const host = spec.string('host', { required: true, check: (h) => (h === '*' ? undefined : checkHost(h)) })?.toLowerCase();
   // Visibility scoping: every rule applies mesh-wide in this version, so exportTo is read and ignored.
   spec.stringList('exportTo');
   const ports: At<number>[] = [];
@@ -71,11 +74,14 @@ interface ReadPolicy {
 function readPolicy(parent: Fields, key: string, ports: At<number>[]): ReadPolicy | undefined {
   const f = parent.object(key, POLICY_FIELDS, { unsupported: UNSUPPORTED_POLICY_FIELDS });
   if (f === undefined) return undefined;
+  const raw = parent.raw(key);
+  if (typeof raw === 'object' && raw !== null && Object.keys(raw).length === 0) {
+    f.sink.report(f.path, `must set at least one field (leave ${key} out for the defaults)`);
+  }
   const portLevel: PortTrafficPolicy[] = [];
   for (const item of f.list('portLevelSettings') ?? []) {
     const p = Fields.open(f.sink, item.path, item.value, ['port', 'loadBalancer', 'connectionPool', 'outlierDetection', 'tls']);
     if (p === undefined) continue;
-    checkTls(p);
     const port = portNumber(p, 'port', true);
     const path = joinKey(p.at('port'), 'number');
     if (port !== undefined && portLevel.some((x) => x.port === port)) p.sink.report(path, `duplicate port ${port} in portLevelSettings`);
@@ -84,21 +90,7 @@ function readPolicy(parent: Fields, key: string, ports: At<number>[]): ReadPolic
       portLevel.push({ port, ...readSettings(p) });
     }
   }
-  checkTls(f);
   return { policy: readSettings(f), portLevel };
-}
-
-/**
- * Mesh traffic between agents is always mutual TLS with workload identities, which is what Istio's
- * ISTIO_MUTUAL asks for: accepted as a no-op so Istio rules load unchanged. Other modes are refused.
- */
-function checkTls(f: Fields): void {
-  const tls = f.object('tls', ['mode'], { unsupported: ['clientCertificate', 'privateKey', 'caCertificates', 'credentialName', 'subjectAltNames', 'sni', 'insecureSkipVerify', 'caCrl'] });
-  if (tls === undefined) return;
-  const mode = tls.string('mode', { required: true });
-  if (mode !== undefined && mode !== 'ISTIO_MUTUAL') {
-    tls.report('mode', `only ISTIO_MUTUAL is supported (agents always use mutual TLS between nodes), got "${mode}"`);
-  }
 }
 
 function readSettings(f: Fields): TrafficPolicy {
@@ -106,12 +98,23 @@ function readSettings(f: Fields): TrafficPolicy {
     loadBalancer: readLoadBalancer(f),
     connectionPool: readConnectionPool(f),
     outlierDetection: readOutlierDetection(f),
+    // TLS origination (SIMPLE, MUTUAL); ISTIO_MUTUAL is the mesh's own mutual TLS between agents.
+    tls: readClientTls(f),
   });
 }
 
 function readLoadBalancer(parent: Fields): LoadBalancer | undefined {
-  const f = parent.object('loadBalancer', ['simple', 'consistentHash'], { unsupported: ['localityLbSetting', 'warmupDurationSecs', 'warmup'] });
+  const f = parent.object('loadBalancer', ['simple', 'consistentHash', 'localityLbSetting'], { unsupported: ['warmupDurationSecs', 'warmup'] });
   if (f === undefined) return undefined;
+  // localityLbSetting alone keeps the default balancer (round robin) within the chosen localities.
+  const locality = readLocalityLbSetting(f);
+  if (f.has('localityLbSetting') && locality === undefined) return undefined;
+  if (locality !== undefined && !f.has('simple') && !f.has('consistentHash')) return { simple: 'ROUND_ROBIN', locality };
+  const lb = readLbAlgorithm(f);
+  return lb !== undefined && locality !== undefined ? { ...lb, locality } : lb;
+}
+
+function readLbAlgorithm(f: Fields): LoadBalancer | undefined {
   if (f.has('simple') && f.has('consistentHash')) {
     f.sink.report(f.path, 'must set only one of simple, consistentHash');
     return undefined;
@@ -126,7 +129,8 @@ function readLoadBalancer(parent: Fields): LoadBalancer | undefined {
   }
   const s = f.string('simple');
   if (s === undefined) return undefined;
-  const upper = s.toUpperCase();
+  // UNSPECIFIED is Istio's "the default balancer": round robin here (see docs/traffic.md).
+  const upper = s.toUpperCase() === 'UNSPECIFIED' ? 'ROUND_ROBIN' : s.toUpperCase();
   if (upper === 'PEAK_EWMA') {
     f.report('simple', `PEAK_EWMA is not an Istio balancer: set the annotation ${LB_ANNOTATION}: PEAK_EWMA instead`);
     return undefined;
@@ -198,10 +202,17 @@ export function isPrime(n: number): boolean {
 function readConnectionPool(parent: Fields): ConnectionPool | undefined {
   const f = parent.object('connectionPool', ['tcp', 'http']);
   if (f === undefined) return undefined;
+  if (!f.has('tcp') && !f.has('http')) f.sink.report(f.path, 'must set tcp or http (leave connectionPool out for the defaults)');
   const tcp = f.object('tcp', ['maxConnections', 'connectTimeout', 'idleTimeout'], { unsupported: ['tcpKeepalive', 'maxConnectionDuration'] });
-  const http = f.object('http', ['http1MaxPendingRequests', 'http2MaxRequests', 'maxRequestsPerConnection', 'maxRetries', 'idleTimeout'], {
+  const http = f.object('http', ['http1MaxPendingRequests', 'http2MaxRequests', 'maxRequestsPerConnection', 'maxRetries', 'idleTimeout', 'http2KeepAlive'], {
     unsupported: ['h2UpgradePolicy', 'useClientProtocol', 'maxConcurrentStreams'],
   });
+  // HTTP/2 PING keepalive: checked, accepted and ignored (upstream sessions close when idle instead).
+  const keepAlive = http?.object('http2KeepAlive', ['interval', 'timeout']);
+  if (keepAlive !== undefined) {
+    durationMs(keepAlive, 'interval');
+    durationMs(keepAlive, 'timeout');
+  }
   // One idle timeout per pool: tcp.idleTimeout or http.idleTimeout, whichever is given.
   if (tcp?.has('idleTimeout') && http?.has('idleTimeout')) {
     http.report('idleTimeout', 'cannot be set together with tcp.idleTimeout (nodemesh has one idle timeout per connection pool)');

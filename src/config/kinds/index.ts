@@ -6,9 +6,11 @@ import { IssueSink } from '../issues';
 import { DEFAULT_RESERVED, type Reserved } from '../reserved';
 import { readAuthorizationPolicy } from './authorizationpolicy';
 import { readDestinationRule } from './destinationrule';
+import { readHealthCheck } from './healthcheck';
 import { peekKey } from './metadata';
 import { readNode } from './node';
 import { readPeerAuthentication } from './peerauthentication';
+import { readRequestAuthentication } from './requestauthentication';
 import { readLocalRateLimit } from './ratelimit';
 import { readServiceEntry } from './serviceentry';
 import type { Origin, Parsed, ReadOptions } from './types';
@@ -36,8 +38,10 @@ const KINDS: Readonly<Record<string, { readonly group: string; readonly read?: R
   DestinationRule: { group: 'networking.istio.io', read: readDestinationRule },
   PeerAuthentication: { group: 'security.istio.io', read: readPeerAuthentication },
   AuthorizationPolicy: { group: 'security.istio.io', read: readAuthorizationPolicy },
+  RequestAuthentication: { group: 'security.istio.io', read: readRequestAuthentication },
   Node: { group: 'nodemesh.io', read: readNode },
   LocalRateLimit: { group: 'nodemesh.io', read: readLocalRateLimit },
+  HealthCheck: { group: 'nodemesh.io', read: readHealthCheck },
 };
 
 /** Top-level fields; `status` (written by Istio's status manager) is accepted and ignored. */

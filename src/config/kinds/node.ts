@@ -31,7 +31,7 @@ export function readNode(doc: Fields, origin: Origin): ParsedNode | undefined {
   return {
     kind: 'Node',
     origin: { ...origin, name: meta.name },
-    node: { name: meta.name, addresses: addresses.map((a) => a.value) },
+    node: { name: meta.name, addresses: addresses.map((a) => a.value), ...(Object.keys(meta.labels).length > 0 ? { labels: meta.labels } : {}) },
     addresses,
   };
 }

@@ -101,24 +101,69 @@ export function checkPortString(s: string): string | undefined {
   return parsePortString(s) === undefined ? `"${s}" is not a port (a number from 1 to 65535, written as a string)` : undefined;
 }
 
-/** HTTP methods are case-sensitive tokens; a lower-case "get" would silently never match. */
+/** HTTP methods: case-sensitive tokens (GET, POST...), exact or with a leading or trailing `*` as in Istio. */
 export function checkMethod(s: string): string | undefined {
-  if (s === '*' || /^[A-Z][A-Z0-9_-]*$/.test(s)) return undefined;
-  return `"${s}" is not an HTTP method (upper-case, like GET or POST)`;
+  const problem = checkStringMatch(s);
+  if (problem !== undefined || s === '*') return problem;
+  if (/^[!#$%&'+.^_`|~0-9A-Za-z-]+$/.test(s.replace('*', ''))) return undefined;
+  return `"${s}" is not an HTTP method (a token like GET or POST, "*" at either end)`;
 }
 
-/** Paths: exact, `/prefix/*`, `*.suffix` or `*`. A fixed path not starting with "/" could never match. */
+/** `{*}` (one path segment) and `{**}` (the rest of the path, across segments): Istio path templates. */
+const TEMPLATE_OPERATOR = /\{\*\*?\}/g;
+
+/**
+ * Paths: exact, `/prefix/*`, `*.suffix`, `*`, or a template with `{*}` / `{**}` operators (`{**}` only as
+ * the last operator, and no other `*`). A fixed path not starting with "/" could never match.
+ */
 export function checkPath(s: string): string | undefined {
+  if (s.includes('{')) {
+    const rest = s.replace(TEMPLATE_OPERATOR, '');
+    const ops = s.match(TEMPLATE_OPERATOR) ?? [];
+    if (!s.startsWith('/')) return `"${s}": a path template must start with "/"`;
+    if (ops.length === 0 || /[{}*]/.test(rest)) return `"${s}": path template operators are {*} (one segment) and {**} (the rest of the path); no other "*", "{" or "}"`;
+    if (ops.slice(0, -1).includes('{**}')) return `"${s}": {**} must be the last operator of a path template`;
+    return undefined;
+  }
   const problem = checkStringMatch(s);
-  if (problem !== undefined) return problem.includes('"*"') ? `${problem} (path templates are not supported)` : problem;
+  if (problem !== undefined) return problem.includes('"*"') ? `${problem} (or use a path template: {*} for one segment, {**} for the rest)` : problem;
   return s.startsWith('/') || s.startsWith('*') ? undefined : `"${s}" must start with "/" (or "*")`;
 }
 
+/** The regular expression of a path template (checked with checkPath); undefined for other paths. */
+export function pathTemplateRegex(s: string): RegExp | undefined {
+  if (!s.includes('{')) return undefined;
+  const parts = s.split(/(\{\*\*?\})/);
+  const body = parts.map((p) => (p === '{*}' ? '[^/]+' : p === '{**}' ? '.+' : p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('');
+  return new RegExp(`^${body}$`);
+}
+
+/** serviceAccounts: `<namespace>/<name>`, or `<name>` in the policy's namespace; no wildcards. */
+export function checkServiceAccount(s: string): string | undefined {
+  if (/^([a-z0-9]([-a-z0-9]*[a-z0-9])?\/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(s)) return undefined;
+  return `"${s}" is not a service account (<namespace>/<name>, or <name> for the policy's namespace; no wildcards)`;
+}
+
+/** Trust domains (the first segment of a principal): exact, or with a leading or trailing `*`. */
+export function checkTrustDomain(s: string): string | undefined {
+  const problem = checkStringMatch(s);
+  if (problem !== undefined || s === '*') return problem;
+  return /^[A-Za-z0-9._-]+$/.test(s.replace('*', '')) ? undefined : `"${s}" is not a trust domain (like cluster.local)`;
+}
+
 /** `when` keys nodemesh evaluates; request.headers[<name>] is the one family of keys. */
-export const WHEN_KEYS = ['source.ip', 'source.namespace', 'source.principal', 'destination.ip', 'destination.port', 'request.headers[<name>]', 'connection.sni'];
+export const WHEN_KEYS = ['source.ip', 'source.namespace', 'source.principal', 'destination.ip', 'destination.port', 'request.headers[<name>]', 'connection.sni', 'remote.ip', 'request.auth.principal', 'request.auth.audiences', 'request.auth.presenter', 'request.auth.claims[<name>]'];
 const HEADER_KEY = /^request\.headers\[(.*)\]$/;
-const ISTIO_KEYS = ['remote.ip', 'request.auth.principal', 'request.auth.audiences', 'request.auth.presenter'];
-const ISTIO_KEY_PREFIXES = ['request.auth.claims[', 'experimental.envoy.filters.'];
+/** `request.auth.claims[a]` or nested `request.auth.claims[a][b]`: the claim path. */
+const CLAIM_KEY = /^request\.auth\.claims((?:\[[^\[\]]+\])+)$/;
+const ISTIO_KEYS: readonly string[] = [];
+const ISTIO_KEY_PREFIXES = ['experimental.envoy.filters.'];
+
+/** The claim path of a `request.auth.claims[a][b]` key; undefined for other keys. */
+export function claimOfKey(key: string): string[] | undefined {
+  const m = CLAIM_KEY.exec(key);
+  return m?.[1] === undefined ? undefined : m[1].slice(1, -1).split('][');
+}
 
 /** The header name of a `request.headers[<name>]` key, lower-cased (HTTP header names are case-insensitive). */
 export function headerOfKey(key: string): string | undefined {
@@ -130,9 +175,11 @@ export function checkWhenKey(key: string): string | undefined {
   const supported = `(supported: ${WHEN_KEYS.join(', ')})`;
   if (HEADER_KEY.test(key)) {
     const name = HEADER_KEY.exec(key)?.[1] ?? '';
-    return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) ? undefined : `"${name}" is not a valid header name in ${key}`;
+    // HTTP/2 pseudo-headers (`:authority`, `:method`, `:path`, `:scheme`) are readable as in Envoy.
+    return /^:?[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) ? undefined : `"${name}" is not a valid header name in ${key}`;
   }
-  if (WHEN_KEYS.includes(key)) return undefined;
+  if (WHEN_KEYS.includes(key) || claimOfKey(key) !== undefined) return undefined;
+  if (key.startsWith('request.auth.claims[')) return `"${key}" is not a claim key (request.auth.claims[name], nested request.auth.claims[a][b])`;
   if (ISTIO_KEYS.includes(key) || ISTIO_KEY_PREFIXES.some((p) => key.startsWith(p))) {
     return `attribute ${key} is not supported yet by this nodemesh version ${supported}`;
   }
@@ -144,6 +191,7 @@ export function checkWhenValue(key: string, value: string): string | undefined {
   switch (key) {
     case 'source.ip':
     case 'destination.ip':
+    case 'remote.ip':
       return checkIpBlock(value);
     case 'destination.port':
       return checkPortString(value);

@@ -1,7 +1,7 @@
 // ServiceEntry: a service (hosts, VIPs, ports) and its endpoints, inline or selected WorkloadEntries.
 import { Fields, PORT_RANGE, describe, joinKey, type Item } from '../fields';
-import { checkHost, unroutable, vipOf } from '../formats';
-import type { Dataplane, Endpoint, PortProtocol, ServicePort } from '../model';
+import { checkHost, isIPv4, unroutable, vipOf } from '../formats';
+import type { Dataplane, Endpoint, MeshLocation, PortProtocol, Resolution, ServicePort } from '../model';
 import { reservedUse, type Reserved } from '../reserved';
 import { DATAPLANE_LABEL, readMetadata } from './metadata';
 import type { At, Origin, ParsedService, ReadOptions } from './types';
@@ -15,7 +15,8 @@ export const PROTOCOLS: readonly PortProtocol[] = ['HTTP', 'HTTP2', 'GRPC', 'TCP
 /** Istio protocols that nodemesh does not handle (yet): an error rather than a silent downgrade. */
 const ISTIO_ONLY_PROTOCOLS = ['GRPC-WEB', 'MONGO', 'MYSQL', 'REDIS', 'UDP'];
 const DATAPLANES: readonly Dataplane[] = ['proxy', 'kernel'];
-const RESOLUTIONS = ['STATIC', 'NONE', 'DNS', 'DNS_ROUND_ROBIN'] as const;
+const RESOLUTIONS: readonly Resolution[] = ['STATIC', 'NONE', 'DNS', 'DNS_ROUND_ROBIN'];
+const LOCATIONS: readonly MeshLocation[] = ['MESH_INTERNAL', 'MESH_EXTERNAL'];
 
 /**
  * Istio's port naming convention `<protocol>[-<suffix>]`; undefined (sniff) for other names. grpc-web is
@@ -46,20 +47,21 @@ export function readServiceEntry(doc: Fields, origin: Origin, opts: ReadOptions)
   }
   const ports = readPorts(spec);
   checkReservedVips(spec, addresses, ports, opts.reserved);
-  spec.choice('location', ['MESH_INTERNAL', 'MESH_EXTERNAL']);
-  const resolution = spec.choice('resolution', RESOLUTIONS);
-  if (resolution !== undefined && resolution !== 'STATIC') {
-    spec.report('resolution', `resolution ${resolution} is not supported yet by this nodemesh version (use STATIC)`);
-  }
+  const location = spec.choice('location', LOCATIONS);
+  const resolution = spec.choice('resolution', RESOLUTIONS) ?? (spec.has('resolution') ? undefined : 'STATIC');
+  const dns = resolution === 'DNS' || resolution === 'DNS_ROUND_ROBIN';
   // Visibility scoping: every service is visible mesh-wide in this version.
   spec.stringList('exportTo');
 
   const endpointItems = spec.list('endpoints');
-  const endpoints = endpointItems?.map((item) => readEndpoint(spec, item, ports, meta?.namespace, opts.reserved));
+  const endpoints = endpointItems?.map((item) => readEndpoint(spec, item, ports, meta?.namespace, opts.reserved, dns));
   const selector = readSelector(spec);
   if (endpointItems !== undefined && selector !== undefined) {
     spec.report('workloadSelector', 'cannot be used together with spec.endpoints (choose one)');
   }
+  const read = endpoints?.filter((e): e is Endpoint => e !== undefined);
+  const named = read?.filter((e) => !isIPv4(e.address));
+  checkResolution(spec, resolution, hosts, endpointItems?.length, selector !== undefined);
 
   // Kept even when other fields were bad, so cross-document checks (duplicates, shared VIPs) still run.
   if (meta === undefined) return undefined;
@@ -73,9 +75,36 @@ export function readServiceEntry(doc: Fields, origin: Origin, opts: ReadOptions)
     addresses,
     ports,
     dataplane: dataplane ?? 'proxy',
-    endpoints: endpoints?.filter((e): e is Endpoint => e !== undefined),
+    endpoints: read?.filter((e) => isIPv4(e.address)),
     selector,
+    ...(resolution !== undefined && resolution !== 'STATIC' ? { resolution } : {}),
+    ...(location === 'MESH_EXTERNAL' ? { location } : {}),
+    // Selected WorkloadEntries are addresses; without endpoints or a selector the hosts are the names.
+    ...(dns ? { dnsEndpoints: endpointItems !== undefined ? (named ?? []) : selector !== undefined ? [] : hostEndpoints(hosts, meta?.namespace ?? '') } : {}),
   };
+}
+
+/**
+ * Istio's rules: NONE takes no endpoints (connections go where the client sent them); DNS_ROUND_ROBIN
+ * at most one; DNS without endpoints resolves the hosts themselves, so none may be a wildcard.
+ */
+function checkResolution(spec: Fields, resolution: Resolution | undefined, hosts: readonly At<string>[], endpoints: number | undefined, selector: boolean): void {
+  if (resolution === 'NONE' && endpoints !== undefined && endpoints > 0) {
+    spec.report('endpoints', 'resolution NONE takes no endpoints: connections go to the address the client dialled (use STATIC or DNS to list endpoints)');
+  }
+  if (resolution === 'DNS_ROUND_ROBIN' && endpoints !== undefined && endpoints > 1) {
+    spec.report('endpoints', `resolution DNS_ROUND_ROBIN takes at most one endpoint, got ${endpoints} (use DNS for several)`);
+  }
+  if ((resolution === 'DNS' || resolution === 'DNS_ROUND_ROBIN') && endpoints === undefined && !selector) {
+    for (const h of hosts) {
+      if (h.value.startsWith('*')) spec.sink.report(h.path, `wildcard host ${h.value} cannot be resolved: with resolution ${resolution} and no spec.endpoints every host is looked up in DNS`);
+    }
+  }
+}
+
+/** DNS resolution without spec.endpoints: each host is the name of an endpoint. */
+function hostEndpoints(hosts: readonly At<string>[], namespace: string): Endpoint[] {
+  return hosts.map((h) => ({ address: h.value, ports: {}, labels: {}, namespace, serviceAccount: undefined, workload: undefined, node: undefined, weight: 1 }));
 }
 
 function readDataplane(doc: Fields, labels: Readonly<Record<string, string>>): Dataplane | undefined {
@@ -104,13 +133,20 @@ export function readHosts(spec: Fields): At<string>[] {
   return hosts;
 }
 
+/** Port names: letters, digits, '-', '_' and '.', starting and ending alphanumeric (Istio refuses others). */
+export function checkPortName(s: string): string | undefined {
+  if (/^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(s) && s.length <= 63) return undefined;
+  return `"${s}" is not a valid port name (like http, grpc-api or tcp-db: letters, digits and '-', at most 63)`;
+}
+
 function readPorts(spec: Fields): ServicePort[] {
   const ports: ServicePort[] = [];
-  for (const item of spec.list('ports', { required: true }) ?? []) {
+  // No ports is valid in Istio (a service known by name only): no port of it is captured.
+  for (const item of spec.list('ports') ?? []) {
     const p = Fields.open(spec.sink, item.path, item.value, PORT_FIELDS);
     if (p === undefined) continue;
     const number = p.int('number', PORT_RANGE, true);
-    const name = p.string('name', { required: true });
+    const name = p.string('name', { required: true, check: checkPortName });
     const declared = readProtocol(p);
     const targetPort = p.int('targetPort', PORT_RANGE);
     if (name !== undefined && ports.some((q) => q.name === name)) p.report('name', `duplicate port name "${name}"`);
@@ -136,17 +172,18 @@ function readProtocol(p: Fields): PortProtocol | 'derive' | undefined {
   return undefined;
 }
 
-function readEndpoint(spec: Fields, item: Item, ports: readonly ServicePort[], namespace: string | undefined, reserved: Reserved): Endpoint | undefined {
+function readEndpoint(spec: Fields, item: Item, ports: readonly ServicePort[], namespace: string | undefined, reserved: Reserved, hostnames: boolean): Endpoint | undefined {
   const f = Fields.open(spec.sink, item.path, item.value, WORKLOAD_SPEC_FIELDS);
   if (f === undefined) return undefined;
-  const w = readWorkloadSpec(f);
+  const w = readWorkloadSpec(f, { hostnames });
   for (const portName of Object.keys(w.ports)) {
     if (!ports.some((p) => p.name === portName)) {
       spec.sink.report(joinKey(f.at('ports'), portName), `no port named "${portName}" in spec.ports`);
     }
   }
   if (w.address === undefined) return undefined;
-  for (const p of ports) {
+  // A host name's addresses are checked against the agent's own ones when it resolves.
+  for (const p of isIPv4(w.address) ? ports : []) {
     const use = reservedUse(reserved, w.address, w.ports[p.name] ?? p.targetPort);
     if (use !== undefined) f.report('address', `${use}: port ${p.name} of the service would loop back into the agent`);
   }
@@ -159,6 +196,7 @@ function readEndpoint(spec: Fields, item: Item, ports: readonly ServicePort[], n
     workload: undefined,
     node: nodeOf(w.labels),
     weight: w.weight,
+    ...(w.locality !== undefined ? { locality: w.locality } : {}),
   };
 }
 
@@ -175,10 +213,13 @@ function checkReservedVips(spec: Fields, addresses: readonly At<string>[], ports
 function readSelector(spec: Fields): At<Readonly<Record<string, string>>> | undefined {
   const sel = spec.object('workloadSelector', ['labels']);
   if (sel === undefined) return undefined;
-  const labels = sel.labelMap('labels');
-  if (labels === undefined || Object.keys(labels).length === 0) {
-    sel.report('labels', 'must name at least one label (an empty selector would select every workload)');
+  const raw = sel.raw('labels');
+  if (raw !== undefined && typeof raw === 'object' && raw !== null && Object.hasOwn(raw, '')) {
+    sel.report('labels', 'empty label key (name the label to select on)');
     return undefined;
   }
-  return { value: labels, path: spec.at('workloadSelector') };
+  const labels = sel.labelMap('labels');
+  if (sel.has('labels') && labels === undefined) return undefined;
+  // An empty selector is valid in Istio: it selects every WorkloadEntry of the namespace.
+  return { value: labels ?? {}, path: spec.at('workloadSelector') };
 }

@@ -7,6 +7,7 @@ import { Fields, describe, isRecord, joinKey } from '../fields';
 import { checkHost } from '../formats';
 import type { IssueSink } from '../issues';
 import type { Destination, HeaderOps, HeaderRules, StringMatch } from '../traffic';
+import { readHeaderValue } from './headervalue';
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -186,9 +187,13 @@ function readHeaderOps(f: Fields, key: string): HeaderOps | undefined {
     if (m === undefined) return undefined;
     const out: Record<string, string> = {};
     for (const [name, value] of Object.entries(m)) {
-      const problem = checkHeaderName(name);
+      // `:authority` may be set on requests (it rewrites the authority, as rewrite.authority does).
+      const authority = name.toLowerCase() === ':authority' && key === 'request' && field === 'set';
+      const problem = authority ? undefined : checkHeaderName(name);
+      const v = readHeaderValue(value);
       if (problem !== undefined) o.sink.report(joinKey(o.at(field), name), problem);
-      else out[name.toLowerCase()] = value;
+      else if (!v.ok) o.sink.report(joinKey(o.at(field), name), v.problem);
+      else out[name.toLowerCase()] = v.value;
     }
     return out;
   };

@@ -1,7 +1,7 @@
 // What a document validates to before the cross-document pass joins everything into a MeshConfig.
-import type { AuthzPolicy, Dataplane, Endpoint, MeshNode, PeerAuthn, ServicePort, Workload } from '../model';
+import type { AuthzPolicy, RequestAuthn, Dataplane, Endpoint, MeshLocation, MeshNode, PeerAuthn, Resolution, ServicePort, Workload } from '../model';
 import type { Reserved } from '../reserved';
-import type { Destination, DestinationRule, HttpRoute, LocalRateLimit, TcpRoute } from '../traffic';
+import type { Destination, DestinationRule, HealthCheck, HttpRoute, LocalRateLimit, TcpRoute, TlsRoute } from '../traffic';
 
 /** What a kind's reader is given besides the document. */
 export interface ReadOptions {
@@ -39,6 +39,11 @@ export interface ParsedService {
   /** Inline spec.endpoints; undefined when the service selects WorkloadEntries instead (or has none). */
   readonly endpoints: readonly Endpoint[] | undefined;
   readonly selector: At<Readonly<Record<string, string>>> | undefined;
+  /** spec.resolution (STATIC when absent) and spec.location (MESH_INTERNAL when absent). */
+  readonly resolution?: Resolution;
+  readonly location?: MeshLocation;
+  /** DNS resolution: endpoints given as host names (their `address` is the name), resolved by the agent. */
+  readonly dnsEndpoints?: readonly Endpoint[];
 }
 
 export interface ParsedWorkload {
@@ -47,6 +52,8 @@ export interface ParsedWorkload {
   readonly workload: Workload;
   readonly ports: Readonly<Record<string, number>>;
   readonly weight: number;
+  /** spec.locality ("region/zone/subzone"), when given. */
+  readonly locality?: string;
 }
 
 export interface ParsedNode {
@@ -69,6 +76,12 @@ export interface ParsedAuthz {
   readonly policy: AuthzPolicy;
 }
 
+export interface ParsedRequestAuthn {
+  readonly kind: 'RequestAuthentication';
+  readonly origin: Origin;
+  readonly policy: RequestAuthn;
+}
+
 /**
  * A VirtualService before its hosts are resolved: destinations have `service: ''`, and DESTINATIONS says
  * where each one was written (for the cross-document pass to resolve and report against).
@@ -82,9 +95,12 @@ export interface ParsedVirtualService {
   /** One entry per spec.http item, in order (so index N is spec.http[N]). */
   readonly http: readonly HttpRoute[];
   readonly tcp: readonly TcpRoute[];
+  readonly tls?: readonly TlsRoute[];
   readonly destinations: ReadonlyMap<Destination, string>;
   /** False when the document had problems: its routes may be partly read, so route checks skip it. */
   readonly complete: boolean;
+  /** Present when spec.gateways names gateways other than "mesh": whether the mesh applies too, and those. */
+  readonly gateways?: { readonly mesh: boolean; readonly others: readonly string[] };
 }
 
 export interface ParsedDestinationRule {
@@ -104,6 +120,14 @@ export interface ParsedRateLimit {
   readonly host: string;
 }
 
-export type ParsedTraffic = ParsedVirtualService | ParsedDestinationRule | ParsedRateLimit;
+export interface ParsedHealthCheck {
+  readonly kind: 'HealthCheck';
+  readonly origin: Origin;
+  /** `service` (and the subset's labels) are filled in by the cross-document pass, from HOST. */
+  readonly check: HealthCheck;
+  readonly host: string;
+}
 
-export type Parsed = ParsedService | ParsedWorkload | ParsedNode | ParsedPeerAuthn | ParsedAuthz | ParsedTraffic;
+export type ParsedTraffic = ParsedVirtualService | ParsedDestinationRule | ParsedRateLimit | ParsedHealthCheck;
+
+export type Parsed = ParsedService | ParsedWorkload | ParsedNode | ParsedPeerAuthn | ParsedAuthz | ParsedRequestAuthn | ParsedTraffic;

@@ -2,19 +2,21 @@
 // answered, retried, delayed or aborted, and mirrored. Hosts and destinations are resolved to services
 // by config/traffic-build.ts; here one document is read, and every Istio field nodemesh does not
 // implement is refused by name rather than ignored.
-import { Fields, PORT_RANGE, type Item } from '../fields';
-import { checkNamespace } from '../formats';
+import { Fields, PORT_RANGE, isRecord, type Item } from '../fields';
+import { checkHost, checkNamespace } from '../formats';
 import type { IssueSink } from '../issues';
-import type { Destination, DirectResponse, HttpMatch, HttpRoute, MirrorPolicy, Redirect, Rewrite, TcpRoute, WeightedDestination } from '../traffic';
+import type { Destination, DirectResponse, HttpMatch, HttpRoute, MirrorPolicy, Redirect, Rewrite, WeightedDestination } from '../traffic';
 import { readMetadata } from './metadata';
 import { bool, durationMs, percent, readDestination, readHeaderRules, readMatchMap, readStringMatch, strip, type MatchKind } from './trafficfields';
 import { checkUnreachable } from './vsroutes';
+import { readTcpRoute, readTlsRoute, servesMesh } from './vsl4';
 import { readFault, readRetries } from './vspolicies';
 import { readHosts } from './serviceentry';
+import { takeAuthority } from './headervalue';
 import type { Origin, ParsedVirtualService } from './types';
 
-const SPEC_FIELDS = ['hosts', 'gateways', 'http', 'tcp', 'exportTo'];
-const UNSUPPORTED_SPEC_FIELDS = ['tls'];
+const SPEC_FIELDS = ['hosts', 'gateways', 'http', 'tcp', 'tls', 'exportTo'];
+const UNSUPPORTED_SPEC_FIELDS: string[] = [];
 const HTTP_FIELDS = ['name', 'match', 'route', 'redirect', 'directResponse', 'rewrite', 'timeout', 'retries', 'fault', 'mirror', 'mirrorPercentage', 'mirrors', 'headers'];
 const UNSUPPORTED_HTTP_FIELDS = ['delegate', 'corsPolicy', 'mirrorPercent', 'mirror_percent'];
 const MATCH_FIELDS = ['name', 'uri', 'scheme', 'method', 'authority', 'headers', 'queryParams', 'withoutHeaders', 'port', 'ignoreUriCase', 'sourceLabels', 'sourceNamespace', 'gateways'];
@@ -31,28 +33,81 @@ export function readVirtualService(doc: Fields, origin: Origin): ParsedVirtualSe
   const meta = readMetadata(doc, []);
   const spec = doc.object('spec', SPEC_FIELDS, { required: true, unsupported: UNSUPPORTED_SPEC_FIELDS });
   if (spec === undefined) return undefined;
-  const hosts = readHosts(spec);
-  checkGateways(spec);
+  const gateways = readGateways(spec);
+  // A VirtualService bound to other gateways only is checked but not served: `*` is a valid host there.
+  const hosts = gateways.mesh ? readHosts(spec) : readGatewayHosts(spec);
+  if (gateways.mesh) {
+    checkOverlappingHosts(spec, hosts);
+    checkMatchGateways(spec);
+  }
   // Visibility scoping: every VirtualService applies mesh-wide in this version, so exportTo is read and ignored.
   spec.stringList('exportTo');
   const dests: Dests = new Map();
   const name = meta?.name ?? '';
   const http = (spec.list('http') ?? []).map((item, i) => readHttpRoute(spec.sink, item, `${name}.${i}`, dests));
-  const tcp = (spec.list('tcp') ?? []).map((item) => readTcpRoute(spec.sink, item, dests));
-  if (!spec.has('http') && !spec.has('tcp')) spec.sink.report(spec.path, 'must set http or tcp routes');
+  const weighted = (r: Fields, key: string, fields: readonly string[]): WeightedDestination[] | undefined => readWeighted(r, key, fields, dests);
+  const mesh = servesMesh(spec);
+  const tcp = (spec.list('tcp') ?? []).map((item) => readTcpRoute(spec.sink, item, weighted, mesh));
+  const vsHosts = hosts.map((h) => h.value);
+  const tls = (spec.list('tls') ?? []).map((item) => readTlsRoute(spec.sink, item, vsHosts, meta?.namespace ?? 'default', weighted, mesh));
+  if (!spec.has('http') && !spec.has('tcp') && !spec.has('tls')) spec.sink.report(spec.path, 'must set http, tcp or tls routes');
   checkRouteNames(spec, http);
   const complete = doc.sink.issues.length === before;
-  if (complete) checkUnreachable(spec, http, tcp);
+  if (complete) checkUnreachable(spec, http, tcp, tls);
   if (meta === undefined) return undefined;
-  return { kind: 'VirtualService', origin, name: meta.name, namespace: meta.namespace, hosts, http, tcp, destinations: dests, complete };
+  const bound = gateways.others.length > 0 ? { gateways } : {};
+  return { kind: 'VirtualService', origin, name: meta.name, namespace: meta.namespace, hosts, http, tcp, ...(tls.length > 0 ? { tls } : {}), destinations: dests, complete, ...bound };
 }
 
-/** nodemesh routes mesh traffic only: `gateways` may be left out or name the reserved gateway "mesh". */
-function checkGateways(f: Fields): void {
-  const gateways = f.stringList('gateways');
-  if (gateways !== undefined && gateways.some((g) => g !== 'mesh')) {
-    f.report('gateways', 'gateways are not supported by nodemesh (it routes mesh traffic only): leave gateways out or set [mesh]');
+/**
+ * spec.gateways: left out means the mesh only; otherwise the mesh applies when "mesh" is listed. Other
+ * gateways (`[namespace/]name`) are accepted; the node agent serves none of them (the cross-document
+ * pass reports that part as not served).
+ */
+function readGateways(f: Fields): { readonly mesh: boolean; readonly others: readonly string[] } {
+  const gateways = f.stringList('gateways', { check: (g) => (/^([a-z0-9-]+\/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(g) ? undefined : `"${g}" is not a gateway name ([namespace/]name, or mesh)`) });
+  if (gateways === undefined || (gateways.length === 0 && !f.has('gateways'))) return { mesh: true, others: [] };
+  if (gateways.length === 0) return { mesh: true, others: [] };
+  return { mesh: gateways.includes('mesh'), others: gateways.filter((g) => g !== 'mesh') };
+}
+
+/** Hosts of a VirtualService bound to other gateways only: as readHosts, and `*` is allowed. */
+function readGatewayHosts(spec: Fields): { value: string; path: string }[] {
+  const out: { value: string; path: string }[] = [];
+  for (const item of spec.list('hosts', { required: true }) ?? []) {
+    if (item.value === '*') out.push({ value: '*', path: item.path });
+    else if (typeof item.value !== 'string') spec.sink.report(item.path, 'must be a string');
+    else {
+      const problem = checkHost(item.value);
+      if (problem !== undefined) spec.sink.report(item.path, problem);
+      else out.push({ value: item.value.toLowerCase(), path: item.path });
+    }
   }
+  return out;
+}
+
+/** Two wildcard hosts of one VirtualService where one covers the other (`*.a.com` and `*.b.a.com`). */
+function checkOverlappingHosts(spec: Fields, hosts: readonly { value: string; path: string }[]): void {
+  hosts.forEach((h, i) => {
+    const other = hosts.slice(0, i).find((o) => o.value.startsWith('*') && h.value.startsWith('*') && (h.value.endsWith(o.value.slice(1)) || o.value.endsWith(h.value.slice(1))));
+    if (other !== undefined) spec.sink.report(h.path, `${h.value} overlaps ${other.value} (${other.path}): keep the wider one, or split them into separate VirtualServices`);
+  });
+}
+
+/** Match entries for other gateways only, in a VirtualService that serves the mesh. */
+function checkMatchGateways(spec: Fields): void {
+  const http = spec.raw('http');
+  if (!Array.isArray(http)) return;
+  http.forEach((route: unknown, i) => {
+    const match = isRecord(route) ? route.match : undefined;
+    if (!Array.isArray(match)) return;
+    match.forEach((m: unknown, j) => {
+      const g = isRecord(m) ? m.gateways : undefined;
+      if (Array.isArray(g) && g.length > 0 && !g.includes('mesh')) {
+        spec.sink.report(`${spec.at('http')}[${i}].match[${j}].gateways`, 'match entries for other gateways are not supported yet in a VirtualService that serves the mesh: move them into a VirtualService bound to those gateways');
+      }
+    });
+  });
 }
 
 function readHttpRoute(sink: IssueSink, item: Item, fallbackName: string, dests: Dests): HttpRoute {
@@ -78,14 +133,19 @@ function readHttpRoute(sink: IssueSink, item: Item, fallbackName: string, dests:
   const retries = readRetries(r);
   const fault = readFault(r);
   const mirrors = readMirrors(r, dests);
-  const headers = readHeaderRules(r, 'headers');
-  return strip({ name, match, route, redirect, directResponse, rewrite, timeoutMs: timeout, retries, fault, mirrors, headers });
+  // `headers.request.set[":authority"]` rewrites the authority, as Istio translates it.
+  const { rules: headers, authority } = takeAuthority(readHeaderRules(r, 'headers'));
+  if (authority !== undefined && rewrite?.authority !== undefined) {
+    r.report('headers', 'request.set[":authority"] cannot be used together with rewrite.authority (set the authority in one place)');
+  }
+  const rewritten = authority !== undefined && action === 'route' ? { ...rewrite, authority } : rewrite;
+  return strip({ name, match, route, redirect, directResponse, rewrite: rewritten, timeoutMs: timeout, retries, fault, mirrors, headers });
 }
 
 function readMatch(sink: IssueSink, item: Item): HttpMatch | undefined {
   const m = Fields.open(sink, item.path, item.value, MATCH_FIELDS, UNSUPPORTED_MATCH_FIELDS);
   if (m === undefined) return undefined;
-  checkGateways(m);
+  m.stringList('gateways');
   const sm = (key: string): ReturnType<typeof readStringMatch> =>
     m.has(key) ? readStringMatch(sink, m.at(key), m.raw(key), ALL_MATCHES, false) : undefined;
   const nonEmpty = <T extends object>(o: T | undefined): T | undefined => (o !== undefined && Object.keys(o).length > 0 ? o : undefined);
@@ -106,9 +166,13 @@ function readMatch(sink: IssueSink, item: Item): HttpMatch | undefined {
   });
 }
 
+/** Istio's weights are int32; only their ratio matters. */
+const WEIGHT_RANGE = { min: 0, max: 2147483647 };
+
 /**
- * `route` of an http or tcp route: weighted destinations. One destination takes all traffic (weight
- * left out, or 100); several must have weights summing to 100 (a missing weight counts as 0).
+ * `route` of an http or tcp route: weighted destinations. Weights are relative, as in Istio (which
+ * normalises them): 60 and 30 send two thirds and one third. One destination alone takes all traffic
+ * whatever its weight; with several, a missing weight counts as 0 and at least one must be above 0.
  */
 function readWeighted(r: Fields, key: string, fields: readonly string[], dests: Dests): WeightedDestination[] | undefined {
   const items = r.list(key, { required: true });
@@ -120,21 +184,20 @@ function readWeighted(r: Fields, key: string, fields: readonly string[], dests: 
     const w = Fields.open(r.sink, item.path, item.value, fields);
     if (w === undefined) continue;
     const destination = readDestination(w, 'destination');
-    const weight = w.int('weight', { min: 0, max: 100 });
+    const weight = w.int('weight', WEIGHT_RANGE);
     if (weight === undefined && w.has('weight')) badWeight = true;
     const headers = fields.includes('headers') ? readHeaderRules(w, 'headers') : undefined;
-    if (destination !== undefined) dests.set(destination, w.at('destination'));
-    if (items.length === 1 && weight !== undefined && weight !== 100 && weight !== 0) {
-      w.report('weight', `a single destination takes all traffic: weight must be 100 or left out, got ${weight}`);
-      badWeight = true;
+    if (headers?.request?.set?.[':authority'] !== undefined) {
+      w.report('headers', 'request.set[":authority"] is not supported per destination yet: set it for the whole route (http[].headers.request.set) or use rewrite.authority');
     }
-    weights.push(weight ?? (items.length === 1 ? 100 : 0));
-    if (destination !== undefined) out.push(strip({ destination, weight: weight ?? (items.length === 1 ? 100 : 0), headers }));
+    if (destination !== undefined) dests.set(destination, w.at('destination'));
+    // A single destination takes all traffic, whatever its weight (Istio ignores it).
+    const effective = items.length === 1 ? 100 : (weight ?? 0);
+    weights.push(effective);
+    if (destination !== undefined) out.push(strip({ destination, weight: effective, headers }));
   }
-  if (!badWeight && weights.length === items.length) {
-    const sum = weights.reduce((a, b) => a + b, 0);
-    if (sum === 0) r.report(key, 'all weights are 0: no destination would receive traffic');
-    else if (sum !== 100) r.report(key, `weights must sum to 100, got ${sum} (${weights.join(' + ')})`);
+  if (!badWeight && weights.length === items.length && items.length > 1 && weights.every((x) => x === 0)) {
+    r.report(key, 'all weights are 0: no destination would receive traffic (weights are relative: give each its share)');
   }
   return out;
 }
@@ -215,20 +278,6 @@ function readMirrors(r: Fields, dests: Dests): MirrorPolicy[] {
     out.push({ destination, percent: p ?? 100 });
   }
   return out;
-}
-
-function readTcpRoute(sink: IssueSink, item: Item, dests: Dests): TcpRoute {
-  const r = Fields.open(sink, item.path, item.value, ['match', 'route']);
-  if (r === undefined) return { match: [], route: [] };
-  const match = (r.list('match') ?? []).flatMap((m) => {
-    const f = Fields.open(sink, m.path, m.value, ['port', 'gateways'], ['destinationSubnets', 'sourceLabels', 'sourceNamespace']);
-    if (f === undefined) return [];
-    checkGateways(f);
-    const port = f.int('port', PORT_RANGE);
-    return [port !== undefined ? { port } : {}];
-  });
-  const route = readWeighted(r, 'route', ['destination', 'weight'], dests) ?? [];
-  return { match, route };
 }
 
 /** Rate limits refer to http routes by name, so names must be unique within a VirtualService. */

@@ -33,6 +33,9 @@ export function readRetries(r: Fields): RetryPolicy | undefined {
   if (f === undefined) return undefined;
   // Istio requires attempts whenever retries is given.
   const attempts = f.int('attempts', { min: 0, max: MAX_ATTEMPTS }, true);
+  // Istio: attempts 0 turns retries off, and then no other retry field may be set.
+  const extra = attempts === 0 ? ['perTryTimeout', 'retryOn', 'retryRemoteLocalities', 'retryIgnorePreviousHosts', 'backoff'].filter((k) => f.has(k)) : [];
+  for (const k of extra) f.report(k, 'has no effect with attempts: 0 (retries are off): remove it, or set attempts above 0');
   const perTryTimeoutMs = durationMs(f, 'perTryTimeout');
   const on = f.has('retryOn') ? parseRetryOn(f) : { retryOn: [...DEFAULT_RETRY_ON], codes: [...DEFAULT_RETRIABLE_STATUS_CODES] };
   if (attempts === undefined || on === undefined) return undefined;
@@ -83,11 +86,13 @@ export function readFault(r: Fields): FaultPolicy | undefined {
   if (!f.has('delay') && !f.has('abort')) f.sink.report(f.path, 'must set delay or abort');
   // Istio injects a fault into no request when percentage is left out: that reads as a fault but does
   // nothing, so it is required here.
-  const d = f.object('delay', ['fixedDelay', 'percentage'], { unsupported: ['percent', 'exponentialDelay'] });
+  const d = f.object('delay', ['fixedDelay', 'percentage', 'percent'], { unsupported: ['exponentialDelay'] });
   let delay: FaultPolicy['delay'];
   if (d !== undefined) {
     const fixedDelayMs = durationMs(d, 'fixedDelay', { required: !d.has('exponentialDelay') });
-    const pct = percent(d, 'percentage', true);
+    // `percent` (an integer) is Istio's deprecated form of percentage; one of them is required.
+    if (d.has('percent') && d.has('percentage')) d.report('percent', 'cannot be used together with percentage (percent is the deprecated form; keep percentage)');
+    const pct = d.has('percent') ? d.int('percent', { min: 0, max: 100 }) : percent(d, 'percentage', true);
     if (fixedDelayMs !== undefined && pct !== undefined) delay = { fixedDelayMs, percent: pct };
   }
   const a = f.object('abort', ['httpStatus', 'grpcStatus', 'percentage'], { unsupported: ['http2Error'] });

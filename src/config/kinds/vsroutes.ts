@@ -1,11 +1,13 @@
 // Routes that can never be chosen: routes are tried in order and the first match wins, so a route after
 // one that matches every request, or a match entry already listed by an earlier route, is dead config.
 import type { Fields } from '../fields';
-import type { HttpMatch, HttpRoute, TcpRoute } from '../traffic';
+import type { HttpMatch, HttpRoute, TcpRoute, TlsMatch, TlsRoute } from '../traffic';
 
-export function checkUnreachable(spec: Fields, http: readonly HttpRoute[], tcp: readonly TcpRoute[]): void {
+export function checkUnreachable(spec: Fields, http: readonly HttpRoute[], tcp: readonly TcpRoute[], tls: readonly TlsRoute[] = []): void {
   checkList(spec, 'http', http.map((r) => r.match.map(httpKey)), 'route', 'request');
-  checkList(spec, 'tcp', tcp.map((r) => r.match.map((m) => (m.port === undefined ? CATCH_ALL : JSON.stringify({ port: m.port })))), 'tcp route', 'connection');
+  checkList(spec, 'tcp', tcp.map((r) => r.match.map((m) => canonical(m))), 'tcp route', 'connection');
+  // No tls entry matches everything (each names SNI hosts, and hosts cannot be `*`): only repeats are dead.
+  checkList(spec, 'tls', tls.map((r) => r.match.map((m: TlsMatch) => canonical({ ...m, sniHosts: [...m.sniHosts].sort() }))), 'tls route', 'connection');
 }
 
 const CATCH_ALL = '{}';

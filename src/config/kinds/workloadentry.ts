@@ -1,8 +1,9 @@
 // WorkloadEntry: one workload (address, labels, identity, node). Its spec is also the shape of a
 // ServiceEntry's inline endpoints, so the spec reader is shared.
 import { Fields, PORT_RANGE, joinKey, type IntRange } from '../fields';
-import { checkIPv4, checkObjectName, unroutable } from '../formats';
+import { checkHost, checkIPv4, checkObjectName, isIPv4, unroutable } from '../formats';
 import { reservedUse } from '../reserved';
+import { checkLocality } from './locality';
 import { HOSTNAME_LABEL, readMetadata } from './metadata';
 import type { Origin, ParsedWorkload, ReadOptions } from './types';
 
@@ -17,18 +18,34 @@ export interface WorkloadSpec {
   readonly labels: Readonly<Record<string, string>>;
   readonly serviceAccount: string | undefined;
   readonly weight: number;
+  /** "region/zone/subzone", when given. */
+  readonly locality: string | undefined;
 }
 
-export function readWorkloadSpec(f: Fields): WorkloadSpec {
-  const address = f.string('address', { required: true, check: checkEndpointAddress });
+/** hostnames: a ServiceEntry endpoint under DNS resolution may name a host instead of an address. */
+export function readWorkloadSpec(f: Fields, opts: { hostnames?: boolean } = {}): WorkloadSpec {
+  const check = opts.hostnames ? (s: string) => (isIPv4(s) ? checkEndpointAddress(s) : checkDnsName(s)) : checkEndpointAddress;
+  const address = f.string('address', { required: true, check });
   const ports = f.intMap('ports', PORT_RANGE) ?? {};
+  for (const name of Object.keys(ports)) {
+    // Port names as in ServiceEntry ports (Istio refuses names such as "@").
+    if (!/^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(name)) f.sink.report(joinKey(f.at('ports'), name), `"${name}" is not a valid port name (like http or grpc-api)`);
+  }
   const labels = f.labelMap('labels') ?? {};
   const serviceAccount = f.string('serviceAccount', { check: checkObjectName });
-  // Accepted for compatibility; nodemesh has one flat network and no locality-aware balancing yet.
+  // Accepted for compatibility; nodemesh has one flat network.
   f.string('network');
-  f.string('locality');
+  // Where the workload runs, for locality load balancing (DestinationRule localityLbSetting).
+  const locality = f.string('locality', { check: (s) => (s === '' ? undefined : checkLocality(s)) }) || undefined;
   const weight = f.int('weight', WEIGHT_RANGE) ?? 1;
-  return { address, ports, labels, serviceAccount, weight };
+  return { address, ports, labels, serviceAccount, weight, locality };
+}
+
+/** A host name an endpoint may be given as (DNS resolution): a DNS name without wildcard. */
+function checkDnsName(s: string): string | undefined {
+  if (s.startsWith('*')) return `"${s}" is a wildcard: an endpoint must be an IPv4 address or one host name`;
+  const bad = checkHost(s);
+  return bad === undefined ? undefined : `${bad.replace(', optionally starting with "*."', '')}; an endpoint is an IPv4 address or a host name`;
 }
 
 /** An endpoint is a unicast IPv4 address a connection can be made to. */
@@ -67,5 +84,6 @@ export function readWorkloadEntry(doc: Fields, origin: Origin, opts: ReadOptions
     },
     ports: spec.ports,
     weight: spec.weight,
+    ...(spec.locality !== undefined ? { locality: spec.locality } : {}),
   };
 }

@@ -76,7 +76,7 @@ class H1Try implements Attempt, UpstreamOwner {
     // Validated before any connection is taken: a bad field throws with nothing to clean up. A raw
     // head was validated by the strict parser that read it and is copied as it is.
     this.fields = head.raw !== undefined ? rawFields(head.raw.head) : requestFields(head.method, head.path, head.authority, head.headers);
-    const up = (this.up = (fresh ? undefined : pool.acquire(key)) ?? pool.connect(addr, key, localAddress));
+    const up = (this.up = (fresh ? undefined : pool.acquire(key)) ?? pool.connect(addr, key, localAddress, opts.tls));
     this.sock = up.socket;
     this.reused = up.uses > 0;
     up.uses++;

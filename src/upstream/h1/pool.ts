@@ -4,8 +4,9 @@
 // owner (the exchange using it), so taking and returning a connection adds or removes no listener.
 // Reads use node's `onread` into one shared buffer: no allocation and no stream machinery per read;
 // owners get a transient view and must copy whatever they keep or forward.
-import * as net from 'node:net';
-import { isSocketPath } from '../relay';
+import type * as net from 'node:net';
+import { ALPN_HTTP1, dial } from '../dial';
+import type { UpstreamTls } from '../tls';
 import type { Addr } from '../../capture/types';
 import type { Deadlines } from '../../conn/deadlines';
 import { HeadParser } from '../../codec/h1parse';
@@ -51,9 +52,11 @@ export class UpstreamConn {
     private readonly pool: UpstreamPool,
     readonly key: string,
     readonly socket: net.Socket,
+    /** 'secureConnect' when the connection originates TLS (dial.ts). */
+    ready: 'connect' | 'secureConnect' = 'connect',
   ) {
     this.idleMs = pool.idleMs;
-    socket.on('connect', this.onConnect);
+    socket.on(ready, this.onConnect);
     socket.on('end', this.onEnd);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
@@ -161,17 +164,17 @@ export class UpstreamPool {
   /**
    * A new connection to `addr` (connecting; the owner hears 'connect' or the failure). LOCAL_ADDRESS
    * binds its local end (net.connect's localAddress; ignored for a Unix socket): connections are pooled
-   * by `key` alone, so a caller that binds must use keys no unbound caller uses (keyWith does).
+   * by `key` alone, so a caller that binds must use keys no unbound caller uses (keyWith does). TLS
+   * originates TLS (dial.ts): its connections must be pooled under keys of their own as well.
    */
-  connect(addr: Addr, key: string, localAddress?: string): UpstreamConn {
+  connect(addr: Addr, key: string, localAddress?: string, tls?: UpstreamTls): UpstreamConn {
     let c: UpstreamConn | undefined;
-    const socket = net.connect({
-      ...(isSocketPath(addr)
-        ? { path: addr.address }
-        : { host: addr.address, port: addr.port, noDelay: true, ...(localAddress !== undefined ? { localAddress } : {}) }),
+    const { socket, ready } = dial(addr, {
+      ...(localAddress !== undefined ? { localAddress } : {}),
+      ...(tls !== undefined ? { tls, alpn: ALPN_HTTP1 } : {}),
       onread: { buffer: READ_BUFFER, callback: (n: number, buf: Uint8Array) => c!.read(n, buf as Buffer) },
     });
-    c = new UpstreamConn(this, key, socket);
+    c = new UpstreamConn(this, key, socket, ready);
     this.all.add(c);
     if (this.closed) c.destroy();
     return c;

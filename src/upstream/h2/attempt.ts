@@ -11,8 +11,8 @@ const { NGHTTP2_REFUSED_STREAM, NGHTTP2_CANCEL } = http2.constants;
 const END_STREAM = 0x1;
 
 /** The flat [name, value, ...] form node's http2 takes without building a header object first. */
-export function flatHeaders(head: UpstreamHead): string[] {
-  const out = [':method', head.method, ':path', head.path, ':authority', head.authority, ':scheme', 'http'];
+export function flatHeaders(head: UpstreamHead, scheme = 'http'): string[] {
+  const out = [':method', head.method, ':path', head.path, ':authority', head.authority, ':scheme', scheme];
   for (const [k, v] of head.headers) out.push(k, v);
   return out;
 }
@@ -51,12 +51,15 @@ const PLAIN_END: H2RequestOptions = Object.freeze({ endStream: true });
 const PLAIN_BODY: H2RequestOptions = Object.freeze({ endStream: false });
 
 function poolOptions(endStream: boolean, opts: AttemptOptions, localAddress: string | undefined): H2RequestOptions {
-  if (opts.connectTimeoutMs === undefined && opts.maxRequestsPerConnection === undefined && localAddress === undefined) return endStream ? PLAIN_END : PLAIN_BODY;
+  if (opts.connectTimeoutMs === undefined && opts.maxRequestsPerConnection === undefined && localAddress === undefined && opts.tls === undefined) {
+    return endStream ? PLAIN_END : PLAIN_BODY;
+  }
   return {
     endStream,
     ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
     ...(opts.maxRequestsPerConnection !== undefined ? { maxRequestsPerSession: opts.maxRequestsPerConnection } : {}),
     ...(localAddress !== undefined ? { localAddress } : {}),
+    ...(opts.tls !== undefined ? { tls: opts.tls } : {}),
   };
 }
 
@@ -71,7 +74,8 @@ export class H2Try implements Attempt {
     pool: H2Pool, key: string, addr: Addr, head: UpstreamHead, endStream: boolean, opts: AttemptOptions,
     readonly ev: AttemptEvents, localAddress: string | undefined,
   ) {
-    this.lease = pool.request(key, addr, flatHeaders(head), poolOptions(endStream, opts, localAddress));
+    // Over originated TLS the upstream sees https, as Envoy sends it.
+    this.lease = pool.request(key, addr, flatHeaders(head, opts.tls !== undefined ? 'https' : 'http'), poolOptions(endStream, opts, localAddress));
     const stream = (this.stream = this.lease.stream);
     (stream as TryStream)[TRY] = this;
     stream.on('response', onResponse);

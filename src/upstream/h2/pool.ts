@@ -3,8 +3,10 @@
 // GOAWAY or used their request quota drain; idle ones close; a connect past its timeout fails its streams
 // with CONNECT_TIMEOUT_CODE (a connect failure to the caller).
 import * as http2 from 'node:http2';
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import type { Addr } from '../../capture/types';
+import { ALPN_H2, dial } from '../dial';
+import type { UpstreamTls } from '../tls';
 import { logger } from '../../log';
 import { CONNECT_TIMEOUT_CODE } from '../failure';
 import { isSocketPath } from '../relay';
@@ -32,6 +34,8 @@ export interface H2RequestOptions {
    * pooled by key alone: a caller that binds must use keys no unbound caller uses (pool.ts keyWith).
    */
   readonly localAddress?: string;
+  /** Originate TLS (ALPN h2) on a session this request opens; such sessions need keys of their own. */
+  readonly tls?: UpstreamTls;
 }
 
 /** A stream and what the caller needs to classify its failure. */
@@ -255,18 +259,18 @@ export class H2Pool {
     }
     // Fill the busiest session that still has room (fewer sessions stay warm); open one when none has.
     let s = best;
-    if (s === undefined) s = (list?.length ?? 0) >= this.maxSessions && least !== undefined ? least : this.connect(key, addr, opts.connectTimeoutMs ?? this.opts.connectTimeoutMs, opts.localAddress);
+    if (s === undefined) s = (list?.length ?? 0) >= this.maxSessions && least !== undefined ? least : this.connect(key, addr, opts.connectTimeoutMs ?? this.opts.connectTimeoutMs, opts.localAddress, opts.tls);
     if (opts.maxRequestsPerSession !== undefined && opts.maxRequestsPerSession > 0) s.maxRequests = opts.maxRequestsPerSession;
     const reused = s.connected;
     return { stream: s.open(headers, opts), session: s, reused };
   }
 
-  private connect(key: string, addr: Addr, connectTimeoutMs: number, localAddress: string | undefined): PooledSession {
-    const sock = isSocketPath(addr)
-      ? net.connect({ path: addr.address })
-      : net.connect({ host: addr.address, port: addr.port, noDelay: true, ...(localAddress !== undefined ? { localAddress } : {}) });
+  private connect(key: string, addr: Addr, connectTimeoutMs: number, localAddress: string | undefined, tls: UpstreamTls | undefined): PooledSession {
+    const sock = dial(addr, { ...(localAddress !== undefined ? { localAddress } : {}), ...(tls !== undefined ? { tls, alpn: ALPN_H2 } : {}) }).socket;
     sock.on('error', () => undefined);
-    const session = http2.connect(isSocketPath(addr) ? 'http://localhost' : `http://${addr.address}:${addr.port}`, {
+    // node's http2 waits for 'secureConnect' itself on a TLS socket.
+    const scheme = tls !== undefined ? 'https' : 'http';
+    const session = http2.connect(isSocketPath(addr) ? `${scheme}://localhost` : `${scheme}://${addr.address}:${addr.port}`, {
       settings: { enablePush: false, initialWindowSize: STREAM_WINDOW },
       createConnection: () => sock,
     });

@@ -33,7 +33,7 @@ const CASES: readonly BadCase[] = [
   { name: 'unknown apiVersion group', yaml: 'apiVersion: example.com/v1\nkind: ServiceEntry\n', field: 'apiVersion', message: 'unknown apiVersion "example.com/v1"' },
   { name: 'unknown version', yaml: 'apiVersion: networking.istio.io/v2\nkind: ServiceEntry\n', field: 'apiVersion', message: 'unknown version "v2"' },
   { name: 'kind in the wrong group', yaml: 'apiVersion: security.istio.io/v1\nkind: ServiceEntry\n', field: 'apiVersion', message: 'belongs to networking.istio.io' },
-  { name: 'VirtualService without routes', yaml: 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: x}\nspec: {hosts: [x]}\n', field: 'spec', message: 'must set http or tcp routes' },
+  { name: 'VirtualService without routes', yaml: 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: x}\nspec: {hosts: [x]}\n', field: 'spec', message: 'must set http, tcp or tls routes' },
   { name: 'DestinationRule without spec', yaml: 'apiVersion: networking.istio.io/v1beta1\nkind: DestinationRule\nmetadata: {name: x}\n', field: 'spec', message: 'required' },
 
   // Unknown fields, at any depth.
@@ -67,7 +67,7 @@ const CASES: readonly BadCase[] = [
   { name: 'host invalid', yaml: se(echoSpec({ hosts: ['bad host'] })), field: 'spec.hosts[0]', message: 'not a valid host' },
   { name: 'address is a CIDR', yaml: se(echoSpec({ addresses: ['10.0.0.0/24'] })), field: 'spec.addresses[0]', message: 'must be an IPv4 address' },
   { name: 'address is IPv6', yaml: se(echoSpec({ addresses: ['127.0.10.1', '::1'] })), field: 'spec.addresses[1]', message: 'must be an IPv4 address' },
-  { name: 'ports missing', yaml: se(echoSpec({ ports: undefined })), field: 'spec.ports', message: 'required' },
+  { name: 'bad port name', yaml: se(echoSpec({ ports: [{ number: 80, name: '@' }] })), field: 'spec.ports[0].name', message: 'not a valid port name' },
   { name: 'port 0', yaml: se(echoSpec({ ports: [{ number: 0, name: 'http' }] })), field: 'spec.ports[0].number', message: 'between 1 and 65535' },
   { name: 'port too large', yaml: se(echoSpec({ ports: [{ number: 65536, name: 'http' }] })), field: 'spec.ports[0].number', message: 'between 1 and 65535, got 65536' },
   { name: 'port not an integer', yaml: se(echoSpec({ ports: [{ number: 80.5, name: 'http' }] })), field: 'spec.ports[0].number', message: 'must be an integer' },
@@ -91,8 +91,12 @@ const CASES: readonly BadCase[] = [
   { name: 'redis protocol', yaml: se(echoSpec({ ports: [{ number: 6379, name: 'kv', protocol: 'redis' }] })), field: 'spec.ports[0].protocol', message: 'unsupported protocol' },
   { name: 'made-up protocol', yaml: se(echoSpec({ ports: [{ number: 80, name: 'x', protocol: 'QUIC' }] })), field: 'spec.ports[0].protocol', message: 'unknown protocol "QUIC"' },
   { name: 'bad location', yaml: se(echoSpec({ location: 'INTERNAL' })), field: 'spec.location', message: 'must be one of MESH_INTERNAL, MESH_EXTERNAL' },
-  { name: 'DNS resolution', yaml: se(echoSpec({ resolution: 'DNS' })), field: 'spec.resolution', message: 'resolution DNS is not supported yet' },
-  { name: 'NONE resolution', yaml: se(echoSpec({ resolution: 'NONE' })), field: 'spec.resolution', message: 'not supported yet' },
+  { name: 'NONE resolution with endpoints', yaml: se(echoSpec({ resolution: 'NONE' })), field: 'spec.endpoints', message: 'resolution NONE takes no endpoints' },
+  { name: 'DNS_ROUND_ROBIN with two endpoints', yaml: se(echoSpec({ resolution: 'DNS_ROUND_ROBIN', endpoints: [{ address: 'a.example' }, { address: 'b.example' }] })), field: 'spec.endpoints', message: 'at most one endpoint, got 2' },
+  { name: 'DNS with a wildcard host and no endpoints', yaml: se(echoSpec({ resolution: 'DNS', hosts: ['*.example.com'], endpoints: undefined })), field: 'spec.hosts[0]', message: 'wildcard host *.example.com cannot be resolved' },
+  { name: 'host name endpoint under STATIC', yaml: se(echoSpec({ endpoints: [{ address: 'db.example.com' }] })), field: 'spec.endpoints[0].address', message: 'is not an IPv4 address' },
+  { name: 'wildcard endpoint under DNS', yaml: se(echoSpec({ resolution: 'DNS', endpoints: [{ address: '*.example.com' }] })), field: 'spec.endpoints[0].address', message: 'is a wildcard' },
+  { name: 'bad endpoint name under DNS', yaml: se(echoSpec({ resolution: 'DNS', endpoints: [{ address: 'db_1.example.com' }] })), field: 'spec.endpoints[0].address', message: 'not a valid host' },
   { name: 'made-up resolution', yaml: se(echoSpec({ resolution: 'MAGIC' })), field: 'spec.resolution', message: 'must be one of' },
   { name: 'exportTo not a list', yaml: se(echoSpec({ exportTo: '*' })), field: 'spec.exportTo', message: 'must be a list' },
 
@@ -107,7 +111,7 @@ const CASES: readonly BadCase[] = [
   { name: 'endpoint weight too large', yaml: se(echoSpec({ endpoints: [{ address: '127.0.0.2', weight: 2 ** 32 }] })), field: 'spec.endpoints[0].weight', message: 'between 1 and 4294967295' },
   { name: 'endpoints not a list', yaml: se(echoSpec({ endpoints: { address: '127.0.0.2' } })), field: 'spec.endpoints', message: 'must be a list' },
   { name: 'endpoints and selector together', yaml: se(echoSpec({ workloadSelector: { labels: { app: 'echo' } } })), field: 'spec.workloadSelector', message: 'cannot be used together with spec.endpoints' },
-  { name: 'empty selector', yaml: se(echoSpec({ endpoints: undefined, workloadSelector: { labels: {} } })), field: 'spec.workloadSelector.labels', message: 'at least one label' },
+  { name: 'empty selector key', yaml: se(echoSpec({ endpoints: undefined, workloadSelector: { labels: { '': 'x' } } })), field: 'spec.workloadSelector.labels', message: 'empty label key' },
   { name: 'kernel mode over 64 endpoints', yaml: se(echoSpec({ endpoints: manyEndpoints }), kernel), field: 'spec.endpoints', message: 'at most 64 endpoints, got 65' },
 
   // WorkloadEntry.
@@ -186,7 +190,7 @@ test('reports every problem, across documents, not only the first', () => {
   const r = loadText(
     docs(
       serviceEntry('a', echoSpec({ ports: [{ number: 0, name: 'http' }] })),
-      serviceEntry('b', echoSpec({ hosts: ['b.example'], addresses: ['127.0.10.2'], resolution: 'DNS' })),
+      serviceEntry('b', echoSpec({ hosts: ['b.example'], addresses: ['127.0.10.2'], resolution: 'MAGIC' })),
       workloadEntry('w', { address: 'nope' }),
     ) + '---\nkind: [\n',
   );

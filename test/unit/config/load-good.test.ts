@@ -117,7 +117,7 @@ test('older networking versions, location, exportTo and endpoint extras are acce
     const c = mustLoad(docs({ ...serviceEntry('s', spec), apiVersion }));
     assert.deepEqual(
       c.services[0]?.endpoints[0],
-      endpoint('127.0.0.2', { ports: { http: 8080 }, labels: { 'kubernetes.io/hostname': 'n1' }, node: 'n1', weight: 4294967295, serviceAccount: 'sa' }),
+      { ...endpoint('127.0.0.2', { ports: { http: 8080 }, labels: { 'kubernetes.io/hostname': 'n1' }, node: 'n1', weight: 4294967295, serviceAccount: 'sa' }), locality: 'r/z' },
     );
   }
 });

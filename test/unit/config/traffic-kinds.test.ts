@@ -164,12 +164,12 @@ test('http route defaults: Istio retry conditions, timeout 0s kept as 0 (none), 
 
 test('retryOn: gRPC conditions, and status codes alone imply retriable-status-codes', () => {
   const routes = routesOf(
-    { match: [{ uri: { prefix: '/a' } }], ...to('reviews'), retries: { attempts: 0, retryOn: 'cancelled,deadline-exceeded,internal,resource-exhausted,unavailable' } },
+    { match: [{ uri: { prefix: '/a' } }], ...to('reviews'), retries: { attempts: 1, retryOn: 'cancelled,deadline-exceeded,internal,resource-exhausted,unavailable' } },
     { ...to('reviews'), retries: { attempts: 5, retryOn: '502,503' } },
   );
   assert.deepEqual(routes[0]?.retries?.retryOn, ['cancelled', 'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable']);
   assert.deepEqual(routes[0]?.retries?.retriableStatusCodes, []);
-  assert.equal(routes[0]?.retries?.attempts, 0);
+  assert.equal(routes[0]?.retries?.attempts, 1);
   assert.deepEqual(routes[1]?.retries?.retryOn, ['retriable-status-codes']);
   assert.deepEqual(routes[1]?.retries?.retriableStatusCodes, [502, 503]);
 });
@@ -182,7 +182,11 @@ test('grpcStatus by name or number', () => {
   }
 });
 
-test('weights: one destination may leave it out or give 100; several sum to 100, a missing one is 0', () => {
+test('weights are relative: one destination takes all traffic whatever its weight; a missing one is 0', () => {
+  const relative = routesOf({ route: [{ destination: { host: 'reviews', subset: 'v1' }, weight: 60 }, { destination: { host: 'ratings' }, weight: 30 }] });
+  assert.deepEqual(relative[0]?.route?.map((w) => w.weight), [60, 30]);
+  const single = routesOf({ route: [{ destination: { host: 'reviews' }, weight: 0 }] });
+  assert.deepEqual(single[0]?.route?.map((w) => w.weight), [100]);
   const routes = routesOf(
     { match: [{ uri: { prefix: '/a' } }], route: [{ destination: { host: 'reviews' }, weight: 100 }] },
     {
@@ -309,9 +313,9 @@ test('simple load balancers, and PEAK_EWMA by annotation', () => {
   });
 });
 
-test('tls ISTIO_MUTUAL is accepted as a no-op (agents always use mutual TLS between nodes)', () => {
+test('tls ISTIO_MUTUAL is kept and originates nothing (agents always use mutual TLS between nodes)', () => {
   const t = traffic(dr('r', { host: 'reviews', trafficPolicy: { tls: { mode: 'ISTIO_MUTUAL' }, loadBalancer: { simple: 'RANDOM' } } }));
-  assert.deepEqual(t.destinationRules[0]?.trafficPolicy, { loadBalancer: { simple: 'RANDOM' } });
+  assert.deepEqual(t.destinationRules[0]?.trafficPolicy, { loadBalancer: { simple: 'RANDOM' }, tls: { mode: 'ISTIO_MUTUAL' } });
 });
 
 test('LocalRateLimits: resolved service, optional port, route and key', () => {

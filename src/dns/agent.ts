@@ -1,0 +1,74 @@
+// The agent's DNS part, composed: ServiceEntry names resolved into endpoints and addresses allocated for
+// hosts without any (both completing each composed config before it is applied, so they reach the
+// kernel maps, the balancer and the index by the one config path), and the node's DNS proxy.
+import { getServers } from 'node:dns';
+import type { Registry } from 'prom-client';
+import type { MeshConfig } from '../config/model';
+import { logger } from '../log';
+import { HostResolver } from './resolver';
+import { namesToResolve, withResolved } from './resolved';
+import { DnsServer } from './server';
+import { DnsView, allocate, withAllocated } from './view';
+
+const log = logger('dns');
+
+/** Istio's ztunnel DNS proxy port. */
+export const DNS_PORT = 15053;
+
+export interface DnsAgentOptions {
+  /** The proxy runs only with capture (without it nothing sends pods' DNS there). */
+  readonly capture: boolean;
+  readonly nodeIp: string;
+  readonly clusterDomain: string;
+  readonly dnsPort?: number;
+  readonly dnsUpstream?: readonly string[];
+  readonly dnsProxy?: boolean;
+  readonly dnsRefreshFloorMs?: number;
+}
+
+export interface AgentDns {
+  complete(cfg: MeshConfig): MeshConfig;
+  applied(cfg: MeshConfig): void;
+  listen(): Promise<void>;
+  stop(): void;
+  /** Where the DNS proxy listens (undefined: off or not bound). */
+  address(): { address: string; port: number } | undefined;
+}
+
+/** The node's resolvers (from /etc/resolv.conf), IPv4 only, as "ip" or "ip:port". */
+export function systemResolvers(): string[] {
+  return getServers().filter((s) => /^\d+\.\d+\.\d+\.\d+(:\d+)?$/.test(s));
+}
+
+export function startDns(o: DnsAgentOptions, registry: Registry, changed: () => void): AgentDns {
+  const upstream = o.dnsUpstream ?? systemResolvers();
+  const proxy = o.dnsProxy !== false && o.capture;
+  const resolver = new HostResolver({ servers: o.dnsUpstream ?? [], onChange: changed, registry, ...(o.dnsRefreshFloorMs !== undefined ? { floorMs: o.dnsRefreshFloorMs } : {}) });
+  let view: DnsView | undefined;
+  let bound: { address: string; port: number } | undefined;
+  const server = proxy ? new DnsServer({ host: o.nodeIp, port: o.dnsPort ?? DNS_PORT, upstream, view: () => view, registry }) : undefined;
+  return {
+    complete(cfg) {
+      resolver.want(namesToResolve(cfg));
+      const resolved = withResolved(cfg, resolver.answers());
+      return proxy ? withAllocated(resolved, allocate(resolved)) : resolved;
+    },
+    applied(cfg) {
+      if (proxy) view = new DnsView(cfg, o.clusterDomain);
+    },
+    async listen() {
+      if (server === undefined) return;
+      try {
+        bound = await server.start();
+      } catch (e) {
+        // Not fatal: the mesh works without the DNS proxy (pods keep their own resolver).
+        log.warn({ err: e, port: o.dnsPort ?? DNS_PORT }, 'the DNS proxy cannot listen; running without it');
+      }
+    },
+    stop() {
+      resolver.stop();
+      server?.close();
+    },
+    address: () => bound,
+  };
+}

@@ -1,0 +1,122 @@
+// The JWKS of each RequestAuthentication jwksUri, fetched over HTTP(S) and kept: fetched when a config
+// first names the URI, again every refresh period, and on demand when a token names a key the set lacks
+// (at most once per minimum interval, so a stream of bad kids cannot hammer the issuer). A failed fetch is
+// logged and counted and keeps the last good keys; with none yet, tokens of that issuer do not verify.
+import type { JSONWebKeySet } from 'jose';
+import { CATALOG } from '../errors';
+import { logger } from '../log';
+
+const log = logger('jwks');
+
+export interface JwksCacheOptions {
+  /** Time between scheduled fetches of each URI (Istio's default: 20 minutes). */
+  readonly refreshMs?: number;
+  /** Least time between two fetches of one URI asked for by requests (unknown kid, no keys). */
+  readonly minRefetchMs?: number;
+  /** Per fetch. */
+  readonly timeoutMs?: number;
+  /** Called on each failed fetch (the agent counts nodemesh_jwks_fetch_failures_total{issuer}). */
+  readonly onFailure?: (issuer: string, uri: string, reason: string) => void;
+  readonly fetch?: typeof fetch;
+  readonly now?: () => number;
+}
+
+interface Entry {
+  readonly uri: string;
+  issuer: string;
+  keys: JSONWebKeySet | undefined;
+  lastFetch: number;
+  inFlight: Promise<void> | undefined;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export class JwksCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly refreshMs: number;
+  private readonly minRefetchMs: number;
+  private readonly timeoutMs: number;
+  private readonly now: () => number;
+  private closed = false;
+
+  constructor(private readonly opts: JwksCacheOptions = {}) {
+    this.refreshMs = opts.refreshMs ?? 20 * 60_000;
+    this.minRefetchMs = opts.minRefetchMs ?? 5_000;
+    this.timeoutMs = opts.timeoutMs ?? 5_000;
+    this.now = opts.now ?? (() => performance.now());
+  }
+
+  /** The URIs a config names (with their issuers): new ones are fetched now, gone ones dropped. */
+  sync(wanted: readonly { readonly uri: string; readonly issuer: string }[]): void {
+    const keep = new Set(wanted.map((w) => w.uri));
+    for (const [uri, e] of this.entries) {
+      if (keep.has(uri)) continue;
+      clearTimeout(e.timer);
+      this.entries.delete(uri);
+    }
+    for (const w of wanted) {
+      const e = this.entries.get(w.uri);
+      if (e !== undefined) {
+        e.issuer = w.issuer;
+        continue;
+      }
+      const n: Entry = { uri: w.uri, issuer: w.issuer, keys: undefined, lastFetch: -Infinity, inFlight: undefined, timer: undefined };
+      this.entries.set(w.uri, n);
+      void this.fetchNow(n);
+    }
+  }
+
+  /** The last good keys of URI; undefined before the first successful fetch. */
+  keys(uri: string): JSONWebKeySet | undefined {
+    return this.entries.get(uri)?.keys;
+  }
+
+  /** A fetch asked for by a request: joins one in flight, else fetches unless one was made just now. */
+  refresh(uri: string): Promise<void> {
+    const e = this.entries.get(uri);
+    if (e === undefined) return Promise.resolve();
+    if (e.inFlight !== undefined) return e.inFlight;
+    if (this.now() - e.lastFetch < this.minRefetchMs) return Promise.resolve();
+    return this.fetchNow(e);
+  }
+
+  /** Resolves once every URI had its first fetch (done or failed). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.entries.values()].map((e) => e.inFlight));
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const e of this.entries.values()) clearTimeout(e.timer);
+    this.entries.clear();
+  }
+
+  private fetchNow(e: Entry): Promise<void> {
+    clearTimeout(e.timer);
+    e.lastFetch = this.now();
+    e.inFlight = this.load(e).finally(() => {
+      e.inFlight = undefined;
+      if (this.closed || this.entries.get(e.uri) !== e) return;
+      // Without keys yet, try again sooner than the refresh period.
+      const next = e.keys === undefined ? Math.min(this.refreshMs, Math.max(this.minRefetchMs, 1_000)) : this.refreshMs;
+      e.timer = setTimeout(() => void this.fetchNow(e), next);
+      e.timer.unref();
+    });
+    return e.inFlight;
+  }
+
+  private async load(e: Entry): Promise<void> {
+    const f = this.opts.fetch ?? fetch;
+    try {
+      const res = await f(e.uri, { signal: AbortSignal.timeout(this.timeoutMs), headers: { accept: 'application/json' } });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      const body = (await res.json()) as unknown;
+      const keys = (body as { keys?: unknown } | null)?.keys;
+      if (!Array.isArray(keys) || keys.length === 0) throw new Error('the answer is not a JSON Web Key Set with keys');
+      if (this.entries.get(e.uri) === e) e.keys = body as JSONWebKeySet;
+    } catch (err) {
+      const reason = (err as Error).message;
+      log.warn({ code: CATALOG.JWKS_FETCH.code, issuer: e.issuer, uri: e.uri, err: reason, keptKeys: e.keys !== undefined }, CATALOG.JWKS_FETCH.message);
+      this.opts.onFailure?.(e.issuer, e.uri, reason);
+    }
+  }
+}

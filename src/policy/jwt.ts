@@ -1,0 +1,215 @@
+// Request authentication (RequestAuthentication): which JWT rules apply to a workload, where a request's
+// tokens are, and whether they verify. Keys come from the caller (inline JWKS, or what the JWKS cache
+// fetched), so deciding does no I/O; jose does the cryptography. Istio's semantics:
+// - no token anywhere: the request passes unauthenticated (an AuthorizationPolicy may still require one);
+// - a token whose issuer no rule names, or that fails verification: 401 with Envoy's jwt_authn wording;
+// - a verified token sets request.auth.* for authorization, and its header is removed before forwarding
+//   unless forwardOriginalToken is set; outputPayloadToHeader / outputClaimToHeaders add fields.
+import { createLocalJWKSet, decodeJwt, errors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import { ROOT_NAMESPACE, type JwtRule, type RequestAuthn } from '../config/model';
+import { selects } from '../config/kinds/security';
+import type { RequestAuth } from './match';
+import type { PolicyWorkload } from './authz';
+
+/** Envoy's default allowed clock skew for exp/nbf. */
+export const CLOCK_SKEW_S = 60;
+
+/** Envoy's jwt_authn failure texts (the 401 body). */
+export const JWT_FAILURES = {
+  malformed: 'Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections',
+  issuer: 'Jwt issuer is not configured',
+  expired: 'Jwt is expired',
+  notYetValid: 'Jwt not yet valid',
+  audience: 'Audiences in Jwt are not allowed',
+  noKey: 'Jwks doesn\'t have key to match kid or alg from Jwt',
+  noKeys: 'Jwks remote fetch is failed',
+  invalid: 'Jwt verification fails',
+} as const;
+
+/** RequestAuthentications of WORKLOAD's namespace and of the root namespace whose selector it satisfies. */
+export function jwtRulesFor(workload: PolicyWorkload, all: readonly RequestAuthn[], rootNamespace: string = ROOT_NAMESPACE): JwtRule[] {
+  return all
+    .filter((p) => (p.namespace === rootNamespace || p.namespace === workload.namespace) && selects(p.selector, workload.labels))
+    .flatMap((p) => p.jwtRules);
+}
+
+/** One place a token is read from. */
+export type TokenLocation = { readonly header: string; readonly prefix: string } | { readonly param: string };
+
+const DEFAULT_LOCATIONS: readonly TokenLocation[] = [{ header: 'authorization', prefix: 'Bearer ' }, { param: 'access_token' }];
+
+export function locationsOf(rule: JwtRule): readonly TokenLocation[] {
+  if (rule.fromHeaders.length === 0 && rule.fromParams.length === 0) return DEFAULT_LOCATIONS;
+  return [...rule.fromHeaders.map((h) => ({ header: h.name, prefix: h.prefix })), ...rule.fromParams.map((param) => ({ param }))];
+}
+
+const sameLocation = (a: TokenLocation, b: TokenLocation): boolean =>
+  'header' in a ? 'header' in b && a.header === b.header && a.prefix === b.prefix : 'param' in b && a.param === b.param;
+
+/** What extraction reads of a request. */
+export interface TokenSource {
+  /** A field by lower-case name (repeated fields joined with ", "). */
+  header(name: string): string | undefined;
+  /** The request target (path and query). */
+  readonly path: string;
+}
+
+export interface FoundToken {
+  readonly token: string;
+  readonly at: TokenLocation;
+}
+
+/** The tokens in REQ at the locations RULES read, each location once, in rule order. */
+export function extractTokens(rules: readonly JwtRule[], req: TokenSource): FoundToken[] {
+  const seen: TokenLocation[] = [];
+  const found: FoundToken[] = [];
+  let query: URLSearchParams | undefined;
+  for (const at of rules.flatMap(locationsOf)) {
+    if (seen.some((s) => sameLocation(s, at))) continue;
+    seen.push(at);
+    let token: string | undefined;
+    if ('header' in at) {
+      const v = req.header(at.header)?.trim();
+      // The prefix is matched case-insensitively ("bearer" is as good as "Bearer").
+      if (v !== undefined && v.length > at.prefix.length && v.slice(0, at.prefix.length).toLowerCase() === at.prefix.toLowerCase()) token = v.slice(at.prefix.length).trim();
+    } else {
+      const q = req.path.indexOf('?');
+      if (q >= 0) {
+        query ??= new URLSearchParams(req.path.slice(q + 1).split('#')[0]);
+        token = query.get(at.param) ?? undefined;
+      }
+    }
+    if (token !== undefined && token !== '') found.push({ token, at });
+  }
+  return found;
+}
+
+/** Keys for a rule: its inline JWKS, or the last set fetched from its jwksUri (undefined: none yet). */
+export type KeysFor = (rule: JwtRule) => JSONWebKeySet | undefined;
+
+export type AuthnOutcome =
+  | {
+      readonly kind: 'pass';
+      /** The first verified token's attributes; undefined when the request carried no token. */
+      readonly auth: RequestAuth | undefined;
+      /** Header fields to drop (the tokens' own, unless forwarded) and to set, before forwarding. */
+      readonly remove: readonly string[];
+      readonly set: readonly (readonly [string, string])[];
+    }
+  | { readonly kind: 'deny'; readonly status: 401; readonly body: string; readonly issuer?: string }
+  /** A key set is missing or lacks the token's kid: fetch these rules' jwksUri again, then decide with final. */
+  | { readonly kind: 'refresh'; readonly rules: readonly JwtRule[] };
+
+/** Istio's request authentication for one request. FINAL: keys were just refreshed; never ask again. */
+export async function authenticate(rules: readonly JwtRule[], req: TokenSource, keysFor: KeysFor, nowS: number, final = false): Promise<AuthnOutcome> {
+  let auth: RequestAuth | undefined;
+  const remove: string[] = [];
+  const set: [string, string][] = [];
+  const refresh: JwtRule[] = [];
+  for (const found of extractTokens(rules, req)) {
+    let iss: string | undefined;
+    try {
+      iss = decodeJwt(found.token).iss;
+    } catch {
+      return deny(JWT_FAILURES.malformed);
+    }
+    const rule = rules.find((r) => r.issuer === iss && locationsOf(r).some((l) => sameLocation(l, found.at)));
+    if (rule === undefined) return deny(JWT_FAILURES.issuer, iss);
+    const keys = keysFor(rule);
+    const v = keys === undefined ? ({ ok: false, failure: 'noKeys' } as const) : await verify(found.token, rule, keys, nowS);
+    if (!v.ok) {
+      if ((v.failure === 'noKeys' || v.failure === 'noKey') && rule.jwksUri !== undefined && !final) {
+        refresh.push(rule);
+        continue;
+      }
+      return deny(JWT_FAILURES[v.failure], rule.issuer);
+    }
+    auth ??= authOf(v.payload);
+    if (!rule.forwardOriginalToken && 'header' in found.at) remove.push(found.at.header);
+    if (rule.outputPayloadToHeader !== undefined) set.push([rule.outputPayloadToHeader, found.token.split('.')[1] ?? '']);
+    for (const o of rule.outputClaimToHeaders) {
+      const value = claimText(v.payload, o.claim);
+      if (value !== undefined) set.push([o.header, value]);
+    }
+  }
+  if (refresh.length > 0) return { kind: 'refresh', rules: refresh };
+  return { kind: 'pass', auth, remove, set };
+}
+
+function deny(body: string, issuer?: string): AuthnOutcome {
+  return { kind: 'deny', status: 401, body, ...(issuer !== undefined ? { issuer } : {}) };
+}
+
+type Verified = { readonly ok: true; readonly payload: JWTPayload } | { readonly ok: false; readonly failure: keyof typeof JWT_FAILURES };
+
+const keySets = new WeakMap<JSONWebKeySet, ReturnType<typeof createLocalJWKSet>>();
+
+/** Signature (by kid/alg from KEYS), issuer, audiences, exp and nbf with Envoy's clock skew. */
+export async function verify(token: string, rule: JwtRule, keys: JSONWebKeySet, nowS: number): Promise<Verified> {
+  let getKey = keySets.get(keys);
+  if (getKey === undefined) {
+    getKey = createLocalJWKSet(keys);
+    keySets.set(keys, getKey);
+  }
+  try {
+    const { payload } = await jwtVerify(token, getKey, {
+      issuer: rule.issuer,
+      ...(rule.audiences.length > 0 ? { audience: [...rule.audiences] } : {}),
+      currentDate: new Date(nowS * 1000),
+      clockTolerance: CLOCK_SKEW_S,
+    });
+    return { ok: true, payload };
+  } catch (e) {
+    return { ok: false, failure: failureOf(e) };
+  }
+}
+
+function failureOf(e: unknown): keyof typeof JWT_FAILURES {
+  if (e instanceof errors.JWTExpired) return 'expired';
+  if (e instanceof errors.JWTClaimValidationFailed) return e.claim === 'aud' ? 'audience' : e.claim === 'nbf' ? 'notYetValid' : 'invalid';
+  if (e instanceof errors.JWKSNoMatchingKey) return 'noKey';
+  if (e instanceof errors.JWSInvalid || e instanceof errors.JWTInvalid) return 'malformed';
+  return 'invalid';
+}
+
+/** request.auth.*: principal `iss/sub`, audiences from `aud`, presenter from `azp`, all claims. */
+export function authOf(payload: JWTPayload): RequestAuth {
+  const aud = payload.aud;
+  const azp = payload['azp'];
+  return {
+    principal: `${payload.iss ?? ''}/${payload.sub ?? ''}`,
+    audiences: aud === undefined ? [] : typeof aud === 'string' ? [aud] : aud,
+    presenter: typeof azp === 'string' ? azp : undefined,
+    claims: payload,
+  };
+}
+
+/** A claim as a header value (`a.b` reads nested objects): text, numbers and booleans; lists joined by ",". */
+export function claimText(payload: JWTPayload, claim: string): string | undefined {
+  let v: unknown = payload;
+  for (const k of claim.split('.')) {
+    if (typeof v !== 'object' || v === null || Array.isArray(v) || !Object.hasOwn(v, k)) return undefined;
+    v = (v as Record<string, unknown>)[k];
+  }
+  const one = (x: unknown): string | undefined => (typeof x === 'string' ? x : typeof x === 'number' || typeof x === 'boolean' ? String(x) : undefined);
+  if (Array.isArray(v)) {
+    const parts = v.map(one);
+    return parts.every((p) => p !== undefined) ? parts.join(',') : undefined;
+  }
+  const text = one(v);
+  // A header value cannot carry line breaks.
+  return text !== undefined && !/[\r\n\0]/.test(text) ? text : undefined;
+}
+
+const inline = new WeakMap<JwtRule, JSONWebKeySet>();
+
+/** The parsed inline JWKS of RULE (validated when the config was loaded), parsed once. */
+export function inlineKeys(rule: JwtRule): JSONWebKeySet | undefined {
+  if (rule.jwks === undefined) return undefined;
+  let k = inline.get(rule);
+  if (k === undefined) {
+    k = JSON.parse(rule.jwks) as JSONWebKeySet;
+    inline.set(rule, k);
+  }
+  return k;
+}

@@ -1,0 +1,250 @@
+// Request authentication at the destination side, behind a real tunnel server: JWTs signed in the test,
+// keys served by a local JWKS server (fetched, refreshed on an unknown kid, kept when a fetch fails),
+// 401 for bad tokens, 403 when a policy requires a principal or a claim, the token header removed and
+// claims copied to headers before delivery, remoteIpBlocks through one trusted proxy, and a dry-run
+// policy that is counted but not enforced.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as http from 'node:http';
+import type * as http2 from 'node:http2';
+import * as net from 'node:net';
+import { once } from 'node:events';
+import { SignJWT, exportJWK, generateKeyPair, type JWK, type CryptoKey } from 'jose';
+import type { Addr } from '../../src/capture/types';
+import { buildConfig } from '../../src/config/load';
+import { InboundHandler } from '../../src/downstream/tunnel';
+import { JwksCache } from '../../src/identity/jwks';
+import { MeshAuthz } from '../../src/policy/authz';
+import { Topology } from '../../src/state/topology';
+import { AccessLog } from '../../src/telemetry/accesslog';
+import { Metrics } from '../../src/telemetry/metrics';
+import { securityMetrics } from '../../src/telemetry/security';
+import type { TunnelPool } from '../../src/tunnel/client';
+import { CLIENT_ID, LOCAL, SERVER_ID, pki, startTestServer, testPool, type TestTunnel } from './tunnel-harness';
+
+const ISS = 'https://issuer.test';
+const CLIENT_IP = '10.1.2.3';
+
+function config(podPort: number, jwksUri: string): string {
+  return [
+    'apiVersion: nodemesh.io/v1alpha1\nkind: Node\nmetadata: {name: node-0}\nspec: {addresses: [127.0.0.1]}\n',
+    'apiVersion: nodemesh.io/v1alpha1\nkind: Node\nmetadata: {name: node-1}\nspec: {addresses: [10.0.0.2]}\n',
+    `apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: backend-0, namespace: shop, labels: {app: backend, kubernetes.io/hostname: node-0}}
+spec: {address: ${LOCAL}, serviceAccount: backend, labels: {app: backend, kubernetes.io/hostname: node-0}}
+`,
+    `apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: frontend-0, namespace: shop, labels: {app: frontend, kubernetes.io/hostname: node-1}}
+spec: {address: ${CLIENT_IP}, serviceAccount: frontend, labels: {app: frontend, kubernetes.io/hostname: node-1}}
+`,
+    `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: web, namespace: shop}
+spec:
+  hosts: [web.shop.svc.cluster.local]
+  addresses: [10.96.0.10]
+  ports: [{number: 80, name: http, protocol: HTTP, targetPort: ${podPort}}]
+  resolution: STATIC
+  workloadSelector: {labels: {app: backend}}
+`,
+    `apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: jwt, namespace: shop}
+spec:
+  selector: {matchLabels: {app: backend}}
+  jwtRules:
+  - issuer: ${ISS}
+    audiences: [shop]
+    jwksUri: ${jwksUri}
+    outputClaimToHeaders: [{header: x-team, claim: org.team}]
+`,
+    `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: require-jwt, namespace: shop}
+spec:
+  selector: {matchLabels: {app: backend}}
+  rules:
+  - from: [{source: {requestPrincipals: ["${ISS}/*"]}}]
+    when: [{key: "request.auth.claims[groups]", values: [dev]}]
+`,
+    `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-proxy-net, namespace: shop}
+spec:
+  action: DENY
+  rules: [{from: [{source: {remoteIpBlocks: [203.0.113.0/24]}}]}]
+`,
+    `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: trial, namespace: shop, annotations: {istio.io/dry-run: "true"}}
+spec:
+  action: DENY
+  rules: [{when: [{key: "request.auth.claims[sub]", values: [bob]}]}]
+`,
+  ].join('---\n');
+}
+
+/** Sends raw HTTP/1 bytes on a tunnel stream and reads until the destination ends it. */
+async function h1(stream: http2.ClientHttp2Stream, bytes: string): Promise<{ status: number; body: string; head: string }> {
+  let out = '';
+  stream.setEncoding('latin1');
+  stream.on('data', (d: string) => (out += d));
+  stream.write(bytes);
+  await once(stream, 'end');
+  stream.end();
+  const [head = '', body = ''] = out.split('\r\n\r\n');
+  return { status: Number(/^HTTP\/1\.1 (\d+)/.exec(head)?.[1] ?? 0), body, head };
+}
+
+describe('request authentication at the destination', () => {
+  let tunnel: TestTunnel;
+  let pool: TunnelPool;
+  let inbound: InboundHandler;
+  let metrics: Metrics;
+  let pod: http.Server;
+  let jwksServer: http.Server;
+  let jwks: JwksCache;
+  const served: { keys: JWK[]; fail: boolean; hits: number } = { keys: [], fail: false, hits: 0 };
+  const keys = new Map<string, CryptoKey>();
+  let other: CryptoKey;
+
+  const sign = (claims: Record<string, unknown>, opts: { kid?: string; exp?: number; key?: CryptoKey } = {}): Promise<string> =>
+    new SignJWT({ aud: 'shop', ...claims })
+      .setProtectedHeader({ alg: 'ES256', kid: opts.kid ?? 'k1' })
+      .setIssuer(ISS)
+      .setIssuedAt()
+      .setExpirationTime(opts.exp ?? Math.floor(Date.now() / 1000) + 600)
+      .sign(opts.key ?? keys.get(opts.kid ?? 'k1')!);
+
+  async function addKey(kid: string): Promise<void> {
+    const pair = await generateKeyPair('ES256');
+    keys.set(kid, pair.privateKey);
+    served.keys.push({ ...(await exportJWK(pair.publicKey)), kid, alg: 'ES256', use: 'sig' });
+  }
+
+  before(async () => {
+    await addKey('k1');
+    other = (await generateKeyPair('ES256')).privateKey;
+    jwksServer = http.createServer((_req, res) => {
+      served.hits++;
+      if (served.fail) return void res.writeHead(503).end('down');
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: served.keys }));
+    });
+    jwksServer.listen(0, LOCAL);
+    await once(jwksServer, 'listening');
+    pod = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.end(JSON.stringify({ authorization: req.headers.authorization ?? null, team: req.headers['x-team'] ?? null })));
+    });
+    pod.listen(0, LOCAL);
+    await once(pod, 'listening');
+    const podPort = (pod.address() as net.AddressInfo).port;
+    const uri = `http://${LOCAL}:${(jwksServer.address() as net.AddressInfo).port}/jwks.json`;
+    const built = buildConfig({ files: [{ path: 'mesh.yaml', name: 'mesh.yaml', content: config(podPort, uri) }], issues: [], warnings: [] });
+    if (!built.ok) throw new Error(JSON.stringify(built.issues));
+    const topo = new Topology(built.config, 'node-0', 'cluster.local');
+    const authz = new MeshAuthz(built.config.authorizationPolicies);
+    metrics = new Metrics({ cluster: 'Kubernetes' });
+    const failures = securityMetrics(metrics.registry).jwksFetchFailures;
+    jwks = new JwksCache({ minRefetchMs: 0, onFailure: (issuer) => failures.inc({ issuer }) });
+    const authns = built.config.requestAuthentications ?? [];
+    jwks.sync(authns.flatMap((p) => p.jwtRules.flatMap((r) => (r.jwksUri ? [{ uri: r.jwksUri, issuer: r.issuer }] : []))));
+    await jwks.settled();
+    inbound = new InboundHandler({
+      topology: () => topo,
+      authz: () => authz,
+      requestAuthns: () => authns,
+      jwks,
+      trustedProxies: 1,
+      metrics,
+      deliveryAddress: undefined,
+      connectTimeoutMs: 2_000,
+      accessLog: new AccessLog({ enabled: false }),
+    });
+    const p = await pki([CLIENT_ID, SERVER_ID]);
+    tunnel = await startTestServer(p, { onStream: (ctx) => inbound.onStream(ctx) });
+    pool = testPool(p);
+  });
+
+  after(async () => {
+    await pool?.close();
+    await tunnel?.server.close(100);
+    inbound?.close();
+    jwks?.close();
+    pod?.close();
+    jwksServer?.close();
+  });
+
+  const web = (): Addr => ({ address: LOCAL, port: (pod.address() as net.AddressInfo).port });
+  const get = async (headers: Record<string, string> = {}, path = '/'): Promise<{ status: number; body: string; head: string }> => {
+    const stream = await pool.open({ sourceIdentity: CLIENT_ID, destinationIdentities: [SERVER_ID], node: tunnel.addr, target: web(), forwardedFor: { address: CLIENT_IP, port: 40000 } });
+    const fields = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    return h1(stream, `GET ${path} HTTP/1.1\r\nhost: web.shop.svc.cluster.local\r\n${fields}connection: close\r\n\r\n`);
+  };
+  const metric = async (name: string, labels: Record<string, string>): Promise<number> => {
+    let n = 0;
+    for (const line of (await metrics.registry.metrics()).split('\n')) {
+      if (line.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) n += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+    return n;
+  };
+
+  test('a valid token with the required claim reaches the pod, without its header, with the claim copied', async () => {
+    const r = await get({ authorization: `Bearer ${await sign({ sub: 'alice', groups: ['dev'], org: { team: 'pay' } })}` });
+    assert.equal(r.status, 200, r.head);
+    assert.deepEqual(JSON.parse(r.body), { authorization: null, team: 'pay' });
+    // The token in the access_token parameter works too.
+    const q = await get({}, `/x?access_token=${await sign({ sub: 'alice', groups: ['dev'] })}`);
+    assert.equal(q.status, 200);
+  });
+
+  test('invalid tokens are answered 401 with Envoy\'s words', async () => {
+    const expired = await get({ authorization: `Bearer ${await sign({ sub: 'a', groups: ['dev'] }, { exp: Math.floor(Date.now() / 1000) - 300 })}` });
+    assert.equal(expired.status, 401);
+    assert.equal(expired.body, 'Jwt is expired');
+    assert.match(expired.head, /www-authenticate: Bearer/i);
+    const forged = await get({ authorization: `Bearer ${await sign({ sub: 'a', groups: ['dev'] }, { key: other })}` });
+    assert.deepEqual([forged.status, forged.body], [401, 'Jwt verification fails']);
+    const wrongAud = await get({ authorization: `Bearer ${await sign({ sub: 'a', aud: 'other', groups: ['dev'] })}` });
+    assert.deepEqual([wrongAud.status, wrongAud.body], [401, 'Audiences in Jwt are not allowed']);
+  });
+
+  test('no token passes authentication but the policy requiring a principal denies it: 403', async () => {
+    const r = await get();
+    assert.deepEqual([r.status, r.body], [403, 'RBAC: access denied']);
+    const noClaim = await get({ authorization: `Bearer ${await sign({ sub: 'alice', groups: ['qa'] })}` });
+    assert.equal(noClaim.status, 403);
+  });
+
+  test('remoteIpBlocks reads X-Forwarded-For one trusted proxy from the right', async () => {
+    const token = `Bearer ${await sign({ sub: 'alice', groups: ['dev'] })}`;
+    assert.equal((await get({ authorization: token, 'x-forwarded-for': '198.51.100.1, 203.0.113.7' })).status, 403);
+    assert.equal((await get({ authorization: token, 'x-forwarded-for': '203.0.113.7, 198.51.100.1' })).status, 200);
+  });
+
+  test('a dry-run DENY policy is counted with its would-be result and never enforced', async () => {
+    const before = await metric('nodemesh_authz_dry_run_total', { policy: 'shop/trial', result: 'deny' });
+    const r = await get({ authorization: `Bearer ${await sign({ sub: 'bob', groups: ['dev'] })}` });
+    assert.equal(r.status, 200);
+    assert.equal(await metric('nodemesh_authz_dry_run_total', { policy: 'shop/trial', result: 'deny' }), before + 1);
+  });
+
+  test('an unknown kid fetches the keys again; a failed fetch is counted and keeps the last good keys', async () => {
+    await addKey('k2');
+    const hits = served.hits;
+    const rotated = await get({ authorization: `Bearer ${await sign({ sub: 'alice', groups: ['dev'] }, { kid: 'k2' })}` });
+    assert.equal(rotated.status, 200);
+    assert.equal(served.hits, hits + 1);
+    served.fail = true;
+    const pair = await generateKeyPair('ES256');
+    const unknown = await new SignJWT({ aud: 'shop', sub: 'x', groups: ['dev'] }).setProtectedHeader({ alg: 'ES256', kid: 'k9' }).setIssuer(ISS).setExpirationTime('10m').sign(pair.privateKey);
+    const r = await get({ authorization: `Bearer ${unknown}` });
+    assert.equal(r.status, 401);
+    assert.equal(await metric('nodemesh_jwks_fetch_failures_total', { issuer: ISS }), 1);
+    // The keys fetched before still verify.
+    assert.equal((await get({ authorization: `Bearer ${await sign({ sub: 'alice', groups: ['dev'] }, { kid: 'k1' })}` })).status, 200);
+    served.fail = false;
+  });
+});

@@ -1,0 +1,75 @@
+// RequestAuthentication documents: the model a good one builds, and a named field and a fix for every
+// bad one.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { docs, loadText, mustLoad } from './helpers';
+
+type Obj = Record<string, unknown>;
+const JWKS = JSON.stringify({ keys: [{ kty: 'EC', crv: 'P-256', x: 'x', y: 'y', kid: 'k' }] });
+const ra = (spec: Obj, version = 'v1'): string => docs({ apiVersion: `security.istio.io/${version}`, kind: 'RequestAuthentication', metadata: { name: 'jwt', namespace: 'shop' }, spec });
+const jwtRule = (over: Obj = {}): Obj => ({ issuer: 'https://issuer.example', jwksUri: 'https://issuer.example/jwks.json', ...over });
+
+test('a RequestAuthentication (v1 and v1beta1) builds its rules with Istio defaults', () => {
+  for (const version of ['v1', 'v1beta1']) {
+    const c = mustLoad(
+      ra(
+        {
+          selector: { matchLabels: { app: 'web' } },
+          jwtRules: [
+            jwtRule({ audiences: ['shop'], fromHeaders: [{ name: 'X-Jwt', prefix: 'Token ' }], fromParams: ['t'], forwardOriginalToken: true, outputPayloadToHeader: 'x-payload', outputClaimToHeaders: [{ header: 'x-sub', claim: 'sub' }] }),
+            { issuer: 'inline', jwks: JWKS },
+          ],
+        },
+        version,
+      ),
+    );
+    const p = c.requestAuthentications?.[0];
+    assert.deepEqual(p?.selector, { app: 'web' });
+    assert.deepEqual(p?.jwtRules[0], {
+      issuer: 'https://issuer.example',
+      audiences: ['shop'],
+      jwksUri: 'https://issuer.example/jwks.json',
+      fromHeaders: [{ name: 'x-jwt', prefix: 'Token ' }],
+      fromParams: ['t'],
+      forwardOriginalToken: true,
+      outputPayloadToHeader: 'x-payload',
+      outputClaimToHeaders: [{ header: 'x-sub', claim: 'sub' }],
+    });
+    assert.deepEqual(p?.jwtRules[1], { issuer: 'inline', audiences: [], jwks: JWKS, fromHeaders: [], fromParams: [], forwardOriginalToken: false, outputClaimToHeaders: [] });
+  }
+  assert.equal(mustLoad(docs({ apiVersion: 'v1', kind: 'List', items: [] })).requestAuthentications, undefined);
+});
+
+test('bad RequestAuthentications name the field and say what to do', () => {
+  const cases: [string, Obj, string, string][] = [
+    ['no issuer', { jwtRules: [{ jwksUri: 'https://k/j' }] }, 'spec.jwtRules[0].issuer', 'required'],
+    ['no keys', { jwtRules: [{ issuer: 'i' }] }, 'spec.jwtRules[0].jwksUri', 'OpenID discovery'],
+    ['both keys', { jwtRules: [jwtRule({ jwks: JWKS })] }, 'spec.jwtRules[0].jwksUri', 'not both'],
+    ['bad uri', { jwtRules: [jwtRule({ jwksUri: 'ftp://k/j' })] }, 'spec.jwtRules[0].jwksUri', 'http or https'],
+    ['not a url', { jwtRules: [jwtRule({ jwksUri: 'keys' })] }, 'spec.jwtRules[0].jwksUri', 'is not a URL'],
+    ['bad jwks', { jwtRules: [{ issuer: 'i', jwks: '{"keys": []}' }] }, 'spec.jwtRules[0].jwks', 'at least one key'],
+    ['jwks not json', { jwtRules: [{ issuer: 'i', jwks: '{' }] }, 'spec.jwtRules[0].jwks', 'is not JSON'],
+    ['duplicate issuer', { jwtRules: [jwtRule(), jwtRule()] }, 'spec.jwtRules[1].issuer', 'one rule per issuer'],
+    ['header without name', { jwtRules: [jwtRule({ fromHeaders: [{ prefix: 'x' }] })] }, 'spec.jwtRules[0].fromHeaders[0].name', 'required'],
+    ['bad header name', { jwtRules: [jwtRule({ outputPayloadToHeader: 'a b' })] }, 'spec.jwtRules[0].outputPayloadToHeader', 'not a valid header name'],
+    ['claim header without claim', { jwtRules: [jwtRule({ outputClaimToHeaders: [{ header: 'x' }] })] }, 'spec.jwtRules[0].outputClaimToHeaders[0].claim', 'required'],
+    ['forward not boolean', { jwtRules: [jwtRule({ forwardOriginalToken: 'yes' })] }, 'spec.jwtRules[0].forwardOriginalToken', 'true or false'],
+    ['fromCookies', { jwtRules: [jwtRule({ fromCookies: ['c'] })] }, 'spec.jwtRules[0].fromCookies', 'not supported yet'],
+    ['targetRef', { targetRef: { kind: 'Service', name: 'web' } }, 'spec.targetRef', 'not supported'],
+    ['unknown field', { jwtRules: [jwtRule({ issuers: 'x' })] }, 'spec.jwtRules[0].issuers', 'unknown field'],
+  ];
+  for (const [name, spec, field, message] of cases) {
+    const r = loadText(ra(spec));
+    assert.equal(r.ok, false, name);
+    if (r.ok) continue;
+    const hit = r.issues.find((i) => i.field === field);
+    assert.ok(hit, `${name}: no issue at ${field}: ${JSON.stringify(r.issues)}`);
+    assert.match(hit.message, new RegExp(message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), name);
+  }
+});
+
+test('the dry-run annotation must be "true" or "false"', () => {
+  const r = loadText(docs({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'p', namespace: 'shop', annotations: { 'istio.io/dry-run': 'yes' } }, spec: {} }));
+  assert.equal(r.ok, false);
+  if (!r.ok) assert.match(r.issues[0]?.message ?? '', /must be "true" or "false"/);
+});

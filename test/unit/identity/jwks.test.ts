@@ -1,0 +1,60 @@
+// The JWKS cache with an injected fetch and clock: first fetch on sync, on-demand refresh bounded by the
+// minimum interval and joined while in flight, failures counted with the last good keys kept, URIs no
+// longer named dropped.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { JwksCache } from '../../../src/identity/jwks';
+
+const SET = (kid: string): unknown => ({ keys: [{ kty: 'EC', kid }] });
+
+test('fetch on sync, bounded refresh, failures keep the last good keys, dropped URIs forgotten', async () => {
+  let now = 0;
+  let answer: () => Response = () => Response.json(SET('k1'));
+  const calls: string[] = [];
+  const failures: string[] = [];
+  const cache = new JwksCache({
+    now: () => now,
+    minRefetchMs: 1_000,
+    refreshMs: 3_600_000,
+    fetch: (async (uri: string) => {
+      calls.push(uri);
+      return answer();
+    }) as typeof fetch,
+    onFailure: (issuer, _uri, reason) => failures.push(`${issuer}: ${reason}`),
+  });
+  try {
+    cache.sync([{ uri: 'http://a/jwks', issuer: 'a' }]);
+    await cache.settled();
+    assert.deepEqual(cache.keys('http://a/jwks'), SET('k1'));
+    assert.equal(calls.length, 1);
+
+    // Within the minimum interval a refresh asked for by a request fetches nothing.
+    await cache.refresh('http://a/jwks');
+    assert.equal(calls.length, 1);
+    now += 1_500;
+    answer = () => Response.json(SET('k2'));
+    // Two requests at once share one fetch.
+    await Promise.all([cache.refresh('http://a/jwks'), cache.refresh('http://a/jwks')]);
+    assert.equal(calls.length, 2);
+    assert.deepEqual(cache.keys('http://a/jwks'), SET('k2'));
+
+    now += 1_500;
+    answer = () => new Response('down', { status: 503 });
+    await cache.refresh('http://a/jwks');
+    assert.deepEqual(failures, ['a: HTTP 503']);
+    assert.deepEqual(cache.keys('http://a/jwks'), SET('k2'), 'the last good keys stay');
+    now += 1_500;
+    answer = () => Response.json({ keys: [] });
+    await cache.refresh('http://a/jwks');
+    assert.equal(failures.length, 2);
+    assert.deepEqual(cache.keys('http://a/jwks'), SET('k2'));
+
+    cache.sync([{ uri: 'http://b/jwks', issuer: 'b' }]);
+    await cache.settled();
+    assert.equal(cache.keys('http://a/jwks'), undefined);
+    assert.equal(failures.length, 3, 'b answered no keys either');
+    assert.equal(cache.keys('http://b/jwks'), undefined);
+  } finally {
+    cache.close();
+  }
+});
