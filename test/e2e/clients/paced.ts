@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   const failures = outcomes.filter((o): o is Extract<Outcome, { ok: false }> => !o.ok);
   const byBody: Record<string, number> = {};
   for (const o of outcomes) if (o.ok) byBody[o.body] = (byBody[o.body] ?? 0) + 1;
-  process.stdout.write(`${JSON.stringify({ mode, total, ok: total - failures.length, failed: failures.length, byBody, failures: failures.slice(0, 20) })}\n`);
+  process.stdout.write(`${JSON.stringify({ mode, total, ok: total - failures.length, failed: failures.length, byBody, failures: failures.length <= 20 ? failures : [...failures.slice(0, 10), ...failures.slice(-10)] })}\n`);
 }
 
 void main();
