@@ -92,6 +92,10 @@ export const CATALOG = {
   // ServiceEntry DNS resolution and the node's DNS proxy.
   DNS_LOOKUP: { code: 'NM_E_DNS_LOOKUP', message: 'a DNS lookup of a ServiceEntry endpoint name failed; its last good answer stays' },
   DNS_MALFORMED: { code: 'NM_E_DNS_MALFORMED', message: 'a DNS message that could not be parsed was dropped' },
+
+  // DestinationRule tls.credentialName: the named Secret is missing, cannot be read or holds no usable
+  // certificates; connections that originate TLS with it fail with 503 UF until it is fixed.
+  TLS_CREDENTIAL: { code: 'NM_E_TLS_CREDENTIAL', message: 'a Secret named by a DestinationRule credentialName cannot be used' },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type ErrorName = keyof typeof CATALOG;

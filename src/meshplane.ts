@@ -24,6 +24,14 @@ import { tunnelMetrics } from './tunnel/metrics';
 import { startTunnelServer, type TunnelServer } from './tunnel/server';
 import type { InboundMode } from './capture/layout';
 import { REFUSE, RelaySet, type RelayRoute } from './upstream/relay';
+import { identityAllowed, mergeSubjectAltNames } from './tunnel/sans';
+
+/** A mesh endpoint: the agent that reaches it, and the identities its services allow (undefined: any). */
+interface MeshEndpoint {
+  readonly endpoint: Endpoint;
+  readonly agent: Addr;
+  readonly subjectAltNames: readonly string[] | undefined;
+}
 
 const log = logger('mesh');
 
@@ -63,7 +71,7 @@ export class MeshPlane {
   private server: TunnelServer | undefined;
   private readonly relays: RelaySet;
   /** endpoint ip:port → how to reach it, for the relays' opener. */
-  private endpoints = new Map<string, { endpoint: Endpoint; agent: Addr }>();
+  private endpoints = new Map<string, MeshEndpoint>();
   readonly delivery: string | undefined;
 
   private constructor(
@@ -140,14 +148,15 @@ export class MeshPlane {
     this.authz = new MeshAuthz(config.authorizationPolicies);
     this.requestAuthns = config.requestAuthentications ?? [];
     // Every jwksUri the config names is fetched now and kept fresh; ones no longer named are dropped.
-    this.jwks.sync(this.requestAuthns.flatMap((p) => p.jwtRules.flatMap((r) => (r.jwksUri !== undefined ? [{ uri: r.jwksUri, issuer: r.issuer }] : []))));
+    this.jwks.sync(this.requestAuthns.flatMap((p) => p.jwtRules.flatMap((r) => (r.jwksUri !== undefined ? [{ uri: r.jwksUri, issuer: r.issuer, timeoutMs: r.timeoutMs }] : []))));
     this.inbound.configChanged();
     void this.certs.ensure(topo.localIdentities());
     // A partial view (before discovery's first list) lacks the API's workloads: their STRICT modes stay.
     if (!opts.partial) this.sink.syncInbound?.(topo.inboundModes(), this.delivery ? [this.delivery] : []);
     // Every endpoint on a known node is reached through a tunnel, the node's own included, so the
     // destination side (authorization, STRICT, metrics) is one code path.
-    const endpoints = new Map<string, { endpoint: Endpoint; agent: Addr }>();
+    const endpoints = new Map<string, MeshEndpoint>();
+    const sans = new Map<string, (readonly string[] | undefined)[]>();
     const self = this.server?.address();
     for (const svc of config.services) {
       // MESH_EXTERNAL endpoints are outside the mesh: dialled directly, never through a tunnel.
@@ -157,7 +166,11 @@ export class MeshPlane {
           const where = topo.placement(ep);
           if (where.kind === 'direct' || (where.kind === 'local' && !self)) continue;
           const agent = where.kind === 'remote' ? { address: where.agent, port: TUNNEL_PORT } : self!;
-          endpoints.set(`${ep.address}:${endpointPort(ep, port)}`, { endpoint: ep, agent });
+          const key = `${ep.address}:${endpointPort(ep, port)}`;
+          const lists = sans.get(key) ?? [];
+          lists.push(svc.subjectAltNames);
+          sans.set(key, lists);
+          endpoints.set(key, { endpoint: ep, agent, subjectAltNames: mergeSubjectAltNames(lists) });
         }
       }
     }
@@ -187,9 +200,14 @@ export class MeshPlane {
   private openRoute(route: RelayRoute): Promise<Duplex> {
     const e = this.endpoints.get(`${route.target.address}:${route.target.port}`);
     if (!e) return Promise.reject(new MeshError('TUNNEL_CONNECT', `no mesh route to ${route.target.address}:${route.target.port}`));
+    const identity = this.topo.identityOf(e.endpoint);
+    if (!identityAllowed(identity, e.subjectAltNames)) {
+      const expected = e.subjectAltNames ?? [];
+      return Promise.reject(new MeshError('TUNNEL_TLS', `endpoint ${route.target.address}:${route.target.port} has identity ${identity}, expected ${expected.join(' or ')} (ServiceEntry subjectAltNames)`, { peerIdentity: identity, expected }));
+    }
     return this.pool.open({
       sourceIdentity: route.identity,
-      destinationIdentities: [this.topo.identityOf(e.endpoint)],
+      destinationIdentities: [identity],
       node: e.agent,
       target: route.target,
       forwardedFor: route.client,

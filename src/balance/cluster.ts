@@ -15,6 +15,7 @@ import { Maglev } from './maglev';
 import { OutlierDetector, type Ejection, type OutlierResult } from './outlier';
 import { RingHash } from './ring';
 import { buildTargets, matchesLabels, type Target } from './target';
+import { slowStartAlgorithm } from './warmup';
 
 export type BalancerPick =
   | { readonly kind: 'pick'; readonly target: Target; readonly panic: boolean }
@@ -41,7 +42,9 @@ export interface ClusterShared {
 }
 
 export function createAlgorithm(lb: LoadBalancer | undefined): Algorithm {
-  switch (algorithmKind(lb)) {
+  const kind = algorithmKind(lb);
+  if (lb?.warmup !== undefined && (kind === 'ROUND_ROBIN' || kind === 'LEAST_REQUEST')) return slowStartAlgorithm(lb.warmup, kind === 'LEAST_REQUEST');
+  switch (kind) {
     case 'LEAST_REQUEST':
       return new LeastRequest();
     case 'RANDOM':

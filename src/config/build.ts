@@ -67,6 +67,7 @@ export function assemble(parsed: readonly Parsed[], issues: ConfigIssue[], warni
       ...(s.resolution !== undefined ? { resolution: s.resolution } : {}),
       ...(s.location !== undefined ? { location: s.location } : {}),
       ...(s.dnsEndpoints !== undefined ? { dnsEndpoints: s.dnsEndpoints } : {}),
+      ...(s.subjectAltNames !== undefined ? { subjectAltNames: s.subjectAltNames } : {}),
     });
   }
   checkClaims(parsedServices, (s) => s.addresses, 'address', report);

@@ -61,6 +61,11 @@ export interface Service {
    * service's hosts). The agent resolves them and puts one endpoint per address into `endpoints`.
    */
   readonly dnsEndpoints?: readonly Endpoint[];
+  /**
+   * ServiceEntry spec.subjectAltNames: the identities (SPIFFE ids) its endpoints must present over mesh
+   * mTLS; absent = the endpoint's own workload identity.
+   */
+  readonly subjectAltNames?: readonly string[];
 }
 
 /** How a service's endpoints are found (Istio ServiceEntry resolution). */
@@ -203,6 +208,8 @@ export interface RequestAuthn {
   readonly namespace: string;
   /** spec.selector.matchLabels; undefined = every workload of the namespace (of the mesh in the root namespace). */
   readonly selector: Readonly<Record<string, string>> | undefined;
+  /** spec.targetRef(s): keys ("namespace/name") of the services whose traffic it applies to, instead of a selector. */
+  readonly targetServices?: readonly string[];
   readonly jwtRules: readonly JwtRule[];
 }
 
@@ -216,9 +223,15 @@ export interface JwtRule {
   /** Where the token is read; both empty = `Authorization: Bearer <token>` and the `access_token` parameter. */
   readonly fromHeaders: readonly { readonly name: string; readonly prefix: string }[];
   readonly fromParams: readonly string[];
+  /** Cookie names the token is read from (with fromHeaders/fromParams; all empty = the defaults). */
+  readonly fromCookies?: readonly string[];
   readonly forwardOriginalToken: boolean;
   readonly outputPayloadToHeader?: string;
   readonly outputClaimToHeaders: readonly { readonly header: string; readonly claim: string }[];
+  /** jwksUri fetch timeout (absent = 5 s, Istio's default). */
+  readonly timeoutMs?: number;
+  /** Claims split on spaces when matched in `when` (besides `scope` and `permission`, always split). */
+  readonly spaceDelimitedClaims?: readonly string[];
 }
 
 /** Where a config problem is: file, document index (0-based) with kind/name, and a dotted field path. */

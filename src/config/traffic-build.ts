@@ -52,6 +52,7 @@ export function buildTraffic(parsed: readonly Parsed[], services: readonly Servi
   const routed = new Map<string, ParsedVirtualService>();
   const virtualServices: VirtualService[] = [];
   for (const vs of vss) {
+    for (const n of vs.unreachable ?? []) warn({ ...vs.origin, root: '' }, n.field, n.message);
     const others = vs.gateways?.others ?? [];
     if (others.length > 0) {
       const list = others.join(', ');

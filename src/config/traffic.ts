@@ -199,7 +199,20 @@ export interface ConsistentHash {
 }
 
 /** PEAK_EWMA is nodemesh's extension, set by the annotation `nodemesh.io/load-balancer: PEAK_EWMA`. */
-export type LoadBalancer = ({ readonly simple: SimpleLb } | { readonly consistentHash: ConsistentHash }) & { readonly locality?: LocalityLbSetting };
+export type LoadBalancer = ({ readonly simple: SimpleLb } | { readonly consistentHash: ConsistentHash }) & {
+  readonly locality?: LocalityLbSetting;
+  /** Slow start of new endpoints (ROUND_ROBIN and LEAST_REQUEST only; balance/warmup.ts). */
+  readonly warmup?: Warmup;
+};
+
+/** loadBalancer.warmup, or warmupDurationSecs with the defaults. */
+export interface Warmup {
+  readonly durationMs: number;
+  /** Least share of its full weight a new endpoint gets, in percent (default 10). */
+  readonly minimumPercent: number;
+  /** 1 (default): linear ramp; higher: faster early on. */
+  readonly aggression: number;
+}
 
 /**
  * loadBalancer.localityLbSetting (balance/locality.ts decides with it). Localities are
@@ -249,6 +262,8 @@ export interface ClientTls {
   readonly clientCertificate?: string;
   readonly privateKey?: string;
   readonly caCertificates?: string;
+  /** A Kubernetes Secret with the certificates instead of files (Kubernetes discovery reads it). */
+  readonly credential?: { readonly namespace: string; readonly name: string };
   readonly sni?: string;
   /** The server certificate must carry one of these SANs; empty = its SANs must match the SNI name. */
   readonly subjectAltNames?: readonly string[];

@@ -33,6 +33,8 @@ const HINTS: Readonly<Record<string, string>> = {
   exponentialDelay: 'use fixedDelay',
   http2Error: 'use httpStatus or grpcStatus',
   caCrl: 'leave it out: revocation lists are not checked',
+  sourceSubnet: 'match the client with sourceLabels or sourceNamespace (Istio deprecated sourceSubnet)',
+  retryBudget: 'leave it out: retries in flight to a service are at most 20 % of its active requests, and at least 3 (Envoy\'s default budget); connectionPool.http.maxRetries sets a fixed limit',
 };
 
 /** The message for an Istio field nodemesh refuses, with what to do instead. */

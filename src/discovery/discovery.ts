@@ -10,6 +10,7 @@ import { logger } from '../log';
 import type { EventSink } from './events';
 import { Informer, type InformerEvents, type InformerOptions, type ResourceSpec } from './informer';
 import { ISTIO_KINDS, IstioObjects, istioSpec, type IstioObject } from './istio';
+import { SecretWatcher } from './secrets';
 import type { DiscoveryMetrics } from './metrics';
 import type { KEndpointSlice, KKind, KNamespace, KNode, KObject, KPod, KService } from './objects';
 import { trimObject } from './trim';
@@ -48,6 +49,8 @@ const CORE: readonly { kind: KKind; path: string }[] = [
 
 export class Discovery {
   readonly istio: IstioObjects;
+  /** The Secrets DestinationRules name by credentialName (watched once a config naming them is applied). */
+  readonly secrets: SecretWatcher;
   private readonly view = {
     services: new Map<string, KService>(),
     slices: new Map<string, KEndpointSlice>(),
@@ -68,6 +71,7 @@ export class Discovery {
 
   constructor(private readonly opts: DiscoveryOptions) {
     this.istio = new IstioObjects(opts.reserved);
+    this.secrets = new SecretWatcher(opts.kc, opts.informer !== undefined ? { informer: opts.informer } : {});
     this.translator = new Translator({ clusterDomain: opts.clusterDomain });
     const events: InformerEvents<unknown> = {
       upsert: (kind, key, value) => this.upsert(kind, key, value),
@@ -99,6 +103,7 @@ export class Discovery {
   stop(): void {
     clearTimeout(this.timer);
     for (const i of this.informers) i.stop();
+    this.secrets.stop();
   }
 
   /** True once every resource has been listed in full at least once. */

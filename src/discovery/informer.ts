@@ -20,6 +20,8 @@ export interface ResourceSpec<T> {
   readonly kind: string;
   /** Cluster-wide list/watch path, e.g. /api/v1/pods. */
   readonly path: string;
+  /** Only the objects this field selector matches (e.g. metadata.name=x), on list and watch alike. */
+  readonly fieldSelector?: string;
   /** A 404 (CRD not installed) or 403 (not granted) is normal: no objects, retried slowly. */
   readonly optional?: boolean;
   readonly trim: (raw: unknown) => { ok: T } | { skip: string };
@@ -76,6 +78,7 @@ export class Informer<T> {
       (type, obj) => this.fromWatch(type, obj),
       () => this.onWatchStart(),
       () => (this.failures = 0),
+      this.spec.fieldSelector,
     );
     const lw = new ListWatch<Holder<T>>(this.spec.path, watch as unknown as Watch, () => this.list(), false);
     const upsert = (h: Holder<T>): void => {
@@ -117,7 +120,8 @@ export class Informer<T> {
     let cont = '';
     const limit = this.opts.pageSize ?? 500;
     do {
-      const q = `?limit=${limit}${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`;
+      const fs = this.spec.fieldSelector !== undefined ? `&fieldSelector=${encodeURIComponent(this.spec.fieldSelector)}` : '';
+      const q = `?limit=${limit}${fs}${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`;
       const page = (await getJson(this.kc, this.spec.path + q)) as { metadata?: { resourceVersion?: unknown; continue?: unknown }; items?: unknown };
       if (!resourceVersion && typeof page.metadata?.resourceVersion === 'string') resourceVersion = page.metadata.resourceVersion;
       cont = typeof page.metadata?.continue === 'string' ? page.metadata.continue : '';
@@ -220,6 +224,7 @@ class BookmarkWatch {
     private readonly from: (type: string, obj: unknown) => unknown,
     private readonly onStart: () => void,
     private readonly onConnected: () => void,
+    private readonly fieldSelector?: string,
   ) {
     this.inner = new Watch(kc);
     // The library drops a watch after 30 s without a byte; API servers send bookmarks about once a
@@ -238,7 +243,7 @@ class BookmarkWatch {
     let ended = false;
     let c: AbortController;
     try {
-      c = await this.inner.watch(path, { ...query, allowWatchBookmarks: true }, (phase, obj, watchObj) => callback(phase, this.from(phase, obj), watchObj), (err) => {
+      c = await this.inner.watch(path, { ...query, allowWatchBookmarks: true, ...(this.fieldSelector !== undefined ? { fieldSelector: this.fieldSelector } : {}) }, (phase, obj, watchObj) => callback(phase, this.from(phase, obj), watchObj), (err) => {
         ended = true;
         done(err);
       });

@@ -76,7 +76,8 @@ export type Verdict = { readonly ok: true; readonly parsed: readonly Parsed[] } 
 /** Validates one API object with the ConfigMap's readers. Pure. */
 export function validateIstio(o: IstioObject, reserved?: Reserved): Verdict {
   const issues: ConfigIssue[] = [];
-  const parsed = readDocument(issues, API_FILE, 0, o.raw, reserved !== undefined ? { reserved } : {});
+  // Objects from the API exist only with discovery, which reads the Secrets credentialName names.
+  const parsed = readDocument(issues, API_FILE, 0, o.raw, { ...(reserved !== undefined ? { reserved } : {}), secrets: true });
   return issues.length > 0 || parsed.length === 0 ? { ok: false, issues } : { ok: true, parsed };
 }
 

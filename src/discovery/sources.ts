@@ -13,6 +13,7 @@ import { logger } from '../log';
 import { compose, type Composed } from './compose';
 import type { Discovery } from './discovery';
 import { API_FILE } from './istio';
+import { credentialRefs } from './secrets';
 import type { KPod } from './objects';
 
 const log = logger('sources');
@@ -66,7 +67,8 @@ export class MeshSources {
     if (this.opts.config !== undefined) {
       const reserved = this.opts.reserved;
       this.watcher = new ConfigWatcher<ParsedConfig>(this.opts.config, (p) => this.onConfigMap(p), {
-        build: (s) => parseSources(s, reserved !== undefined ? { reserved } : {}),
+        // With discovery, DestinationRule tls.credentialName names a Secret it reads (secrets.ts).
+        build: (s) => parseSources(s, { ...(reserved !== undefined ? { reserved } : {}), secrets: this.opts.discovery !== undefined }),
         onReadError: (e) => this.opts.hooks.readFailed?.(e),
       });
       await this.watcher.start();
@@ -142,6 +144,8 @@ export class MeshSources {
         if (c.result.warnings.length > 0) log.warn({ warnings: c.result.warnings }, `config applied with warnings:\n${formatIssues(c.result.warnings)}`);
         this.lastGood = c.configMap;
         d?.istio.markApplied(c.istioUsed);
+        // Only the Secrets the applied rules name are read (and watched) from now on.
+        d?.secrets.want(credentialRefs(c.result.config));
       }
     } else if (!c.result.ok) {
       log.error({ code: 'NM_E_CONFIG_SCHEMA', issues: c.result.issues }, `config rejected, the previous config keeps serving:\n${formatIssues(c.result.issues)}`);

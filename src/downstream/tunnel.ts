@@ -177,7 +177,7 @@ export class InboundHandler {
       authorize: (r) => this.deps.authz().authorize(info.workload, r),
       stats: (grpc) => this.stats(info, grpc ? 'grpc' : 'http', (b) => new HttpStats(this.deps.metrics, b)),
       security: {
-        jwtRules: () => jwtRulesFor(info.workload, this.deps.requestAuthns?.() ?? []),
+        jwtRules: () => jwtRulesFor(info.workload, this.deps.requestAuthns?.() ?? [], undefined, local.service.key),
         keysFor: (r) => (r.jwksUri === undefined ? inlineKeys(r) : this.deps.jwks?.keys(r.jwksUri)),
         refresh: (r) => (r.jwksUri === undefined || this.deps.jwks === undefined ? Promise.resolve() : this.deps.jwks.refresh(r.jwksUri)),
         trustedProxies: this.deps.trustedProxies ?? 0,

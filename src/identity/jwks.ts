@@ -13,7 +13,7 @@ export interface JwksCacheOptions {
   readonly refreshMs?: number;
   /** Least time between two fetches of one URI asked for by requests (unknown kid, no keys). */
   readonly minRefetchMs?: number;
-  /** Per fetch. */
+  /** Per fetch, unless the URI's rule sets its own `timeout` (Istio's default: 5 s). */
   readonly timeoutMs?: number;
   /** Called on each failed fetch (the agent counts nodemesh_jwks_fetch_failures_total{issuer}). */
   readonly onFailure?: (issuer: string, uri: string, reason: string) => void;
@@ -24,6 +24,8 @@ export interface JwksCacheOptions {
 interface Entry {
   readonly uri: string;
   issuer: string;
+  /** The rule's own fetch timeout; undefined = the cache's. */
+  timeoutMs: number | undefined;
   keys: JSONWebKeySet | undefined;
   lastFetch: number;
   inFlight: Promise<void> | undefined;
@@ -45,9 +47,14 @@ export class JwksCache {
     this.now = opts.now ?? (() => performance.now());
   }
 
-  /** The URIs a config names (with their issuers): new ones are fetched now, gone ones dropped. */
-  sync(wanted: readonly { readonly uri: string; readonly issuer: string }[]): void {
+  /**
+   * The URIs a config names (with their issuers and fetch timeouts): new ones are fetched now, gone ones
+   * dropped. A URI named by several rules takes the longest timeout among them.
+   */
+  sync(wanted: readonly { readonly uri: string; readonly issuer: string; readonly timeoutMs?: number | undefined }[]): void {
     const keep = new Set(wanted.map((w) => w.uri));
+    const timeouts = new Map<string, number>();
+    for (const w of wanted) if (w.timeoutMs !== undefined) timeouts.set(w.uri, Math.max(w.timeoutMs, timeouts.get(w.uri) ?? 0));
     for (const [uri, e] of this.entries) {
       if (keep.has(uri)) continue;
       clearTimeout(e.timer);
@@ -57,9 +64,10 @@ export class JwksCache {
       const e = this.entries.get(w.uri);
       if (e !== undefined) {
         e.issuer = w.issuer;
+        e.timeoutMs = timeouts.get(w.uri);
         continue;
       }
-      const n: Entry = { uri: w.uri, issuer: w.issuer, keys: undefined, lastFetch: -Infinity, inFlight: undefined, timer: undefined };
+      const n: Entry = { uri: w.uri, issuer: w.issuer, timeoutMs: timeouts.get(w.uri), keys: undefined, lastFetch: -Infinity, inFlight: undefined, timer: undefined };
       this.entries.set(w.uri, n);
       void this.fetchNow(n);
     }
@@ -107,7 +115,7 @@ export class JwksCache {
   private async load(e: Entry): Promise<void> {
     const f = this.opts.fetch ?? fetch;
     try {
-      const res = await f(e.uri, { signal: AbortSignal.timeout(this.timeoutMs), headers: { accept: 'application/json' } });
+      const res = await f(e.uri, { signal: AbortSignal.timeout(e.timeoutMs ?? this.timeoutMs), headers: { accept: 'application/json' } });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       const body = (await res.json()) as unknown;
       const keys = (body as { keys?: unknown } | null)?.keys;

@@ -26,25 +26,33 @@ export const JWT_FAILURES = {
   invalid: 'Jwt verification fails',
 } as const;
 
-/** RequestAuthentications of WORKLOAD's namespace and of the root namespace whose selector it satisfies. */
-export function jwtRulesFor(workload: PolicyWorkload, all: readonly RequestAuthn[], rootNamespace: string = ROOT_NAMESPACE): JwtRule[] {
+/**
+ * RequestAuthentications of WORKLOAD's namespace and of the root namespace whose selector it satisfies,
+ * and those whose targetRef(s) name SERVICE (the service key the request was addressed to).
+ */
+export function jwtRulesFor(workload: PolicyWorkload, all: readonly RequestAuthn[], rootNamespace: string = ROOT_NAMESPACE, service?: string): JwtRule[] {
   return all
-    .filter((p) => (p.namespace === rootNamespace || p.namespace === workload.namespace) && selects(p.selector, workload.labels))
+    .filter((p) =>
+      p.targetServices !== undefined
+        ? service !== undefined && p.targetServices.includes(service)
+        : (p.namespace === rootNamespace || p.namespace === workload.namespace) && selects(p.selector, workload.labels),
+    )
     .flatMap((p) => p.jwtRules);
 }
 
 /** One place a token is read from. */
-export type TokenLocation = { readonly header: string; readonly prefix: string } | { readonly param: string };
+export type TokenLocation = { readonly header: string; readonly prefix: string } | { readonly param: string } | { readonly cookie: string };
 
 const DEFAULT_LOCATIONS: readonly TokenLocation[] = [{ header: 'authorization', prefix: 'Bearer ' }, { param: 'access_token' }];
 
 export function locationsOf(rule: JwtRule): readonly TokenLocation[] {
-  if (rule.fromHeaders.length === 0 && rule.fromParams.length === 0) return DEFAULT_LOCATIONS;
-  return [...rule.fromHeaders.map((h) => ({ header: h.name, prefix: h.prefix })), ...rule.fromParams.map((param) => ({ param }))];
+  const cookies = rule.fromCookies ?? [];
+  if (rule.fromHeaders.length === 0 && rule.fromParams.length === 0 && cookies.length === 0) return DEFAULT_LOCATIONS;
+  return [...rule.fromHeaders.map((h) => ({ header: h.name, prefix: h.prefix })), ...rule.fromParams.map((param) => ({ param })), ...cookies.map((cookie) => ({ cookie }))];
 }
 
 const sameLocation = (a: TokenLocation, b: TokenLocation): boolean =>
-  'header' in a ? 'header' in b && a.header === b.header && a.prefix === b.prefix : 'param' in b && a.param === b.param;
+  'header' in a ? 'header' in b && a.header === b.header && a.prefix === b.prefix : 'param' in a ? 'param' in b && a.param === b.param : 'cookie' in b && a.cookie === b.cookie;
 
 /** What extraction reads of a request. */
 export interface TokenSource {
@@ -72,6 +80,8 @@ export function extractTokens(rules: readonly JwtRule[], req: TokenSource): Foun
       const v = req.header(at.header)?.trim();
       // The prefix is matched case-insensitively ("bearer" is as good as "Bearer").
       if (v !== undefined && v.length > at.prefix.length && v.slice(0, at.prefix.length).toLowerCase() === at.prefix.toLowerCase()) token = v.slice(at.prefix.length).trim();
+    } else if ('cookie' in at) {
+      token = cookieValue(req.header('cookie'), at.cookie);
     } else {
       const q = req.path.indexOf('?');
       if (q >= 0) {
@@ -82,6 +92,18 @@ export function extractTokens(rules: readonly JwtRule[], req: TokenSource): Foun
     if (token !== undefined && token !== '') found.push({ token, at });
   }
   return found;
+}
+
+/** The value of cookie NAME in a Cookie header (fields joined by ", " or "; "), the first one if repeated. */
+export function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined;
+  for (const pair of header.split(/;|, /)) {
+    const eq = pair.indexOf('=');
+    if (eq < 0 || pair.slice(0, eq).trim() !== name) continue;
+    const v = pair.slice(eq + 1).trim();
+    return v.length >= 2 && v.startsWith('"') && v.endsWith('"') ? v.slice(1, -1) : v;
+  }
+  return undefined;
 }
 
 /** Keys for a rule: its inline JWKS, or the last set fetched from its jwksUri (undefined: none yet). */
@@ -124,7 +146,7 @@ export async function authenticate(rules: readonly JwtRule[], req: TokenSource, 
       }
       return deny(JWT_FAILURES[v.failure], rule.issuer);
     }
-    auth ??= authOf(v.payload);
+    auth ??= authOf(v.payload, rule.spaceDelimitedClaims);
     if (!rule.forwardOriginalToken && 'header' in found.at) remove.push(found.at.header);
     if (rule.outputPayloadToHeader !== undefined) set.push([rule.outputPayloadToHeader, found.token.split('.')[1] ?? '']);
     for (const o of rule.outputClaimToHeaders) {
@@ -172,16 +194,34 @@ function failureOf(e: unknown): keyof typeof JWT_FAILURES {
   return 'invalid';
 }
 
-/** request.auth.*: principal `iss/sub`, audiences from `aud`, presenter from `azp`, all claims. */
-export function authOf(payload: JWTPayload): RequestAuth {
+/** Top-level claims whose string value `when` conditions match word by word, as Istio has them by default. */
+export const SPACE_DELIMITED_CLAIMS: readonly string[] = ['scope', 'permission'];
+
+/**
+ * request.auth.*: principal `iss/sub`, audiences from `aud`, presenter from `azp`, all claims. A string
+ * claim named in SPACE_DELIMITED_CLAIMS or SPACE_DELIMITED (top-level names) becomes the list of its
+ * space-separated words, as Envoy normalizes the payload that authorization reads.
+ */
+export function authOf(payload: JWTPayload, spaceDelimited: readonly string[] = []): RequestAuth {
   const aud = payload.aud;
   const azp = payload['azp'];
   return {
     principal: `${payload.iss ?? ''}/${payload.sub ?? ''}`,
     audiences: aud === undefined ? [] : typeof aud === 'string' ? [aud] : aud,
     presenter: typeof azp === 'string' ? azp : undefined,
-    claims: payload,
+    claims: splitClaims(payload, spaceDelimited),
   };
+}
+
+function splitClaims(payload: JWTPayload, extra: readonly string[]): Readonly<Record<string, unknown>> {
+  let out: Record<string, unknown> | undefined;
+  for (const name of [...SPACE_DELIMITED_CLAIMS, ...extra]) {
+    const v = Object.hasOwn(payload, name) ? payload[name] : undefined;
+    if (typeof v !== 'string') continue;
+    out ??= { ...payload };
+    out[name] = v.split(' ').filter((w) => w !== '');
+  }
+  return out ?? payload;
 }
 
 /** A claim as a header value (`a.b` reads nested objects): text, numbers and booleans; lists joined by ",". */

@@ -4,13 +4,16 @@
 // when they change on disk (checked at most once a second per file), the server certificate is
 // verified against caCertificates (else the system roots) and its SANs against subjectAltNames (else
 // the SNI name), and a file that has gone missing since the config was loaded fails the connection
-// with a clear error instead of using stale bytes. dial.ts is the one place that applies it.
+// with a clear error instead of using stale bytes. With credentialName the certificates come from a
+// Secret that Kubernetes discovery keeps in credentials.ts, taken afresh for each new connection.
+// dial.ts is the one place that applies it.
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { ClientTls } from '../config/traffic';
 import type { ResolvedDestination } from '../route/types';
+import { credentials } from './credentials';
 
 /** What a connection to one destination originates: the settings, the SNI name and a pool key part. */
 export interface UpstreamTls {
@@ -148,6 +151,47 @@ function tlsError(message: string, code: string): Error {
  */
 export function connectOptions(u: UpstreamTls, alpn: readonly string[] | undefined, now = Date.now()): tls.ConnectionOptions | Error {
   const s = u.settings;
+  const context = s.credential !== undefined ? credentialContext(u.id, s.mode, s.credential) : fileContext(u, now);
+  if (context instanceof Error) return context;
+  const skip = s.insecureSkipVerify === true;
+  const sans = s.subjectAltNames;
+  return {
+    secureContext: context,
+    ...(u.servername !== undefined ? { servername: u.servername } : {}),
+    ...(alpn !== undefined ? { ALPNProtocols: [...alpn] } : {}),
+    rejectUnauthorized: !skip,
+    checkServerIdentity: skip ? () => undefined : sans !== undefined ? (_host, cert) => checkSans(cert, sans) : tls.checkServerIdentity,
+  };
+}
+
+/** The secure context of the Secret a rule names (credentialName), rebuilt when the Secret changes. */
+function credentialContext(id: string, mode: ClientTls['mode'], c: { readonly namespace: string; readonly name: string }): tls.SecureContext | Error {
+  const state = credentials.get(c.namespace, c.name);
+  if ('error' in state) return tlsError(`DestinationRule tls.credentialName: ${state.error}`, TLS_FILES_CODE);
+  const m = state.material;
+  if (mode === 'MUTUAL' && m.cert === undefined) {
+    return tlsError(`DestinationRule tls.credentialName: Secret ${c.namespace}/${c.name} has no client certificate (tls.crt and tls.key, or cert and key), which mode MUTUAL needs`, TLS_FILES_CODE);
+  }
+  const key = `${id}|secret=${m.version}`;
+  return cachedContext(id, key, () => ({ ...(m.ca ? { ca: m.ca } : {}), ...(m.cert ? { cert: m.cert } : {}), ...(m.key ? { key: m.key } : {}) }), `Secret ${c.namespace}/${c.name}`);
+}
+
+function cachedContext(id: string, key: string, options: () => tls.SecureContextOptions, what: string): tls.SecureContext | Error {
+  const built = contexts.get(id);
+  if (built !== undefined && built.stamps === key) return built.context;
+  try {
+    const context = tls.createSecureContext(options());
+    if (contexts.size >= 1_000 && !contexts.has(id)) contexts.clear();
+    contexts.set(id, { stamps: key, context });
+    return context;
+  } catch (e) {
+    return tlsError(`DestinationRule tls ${what} cannot be used (${(e as Error).message})`, TLS_FILES_CODE);
+  }
+}
+
+/** The secure context of a rule's certificate files, rebuilt when a file's bytes change. */
+function fileContext(u: UpstreamTls, now: number): tls.SecureContext | Error {
+  const s = u.settings;
   const parts: Buffer[] = [];
   const stamps: string[] = [];
   for (const field of ['caCertificates', 'clientCertificate', 'privateKey'] as const) {
@@ -159,29 +203,12 @@ export function connectOptions(u: UpstreamTls, alpn: readonly string[] | undefin
     stamps.push(`${field}=${files.get(path)!.stamp}`);
   }
   const key = `${u.id}|${stamps.join(',')}`;
-  let built = contexts.get(u.id);
-  if (built === undefined || built.stamps !== key) {
-    try {
-      const ca = s.caCertificates !== undefined ? files.get(s.caCertificates)!.bytes : undefined;
-      const cert = s.clientCertificate !== undefined ? files.get(s.clientCertificate)!.bytes : undefined;
-      const privateKey = s.privateKey !== undefined ? files.get(s.privateKey)!.bytes : undefined;
-      const context = tls.createSecureContext({ ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(privateKey ? { key: privateKey } : {}) });
-      built = { stamps: key, context };
-      if (contexts.size >= 1_000 && !contexts.has(u.id)) contexts.clear();
-      contexts.set(u.id, built);
-    } catch (e) {
-      return tlsError(`DestinationRule tls files cannot be used (${(e as Error).message})`, TLS_FILES_CODE);
-    }
-  }
-  const skip = s.insecureSkipVerify === true;
-  const sans = s.subjectAltNames;
-  return {
-    secureContext: built.context,
-    ...(u.servername !== undefined ? { servername: u.servername } : {}),
-    ...(alpn !== undefined ? { ALPNProtocols: [...alpn] } : {}),
-    rejectUnauthorized: !skip,
-    checkServerIdentity: skip ? () => undefined : sans !== undefined ? (_host, cert) => checkSans(cert, sans) : tls.checkServerIdentity,
-  };
+  return cachedContext(u.id, key, () => {
+    const ca = s.caCertificates !== undefined ? files.get(s.caCertificates)!.bytes : undefined;
+    const cert = s.clientCertificate !== undefined ? files.get(s.clientCertificate)!.bytes : undefined;
+    const privateKey = s.privateKey !== undefined ? files.get(s.privateKey)!.bytes : undefined;
+    return { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(privateKey ? { key: privateKey } : {}) };
+  }, 'files');
 }
 
 function checkSans(cert: tls.PeerCertificate, wanted: readonly string[]): Error | undefined {

@@ -1,7 +1,9 @@
 // DestinationRule `tls` (Istio ClientTLSSettings), at the top level, per subset and per port. The mode
 // decides which fields make sense: SIMPLE and MUTUAL originate TLS to the endpoints, with certificate
 // files on the agent's node (checked here, so a path that cannot be used is a config error naming its
-// field); ISTIO_MUTUAL is the mesh's own mutual TLS between agents; DISABLE originates nothing.
+// field), or with `credentialName`, a Secret of the rule's namespace that Kubernetes discovery reads
+// (no discovery: a config error); ISTIO_MUTUAL is the mesh's own mutual TLS between agents; DISABLE
+// originates nothing.
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -15,6 +17,12 @@ const UNSUPPORTED = ['caCrl'];
 const MODES: readonly ClientTls['mode'][] = ['DISABLE', 'SIMPLE', 'MUTUAL', 'ISTIO_MUTUAL'];
 const FILES = ['clientCertificate', 'privateKey', 'caCertificates'] as const;
 
+/** Where the rule is read: its namespace (credentialName's Secret lives there), and whether Secrets can be read. */
+export interface TlsContext {
+  readonly namespace: string;
+  readonly secrets: boolean;
+}
+
 /** Reads a file's bytes; the agent's filesystem by default (tests pass their own). */
 export type ReadFile = (path: string) => Buffer;
 
@@ -22,19 +30,22 @@ export type ReadFile = (path: string) => Buffer;
  * Why the combination of MODE and the fields present is refused, per field, or none. Pure: the mode
  * table of Istio's validation (validateTLS) plus nodemesh's refusals of fields a mode would ignore.
  */
-export function tlsFieldProblems(mode: ClientTls['mode'], present: ReadonlySet<string>, skipVerify: boolean): [string, string][] {
+export function tlsFieldProblems(mode: ClientTls['mode'], present: ReadonlySet<string>, skipVerify: boolean, secrets = false): [string, string][] {
   const out: [string, string][] = [];
   const has = (k: string): boolean => present.has(k);
-  if (has('credentialName')) {
-    out.push(['credentialName', 'is not supported without Kubernetes Secret access (nodemesh does not read Secrets): mount the Secret as files and set clientCertificate, privateKey and caCertificates instead']);
-  }
   if (mode === 'DISABLE') {
-    for (const k of [...FILES, 'sni', 'subjectAltNames', 'insecureSkipVerify']) if (has(k)) out.push([k, 'only applies with mode SIMPLE or MUTUAL (DISABLE originates no TLS)']);
+    for (const k of [...FILES, 'credentialName', 'sni', 'subjectAltNames', 'insecureSkipVerify']) if (has(k)) out.push([k, 'only applies with mode SIMPLE or MUTUAL (DISABLE originates no TLS)']);
     return out;
   }
   if (mode === 'ISTIO_MUTUAL') {
-    for (const k of FILES) if (has(k)) out.push([k, "must be left out with ISTIO_MUTUAL (the mesh's workload certificates are used): set mode SIMPLE or MUTUAL to originate TLS with your own files"]);
+    for (const k of [...FILES, 'credentialName']) if (has(k)) out.push([k, "must be left out with ISTIO_MUTUAL (the mesh's workload certificates are used): set mode SIMPLE or MUTUAL to originate TLS with your own files"]);
     return out;
+  }
+  if (has('credentialName')) {
+    if (!secrets) {
+      out.push(['credentialName', 'needs Kubernetes discovery (the agent reads the named Secret from the API, and runs without it here): run the agent with discovery, or mount the Secret as files and set clientCertificate, privateKey and caCertificates instead']);
+    }
+    for (const k of FILES) if (has(k)) out.push([k, 'cannot be set together with credentialName (the Secret holds the certificates): set one or the other']);
   }
   if (mode === 'SIMPLE') {
     for (const k of ['clientCertificate', 'privateKey']) if (has(k)) out.push([k, 'only applies with mode MUTUAL (SIMPLE presents no client certificate)']);
@@ -49,7 +60,7 @@ export function tlsFieldProblems(mode: ClientTls['mode'], present: ReadonlySet<s
 }
 
 /** TLS settings of the policy F (its `tls` field), or undefined when absent or invalid. */
-export function readClientTls(parent: Fields, readFile: ReadFile = readFileSync): ClientTls | undefined {
+export function readClientTls(parent: Fields, readFile: ReadFile = readFileSync, tc?: TlsContext): ClientTls | undefined {
   const f = parent.object('tls', TLS_FIELDS, { unsupported: UNSUPPORTED });
   if (f === undefined) return undefined;
   const raw = f.string('mode', { required: true });
@@ -61,9 +72,10 @@ export function readClientTls(parent: Fields, readFile: ReadFile = readFileSync)
   }
   const present = new Set(TLS_FIELDS.filter((k) => k !== 'mode' && f.has(k)));
   const skip = bool(f, 'insecureSkipVerify');
-  const problems = tlsFieldProblems(mode, present, skip === true);
+  const problems = tlsFieldProblems(mode, present, skip === true, tc?.secrets === true);
   for (const [k, m] of problems) f.report(k, m);
   const file = (k: string): string | undefined => f.string(k, { check: (s) => (s.trim() === '' ? 'must be a file path' : undefined) });
+  const credentialName = f.string('credentialName', { check: checkSecretName });
   const sni = f.string('sni', { check: checkSni });
   const sans = f.stringList('subjectAltNames', { check: (s) => (s === '' ? 'must not be empty' : undefined) });
   const tls = strip({
@@ -71,15 +83,24 @@ export function readClientTls(parent: Fields, readFile: ReadFile = readFileSync)
     clientCertificate: file('clientCertificate'),
     privateKey: file('privateKey'),
     caCertificates: file('caCertificates'),
+    credential: credentialName !== undefined && tc !== undefined ? { namespace: tc.namespace, name: credentialName } : undefined,
     sni: sni?.toLowerCase(),
     subjectAltNames: sans !== undefined && sans.length > 0 ? sans : undefined,
     insecureSkipVerify: skip,
   });
   if (problems.length > 0) return undefined;
-  if (mode === 'SIMPLE' || mode === 'MUTUAL') {
+  if ((mode === 'SIMPLE' || mode === 'MUTUAL') && tls.credential === undefined) {
     if (!checkFiles(f, tls, readFile)) return undefined;
   }
   return tls;
+}
+
+/** A Secret's name: a DNS subdomain (RFC 1123), at most 253 characters. */
+function checkSecretName(s: string): string | undefined {
+  if (s.length > 253 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(s)) {
+    return `${quoted(s)} is not a Secret name (lowercase letters, digits, '-' and '.', at most 253 characters)`;
+  }
+  return undefined;
 }
 
 /** SNI is one DNS name: no wildcard, no IP address (RFC 6066). */

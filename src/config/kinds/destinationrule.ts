@@ -4,18 +4,19 @@
 import { Fields, joinKey, type IntRange } from '../fields';
 import { checkHost } from '../formats';
 import type { ConnectionPool, ConsistentHash, HashKey, LoadBalancer, OutlierDetection, PortTrafficPolicy, SimpleLb, Subset, TrafficPolicy } from '../traffic';
-import { readClientTls } from './clienttls';
+import { readClientTls, type TlsContext } from './clienttls';
 import { readLocalityLbSetting } from './locality';
 import { readMetadata, type Metadata } from './metadata';
 import { durationMs, portNumber, strip, trueFlag } from './trafficfields';
-import type { At, Origin, ParsedDestinationRule } from './types';
+import type { At, Origin, ParsedDestinationRule, ReadOptions } from './types';
+import { WARMUP_FIELDS, readWarmup, withWarmup } from './warmup';
 
 /** nodemesh's extension: Istio has no PEAK_EWMA, so it is chosen by annotation, not in the spec. */
 export const LB_ANNOTATION = 'nodemesh.io/load-balancer';
 
 const SPEC_FIELDS = ['host', 'trafficPolicy', 'subsets', 'exportTo'];
 const POLICY_FIELDS = ['loadBalancer', 'connectionPool', 'outlierDetection', 'portLevelSettings', 'tls'];
-const UNSUPPORTED_POLICY_FIELDS = ['tunnel', 'proxyProtocol'];
+const UNSUPPORTED_POLICY_FIELDS = ['tunnel', 'proxyProtocol', 'retryBudget'];
 const SIMPLE: readonly string[] = ['ROUND_ROBIN', 'LEAST_REQUEST', 'LEAST_CONN', 'RANDOM', 'PASSTHROUGH'];
 const INT32: IntRange = { min: 0, max: 2 ** 31 - 1 };
 const POSITIVE: IntRange = { min: 1, max: 2 ** 31 - 1 };
@@ -27,8 +28,10 @@ export const DEFAULT_MAGLEV_TABLE_SIZE = 65537;
 const MAX_RING_SIZE = 8_388_608;
 const MAX_MAGLEV_TABLE_SIZE = 5_000_011;
 
-export function readDestinationRule(doc: Fields, origin: Origin): ParsedDestinationRule | undefined {
+export function readDestinationRule(doc: Fields, origin: Origin, opts?: ReadOptions): ParsedDestinationRule | undefined {
   const meta = readMetadata(doc, [], [LB_ANNOTATION]);
+  // credentialName names a Secret of the rule's own namespace.
+  const tc: TlsContext = { namespace: meta?.namespace ?? 'default', secrets: opts?.secrets === true };
   const spec = doc.object('spec', SPEC_FIELDS, { required: true, unsupported: ['workloadSelector'] });
   if (spec === undefined) return undefined;
   // `*` and `*.suffix` apply to every service they cover, the most specific rule winning (traffic-build.ts).
@@ -36,8 +39,8 @@ export function readDestinationRule(doc: Fields, origin: Origin): ParsedDestinat
   // Visibility scoping: every rule applies mesh-wide in this version, so exportTo is read and ignored.
   spec.stringList('exportTo');
   const ports: At<number>[] = [];
-  const top = spec.has('trafficPolicy') ? readPolicy(spec, 'trafficPolicy', ports) : undefined;
-  const subsets = readSubsets(spec, ports);
+  const top = spec.has('trafficPolicy') ? readPolicy(spec, 'trafficPolicy', ports, tc) : undefined;
+  const subsets = readSubsets(spec, ports, tc);
   const peakEwma = meta !== undefined && readLbAnnotation(doc, meta, top?.policy);
   if (meta === undefined || host === undefined) return undefined;
   let trafficPolicy = top?.policy;
@@ -71,7 +74,7 @@ interface ReadPolicy {
   readonly portLevel: PortTrafficPolicy[];
 }
 
-function readPolicy(parent: Fields, key: string, ports: At<number>[]): ReadPolicy | undefined {
+function readPolicy(parent: Fields, key: string, ports: At<number>[], tc: TlsContext): ReadPolicy | undefined {
   const f = parent.object(key, POLICY_FIELDS, { unsupported: UNSUPPORTED_POLICY_FIELDS });
   if (f === undefined) return undefined;
   const raw = parent.raw(key);
@@ -87,31 +90,36 @@ function readPolicy(parent: Fields, key: string, ports: At<number>[]): ReadPolic
     if (port !== undefined && portLevel.some((x) => x.port === port)) p.sink.report(path, `duplicate port ${port} in portLevelSettings`);
     else if (port !== undefined) {
       ports.push({ value: port, path });
-      portLevel.push({ port, ...readSettings(p) });
+      portLevel.push({ port, ...readSettings(p, tc) });
     }
   }
-  return { policy: readSettings(f), portLevel };
+  return { policy: readSettings(f, tc), portLevel };
 }
 
-function readSettings(f: Fields): TrafficPolicy {
+function readSettings(f: Fields, tc: TlsContext): TrafficPolicy {
   return strip({
     loadBalancer: readLoadBalancer(f),
     connectionPool: readConnectionPool(f),
     outlierDetection: readOutlierDetection(f),
     // TLS origination (SIMPLE, MUTUAL); ISTIO_MUTUAL is the mesh's own mutual TLS between agents.
-    tls: readClientTls(f),
+    tls: readClientTls(f, undefined, tc),
   });
 }
 
 function readLoadBalancer(parent: Fields): LoadBalancer | undefined {
-  const f = parent.object('loadBalancer', ['simple', 'consistentHash', 'localityLbSetting'], { unsupported: ['warmupDurationSecs', 'warmup'] });
+  const f = parent.object('loadBalancer', ['simple', 'consistentHash', 'localityLbSetting', ...WARMUP_FIELDS]);
   if (f === undefined) return undefined;
-  // localityLbSetting alone keeps the default balancer (round robin) within the chosen localities.
+  const warmup = readWarmup(f);
+  if ((f.has('warmup') || f.has('warmupDurationSecs')) && warmup === undefined) return undefined;
+  // localityLbSetting or warmup alone keeps the default balancer (round robin).
   const locality = readLocalityLbSetting(f);
   if (f.has('localityLbSetting') && locality === undefined) return undefined;
-  if (locality !== undefined && !f.has('simple') && !f.has('consistentHash')) return { simple: 'ROUND_ROBIN', locality };
+  if ((locality !== undefined || warmup !== undefined) && !f.has('simple') && !f.has('consistentHash')) {
+    return withWarmup(f, { simple: 'ROUND_ROBIN', ...(locality !== undefined ? { locality } : {}) }, warmup);
+  }
   const lb = readLbAlgorithm(f);
-  return lb !== undefined && locality !== undefined ? { ...lb, locality } : lb;
+  if (lb === undefined) return undefined;
+  return withWarmup(f, locality !== undefined ? { ...lb, locality } : lb, warmup);
 }
 
 function readLbAlgorithm(f: Fields): LoadBalancer | undefined {
@@ -250,7 +258,7 @@ function readOutlierDetection(parent: Fields): OutlierDetection | undefined {
   });
 }
 
-function readSubsets(spec: Fields, ports: At<number>[]): Subset[] {
+function readSubsets(spec: Fields, ports: At<number>[], tc: TlsContext): Subset[] {
   const subsets: Subset[] = [];
   for (const item of spec.list('subsets') ?? []) {
     const s = Fields.open(spec.sink, item.path, item.value, ['name', 'labels', 'trafficPolicy']);
@@ -260,7 +268,7 @@ function readSubsets(spec: Fields, ports: At<number>[]): Subset[] {
       check: (n) => (DNS_LABEL.test(n) ? undefined : `"${n}" is not a valid subset name (lowercase letters, digits and '-', at most 63)`),
     });
     const labels = s.labelMap('labels') ?? {};
-    const policy = s.has('trafficPolicy') ? readPolicy(s, 'trafficPolicy', ports) : undefined;
+    const policy = s.has('trafficPolicy') ? readPolicy(s, 'trafficPolicy', ports, tc) : undefined;
     if (name !== undefined && subsets.some((x) => x.name === name)) s.report('name', `duplicate subset name "${name}"`);
     else if (name !== undefined) subsets.push(strip({ name, labels, trafficPolicy: policy?.policy, portLevel: policy?.portLevel ?? [] }));
   }

@@ -27,6 +27,8 @@ const VERSIONS: Readonly<Record<string, readonly string[]>> = {
 export interface ReadContext {
   /** The agent's own addresses and ports (default: the agent's default flags). */
   readonly reserved?: Reserved;
+  /** Kubernetes discovery runs, so DestinationRule tls.credentialName can name a Secret. */
+  readonly secrets?: boolean;
 }
 
 type Reader = (doc: Fields, origin: Origin, opts: ReadOptions) => Parsed | undefined;
@@ -52,7 +54,7 @@ const DOCUMENT_FIELDS = ['apiVersion', 'kind', 'metadata', 'spec', 'status'];
  * several objects) yields its items, with field paths under `items[N]`.
  */
 export function readDocument(issues: ConfigIssue[], file: string, document: number, value: unknown, ctx: ReadContext = {}): Parsed[] {
-  const opts: ReadOptions = { reserved: ctx.reserved ?? DEFAULT_RESERVED };
+  const opts: ReadOptions = { reserved: ctx.reserved ?? DEFAULT_RESERVED, ...(ctx.secrets === true ? { secrets: true } : {}) };
   if (isRecord(value) && value.apiVersion === 'v1' && value.kind === 'List') {
     const sink = new IssueSink(issues, file, document);
     sink.kind = 'List';

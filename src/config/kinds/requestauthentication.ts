@@ -1,25 +1,26 @@
 // RequestAuthentication: which JSON Web Tokens a workload accepts (verified by policy/jwt.ts with keys
 // from inline `jwks` or fetched from `jwksUri`). As in Istio, a request without a token passes; one with
-// a token that fails verification is refused with 401. Fields nodemesh cannot honour yet are refused by
-// name: accepting them would verify less than the policy says.
+// a token that fails verification is refused with 401. targetRef(s) name the services whose traffic it
+// applies to, instead of a selector of workloads.
 import { Fields, type Item } from '../fields';
 import type { IssueSink } from '../issues';
 import type { JwtRule } from '../model';
 import { readMetadata } from './metadata';
 import { readPolicySelector } from './security';
+import { readTargetServices } from './targetref';
+import { durationMs } from './trafficfields';
 import type { Origin, ParsedRequestAuthn } from './types';
 
-const SPEC_FIELDS = ['selector', 'jwtRules'];
-const UNSUPPORTED_SPEC_FIELDS = ['targetRef', 'targetRefs'];
-const RULE_FIELDS = ['issuer', 'audiences', 'jwks', 'jwksUri', 'fromHeaders', 'fromParams', 'forwardOriginalToken', 'outputPayloadToHeader', 'outputClaimToHeaders'];
-const UNSUPPORTED_RULE_FIELDS = ['fromCookies', 'timeout'];
+const SPEC_FIELDS = ['selector', 'targetRef', 'targetRefs', 'jwtRules'];
+const RULE_FIELDS = ['issuer', 'audiences', 'jwks', 'jwksUri', 'fromHeaders', 'fromParams', 'fromCookies', 'forwardOriginalToken', 'outputPayloadToHeader', 'outputClaimToHeaders', 'timeout', 'spaceDelimitedClaims'];
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 export function readRequestAuthentication(doc: Fields, origin: Origin): ParsedRequestAuthn | undefined {
   const before = doc.sink.issues.length;
   const meta = readMetadata(doc, []);
-  const spec = doc.object('spec', SPEC_FIELDS, { unsupported: UNSUPPORTED_SPEC_FIELDS });
+  const spec = doc.object('spec', SPEC_FIELDS);
   const selector = spec && readPolicySelector(spec);
+  const targetServices = spec && readTargetServices(spec, meta?.namespace ?? 'default');
   const items = spec?.list('jwtRules') ?? [];
   const jwtRules = items.map((item) => readRule(doc.sink, item));
   const issuers = new Map<string, string>();
@@ -29,11 +30,11 @@ export function readRequestAuthentication(doc: Fields, origin: Origin): ParsedRe
     else issuers.set(r.issuer, items[i]?.path ?? '');
   });
   if (meta === undefined || doc.sink.issues.length > before) return undefined;
-  return { kind: 'RequestAuthentication', origin, policy: { name: meta.name, namespace: meta.namespace, selector, jwtRules } };
+  return { kind: 'RequestAuthentication', origin, policy: { name: meta.name, namespace: meta.namespace, selector, ...(targetServices !== undefined ? { targetServices } : {}), jwtRules } };
 }
 
 function readRule(sink: IssueSink, item: Item): JwtRule {
-  const r = Fields.open(sink, item.path, item.value, RULE_FIELDS, UNSUPPORTED_RULE_FIELDS);
+  const r = Fields.open(sink, item.path, item.value, RULE_FIELDS);
   const empty: JwtRule = { issuer: '', audiences: [], fromHeaders: [], fromParams: [], forwardOriginalToken: false, outputClaimToHeaders: [] };
   if (r === undefined) return empty;
   const issuer = r.string('issuer', { required: true, check: (s) => (s === '' ? 'must not be empty' : undefined) }) ?? '';
@@ -49,6 +50,9 @@ function readRule(sink: IssueSink, item: Item): JwtRule {
     return { name: (name ?? '').toLowerCase(), prefix };
   });
   const fromParams = r.stringList('fromParams', { check: (s) => (s === '' ? 'must not be empty' : undefined) }) ?? [];
+  const fromCookies = r.stringList('fromCookies', { check: (s) => (TOKEN.test(s) ? undefined : `"${s}" is not a cookie name`) }) ?? [];
+  const timeoutMs = durationMs(r, 'timeout');
+  const spaceDelimitedClaims = r.stringList('spaceDelimitedClaims', { check: (s) => (s === '' ? 'must not be empty' : undefined) }) ?? [];
   const forward = r.raw('forwardOriginalToken');
   if (forward !== undefined && typeof forward !== 'boolean') r.report('forwardOriginalToken', 'must be true or false');
   const outputPayloadToHeader = r.string('outputPayloadToHeader', { check: checkHeaderName });
@@ -65,7 +69,10 @@ function readRule(sink: IssueSink, item: Item): JwtRule {
     ...(jwksUri !== undefined ? { jwksUri } : {}),
     fromHeaders,
     fromParams,
+    ...(fromCookies.length > 0 ? { fromCookies } : {}),
     forwardOriginalToken: forward === true,
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    ...(spaceDelimitedClaims.length > 0 ? { spaceDelimitedClaims } : {}),
     ...(outputPayloadToHeader !== undefined ? { outputPayloadToHeader: outputPayloadToHeader.toLowerCase() } : {}),
     outputClaimToHeaders,
   };

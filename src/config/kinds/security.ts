@@ -15,38 +15,17 @@ export function checkStringMatch(s: string): string | undefined {
   return `"${s}": "*" may only be the whole value, or its first or last character`;
 }
 
-// Principal segments: SPIFFE trust domain, "ns", namespace (DNS-1123 label), "sa", service account name.
-const PRINCIPAL_SHAPE: readonly (string | RegExp)[] = [/^[a-z0-9._-]+$/, 'ns', /^[a-z0-9-]+$/, 'sa', /^[a-z0-9.-]+$/];
-
 /**
- * `<trust domain>/ns/<namespace>/sa/<service account>` (no `spiffe://`), `*`, or a prefix/suffix pattern
- * whose fixed part could still be part of such a principal: `cluster.local/ns/foo/` followed by a `*`,
- * or a `*` followed by `/sa/bar`.
+ * Principals: any string, matched with Istio string matching against the peer's SPIFFE id without the
+ * `spiffe://` scheme (`<trust domain>/ns/<namespace>/sa/<service account>` for mesh workloads). One of
+ * another shape is accepted, as Istio does, and matches only a peer whose id has that form. A value
+ * written with the scheme could never match, so it is refused with the form to use.
  */
 export function checkPrincipal(s: string): string | undefined {
   const problem = checkStringMatch(s);
   if (problem !== undefined || s === '*') return problem;
   if (s.startsWith('spiffe://')) return `"${s}": write principals without the spiffe:// scheme (<trust domain>/ns/<namespace>/sa/<name>)`;
-  const parts = s.replace('*', '').split('/');
-  const n = PRINCIPAL_SHAPE.length;
-  let ok: boolean;
-  if (s.endsWith('*')) {
-    // Fixed prefix: segments line up from the start; the last one may be cut short.
-    ok = parts.length <= n && parts.every((p, i) => fits(i, p, i === parts.length - 1 ? 'prefix' : 'whole'));
-  } else if (s.startsWith('*')) {
-    // Fixed suffix: segments line up from the end; the first one may be cut short.
-    ok = parts.length <= n && parts.every((p, i) => fits(n - parts.length + i, p, i === 0 ? 'suffix' : 'whole'));
-  } else {
-    ok = parts.length === n && parts.every((p, i) => fits(i, p, 'whole'));
-  }
-  return ok ? undefined : `"${s}" is not a principal (<trust domain>/ns/<namespace>/sa/<service account>, "*", or one with a leading or trailing "*")`;
-}
-
-function fits(position: number, part: string, how: 'whole' | 'prefix' | 'suffix'): boolean {
-  const want = PRINCIPAL_SHAPE[position];
-  if (want === undefined) return false;
-  if (typeof want === 'string') return how === 'whole' ? part === want : how === 'prefix' ? want.startsWith(part) : want.endsWith(part);
-  return (how !== 'whole' && part === '') || want.test(part);
+  return undefined;
 }
 
 /** Namespaces in sources and `source.namespace`: a namespace, or a prefix/suffix pattern of one. */

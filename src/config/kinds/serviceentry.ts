@@ -7,8 +7,8 @@ import { DATAPLANE_LABEL, readMetadata } from './metadata';
 import type { At, Origin, ParsedService, ReadOptions } from './types';
 import { WORKLOAD_SPEC_FIELDS, nodeOf, readWorkloadSpec } from './workloadentry';
 
-const SPEC_FIELDS = ['hosts', 'addresses', 'ports', 'location', 'resolution', 'endpoints', 'workloadSelector', 'exportTo'];
-const UNSUPPORTED_SPEC_FIELDS = ['subjectAltNames'];
+const SPEC_FIELDS = ['hosts', 'addresses', 'ports', 'location', 'resolution', 'endpoints', 'workloadSelector', 'exportTo', 'subjectAltNames'];
+const UNSUPPORTED_SPEC_FIELDS: readonly string[] = [];
 const PORT_FIELDS = ['number', 'protocol', 'name', 'targetPort'];
 
 export const PROTOCOLS: readonly PortProtocol[] = ['HTTP', 'HTTP2', 'GRPC', 'TCP', 'TLS', 'HTTPS'];
@@ -52,6 +52,8 @@ export function readServiceEntry(doc: Fields, origin: Origin, opts: ReadOptions)
   const dns = resolution === 'DNS' || resolution === 'DNS_ROUND_ROBIN';
   // Visibility scoping: every service is visible mesh-wide in this version.
   spec.stringList('exportTo');
+  // The identities the endpoints must present over mesh mTLS (meshplane checks them per endpoint).
+  const subjectAltNames = spec.stringList('subjectAltNames', { check: (s) => (s === '' ? 'must not be empty' : undefined) });
 
   const endpointItems = spec.list('endpoints');
   const endpoints = endpointItems?.map((item) => readEndpoint(spec, item, ports, meta?.namespace, opts.reserved, dns));
@@ -79,6 +81,7 @@ export function readServiceEntry(doc: Fields, origin: Origin, opts: ReadOptions)
     selector,
     ...(resolution !== undefined && resolution !== 'STATIC' ? { resolution } : {}),
     ...(location === 'MESH_EXTERNAL' ? { location } : {}),
+    ...(subjectAltNames !== undefined && subjectAltNames.length > 0 ? { subjectAltNames } : {}),
     // Selected WorkloadEntries are addresses; without endpoints or a selector the hosts are the names.
     ...(dns ? { dnsEndpoints: endpointItems !== undefined ? (named ?? []) : selector !== undefined ? [] : hostEndpoints(hosts, meta?.namespace ?? '') } : {}),
   };

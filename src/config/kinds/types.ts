@@ -7,6 +7,8 @@ import type { Destination, DestinationRule, HealthCheck, HttpRoute, LocalRateLim
 export interface ReadOptions {
   /** The agent's own addresses and ports, which services must not name. */
   readonly reserved: Reserved;
+  /** DestinationRule tls.credentialName may name a Secret (Kubernetes discovery reads it). */
+  readonly secrets?: boolean;
 }
 
 /** Where a document came from, to report cross-document problems against it. */
@@ -44,6 +46,8 @@ export interface ParsedService {
   readonly location?: MeshLocation;
   /** DNS resolution: endpoints given as host names (their `address` is the name), resolved by the agent. */
   readonly dnsEndpoints?: readonly Endpoint[];
+  /** spec.subjectAltNames: identities the endpoints must present over mesh mTLS. */
+  readonly subjectAltNames?: readonly string[];
 }
 
 export interface ParsedWorkload {
@@ -101,6 +105,8 @@ export interface ParsedVirtualService {
   readonly complete: boolean;
   /** Present when spec.gateways names gateways other than "mesh": whether the mesh applies too, and those. */
   readonly gateways?: { readonly mesh: boolean; readonly others: readonly string[] };
+  /** Routes and match entries that can never be chosen (warnings; FIELD is a full path). */
+  readonly unreachable?: readonly { readonly field: string; readonly message: string }[];
 }
 
 export interface ParsedDestinationRule {

@@ -53,10 +53,10 @@ export function readVirtualService(doc: Fields, origin: Origin): ParsedVirtualSe
   if (!spec.has('http') && !spec.has('tcp') && !spec.has('tls')) spec.sink.report(spec.path, 'must set http, tcp or tls routes');
   checkRouteNames(spec, http);
   const complete = doc.sink.issues.length === before;
-  if (complete) checkUnreachable(spec, http, tcp, tls);
+  const unreachable = complete ? checkUnreachable(spec, http, tcp, tls) : [];
   if (meta === undefined) return undefined;
   const bound = gateways.others.length > 0 ? { gateways } : {};
-  return { kind: 'VirtualService', origin, name: meta.name, namespace: meta.namespace, hosts, http, tcp, ...(tls.length > 0 ? { tls } : {}), destinations: dests, complete, ...bound };
+  return { kind: 'VirtualService', origin, name: meta.name, namespace: meta.namespace, hosts, http, tcp, ...(tls.length > 0 ? { tls } : {}), destinations: dests, complete, ...bound, ...(unreachable.length > 0 ? { unreachable } : {}) };
 }
 
 /**

@@ -25,7 +25,7 @@ export function readTcpRoute(sink: IssueSink, item: Item, readWeighted: ReadWeig
   const r = Fields.open(sink, item.path, item.value, ['match', 'route']);
   if (r === undefined) return { match: [], route: [] };
   const match = (r.list('match') ?? []).flatMap((m) => {
-    const f = Fields.open(sink, m.path, m.value, [...L4_FIELDS, 'sniHosts']);
+    const f = Fields.open(sink, m.path, m.value, [...L4_FIELDS, 'sniHosts'], ['sourceSubnet']);
     if (f === undefined) return [];
     if (f.has('sniHosts')) f.report('sniHosts', 'is a condition of tls routes (the TLS server name): move this route under tls');
     return [readL4(f, mesh)];

@@ -1,13 +1,23 @@
 // Routes that can never be chosen: routes are tried in order and the first match wins, so a route after
 // one that matches every request, or a match entry already listed by an earlier route, is dead config.
+// Istio accepts such routes (only its analyzer warns), so these are warnings: the routes stay in the
+// table and are simply never chosen.
 import type { Fields } from '../fields';
 import type { HttpMatch, HttpRoute, TcpRoute, TlsMatch, TlsRoute } from '../traffic';
 
-export function checkUnreachable(spec: Fields, http: readonly HttpRoute[], tcp: readonly TcpRoute[], tls: readonly TlsRoute[] = []): void {
-  checkList(spec, 'http', http.map((r) => r.match.map(httpKey)), 'route', 'request');
-  checkList(spec, 'tcp', tcp.map((r) => r.match.map((m) => canonical(m))), 'tcp route', 'connection');
+/** A warning about a document: FIELD is a full path (it includes the object's root). */
+export interface Note {
+  readonly field: string;
+  readonly message: string;
+}
+
+export function checkUnreachable(spec: Fields, http: readonly HttpRoute[], tcp: readonly TcpRoute[], tls: readonly TlsRoute[] = []): Note[] {
+  const notes: Note[] = [];
+  checkList(notes, spec, 'http', http.map((r) => r.match.map(httpKey)), 'route', 'request');
+  checkList(notes, spec, 'tcp', tcp.map((r) => r.match.map((m) => canonical(m))), 'tcp route', 'connection');
   // No tls entry matches everything (each names SNI hosts, and hosts cannot be `*`): only repeats are dead.
-  checkList(spec, 'tls', tls.map((r) => r.match.map((m: TlsMatch) => canonical({ ...m, sniHosts: [...m.sniHosts].sort() }))), 'tls route', 'connection');
+  checkList(notes, spec, 'tls', tls.map((r) => r.match.map((m: TlsMatch) => canonical({ ...m, sniHosts: [...m.sniHosts].sort() }))), 'tls route', 'connection');
+  return notes;
 }
 
 const CATCH_ALL = '{}';
@@ -16,19 +26,19 @@ const CATCH_ALL = '{}';
  * ROUTES holds, per route, one canonical key per match entry (CATCH_ALL for an entry without
  * conditions); a route without entries matches everything.
  */
-function checkList(spec: Fields, key: string, routes: readonly (readonly string[])[], what: string, unit: string): void {
+function checkList(notes: Note[], spec: Fields, key: string, routes: readonly (readonly string[])[], what: string, unit: string): void {
   const seen = new Map<string, number>();
   let catchAll: number | undefined;
   routes.forEach((entries, i) => {
     const path = `${spec.at(key)}[${i}]`;
     if (catchAll !== undefined) {
-      spec.sink.report(path, `${what} ${i} is unreachable: ${what} ${catchAll} before it matches every ${unit}`);
+      notes.push({ field: path, message: `${what} ${i} is unreachable: ${what} ${catchAll} before it matches every ${unit}; it is never chosen` });
       return;
     }
     entries.forEach((k, m) => {
       const earlier = seen.get(k);
       if (earlier !== undefined) {
-        spec.sink.report(`${path}.match[${m}]`, `match entry is unreachable: ${what} ${earlier} before it has the same match`);
+        notes.push({ field: `${path}.match[${m}]`, message: `match entry is unreachable: ${what} ${earlier} before it has the same match; it is never chosen` });
       } else seen.set(k, i);
     });
     if (entries.length === 0 || entries.includes(CATCH_ALL)) catchAll = i;

@@ -18,16 +18,9 @@ const LIMITATIONS: readonly { readonly pattern: RegExp; readonly doc: string; re
   // First: this message lists the supported keys, request.auth.* among them.
   { pattern: /attribute experimental\.envoy\./, doc: '`when` keys' },
   { pattern: /spec\.address: "(unix:[^"]*|[a-z][a-z0-9.-]*)" is not an IPv4/, doc: 'WorkloadEntry host names' },
-  { pattern: /trafficPolicy\.tls|\.tls\b.*mode|ISTIO_MUTUAL/, doc: 'DestinationRule `tls`', pending: true },
-  { pattern: /requestPrincipals|notRequestPrincipals|request\.auth|remoteIpBlocks|notRemoteIpBlocks|remote\.ip|RequestAuthentication|jwtRules|targetRefs/, doc: 'Request authentication', pending: true },
-  { pattern: /warmup/, doc: 'warmup' },
   { pattern: /exportTo/, doc: '`exportTo`' },
-  { pattern: /subjectAltNames/, doc: '`subjectAltNames`' },
   { pattern: /addresses\[\d+\].*(IPv6|IPv4)/, doc: 'IPv6' },
   { pattern: /network|spec\.address: required/, doc: '`network`' },
-  { pattern: /loadBalancer: must set simple/, doc: 'warmup' },
-  { pattern: /is not a principal/, doc: 'Principals' },
-  { pattern: /is unreachable/, doc: 'Unreachable routes' },
   { pattern: /fault\.(abort|delay)\.percent/, doc: 'Fault `percentage`' },
 ];
 

@@ -143,7 +143,7 @@ test('tls problems name their field and say what to do', () => {
     [{ mode: 'SIMPLE', caCertificates: files.path('junk.pem') }, `${T}.caCertificates`, /no PEM certificate in the file/],
     [{ mode: 'MUTUAL', clientCertificate: files.path('cert.pem'), privateKey: files.path('junk.pem') }, `${T}.privateKey`, /not a PEM private key/],
     [{ mode: 'MUTUAL', clientCertificate: files.path('cert.pem'), privateKey: files.path('other-key.pem') }, `${T}.privateKey`, /does not belong to clientCertificate/],
-    [{ mode: 'MUTUAL', credentialName: 'api-creds' }, `${T}.credentialName`, /not supported without Kubernetes Secret access .* mount the Secret as files/],
+    [{ mode: 'MUTUAL', credentialName: 'api-creds' }, `${T}.credentialName`, /needs Kubernetes discovery .* mount the Secret as files/],
     [{ mode: 'SIMPLE', sni: '*.example.com' }, `${T}.sni`, /wildcard/],
     [{ mode: 'SIMPLE', sni: '10.1.2.3' }, `${T}.sni`, /is an IP address; SNI carries a DNS name only/],
     [{ mode: 'SIMPLE', caCrl: '/crl.pem' }, `${T}.caCrl`, /not supported/],

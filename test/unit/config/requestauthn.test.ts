@@ -54,8 +54,13 @@ test('bad RequestAuthentications name the field and say what to do', () => {
     ['bad header name', { jwtRules: [jwtRule({ outputPayloadToHeader: 'a b' })] }, 'spec.jwtRules[0].outputPayloadToHeader', 'not a valid header name'],
     ['claim header without claim', { jwtRules: [jwtRule({ outputClaimToHeaders: [{ header: 'x' }] })] }, 'spec.jwtRules[0].outputClaimToHeaders[0].claim', 'required'],
     ['forward not boolean', { jwtRules: [jwtRule({ forwardOriginalToken: 'yes' })] }, 'spec.jwtRules[0].forwardOriginalToken', 'true or false'],
-    ['fromCookies', { jwtRules: [jwtRule({ fromCookies: ['c'] })] }, 'spec.jwtRules[0].fromCookies', 'not supported yet'],
-    ['targetRef', { targetRef: { kind: 'Service', name: 'web' } }, 'spec.targetRef', 'not supported'],
+    ['targetRef of a Gateway', { targetRef: { kind: 'Gateway', group: 'gateway.networking.k8s.io', name: 'gw' }, jwtRules: [jwtRule()] }, 'spec.targetRef', 'kind Gateway is not supported'],
+    ['targetRefs with a selector', { selector: { matchLabels: { app: 'web' } }, targetRefs: [{ kind: 'Service', name: 'web' }], jwtRules: [jwtRule()] }, 'spec.targetRefs', 'cannot be used together with selector'],
+    ['targetRef and targetRefs', { targetRef: { kind: 'Service', name: 'web' }, targetRefs: [{ kind: 'Service', name: 'web' }], jwtRules: [jwtRule()] }, 'spec.targetRefs', 'cannot be used together with targetRef'],
+    ['targetRefs empty', { targetRefs: [], jwtRules: [jwtRule()] }, 'spec.targetRefs', 'must not be empty'],
+    ['targetRef of a Service with a wrong group', { targetRef: { kind: 'Service', group: 'apps', name: 'web' }, jwtRules: [jwtRule()] }, 'spec.targetRef.group', 'is not the group of Service'],
+    ['targetRef in another namespace', { targetRef: { kind: 'Service', name: 'web', namespace: 'other' }, jwtRules: [jwtRule()] }, 'spec.targetRef.namespace', "must be the policy's namespace"],
+    ['targetRef without name', { targetRef: { kind: 'Service' }, jwtRules: [jwtRule()] }, 'spec.targetRef.name', 'required'],
     ['unknown field', { jwtRules: [jwtRule({ issuers: 'x' })] }, 'spec.jwtRules[0].issuers', 'unknown field'],
   ];
   for (const [name, spec, field, message] of cases) {

@@ -133,21 +133,6 @@ const VS_CASES: readonly BadCase[] = [
   // Names and reachability.
   { name: 'duplicate route names', docs: [reviewsVs({ name: 'a', match: [{ uri: { prefix: '/a' } }], ...to('reviews') }, { name: 'a', ...to('reviews') })], field: 'spec.http[1].name', message: 'duplicate route name "a"' },
   { name: 'generated name taken', docs: [reviewsVs({ name: 'reviews.1', match: [{ uri: { prefix: '/a' } }], ...to('reviews') }, to('reviews'))], field: 'spec.http[1].name', message: 'duplicate route name "reviews.1"' },
-  { name: 'route after a catch-all', docs: [reviewsVs(to('reviews'), { match: [{ uri: { prefix: '/a' } }], ...to('ratings') })], field: 'spec.http[1]', message: 'route 1 is unreachable: route 0 before it matches every request' },
-  { name: 'route after an empty match', docs: [reviewsVs({ match: [{ uri: { exact: '/x' } }, { name: 'all' }], ...to('reviews') }, { match: [{ uri: { prefix: '/a' } }], ...to('ratings') })], field: 'spec.http[1]', message: 'route 1 is unreachable: route 0' },
-  { name: 'route after prefix /', docs: [reviewsVs({ match: [{ uri: { prefix: '/' }, ignoreUriCase: true }], ...to('reviews') }, { match: [{ uri: { prefix: '/a' } }], ...to('ratings') }, to('ratings'))], field: 'spec.http[2]', message: 'route 2 is unreachable: route 0' },
-  {
-    name: 'repeated match entry',
-    docs: [reviewsVs({ match: [{ name: 'x', uri: { prefix: '/a' }, headers: { b: { exact: '1' }, a: {} } }], ...to('reviews') }, { match: [{ uri: { exact: '/b' } }, { headers: { a: {}, B: { exact: '1' } }, uri: { prefix: '/a' } }], ...to('ratings') })],
-    field: 'spec.http[1].match[1]',
-    message: 'match entry is unreachable: route 0 before it has the same match',
-  },
-  {
-    name: 'tcp route after a catch-all',
-    docs: [vs('v', { hosts: ['multi.shop'], tcp: [{ route: [{ destination: { host: 'multi.shop', port: { number: 9000 } } }] }, { match: [{ port: 9000 }], route: [{ destination: { host: 'ratings' } }] }] })],
-    field: 'spec.tcp[1]',
-    message: 'tcp route 1 is unreachable: tcp route 0 before it matches every connection',
-  },
   // Resolution against services and DestinationRules.
   { name: 'host of no service', docs: [vs('v', { hosts: ['reviews', 'nothing.example.com'], http: [to('reviews')] })], field: 'spec.hosts[1]', message: 'host nothing.example.com matches no ServiceEntry host; its routes would never be used' },
   { name: 'short host in the wrong namespace', docs: [vs('v', { hosts: ['multi'], http: [to('multi.shop')] })], field: 'spec.hosts[0]', message: 'matches no ServiceEntry host' },

@@ -2,7 +2,7 @@
 // missing here is a 403 in the cluster; a grant too many is access nobody reviewed.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { find, objects, type Obj } from './helpers';
+import { find, loadDocs, objects, type Obj } from './helpers';
 
 /** `group/resource[name]: verbs` lines of a role, one per resource name, sorted. */
 function grants(role: Obj): string[] {
@@ -55,6 +55,21 @@ describe('RBAC', () => {
     boundTo('overlays/istio-crds', 'ClusterRoleBinding', 'nodemesh-agent-istio', 'nodemesh-agent');
     const kinds = objects.filter((o) => o.file.startsWith('overlays/istio-crds/')).map((o) => o.doc.kind).sort();
     assert.deepEqual(kinds, ['ClusterRole', 'ClusterRoleBinding']);
+  });
+
+  it('the credentials overlay grants reading only the named Secrets of one namespace, to the agent', () => {
+    const role = find('overlays/credential-secrets', 'Role', 'nodemesh-agent-credentials');
+    const [k] = loadDocs('overlays/credential-secrets/kustomization.yaml');
+    assert.equal(role.metadata.namespace, k?.namespace);
+    const lines = grants(role);
+    assert.ok(lines.length > 0);
+    for (const line of lines) assert.match(line, /^\/secrets\[[a-z0-9.-]+\]: get,list,watch$/);
+    const b = find('overlays/credential-secrets', 'RoleBinding', 'nodemesh-agent-credentials');
+    assert.equal(b.metadata.namespace, k?.namespace);
+    assert.deepEqual(b.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'nodemesh-agent-credentials' });
+    assert.deepEqual(b.subjects, [{ kind: 'ServiceAccount', name: 'nodemesh-agent', namespace: 'nodemesh-system' }]);
+    const kinds = objects.filter((o) => o.file.startsWith('overlays/credential-secrets/')).map((o) => o.doc.kind).sort();
+    assert.deepEqual(kinds, ['Role', 'RoleBinding']);
   });
 
   it('the CA creates TokenReviews and reads pods cluster-wide', () => {
