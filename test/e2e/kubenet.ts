@@ -86,6 +86,8 @@ export class KubeNet extends NetBase {
       MAIN, 'agent', '--kubeconfig', this.kubeconfig, '--config', this.cfgDir, '--cgroup', n.podCgroupRoot, '--bpffs', this.pin(n),
       '--node', n.name, '--node-ip', n.ip, '--admin-host', n.ip, '--ca', `${n0.ip}:15012`,
       '--ca-root', path.join(this.caDir, 'root-cert.pem'), '--node-token', path.join(this.dir, `${n.name}.token`),
+      // No next agent ever comes here: a short hand-over wait keeps a stop within the cluster's SIGTERM grace.
+      '--drain-timeout', '1s',
     ];
     const a = this.track(this.c.spawn(n, NODE, args, { env: this.env() }), n.name);
     this.agents.set(n.name, a);

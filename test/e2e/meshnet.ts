@@ -40,7 +40,7 @@ export class MeshNet extends NetBase {
         const args = [
           MAIN, 'agent', '--config', m.cfgDir, '--cgroup', n.podCgroupRoot, '--bpffs', m.pin(i), '--node', n.name, '--node-ip', n.ip,
           '--admin-host', n.ip, '--ca', `${n0.ip}:15012`, '--ca-root', path.join(m.caDir, 'root-cert.pem'),
-          '--node-token', path.join(m.dir, `${n.name}.token`), ...(opts.certTtl ? ['--cert-ttl', opts.certTtl] : []),
+          '--node-token', path.join(m.dir, `${n.name}.token`), '--drain-timeout', '1s', ...(opts.certTtl ? ['--cert-ttl', opts.certTtl] : []),
         ];
         m.agents.push(m.track(c.spawn(n, NODE, args, { env: { ...process.env, NODE_ENV: 'production', NODEMESH_LOG_LEVEL: 'info' } }), n.name));
       }

@@ -100,7 +100,7 @@ spec:
 `,
   );
   const startAgent = async (): Promise<void> => {
-    const args = [MAIN, 'agent', '--config', cfg, '--cgroup', node.podCgroupRoot, '--bpffs', pin, '--node', node.name, '--node-ip', node.ip, '--admin-host', node.ip];
+    const args = [MAIN, 'agent', '--config', cfg, '--cgroup', node.podCgroupRoot, '--bpffs', pin, '--node', node.name, '--node-ip', node.ip, '--admin-host', node.ip, '--drain-timeout', '1s'];
     const child = c.spawn(node, NODE, args, { env: { ...process.env, NODE_ENV: 'production', NODEMESH_LOG_LEVEL: 'info' } });
     agent = child;
     const add = (d: Buffer): void => void logs.push(...d.toString().split('\n').filter(Boolean));
