@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DAY, EC, SIGN, webcrypto, x509, type CryptoKeyPair } from './x509-setup';
+import { DAY, EC, SIGN, webcrypto, x509, type CryptoKeyPair, selfSignedCa } from './x509-setup';
 
 export interface Ca {
   readonly pem: string;
@@ -22,20 +22,7 @@ async function keyPem(k: webcrypto.CryptoKey): Promise<string> {
 }
 
 export async function makeCa(name = 'nodemesh tls test ca'): Promise<Ca> {
-  const keys = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as CryptoKeyPair;
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    name: `CN=${name}`,
-    keys,
-    signingAlgorithm: SIGN,
-    notBefore: new Date(Date.now() - DAY),
-    notAfter: new Date(Date.now() + 30 * DAY),
-    extensions: [
-      new x509.BasicConstraintsExtension(true, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-    ],
-  });
-  return { pem: cert.toString('pem'), cert, keys };
+  return selfSignedCa(`CN=${name}`);
 }
 
 /** A leaf signed by CA for server and client use, with DNS names DNS and IP addresses IPS as SANs. */

@@ -1,7 +1,7 @@
 // Test PKI for the tunnel tests: an ECDSA P-256 root and SPIFFE leaves, built in-process with
 // @peculiar/x509 (the CA's own library) so the tests need no openssl binary and can mint certificates
 // that are already expired, name a foreign trust domain, or carry zero or two URI SANs.
-import { DAY, EC, SIGN, webcrypto, x509, type CryptoKeyPair } from '../helpers/x509-setup';
+import { DAY, EC, SIGN, webcrypto, x509, type CryptoKeyPair, selfSignedCa } from '../helpers/x509-setup';
 
 export interface TestRoot {
   readonly pem: string;
@@ -21,20 +21,7 @@ async function keyPem(k: webcrypto.CryptoKey): Promise<string> {
 }
 
 export async function createRoot(name = 'nodemesh test root'): Promise<TestRoot> {
-  const keys = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as CryptoKeyPair;
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    name: `CN=${name}, O=nodemesh`,
-    keys,
-    signingAlgorithm: SIGN,
-    notBefore: new Date(Date.now() - DAY),
-    notAfter: new Date(Date.now() + 30 * DAY),
-    extensions: [
-      new x509.BasicConstraintsExtension(true, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-    ],
-  });
-  return { pem: cert.toString('pem'), cert, keys };
+  return selfSignedCa(`CN=${name}, O=nodemesh`);
 }
 
 export interface LeafOptions {

@@ -6,8 +6,8 @@
 import { STATUS_CODES } from 'node:http';
 import { Readable } from 'node:stream';
 import { ChunkedFramer } from '../../codec/h1chunked';
-import { H, type Head } from '../../codec/h1head';
-import { hopByHopRequestKind } from '../../codec/headers';
+import type { Head } from '../../codec/h1head';
+import { fieldsOf, logFields } from './fields';
 import type { Downstream } from './types';
 import type { RouteDecision } from '../../route/types';
 import type { H1RequestView } from './view';
@@ -25,11 +25,6 @@ const PAUSE_BODY = 1;
 export interface EngineHandOff {
   readonly view: H1RequestView;
   readonly decision?: RouteDecision;
-}
-
-/** Fields left out of the list besides the hop-by-hop ones: the transport frames, authority is the host. */
-function notForwarded(kind: number): boolean {
-  return hopByHopRequestKind(kind) || kind === H.HOST || kind === H.TRANSFER_ENCODING;
 }
 
 export class EngineExchange implements L7Request, L7Sink {
@@ -369,37 +364,4 @@ function withHead(head: string, prefix: string, data: Buffer, suffix: string): B
   at += data.copy(out, at);
   out.write(suffix, at, 'latin1');
   return out;
-}
-
-/** The access log's fields of H (the log is written after the head went back to the connection). */
-function logFields(h: Head): { ua: string | undefined; xff: string | undefined } {
-  // The first value of each, as header() gives it while the head is in use.
-  let ua: string | undefined;
-  let xff: string | undefined;
-  for (let i = 0; i < h.count; i++) {
-    const kind = h.kinds[i];
-    if (kind === H.USER_AGENT) ua ??= h.value(i);
-    else if (kind === H.X_FORWARDED_FOR) xff ??= h.value(i);
-  }
-  return { ua, xff };
-}
-
-/** [every field incl. host, the fields to forward], lower-case names. */
-function fieldsOf(h: Head): [HeaderList, HeaderList] {
-  const all: [string, string][] = [];
-  const fwd: [string, string][] = [];
-  for (let i = 0; i < h.count; i++) {
-    const kind = h.kinds[i]!;
-    const name = h.name(i).toLowerCase();
-    const value = h.value(i);
-    all.push([name, value]);
-    if (kind === H.TE) {
-      if (h.teTrailers) fwd.push(['te', 'trailers']);
-      continue;
-    }
-    if (notForwarded(kind)) continue;
-    if (h.connTokens !== undefined && h.connTokens.includes(name)) continue;
-    fwd.push([name, value]);
-  }
-  return [all, fwd];
 }
