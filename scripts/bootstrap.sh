@@ -8,7 +8,7 @@ NODE_VERSION=24.21.0
 TOOLS=.tools
 
 need_pkgs=()
-for p in clang llvm libbpf-dev libelf-dev zlib1g-dev iproute2 bpftool haproxy nginx-light wrk nghttp2-client curl make gcc tcpdump; do
+for p in clang llvm libbpf-dev libelf-dev zlib1g-dev iproute2 bpftool haproxy nginx-light wrk nghttp2-client curl make gcc tcpdump tmux prometheus; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
