@@ -66,6 +66,7 @@ bench: build
 bench-resources: ts
 	$(NODE) dist/bench/slowloris.js
 	$(NODE) dist/bench/memory.js
+	$(NODE) dist/bench/lean.js
 
 check: ts
 	$(NODE) dist/src/main.js check $(CONFIG)

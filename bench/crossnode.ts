@@ -3,12 +3,17 @@
 //   mesh mTLS: pod → VIP → agent (node-0) → HBONE mTLS → agent (node-1) → pod
 // At a fixed 1000 req/s (open loop: added p50/p90/p99, comparable with ztunnel's published figure)
 // and at full speed with wrk (rps). Root only; everything it starts is removed at the end.
+// `--profile DIR`: CPU profiles of both agents during a second fixed-rate run (through their inspectors,
+// opened with SIGUSR1 once the agents are up: --cpu-prof from the start would disturb the eBPF load).
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { meshConfig } from '../test/helpers/cluster-config';
 import { MeshNet } from '../test/e2e/meshnet';
 import { NODE } from '../test/e2e/harness';
 
 const VIP = '10.96.0.10';
+const profileAt = process.argv.indexOf('--profile');
+const PROFILE_DIR = profileAt > 0 ? process.argv[profileAt + 1] : undefined;
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the cross-node bench needs root (network namespaces, eBPF)');
@@ -51,6 +56,14 @@ async function main(): Promise<void> {
     console.log(`added by two agents + mTLS: p50 +${f(mesh.p50! - direct.p50!)} ms, p90 +${f(mesh.p90! - direct.p90!)} ms, p99 +${f(mesh.p99! - direct.p99!)} ms`);
     console.log(`\nmax throughput (wrk -t1 -c16 -d5s): direct ${rpsDirect.toFixed(0)} req/s, mesh mTLS ${rpsMesh.toFixed(0)} req/s (${(rpsMesh / rpsDirect).toFixed(2)}x)`);
     console.log('plaintext through the two agents: not measured (the tunnel has no plaintext mode)');
+    if (PROFILE_DIR !== undefined) {
+      fs.mkdirSync(PROFILE_DIR, { recursive: true });
+      for (const a of m.agents) process.kill(a.pid!, 'SIGUSR1');
+      const profiles = c.nodes.map((n, i) => c.outside(n, NODE, [path.join(__dirname, 'clients/cpuprof.js'), '5', path.resolve(PROFILE_DIR, `agent-${i}.cpuprofile`)], { timeoutMs: 20_000 }));
+      await new Promise((r) => setTimeout(r, 500));
+      const during = await rate(VIP, 80);
+      console.log(`profiled run: p50 ${f(during.p50)} p90 ${f(during.p90)} p99 ${f(during.p99)} ms; profiles: ${(await Promise.all(profiles)).map((r) => r.stdout.trim() || r.stderr.trim()).join(', ')}`);
+    }
   } finally {
     await m.close();
   }

@@ -1,9 +1,7 @@
 // Composition root: builds the modules in flow order (config → capture → listener → telemetry),
 // applies reloads atomically, and owns start, drain and stop.
 import * as net from 'node:net';
-import * as path from 'node:path';
 import { BpfDatapath } from './capture/bpf';
-import type { MapCapacity } from './capture/capacity';
 import { ListenerSlots } from './capture/listeners';
 import { waitUntil, bindRetrying, enableListenerMigration } from './handover';
 import { stripMapped } from './capture/layout';
@@ -19,10 +17,13 @@ import { logger } from './log';
 import { ServiceIndex } from './state/services';
 import { MemoryReclaimer } from './state/reclaim';
 import { startAdmin, type AdminServer } from './telemetry/admin';
+import { serveAdminApi, type AdminApiHandle, type AdminSource } from './telemetry/admin-api';
 import { AccessLog, DISABLED_ACCESS_LOG } from './telemetry/accesslog';
 import { sourceResolver } from './telemetry/labels';
+import { currentTracing, setProcessTracing, tracingFromEnv } from './telemetry/tracing';
 import { Metrics } from './telemetry/metrics';
 import { NodeMetrics } from './telemetry/node';
+import { collectNodeFacts, registerProcessMetrics } from './telemetry/agentinfo';
 import { MeshPlane } from './meshplane';
 import { principalOf, workloadIdentity } from './identity/spiffe';
 import { LocalRateLimiter } from './policy/ratelimit';
@@ -33,70 +34,9 @@ import { writeServiceNames } from './capture/names';
 import type { KPod } from './discovery/objects';
 import { startDns, type AgentDns } from './dns/agent';
 
+import type { AgentOptions } from './options';
+
 const log = logger('agent');
-
-export interface AgentOptions {
-  /** The ConfigMap (file or directory); optional when the mesh view comes from the Kubernetes API. */
-  config: string | undefined;
-  /** Kubernetes discovery: undefined = off; kubeconfig undefined = in-cluster or $KUBECONFIG. */
-  kubernetes?: { kubeconfig: string | undefined };
-  /** source_cluster / destination_cluster, as Istio reports them ("Kubernetes" by default). */
-  clusterId: string;
-  clusterDomain: string;
-  capture: boolean;
-  cgroup: string;
-  bpffs: string;
-  objects: string;
-  node: string;
-  /** --locality region/zone/subzone; else the Node's topology labels (discovery or a Node document). */
-  locality?: string;
-  nodeIp: string;
-  outboundPort: number;
-  adminHost: string;
-  metricsPort: number;
-  readyPort: number;
-  connectTimeoutMs?: number;
-  requestTimeoutMs?: number;
-  accessLog: boolean;
-  trustDomain: string;
-  tunnelPort: number;
-  ca?: { address: string; rootFile: string; tokenFile: string };
-  deliveryAddress: string;
-  certTtlSeconds?: number;
-  /** Proxies in front of clients (--trusted-proxies): how far from the right X-Forwarded-For is read. */
-  trustedProxies?: number;
-  /** A client must send a whole request head within this (408 after it); --header-timeout. */
-  headerTimeoutMs?: number;
-  /** A connection with no request in flight is closed after this; --idle-timeout. */
-  idleTimeoutMs?: number;
-  /** How long a stopping agent keeps serving in-flight and keep-alive requests; --drain-timeout. */
-  drainTimeoutMs?: number;
-  /** Kernel map capacities (--max-services, --max-backends, --max-connections, --max-meshed-pods). */
-  mapCapacity?: Partial<MapCapacity>;
-  /** The DNS proxy's port on nodeIp (--dns-port, default 15053; 0 = any free port). */
-  dnsPort?: number;
-  /** Resolvers to forward to and look ServiceEntry names up at (--dns-upstream); default /etc/resolv.conf's. */
-  dnsUpstream?: readonly string[];
-  /** false: no DNS proxy (--no-dns). */
-  dnsProxy?: boolean;
-  /** Refresh floor of ServiceEntry name lookups (ms; default 5 s). */
-  dnsRefreshFloorMs?: number;
-}
-
-export const DEFAULTS = {
-  cgroup: '/sys/fs/cgroup',
-  bpffs: '/sys/fs/bpf/nodemesh',
-  objects: path.resolve(__dirname, '../../build/bpf'),
-  nodeIp: '127.0.0.1',
-  outboundPort: 15001,
-  adminHost: '0.0.0.0',
-  metricsPort: 15020,
-  readyPort: 15021,
-  tunnelPort: 15008,
-  trustDomain: 'cluster.local',
-  clusterId: 'Kubernetes',
-  clusterDomain: 'cluster.local',
-} as const;
 
 export class Agent {
   private index: ServiceIndex | undefined;
@@ -120,9 +60,14 @@ export class Agent {
   private dns: AgentDns | undefined;
   /** Active health checks (HealthCheck); verdicts go to the balancers' health table. */
   private readonly prober: Prober;
+  /** The admin API (nodemesh stat, nodemesh config), configs applied since start, and when it started. */
+  private adminApi: AdminApiHandle | undefined;
+  private generation = 0;
+  private readonly startedAt = Date.now();
 
   private constructor(private readonly opts: AgentOptions) {
     this.metrics = new Metrics({ cluster: opts.clusterId });
+    registerProcessMetrics(this.metrics.registry);
     this.balancers = new BalancerSet({
       onEject: (e) => this.metrics.outlierEjections.inc({ service: e.target.service.key, endpoint: e.target.key, reason: e.reason }),
       ...(opts.locality !== undefined ? { self: { locality: parseLocality(opts.locality), labels: {} } } : {}),
@@ -138,6 +83,8 @@ export class Agent {
   static async start(opts: AgentOptions): Promise<Agent> {
     const agent = new Agent(opts);
     await agent.boot();
+    // Node facts once, after start: the read spawns a few short commands and must not delay serving.
+    void collectNodeFacts(agent.metrics.registry);
     return agent;
   }
 
@@ -158,7 +105,10 @@ export class Agent {
       registry: this.metrics.registry,
       ready: () => this.readiness(),
     }));
+    if (o.adminPort !== undefined) this.adminApi = serveAdminApi(o.adminPort, this.adminSource());
     const dp = this.datapath;
+    // Trace propagation always; spans only when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT names a collector.
+    setProcessTracing(tracingFromEnv(process.env, this.metrics.registry, `nodemesh~${o.nodeIp}~${o.node}`, [['host.name', o.node], ['k8s.node.name', o.node]]));
     this.mesh = await MeshPlane.start(
       {
         node: o.node,
@@ -212,6 +162,8 @@ export class Agent {
     const dnsAt = dns.address();
     if (this.datapath instanceof BpfDatapath && (dnsAt !== undefined || o.dnsProxy === false)) this.datapath.setDnsRedirect(dnsAt);
     if (o.capture) await this.listenOutbound();
+    // What start-up left behind (module loading, compilation, the first config) is given back once.
+    this.reclaimer.started();
   }
 
   /**
@@ -291,9 +243,13 @@ export class Agent {
     const index = new ServiceIndex(cfg);
     this.index = index;
     this.current = cfg;
+    this.generation++;
     this.dns?.applied(cfg);
+    currentTracing().setPolicies(cfg.telemetry);
     const td = this.opts.trustDomain;
     this.sourceOf = sourceResolver((ip) => index.workloadByIp(ip), this.opts.clusterId, (w) => principalOf(workloadIdentity(w, td)));
+    // Security labels and same-node destination reports follow how endpoints are delivered now.
+    this.metrics.setDelivery(this.mesh?.deliveries());
     this.balancers.retain(cfg.services);
     // The agent's locality: --locality, else its Node's topology labels (failoverPriority reads its labels).
     this.balancers.setSelf(selfOf(cfg.nodes.find((n) => n.name === this.opts.node), this.opts.locality));
@@ -328,6 +284,16 @@ export class Agent {
     }
   }
 
+  /** What the admin API reads, at call time. */
+  private adminSource(): AdminSource {
+    return {
+      node: this.opts.node, trustDomain: this.opts.trustDomain, startedAt: this.startedAt, metrics: this.metrics,
+      config: () => this.current, generation: () => this.generation, datapath: () => this.datapath,
+      datapathEvents: () => (this.datapath instanceof BpfDatapath ? this.datapath.globals() : {}),
+      certificates: () => this.mesh?.certificates() ?? { root: undefined, held: [] },
+    };
+  }
+
   readiness(): { ready: boolean; reasons: string[] } {
     const reasons: string[] = [];
     if (this.draining) reasons.push('draining');
@@ -357,6 +323,7 @@ export class Agent {
       if (successor) {
         await this.admin?.close();
         this.admin = undefined;
+        await this.adminApi?.close();
       }
       slots.unregister();
     }
@@ -369,8 +336,10 @@ export class Agent {
     this.listeners.clear();
     await this.mesh?.close();
     await this.admin?.close();
+    await this.adminApi?.close();
     this.datapath?.close();
     slots?.close();
+    currentTracing().close();
     log.info('agent stopped');
   }
 }

@@ -96,6 +96,13 @@ export const CATALOG = {
   // DestinationRule tls.credentialName: the named Secret is missing, cannot be read or holds no usable
   // certificates; connections that originate TLS with it fail with 503 UF until it is fixed.
   TLS_CREDENTIAL: { code: 'NM_E_TLS_CREDENTIAL', message: 'a Secret named by a DestinationRule credentialName cannot be used' },
+
+  // `nodemesh stat` and `nodemesh config`: the agent's admin API did not answer.
+  ADMIN_UNREACHABLE: { code: 'NM_E_ADMIN_UNREACHABLE', message: "the agent's admin API did not answer" },
+
+  // Tracing: spans are best effort; requests never wait for the collector.
+  TRACE_EXPORT: { code: 'NM_E_TRACE_EXPORT', message: 'exporting spans to the OTLP collector failed; the batch was dropped and the next export backs off' },
+  TRACE_SETTING: { code: 'NM_E_TRACE_SETTING', message: 'an OTEL_* tracing setting could not be used; its default applies' },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type ErrorName = keyof typeof CATALOG;

@@ -1,15 +1,16 @@
-// CLI entry: agent | ca | check | uninstall | stat | version, flags from the one table in cli/flags.ts.
+// CLI entry: agent | ca | check | uninstall | stat | config | version, flags from the one table in cli/flags.ts.
 // Exit codes: 0 ok, 1 failure, 2 usage (an invalid command line or environment setting).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { Agent, DEFAULTS } from './agent';
+import { Agent } from './agent';
+import { DEFAULTS } from './options';
 import type { ParsedArgs } from './cli';
 import { agentOptions } from './cli/agent-options';
 import type { CommandName } from './cli/flags';
 import { commandUsage, mainUsage } from './cli/help';
 import { parseCommandLine, type Flags } from './cli/parse';
 import { UsageError } from './cli/values';
-import { packageVersion } from './cli/version';
+import { packageVersion } from './version';
 import { runCheck } from './config/check';
 import { CATALOG, isMeshError } from './errors';
 import { kubernetesAvailable } from './discovery/available';
@@ -52,9 +53,28 @@ async function uninstallCmd(f: Flags): Promise<number> {
 }
 
 async function statCmd(f: Flags): Promise<number> {
-  const { readPinnedStats } = await import('./capture/stat');
-  process.stdout.write(readPinnedStats(f.text('bpffs') as string));
-  return 0;
+  if (f.bool('pins')) {
+    const { readPinnedStats } = await import('./capture/stat');
+    process.stdout.write(readPinnedStats(f.text('bpffs') as string));
+    return 0;
+  }
+  const { runStat } = await import('./cli/stat');
+  const stop = new AbortController();
+  const end = (): void => stop.abort();
+  process.once('SIGINT', end);
+  process.once('SIGTERM', end);
+  try {
+    const output = f.text('output') === 'json' ? 'json' : 'table';
+    return await runStat({ address: f.text('admin-address') as string, intervalMs: f.num('interval') as number, once: f.bool('once'), output, out: process.stdout, signal: stop.signal });
+  } finally {
+    process.off('SIGINT', end);
+    process.off('SIGTERM', end);
+  }
+}
+
+async function configCmd(args: ParsedArgs, f: Flags): Promise<number> {
+  const { runConfig } = await import('./cli/config');
+  return runConfig(args.positional[0] as string, { address: f.text('admin-address') as string, output: f.text('output') === 'json' ? 'json' : 'table', out: process.stdout });
 }
 
 async function checkCmd(args: ParsedArgs, f: Flags): Promise<number> {
@@ -80,6 +100,8 @@ async function run(command: CommandName, args: ParsedArgs, f: Flags): Promise<nu
       return uninstallCmd(f);
     case 'stat':
       return statCmd(f);
+    case 'config':
+      return configCmd(args, f);
   }
 }
 

@@ -8,8 +8,8 @@ import type { Registry } from 'prom-client';
 import type { Addr } from './capture/types';
 import { endpointPort, type Endpoint, type MeshConfig } from './config/model';
 import { MeshError } from './errors';
-import { CertManager } from './identity/manager';
-import { GrpcSigner, LocalSigner, type Signer } from './identity/signers';
+import { CertManager, type CertMaterial } from './identity/manager';
+import { DeferredLocalSigner, GrpcSigner, type Signer } from './identity/signers';
 import { InboundHandler } from './downstream/tunnel';
 import { logger } from './log';
 import { MeshAuthz } from './policy/authz';
@@ -23,8 +23,10 @@ import { TunnelPool } from './tunnel/client';
 import { tunnelMetrics } from './tunnel/metrics';
 import { startTunnelServer, type TunnelServer } from './tunnel/server';
 import type { InboundMode } from './capture/layout';
-import { REFUSE, RelaySet, type RelayRoute } from './upstream/relay';
+import { REFUSE, TunnelRoutes, type TunnelRoute } from './upstream/tunnelsock';
 import { identityAllowed, mergeSubjectAltNames } from './tunnel/sans';
+import { deliveryView } from './state/delivery';
+import type { DeliveryView } from './telemetry/reporters';
 
 /** A mesh endpoint: the agent that reaches it, and the identities its services allow (undefined: any). */
 interface MeshEndpoint {
@@ -69,8 +71,8 @@ export class MeshPlane {
   private authz = new MeshAuthz([]);
   private requestAuthns: readonly RequestAuthn[] = [];
   private server: TunnelServer | undefined;
-  private readonly relays: RelaySet;
-  /** endpoint ip:port → how to reach it, for the relays' opener. */
+  private readonly routes: TunnelRoutes;
+  /** endpoint ip:port → how to reach it, for the tunnel routes' opener. */
   private endpoints = new Map<string, MeshEndpoint>();
   readonly delivery: string | undefined;
 
@@ -86,16 +88,18 @@ export class MeshPlane {
   ) {
     this.topo = new Topology({ services: [], workloads: [], nodes: [], peerAuthentications: [], authorizationPolicies: [], source: { files: [], hash: '' } }, opts.node, opts.trustDomain);
     this.delivery = delivery;
-    this.relays = new RelaySet((route) => this.openRoute(route));
+    this.routes = new TunnelRoutes((route) => this.openRoute(route));
   }
 
   static async start(opts: MeshPlaneOptions, metrics: Metrics, registry: Registry, sink: InboundSink): Promise<MeshPlane> {
     if (opts.ca) await untilExists(opts.ca.rootFile, '--ca-root');
     const signer: Signer = opts.ca
       ? new GrpcSigner({ address: opts.ca.address, rootPem: readFile(opts.ca.rootFile, '--ca-root'), token: () => readFile(opts.ca!.tokenFile, '--node-token').trim() })
-      : await LocalSigner.create({ trustDomain: opts.trustDomain });
-    const rootPem = signer instanceof LocalSigner ? signer.rootPem : readFile(opts.ca!.rootFile, '--ca-root');
-    const certs = new CertManager({ signer, registry, rootPem, ...(opts.certTtlSeconds ? { ttlSeconds: opts.certTtlSeconds } : {}) });
+      : new DeferredLocalSigner({ trustDomain: opts.trustDomain });
+    // The embedded CA makes its root with the first certificate, which gives the manager its root too;
+    // before that nothing can be served or dialled over a tunnel, so no root is needed.
+    const rootPem = opts.ca ? readFile(opts.ca.rootFile, '--ca-root') : '';
+    const certs = new CertManager({ signer, registry, ...(opts.ca ? { rootPem } : {}), ...(opts.certTtlSeconds ? { ttlSeconds: opts.certTtlSeconds } : {}) });
     const tm = tunnelMetrics(registry);
     const pool = new TunnelPool({
       certFor: (id) => certs.keyCert(id),
@@ -141,7 +145,7 @@ export class MeshPlane {
     return plane;
   }
 
-  /** New config: topology and policy views, certificates for the workloads now on this node, kernel table, relays. */
+  /** New config: topology and policy views, certificates for the workloads now on this node, kernel table, tunnel routes. */
   async apply(config: MeshConfig, opts: { readonly partial?: boolean } = {}): Promise<void> {
     const topo = new Topology(config, this.opts.node, this.opts.trustDomain);
     this.topo = topo;
@@ -175,8 +179,13 @@ export class MeshPlane {
       }
     }
     this.endpoints = endpoints;
-    // Relays of clients or endpoints that are gone are closed; the others stay (made on first use).
-    this.relays.retain((r) => endpoints.has(`${r.target.address}:${r.target.port}`) && topo.isLocalIp(r.client.address) && this.identityAt(topo, r.client.address) === r.identity);
+    // Routes of clients or endpoints that are gone are forgotten; the others stay (made on first use).
+    this.routes.retain((r) => endpoints.has(`${r.target.address}:${r.target.port}`) && topo.isLocalIp(r.client.address) && this.identityAt(topo, r.client.address) === r.identity);
+  }
+
+  /** How the outbound proxy's picked endpoints are delivered under the current config (metric labels). */
+  deliveries(): DeliveryView {
+    return deliveryView(this.topo, this.endpoints);
   }
 
   private identityAt(topo: Topology, ip: string): string | undefined {
@@ -185,8 +194,9 @@ export class MeshPlane {
   }
 
   /**
-   * Where the outbound proxy should dial for `target` when `clientIp` is the caller: a relay into the
-   * tunnel for mesh endpoints and known clients, undefined to dial the endpoint directly.
+   * Where the outbound proxy should dial for `target` when `clientIp` is the caller: a tunnel route
+   * (dialled in-process, upstream/tunnelsock.ts) for mesh endpoints and known clients, undefined to
+   * dial the endpoint directly.
    */
   upstreamFor(clientIp: string, target: Addr): Addr | undefined {
     if (!this.endpoints.has(`${target.address}:${target.port}`)) return undefined;
@@ -194,10 +204,10 @@ export class MeshPlane {
     // identity to tunnel with, so the connection is refused and the client sees 503 UF.
     const identity = this.topo.isLocalIp(clientIp) ? this.identityAt(this.topo, clientIp) : undefined;
     if (identity === undefined) return REFUSE;
-    return this.relays.ensure({ identity, target, client: { address: clientIp, port: 0 } }) ?? REFUSE;
+    return this.routes.ensure({ identity, target, client: { address: clientIp, port: 0 } });
   }
 
-  private openRoute(route: RelayRoute): Promise<Duplex> {
+  private openRoute(route: TunnelRoute): Promise<Duplex> {
     const e = this.endpoints.get(`${route.target.address}:${route.target.port}`);
     if (!e) return Promise.reject(new MeshError('TUNNEL_CONNECT', `no mesh route to ${route.target.address}:${route.target.port}`));
     const identity = this.topo.identityOf(e.endpoint);
@@ -216,6 +226,11 @@ export class MeshPlane {
 
 
 
+  /** The workload certificates held (or still awaited) and the root, for the admin API. */
+  certificates(): { readonly root: string | undefined; readonly held: readonly { readonly identity: string; readonly material: CertMaterial | undefined }[] } {
+    return { root: this.certs.rootPem(), held: this.certs.identities().map((identity) => ({ identity, material: this.certs.get(identity) })) };
+  }
+
   /** Readiness reasons: certificates not yet issued for local workloads (multi-node only). */
   pending(): string[] {
     if (!this.topo.meshed) return [];
@@ -224,7 +239,7 @@ export class MeshPlane {
   }
 
   async close(): Promise<void> {
-    this.relays.close();
+    this.routes.close();
     this.jwks.close();
     this.certs.stop();
     this.inbound.close();

@@ -19,6 +19,8 @@ export const CERT_SERVICE = 'istio.v1.auth.IstioCertificateService';
 export const HEALTH_SERVICE = 'grpc.health.v1.Health';
 /** Metadata key naming the identity a node agent asks for on behalf of a workload (Istio's name). */
 export const IMPERSONATED_IDENTITY = 'ImpersonatedIdentity';
+/** The name the CA's serving certificate carries and node agents verify, whatever address they dial. */
+export const CA_SERVER_NAME = 'nodemesh-ca';
 
 const DESCRIPTOR = {
   nested: {

@@ -17,6 +17,7 @@ import { DEFAULT_TRUST_DOMAIN } from '../identity/spiffe';
 import { logger } from '../log';
 import { authorizeCsr, type TopologyWorkload } from './authz';
 import {
+  CA_SERVER_NAME,
   CERT_SERVICE,
   certServiceDefinition,
   healthServiceDefinition,
@@ -34,7 +35,7 @@ import type { NodeTokens } from './tokens';
 
 const log = logger('ca');
 
-export const CA_SERVER_NAME = 'nodemesh-ca';
+export { CA_SERVER_NAME };
 export const DEFAULT_TTL_SECONDS = 24 * 3600;
 
 export interface CaServerOptions {

@@ -1,7 +1,7 @@
 // `nodemesh agent` flags → AgentOptions. The environment (hostname, whether the API is reachable, which
 // files exist) comes in as arguments, so the rules between flags are table-testable.
 import * as path from 'node:path';
-import type { AgentOptions } from '../agent';
+import type { AgentOptions } from '../options';
 import { CAPACITY_FLAGS, type MapCapacity } from '../capture/capacity';
 import { checkLocality } from '../config/kinds/locality';
 import { MeshError } from '../errors';
@@ -51,6 +51,7 @@ export function agentOptions(f: Flags, env: AgentEnv): AgentOptions {
     adminHost: text('admin-host'),
     metricsPort: num('metrics-port'),
     readyPort: num('ready-port'),
+    ...(f.bool('no-admin-api') ? {} : { adminPort: num('admin-port') }),
     accessLog: text('access-log') === 'on',
     trustDomain: text('trust-domain'),
     tunnelPort: num('tunnel-port'),

@@ -2,7 +2,7 @@
 // flag table are all derived from it, so a flag cannot be accepted without being documented (or the
 // other way round). Pure data; no imports beyond the types, so `--help` loads nothing else.
 
-export const COMMANDS = ['agent', 'ca', 'check', 'uninstall', 'stat'] as const;
+export const COMMANDS = ['agent', 'ca', 'check', 'uninstall', 'stat', 'config'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 /**
@@ -31,6 +31,8 @@ export interface FlagSpec {
   readonly choices?: readonly string[];
   readonly help: string;
   readonly commands: readonly CommandName[];
+  /** A one-letter alias (`-o json`), as kubectl has for a few flags. */
+  readonly short?: string;
 }
 
 export interface CommandSpec {
@@ -65,7 +67,21 @@ export const COMMAND_SPECS: readonly CommandSpec[] = [
   },
   { name: 'check', summary: 'validate a config file or directory offline (same code as the agent)', positional: ['PATH'] },
   { name: 'uninstall', summary: 'detach the programs and remove the pins (idempotent)', positional: [] },
-  { name: 'stat', summary: 'kernel counters and datapath events, read from the pins', positional: [] },
+  {
+    name: 'stat',
+    summary: "live per-service traffic from the agent's admin API, refreshed in place like top",
+    positional: [],
+    notes: [
+      'Rates are the difference of two samples --interval apart; --once samples twice and prints one table.',
+      '--pins reads the kernel counters from the pins instead (works while the agent is down; needs root).',
+    ],
+  },
+  {
+    name: 'config',
+    summary: "the agent's workloads, services, policies or certs (like istioctl ztunnel-config)",
+    positional: ['KIND'],
+    notes: ['KIND is workloads, services, policies or certs.'],
+  },
 ];
 
 const PIN_DIR = '/sys/fs/bpf/nodemesh';
@@ -83,6 +99,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'cgroup', kind: 'path', metavar: 'DIR', default: '/sys/fs/cgroup', commands: ['agent'], help: 'cgroup v2 directory the programs attach to' },
   { name: 'cgroup', kind: 'path', metavar: 'DIR', defaultText: '(none)', commands: ['uninstall'], help: 'also report other programs still attached to this cgroup' },
   { name: 'bpffs', kind: 'path', metavar: 'DIR', default: PIN_DIR, commands: ['agent', 'uninstall', 'stat'], help: 'pin directory on bpffs' },
+  { name: 'pins', kind: 'bool', defaultText: 'off', commands: ['stat'], help: 'print the kernel counters and datapath events read from the pins in --bpffs, once, instead of asking the agent' },
   { name: 'no-capture', kind: 'bool', defaultText: 'off', commands: ['agent'], help: 'no eBPF: the agent listens on each loopback VIP:port itself (development)' },
   { name: 'bpf-objects', kind: 'path', metavar: 'DIR', defaultText: 'build/bpf of the install', commands: ['agent'], help: 'directory of the compiled eBPF objects' },
   // This node.
@@ -96,6 +113,14 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'admin-host', kind: 'text', metavar: 'HOST', default: '0.0.0.0', commands: ['agent'], help: 'address of the metrics and readiness listeners' },
   { name: 'metrics-port', kind: 'port', metavar: 'PORT', default: '15020', zeroOk: true, commands: ['agent'], help: 'Prometheus /metrics and /stats/prometheus (0: any free port)' },
   { name: 'ready-port', kind: 'port', metavar: 'PORT', default: '15021', zeroOk: true, commands: ['agent'], help: 'readiness /healthz/ready (0: any free port)' },
+  { name: 'admin-port', kind: 'port', metavar: 'PORT', default: '15000', zeroOk: true, commands: ['agent'], help: 'admin API (gRPC: Stats, Config) on 127.0.0.1 only, read by nodemesh stat and nodemesh config (0: any free port)' },
+  { name: 'no-admin-api', kind: 'bool', defaultText: 'off', commands: ['agent'], help: 'no admin API listener' },
+  // Reading a running agent.
+  { name: 'admin-address', kind: 'addr', metavar: 'HOST:PORT', default: '127.0.0.1:15000', commands: ['stat', 'config'], help: "the agent's admin API (its --admin-port)" },
+  { name: 'interval', kind: 'duration', metavar: 'DUR', default: '1s', minMs: 100, commands: ['stat'], help: 'time between two samples (the screen is redrawn after each)' },
+  { name: 'once', kind: 'bool', defaultText: 'off', commands: ['stat'], help: 'take two samples --interval apart, print one table (or JSON document) and exit' },
+  { name: 'output', short: 'o', kind: 'choice', metavar: 'table|json', default: 'table', choices: ['table', 'json'], commands: ['stat'], help: 'table for people; json for scripts: one object per sample, one per line' },
+  { name: 'output', short: 'o', kind: 'choice', metavar: 'table|json', default: 'table', choices: ['table', 'json'], commands: ['config'], help: 'table for people; json for scripts: one document' },
   // Traffic.
   { name: 'connect-timeout', kind: 'duration', metavar: 'DUR', default: '5s', commands: ['agent'], help: 'upstream connect bound (503 UF), for routes that set none' },
   { name: 'request-timeout', kind: 'duration', metavar: 'DUR', default: '15s', zeroOk: true, commands: ['agent'], help: 'route timeout (504 UT) for routes that set none; 0 = none' },

@@ -27,12 +27,12 @@ export function mainUsage(): string {
 export function commandUsage(command: CommandName): string {
   const spec = commandSpec(command);
   const flags = flagsOf(command);
-  const left = (f: FlagSpec): string => `--${f.name}${f.metavar ? ` ${f.metavar}` : ''}`;
+  const left = (f: FlagSpec): string => `${f.short ? `-${f.short}, ` : '    '}--${f.name}${f.metavar ? ` ${f.metavar}` : ''}`;
   const rows: [string, string][] = [
     ...flags.map((f): [string, string] => {
       const d = shownDefault(f);
       const tail = d === undefined ? '' : d.startsWith('(') ? ` ${d}` : ` (default ${d})`;
-      return [`    ${left(f)}`, `${f.help}${tail}`];
+      return [left(f), `${f.help}${tail}`];
     }),
     ['-h, --help', `help for ${command}`],
   ];

@@ -92,13 +92,16 @@ function readFlags(command: CommandName, rest: readonly string[]): { flags: Map<
       positional.push(a);
       continue;
     }
-    if (!a.startsWith('--')) throw new UsageError(`unknown shorthand flag ${JSON.stringify(a)} for "nodemesh ${command}" (flags are --name; -h is help)`, command);
-    const eq = a.indexOf('=');
-    const name = a.slice(2, eq < 0 ? undefined : eq);
+    // -o json, -o=json and -ojson: a flag's one-letter alias stands for its --name.
+    const alias = a.startsWith('--') ? undefined : flagsOf(command).find((f) => f.short !== undefined && a.startsWith(`-${f.short}`));
+    if (!a.startsWith('--') && alias === undefined) throw new UsageError(`unknown shorthand flag ${JSON.stringify(a)} for "nodemesh ${command}" (flags are --name; -h is help)`, command);
+    const long = alias === undefined ? a : `--${alias.name}${a.length > 2 ? `=${a.slice(a[2] === '=' ? 3 : 2)}` : ''}`;
+    const eq = long.indexOf('=');
+    const name = long.slice(2, eq < 0 ? undefined : eq);
     const spec = flagSpec(command, name);
     if (!spec) throw new UsageError(unknownFlag(command, name), command);
     let value: string | true;
-    if (eq >= 0) value = a.slice(eq + 1);
+    if (eq >= 0) value = long.slice(eq + 1);
     else if (spec.kind === 'bool') value = true;
     else {
       const next = rest[i + 1];

@@ -17,6 +17,7 @@ const SP = 32;
 const HTAB = 9;
 const COLON = 58;
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
+const NO_BYTES = Buffer.alloc(0);
 /** Appended chunks up to this size are checked for a line end in place (see execute()). */
 const TRICKLE_BYTES = 64;
 
@@ -102,7 +103,11 @@ export class HeadParser {
    * reuses the object and its arrays instead of allocating and growing new ones.
    */
   recycle(h: Head): void {
-    if (h.isRequest === this.isRequest && h !== this.cur && h !== this.head) this.spare = h;
+    if (h.isRequest !== this.isRequest || h === this.cur || h === this.head) return;
+    // Its arrays are kept, not the bytes it was parsed from: an idle keep-alive connection would
+    // otherwise hold its last request's read chunk (up to 64 KiB with a body) until the next request.
+    h.buf = NO_BYTES;
+    this.spare = h;
   }
 
   reset(): void {

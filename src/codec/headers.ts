@@ -162,6 +162,8 @@ export interface RequestRewrite {
   readonly host: string;
   /** Counter value of the x-request-id to add when the request carries none (requestIdOf formats it). */
   readonly idSeq: number;
+  /** Field lines to add as they are ("name: value\r\n" each). */
+  readonly extra?: string;
 }
 
 /**
@@ -177,5 +179,6 @@ export function upstreamRequestHead(h: Head, rw: RequestRewrite, body?: Buffer, 
   else line = `${h.method} ${originPath(h.target)} HTTP/1.1\r\n`;
   let text = addFields(h, hopByHopRequestKind);
   if (h.hostCount === 0) text += `host: ${rw.host}\r\n`;
+  if (rw.extra !== undefined) text += rw.extra;
   return assemble(h.buf, line, text, h.requestIdIdx < 0 ? rw.idSeq : -1, !h.forwardedProto, body, bs, be);
 }

@@ -5,9 +5,10 @@
 import { checkLocalityOutlier } from './locality-check';
 import { serviceId } from './ids';
 import { issue } from './issues';
-import { ROOT_NAMESPACE, type AuthzPolicy, type RequestAuthn, type ConfigIssue, type Endpoint, type MeshNode, type PeerAuthn, type Service, type Workload } from './model';
-import type { Origin, Parsed, ParsedAuthz, ParsedRequestAuthn, ParsedNode, ParsedPeerAuthn, ParsedService, ParsedWorkload } from './kinds/types';
+import { ROOT_NAMESPACE, type AuthzPolicy, type RequestAuthn, type ConfigIssue, type Endpoint, type MeshNode, type PeerAuthn, type Service, type TelemetryPolicy, type Workload } from './model';
+import type { Origin, Parsed, ParsedAuthz, ParsedRequestAuthn, ParsedNode, ParsedPeerAuthn, ParsedService, ParsedTelemetry, ParsedWorkload } from './kinds/types';
 import { buildTraffic } from './traffic-build';
+import { checkTelemetryScopes } from './kinds/telemetry';
 import type { TrafficConfig } from './traffic';
 
 /** connect4 keeps a fixed-size backend array per kernel-mode service. */
@@ -22,6 +23,7 @@ export interface Assembled {
   readonly requestAuthentications: RequestAuthn[];
   /** Undefined when the config has no VirtualService, DestinationRule or LocalRateLimit. */
   readonly traffic: TrafficConfig | undefined;
+  readonly telemetry: TelemetryPolicy[];
 }
 
 export function assemble(parsed: readonly Parsed[], issues: ConfigIssue[], warnings: ConfigIssue[]): Assembled {
@@ -81,6 +83,7 @@ export function assemble(parsed: readonly Parsed[], issues: ConfigIssue[], warni
   services.sort((a, b) => compare(a.key, b.key));
   const traffic = buildTraffic(unique, services, report, (o, field, message) => report(o, field, message, warnings));
   checkLocalityOutlier(unique, (o, field, message) => report(o, field, message, warnings));
+  checkTelemetryScopes(unique, report);
 
   return {
     services,
@@ -91,6 +94,7 @@ export function assemble(parsed: readonly Parsed[], issues: ConfigIssue[], warni
     authorizationPolicies: byKey(authz.map((p) => p.policy)),
     requestAuthentications: byKey(unique.filter((p): p is ParsedRequestAuthn => p.kind === 'RequestAuthentication').map((p) => p.policy)),
     traffic,
+    telemetry: byKey(unique.filter((p): p is ParsedTelemetry => p.kind === 'Telemetry').map((p) => p.policy)),
   };
 }
 

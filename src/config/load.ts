@@ -73,7 +73,7 @@ export function assembleConfig(
 ): LoadResult {
   const issues = [...known];
   const warnings = [...knownWarnings];
-  const { services, workloads, nodes, peerAuthentications, authorizationPolicies, requestAuthentications, traffic } = assemble(parsed, issues, warnings);
+  const { services, workloads, nodes, peerAuthentications, authorizationPolicies, requestAuthentications, traffic, telemetry } = assemble(parsed, issues, warnings);
   if (issues.length > 0) return { ok: false, issues: deepFreeze(inReadingOrder(issues, source.files)) };
   const config: MeshConfig = {
     services,
@@ -83,6 +83,7 @@ export function assembleConfig(
     authorizationPolicies,
     ...(requestAuthentications.length > 0 ? { requestAuthentications } : {}),
     ...(traffic !== undefined ? { traffic } : {}),
+    ...(telemetry.length > 0 ? { telemetry } : {}),
     source,
   };
   return { ok: true, config: deepFreeze(config), warnings: deepFreeze(warnings) };

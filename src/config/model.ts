@@ -198,8 +198,35 @@ export interface MeshConfig {
   readonly requestAuthentications?: readonly RequestAuthn[];
   /** VirtualServices, DestinationRules and LocalRateLimits; absent = none (plain round robin). */
   readonly traffic?: TrafficConfig;
+  /** telemetry.istio.io Telemetry (tracing and access log settings), sorted by namespace, then name; absent = none. */
+  readonly telemetry?: readonly TelemetryPolicy[];
   /** Files the config was read from and a content hash (for logs and the reload metric). */
   readonly source: { readonly files: readonly string[]; readonly hash: string };
+}
+
+/** Which reporter side a Telemetry entry applies to (Istio's WorkloadMode). */
+export type TelemetryMode = 'CLIENT' | 'SERVER' | 'CLIENT_AND_SERVER';
+
+/** telemetry.istio.io Telemetry: the settings nodemesh applies (telemetry/policy.ts picks one per workload). */
+export interface TelemetryPolicy {
+  readonly name: string;
+  readonly namespace: string;
+  /** spec.selector.matchLabels; undefined = namespace-wide, mesh-wide in the root namespace. */
+  readonly selector: Readonly<Record<string, string>> | undefined;
+  readonly tracing: readonly TelemetryTracing[];
+  readonly accessLogging: readonly TelemetryAccessLog[];
+}
+
+export interface TelemetryTracing {
+  readonly mode: TelemetryMode;
+  /** 0 to 100; absent = inherited (else the OTEL_TRACES_SAMPLER's decision). */
+  readonly randomSamplingPercentage?: number;
+  readonly disableSpanReporting?: boolean;
+}
+
+export interface TelemetryAccessLog {
+  readonly mode: TelemetryMode;
+  readonly disabled?: boolean;
 }
 
 /** security.istio.io RequestAuthentication: which JWTs a workload accepts (policy/jwt.ts verifies them). */
@@ -214,6 +241,7 @@ export interface RequestAuthn {
 }
 
 export interface JwtRule {
+  /** The `iss` a token must carry; '' (left out, with a jwksUri) = any issuer. */
   readonly issuer: string;
   /** Accepted `aud` values; empty = any audience. */
   readonly audiences: readonly string[];

@@ -167,7 +167,7 @@ function wildcardRules(
   }
   for (const [dr, list] of covered) {
     const any = services.some((s) => wildcardRank(dr.rule.host, s.hosts) !== undefined);
-    if (!any) report(dr.origin, 'spec.host', `host ${dr.rule.host} matches no ServiceEntry host; this DestinationRule would never apply`);
+    if (!any) report(dr.origin, 'spec.host', `host ${dr.rule.host} matches no ServiceEntry host; this DestinationRule would never apply (add a ServiceEntry, or with Kubernetes discovery a Service, whose host ${dr.rule.host === '*' ? 'is any name' : `ends in ${dr.rule.host.slice(1)}`})`);
     for (const p of list.length > 0 ? dr.ports : []) {
       if (!list.some((s) => s.ports.some((q) => q.number === p.value))) reportAt(dr.origin, p.path, `no service this rule applies to has port ${p.value}`);
     }

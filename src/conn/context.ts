@@ -68,6 +68,8 @@ export class ConnContext {
    * The stats handle a finished request of this connection is recorded on: gRPC or HTTP, to SERVICE and
    * the picked TARGET (none: the service's). The source reporter's labels here; the destination side's
    * context (proxy/destination.ts) overrides it with its own, so every record path asks the context.
+   * A request this agent also delivers (a pod of this node reached without the tunnel) is recorded by
+   * the same handle on both reporters: it carries the destination side's (telemetry/reporters.ts).
    */
   requestStats(metrics: Metrics, grpc: boolean, service: Service | undefined, target: Target | undefined): HttpStats {
     return grpc ? metrics.grpc(this.source, service, target) : metrics.http(this.source, service, target);

@@ -1,5 +1,5 @@
 // Istio resources read from the API (VirtualService, DestinationRule, ServiceEntry, WorkloadEntry,
-// PeerAuthentication, AuthorizationPolicy, RequestAuthentication). Each object is validated on its own with the same readers
+// PeerAuthentication, AuthorizationPolicy, RequestAuthentication, Telemetry). Each object is validated on its own with the same readers
 // as the ConfigMap; an invalid version is rejected by name and the previous valid version of that object
 // keeps applying, while every other object applies. (The ConfigMap, by contrast, is all or nothing.)
 import { readDocument } from '../config/kinds';
@@ -26,6 +26,7 @@ export const ISTIO_KINDS: readonly IstioKind[] = [
   { kind: 'PeerAuthentication', group: 'security.istio.io', version: 'v1', plural: 'peerauthentications' },
   { kind: 'AuthorizationPolicy', group: 'security.istio.io', version: 'v1', plural: 'authorizationpolicies' },
   { kind: 'RequestAuthentication', group: 'security.istio.io', version: 'v1', plural: 'requestauthentications' },
+  { kind: 'Telemetry', group: 'telemetry.istio.io', version: 'v1', plural: 'telemetries' },
 ];
 
 /** The object as kept: its API identity (for Events) and the raw JSON minus server bookkeeping. */

@@ -5,8 +5,7 @@
 // sent to the node). What they hold goes to the credential store the dialler reads; a credential
 // that stops being referenced is dropped with its watches.
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { MeshConfig } from '../config/model';
-import type { TrafficPolicy } from '../config/traffic';
+import type { CredentialRef } from './credentialrefs';
 import { CATALOG } from '../errors';
 import { logger } from '../log';
 import { credentials as defaultStore, CredentialStore } from '../upstream/credentials';
@@ -15,10 +14,7 @@ import { caSecretName, credentialFromSecrets, trimSecret, type KSecret } from '.
 
 const log = logger('discovery.secrets');
 
-export interface CredentialRef {
-  readonly namespace: string;
-  readonly name: string;
-}
+export { credentialRefs, type CredentialRef } from './credentialrefs';
 
 export interface SecretWatcherOptions {
   readonly store?: CredentialStore;
@@ -138,24 +134,6 @@ export class SecretWatcher {
       log.info({ secret: k, version: m.version, cert: m.cert !== undefined, ca: m.ca !== undefined }, `TLS credential ${k} read; new connections use it`);
     }
   }
-}
-
-/** The credentials CONFIG's DestinationRules name (top level, per port, per subset), once each, sorted. Pure. */
-export function credentialRefs(config: MeshConfig): CredentialRef[] {
-  const out = new Map<string, CredentialRef>();
-  const add = (p: TrafficPolicy | undefined): void => {
-    const c = p?.tls?.credential;
-    if (c !== undefined) out.set(CredentialStore.key(c.namespace, c.name), c);
-  };
-  for (const dr of config.traffic?.destinationRules ?? []) {
-    add(dr.trafficPolicy);
-    dr.portLevel.forEach(add);
-    for (const s of dr.subsets) {
-      add(s.trafficPolicy);
-      s.portLevel.forEach(add);
-    }
-  }
-  return [...out.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => ({ namespace: r.namespace, name: r.name }));
 }
 
 function split(key: string): [string, string] {

@@ -13,7 +13,7 @@ import { logger } from '../log';
 import { compose, type Composed } from './compose';
 import type { Discovery } from './discovery';
 import { API_FILE } from './istio';
-import { credentialRefs } from './secrets';
+import { credentialRefs } from './credentialrefs';
 import type { KPod } from './objects';
 
 const log = logger('sources');

@@ -4,6 +4,7 @@
 import { getServers } from 'node:dns';
 import type { Registry } from 'prom-client';
 import type { MeshConfig } from '../config/model';
+import { DEFAULT_AGENT_PORTS, agentReserved, type Reserved } from '../config/reserved';
 import { logger } from '../log';
 import { HostResolver } from './resolver';
 import { namesToResolve, withResolved } from './resolved';
@@ -24,6 +25,25 @@ export interface DnsAgentOptions {
   readonly dnsUpstream?: readonly string[];
   readonly dnsProxy?: boolean;
   readonly dnsRefreshFloorMs?: number;
+  /** The agent's own listeners, which no resolved address may name (defaults: the agent's defaults). */
+  readonly adminHost?: string;
+  readonly outboundPort?: number;
+  readonly tunnelPort?: number;
+  readonly metricsPort?: number;
+  readonly readyPort?: number;
+}
+
+/** What the agent's flags reserve (src/config/reserved.ts), from the options it passes. */
+export function dnsReserved(o: DnsAgentOptions): Reserved {
+  const d = DEFAULT_AGENT_PORTS;
+  return agentReserved({
+    nodeIp: o.nodeIp,
+    adminHost: o.adminHost ?? '0.0.0.0',
+    outboundPort: o.outboundPort ?? d.outbound,
+    tunnelPort: o.tunnelPort ?? d.tunnel,
+    metricsPort: o.metricsPort ?? d.metrics,
+    readyPort: o.readyPort ?? d.ready,
+  });
 }
 
 export interface AgentDns {
@@ -44,13 +64,22 @@ export function startDns(o: DnsAgentOptions, registry: Registry, changed: () => 
   const upstream = o.dnsUpstream ?? systemResolvers();
   const proxy = o.dnsProxy !== false && o.capture;
   const resolver = new HostResolver({ servers: o.dnsUpstream ?? [], onChange: changed, registry, ...(o.dnsRefreshFloorMs !== undefined ? { floorMs: o.dnsRefreshFloorMs } : {}) });
+  const reserved = dnsReserved(o);
+  // Each refused address is logged once while it keeps being answered.
+  let refusedNow = new Set<string>();
   let view: DnsView | undefined;
   let bound: { address: string; port: number } | undefined;
   const server = proxy ? new DnsServer({ host: o.nodeIp, port: o.dnsPort ?? DNS_PORT, upstream, view: () => view, registry }) : undefined;
   return {
     complete(cfg) {
       resolver.want(namesToResolve(cfg));
-      const resolved = withResolved(cfg, resolver.answers());
+      const seen = new Set<string>();
+      const resolved = withResolved(cfg, resolver.answers(), reserved, (r) => {
+        const key = `${r.service} ${r.name} ${r.address}`;
+        if (!refusedNow.has(key) && !seen.has(key)) log.warn({ service: r.service, host: r.name, address: r.address }, `${r.name} resolved to ${r.address}, which is left out of ${r.service}: ${r.reason}`);
+        seen.add(key);
+      });
+      refusedNow = seen;
       return proxy ? withAllocated(resolved, allocate(resolved)) : resolved;
     },
     applied(cfg) {

@@ -26,7 +26,9 @@ import { authzRequestOf, type Caller } from '../policy/destination';
 import { LocalRateLimiter } from '../policy/ratelimit';
 import type { LocalPort, Topology } from '../state/topology';
 import { AccessLog } from '../telemetry/accesslog';
-import { destinationInfo, sourceFromWorkload, UNKNOWN, UNKNOWN_SOURCE, baseLabels, type SourceInfo } from '../telemetry/labels';
+import { destinationInfo, baseLabels, type SourceInfo } from '../telemetry/labels';
+import { peerSource } from '../telemetry/peer';
+import { securityPolicy } from '../telemetry/reporters';
 import { HttpStats, TcpStats, type Metrics } from '../telemetry/metrics';
 import { splice } from '../tunnel/splice';
 import { UpstreamPool } from '../upstream/h1/pool';
@@ -126,12 +128,11 @@ export class InboundHandler {
     const workload = t.workloadByIp(ctx.target.address);
     if (!workload || !t.isLocalIp(workload.address)) return ctx.reject(404);
     const id = tryParseSpiffeId(ctx.peerIdentity);
-    // `forwarded` is the peer agent's claim: believe it only for a workload of the verified identity.
-    const claimed = ctx.forwardedFor ? t.workloadByIp(ctx.forwardedFor.address) : undefined;
-    const srcWl = claimed && t.identityOf(claimed) === ctx.peerIdentity ? claimed : undefined;
+    // `forwarded` is the peer agent's claim: believed only for a workload of the verified identity
+    // (telemetry/peer.ts, which also names the source when it is not).
+    const { client: srcWl, source } = peerSource(t, ctx.peerIdentity, ctx.forwardedFor, this.deps.metrics.cluster);
     const peer: Addr = srcWl ? { address: srcWl.address, port: ctx.forwardedFor?.port ?? 0 } : ctx.remote;
     const principal = principalOf(ctx.peerIdentity);
-    const source: SourceInfo = srcWl ? sourceFromWorkload(srcWl, this.deps.metrics.cluster, principal) : { ...UNKNOWN_SOURCE, principal, namespace: id?.namespace ?? UNKNOWN };
     const local = t.localPort(ctx.target.address, ctx.target.port);
     const info: StreamInfo = {
       workload,
@@ -191,7 +192,7 @@ export class InboundHandler {
     if (!s) {
       const t = this.deps.topology();
       const dst = { ...destinationInfo(info.service, info.endpoint, this.deps.metrics.cluster), principal: principalOf(t.identityOf(info.workload)) };
-      s = make(baseLabels('destination', info.source, dst, protocol, 'mutual_tls'));
+      s = make(baseLabels('destination', info.source, dst, protocol, securityPolicy('destination', 'tunnel')));
       this.statsCache.set(key, s);
     }
     return s;
@@ -252,7 +253,12 @@ export class InboundHandler {
 function streamAsConnection(stream: http2.ServerHttp2Stream): Duplex {
   const d = new Duplex({
     read: () => void stream.resume(),
-    write: (chunk: Buffer, _enc, cb) => void stream.write(chunk, cb),
+    // The next write need not wait for this one to reach the socket (a response head and its body go
+    // out in the same turn); only a full stream holds the writer, until it drains.
+    write: (chunk: Buffer, _enc, cb) => {
+      if (stream.destroyed || stream.write(chunk)) cb();
+      else stream.once('drain', () => cb());
+    },
     final: (cb) => void stream.end(cb),
     // A clean close (keep-alive timeout, Connection: close) ends the stream, which the source side turns
     // into a FIN for its pooled connection; only an error resets it.

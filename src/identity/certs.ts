@@ -4,9 +4,12 @@
 // PKCS#8 PEM, the form node's `tls` accepts directly.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { createPrivateKey, createPublicKey, randomBytes, webcrypto, X509Certificate as NodeX509, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes, webcrypto, type KeyObject } from 'node:crypto';
 import { MeshError } from '../errors';
 import { checkTrustDomain, svidIdentity } from './spiffe';
+
+// Reading certificates needs no @peculiar/x509 (pem.ts); re-exported for the callers of this module.
+export { certInfo, isIssuedBy, keyMatchesCert, splitPem, type CertInfo } from './pem';
 
 // WebCrypto types differ between lib.dom (what the library declares) and @types/node; same object.
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
@@ -37,15 +40,6 @@ export interface ParsedCsr {
   readonly publicKey: KeyObject;
 }
 
-export interface CertInfo {
-  /** The single URI SAN when there is exactly one (an SVID); undefined for a root or anything else. */
-  readonly spiffeId: string | undefined;
-  readonly uriSans: string[];
-  readonly notBefore: Date;
-  readonly notAfter: Date;
-  /** Lowercase hex. */
-  readonly serial: string;
-}
 
 export async function generateKeyPair(): Promise<KeyPair> {
   const keys = (await subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
@@ -265,47 +259,4 @@ export async function signServing(ca: CaMaterial, names: { dns: readonly string[
     ],
   });
   return { certPem: nl(cert.toString('pem')), keyPem: keys.keyPem };
-}
-
-/** Parses a certificate PEM (the first block); throws NM_E_BAD_CERT when it is not one. */
-export function certInfo(pem: string): CertInfo {
-  let cert: x509.X509Certificate;
-  try {
-    cert = new x509.X509Certificate(pem);
-  } catch (e) {
-    throw new MeshError('BAD_CERT', (e as Error).message, {}, { cause: e });
-  }
-  const uriSans = uriSansOf(cert.extensions);
-  let spiffeId: string | undefined;
-  try {
-    spiffeId = svidIdentity(uriSans);
-  } catch {
-    spiffeId = undefined;
-  }
-  return { spiffeId, uriSans, notBefore: cert.notBefore, notAfter: cert.notAfter, serial: cert.serialNumber.toLowerCase() };
-}
-
-/** Splits concatenated PEM certificates (a chain file or a TLS `cert` string) into blocks. */
-export function splitPem(text: string): string[] {
-  return (text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? []).map((b) => `${b}\n`);
-}
-
-/** True when `issuerPem` issued `certPem` (names match and the signature verifies). */
-export function isIssuedBy(certPem: string, issuerPem: string): boolean {
-  try {
-    const cert = new NodeX509(certPem);
-    const issuer = new NodeX509(issuerPem);
-    return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
-  } catch {
-    return false;
-  }
-}
-
-/** True when the private key PEM belongs to the certificate. */
-export function keyMatchesCert(keyPem: string, certPem: string): boolean {
-  try {
-    return new NodeX509(certPem).checkPrivateKey(createPrivateKey(keyPem));
-  } catch {
-    return false;
-  }
 }

@@ -1,12 +1,14 @@
 // Workload certificates of one node agent: one fresh key and SVID per SPIFFE id the node's workloads
 // run as, renewed at half-life (±1% jitter so a node's certificates, all issued at start, do not renew
 // in one burst), through an injected Signer. A failing CA never crashes the agent: the current
-// certificate keeps serving while renewals retry with capped exponential backoff.
+// certificate keeps serving while renewals retry with capped exponential backoff. The X.509 code is
+// loaded with the first request (keys and CSRs; reading the answer is node's): an agent with no
+// workload to certify never loads it.
 import { EventEmitter } from 'node:events';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { MeshError } from '../errors';
 import { logger } from '../log';
-import { certInfo, createCsr, generateKeyPair, isIssuedBy, keyMatchesCert, splitPem } from './certs';
+import { certInfo, isIssuedBy, keyMatchesCert, splitPem } from './pem';
 import { failureReason, signFailure, type SignFailure, type Signer } from './signers';
 import { tryParseSpiffeId } from './spiffe';
 
@@ -190,6 +192,7 @@ export class CertManager extends EventEmitter {
     const fetchedAt = Date.now();
     let material: CertMaterial;
     try {
+      const { createCsr, generateKeyPair } = await import('./certs');
       const key = await generateKeyPair();
       const csr = await createCsr(id, key);
       const chain = (await this.signer.sign(csr, this.ttlSeconds, id)).flatMap((c) => splitPem(c));

@@ -5,7 +5,8 @@
 // - a token whose issuer no rule names, or that fails verification: 401 with Envoy's jwt_authn wording;
 // - a verified token sets request.auth.* for authorization, and its header is removed before forwarding
 //   unless forwardOriginalToken is set; outputPayloadToHeader / outputClaimToHeaders add fields.
-import { createLocalJWKSet, decodeJwt, errors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import type * as Jose from 'jose';
+import type { JSONWebKeySet, JWTPayload } from 'jose';
 import { ROOT_NAMESPACE, type JwtRule, type RequestAuthn } from '../config/model';
 import { selects } from '../config/kinds/security';
 import type { RequestAuth } from './match';
@@ -122,6 +123,12 @@ export type AuthnOutcome =
   /** A key set is missing or lacks the token's kid: fetch these rules' jwksUri again, then decide with final. */
   | { readonly kind: 'refresh'; readonly rules: readonly JwtRule[] };
 
+/** jose, loaded with the first token to check: an agent whose requests carry none never loads it. */
+let joseLib: typeof Jose | undefined;
+async function jose(): Promise<typeof Jose> {
+  return (joseLib ??= await import('jose'));
+}
+
 /** Istio's request authentication for one request. FINAL: keys were just refreshed; never ask again. */
 export async function authenticate(rules: readonly JwtRule[], req: TokenSource, keysFor: KeysFor, nowS: number, final = false): Promise<AuthnOutcome> {
   let auth: RequestAuth | undefined;
@@ -131,11 +138,13 @@ export async function authenticate(rules: readonly JwtRule[], req: TokenSource, 
   for (const found of extractTokens(rules, req)) {
     let iss: string | undefined;
     try {
-      iss = decodeJwt(found.token).iss;
+      iss = (joseLib ?? (await jose())).decodeJwt(found.token).iss;
     } catch {
       return deny(JWT_FAILURES.malformed);
     }
-    const rule = rules.find((r) => r.issuer === iss && locationsOf(r).some((l) => sameLocation(l, found.at)));
+    const here = (r: JwtRule): boolean => locationsOf(r).some((l) => sameLocation(l, found.at));
+    // The rule naming the token's issuer; else a rule without an issuer (it takes any).
+    const rule = rules.find((r) => r.issuer === iss && here(r)) ?? rules.find((r) => r.issuer === '' && here(r));
     if (rule === undefined) return deny(JWT_FAILURES.issuer, iss);
     const keys = keysFor(rule);
     const v = keys === undefined ? ({ ok: false, failure: 'noKeys' } as const) : await verify(found.token, rule, keys, nowS);
@@ -164,10 +173,11 @@ function deny(body: string, issuer?: string): AuthnOutcome {
 
 type Verified = { readonly ok: true; readonly payload: JWTPayload } | { readonly ok: false; readonly failure: keyof typeof JWT_FAILURES };
 
-const keySets = new WeakMap<JSONWebKeySet, ReturnType<typeof createLocalJWKSet>>();
+const keySets = new WeakMap<JSONWebKeySet, ReturnType<typeof Jose.createLocalJWKSet>>();
 
-/** Signature (by kid/alg from KEYS), issuer, audiences, exp and nbf with Envoy's clock skew. */
+/** Signature (by kid/alg from KEYS), issuer (when the rule names one), audiences, exp and nbf with Envoy's clock skew. */
 export async function verify(token: string, rule: JwtRule, keys: JSONWebKeySet, nowS: number): Promise<Verified> {
+  const { createLocalJWKSet, errors, jwtVerify } = joseLib ?? (await jose());
   let getKey = keySets.get(keys);
   if (getKey === undefined) {
     getKey = createLocalJWKSet(keys);
@@ -175,18 +185,18 @@ export async function verify(token: string, rule: JwtRule, keys: JSONWebKeySet, 
   }
   try {
     const { payload } = await jwtVerify(token, getKey, {
-      issuer: rule.issuer,
+      ...(rule.issuer !== '' ? { issuer: rule.issuer } : {}),
       ...(rule.audiences.length > 0 ? { audience: [...rule.audiences] } : {}),
       currentDate: new Date(nowS * 1000),
       clockTolerance: CLOCK_SKEW_S,
     });
     return { ok: true, payload };
   } catch (e) {
-    return { ok: false, failure: failureOf(e) };
+    return { ok: false, failure: failureOf(errors, e) };
   }
 }
 
-function failureOf(e: unknown): keyof typeof JWT_FAILURES {
+function failureOf(errors: typeof Jose.errors, e: unknown): keyof typeof JWT_FAILURES {
   if (e instanceof errors.JWTExpired) return 'expired';
   if (e instanceof errors.JWTClaimValidationFailed) return e.claim === 'aud' ? 'audience' : e.claim === 'nbf' ? 'notYetValid' : 'invalid';
   if (e instanceof errors.JWKSNoMatchingKey) return 'noKey';

@@ -18,6 +18,7 @@ import { Tried, type Forward } from './forward';
 import { grpcStatusOf } from './grpc';
 import { applyEdits, responseFields } from './headerops';
 import { record } from '../telemetry/record';
+import type { RequestTrace } from '../telemetry/tracing';
 import { answer } from './answer';
 import { TryEvents } from './tryevents';
 import type { HeaderList, L7Request, L7Sink, SinkEvents } from './types';
@@ -31,6 +32,8 @@ export class Call implements SinkEvents, BodyEvents {
   service: Service;
   cluster: string;
   requestId: string | null = null;
+  /** Set by admission: the request's trace context, span and access-log setting. */
+  trace: RequestTrace | undefined;
   body: BodyReader | undefined;
   fwd: Forward | undefined;
   /** The breaker admitted this request: release it at the end. */
@@ -389,6 +392,7 @@ export class Call implements SinkEvents, BodyEvents {
       upstreamLocal: this.upLocal,
       requestId: this.requestId,
       termination: this.termination,
+      ...(this.trace !== undefined ? { trace: this.trace } : {}),
     });
   }
 

@@ -10,6 +10,7 @@ import type { LocalRateLimiter } from '../policy/ratelimit';
 import type { RetryBudgetOptions } from '../route/retry';
 import type { AccessLog } from '../telemetry/accesslog';
 import type { Metrics } from '../telemetry/metrics';
+import type { Tracing } from '../telemetry/tracing';
 import { H2Pool } from '../upstream/h2/pool';
 import { UpstreamPool } from '../upstream/h1/pool';
 import type { ServiceLookup } from '../conn/context';
@@ -48,10 +49,13 @@ export interface EngineDeps {
    * timeout without a timer each; default: the engine's own. A VirtualService timeout keeps a timer.
    */
   readonly deadlines?: Deadlines;
+  /** Trace propagation and spans; default: the process's (telemetry/tracing.ts currentTracing), read per request. */
+  readonly tracing?: Tracing;
 }
 
 /** EngineDeps with every default applied. */
-export interface EngineParts extends Required<Omit<EngineDeps, 'dial' | 'retryBudget' | 'localAddress'>> {
+export interface EngineParts extends Required<Omit<EngineDeps, 'dial' | 'retryBudget' | 'localAddress' | 'tracing'>> {
+  readonly tracing: Tracing | undefined;
   readonly dial: EngineDeps['dial'];
   readonly retryBudget: RetryBudgetOptions;
   readonly localAddress: string | undefined;
@@ -87,6 +91,7 @@ export function resolveDeps(d: EngineDeps): EngineParts {
     maxReplayBytes: d.maxReplayBytes ?? DEFAULT_MAX_REPLAY,
     mirrorBufferBytes: d.mirrorBufferBytes ?? DEFAULT_MIRROR_BUFFER,
     localAddress: d.localAddress,
+    tracing: d.tracing,
     pool,
     h2,
     deadlines,

@@ -29,6 +29,8 @@ import { BodyReader } from './body';
 import type { Call } from './call';
 import type { Forward } from './forward';
 import type { Admission } from './engine';
+import { applyTraceEdits } from '../telemetry/tracecontext';
+import { currentTracing } from '../telemetry/tracing';
 
 const log = logger('l7');
 
@@ -143,6 +145,8 @@ export class DestinationAdmission implements Admission {
     if (!(ctx instanceof DestinationContext)) throw new Error('destination admission without a tunnel stream');
     const s = ctx.stream;
     call.requestId = req.header('x-request-id') ?? null;
+    // The pod's workload decides its Telemetry (destination side); its span is the source span's child.
+    call.trace = (call.p.tracing ?? currentTracing()).begin((n) => req.header(n), 'SERVER', s.route.target.endpoint);
     const rules = s.security?.jwtRules() ?? [];
     if (rules.length === 0) return this.authorize(call, s, undefined);
     // Authentication runs right before authorization; verifying awaits jose (and maybe a key fetch).
@@ -195,7 +199,7 @@ export class DestinationAdmission implements Admission {
       dest,
       cb: balancer,
       route: undefined,
-      head: { method: req.method, path: req.path, authority, headers: authn === undefined ? req.headers() : edited(req.headers(), authn) },
+      head: { method: req.method, path: req.path, authority, headers: applyTraceEdits(authn === undefined ? req.headers() : edited(req.headers(), authn), call.trace?.edits) },
       responseEdits: undefined,
       hashKey: undefined,
       setCookie: undefined,

@@ -22,6 +22,8 @@ import { addProxyFields, applyEdits } from './headerops';
 import { MirrorCopy } from './mirror';
 import type { HeaderList, L7Handler, L7Request, L7Sink } from './types';
 import type { RawRequestHead, UpstreamHead } from '../upstream/attempt';
+import { addedLines, applyTraceEdits, type TraceEdits } from '../telemetry/tracecontext';
+import { currentTracing } from '../telemetry/tracing';
 
 const log = logger('l7');
 
@@ -76,6 +78,8 @@ export class L7Engine implements L7Handler {
     call.service = ctx.service;
     call.cluster = ctx.cluster;
     call.requestId = req.header('x-request-id') ?? null;
+    // The client's workload decides its Telemetry (source side): sampling, span reporting, access log.
+    call.trace = (p.tracing ?? currentTracing()).begin((n) => req.header(n), 'CLIENT', ctx.source.namespace === 'unknown' ? undefined : ctx.source);
     const router = p.index().router;
     const d = decided ?? router.route(ctx.service, ctx.port, req, p.random);
     switch (d.kind) {
@@ -127,7 +131,7 @@ export class L7Engine implements L7Handler {
     const idSeq = call.requestId === null ? nextRequestSeq() : -1;
     if (idSeq >= 0) call.requestId = requestIdOf(idSeq);
     const authority = d.rewrite?.authority ?? (req.authority !== '' ? req.authority : defaultHost(ctx.service.hosts[0], ctx.port.number, ctx.vip.address));
-    const head = new ForwardHead(req, d, authority, idSeq >= 0 ? call.requestId! : undefined, idSeq);
+    const head = new ForwardHead(req, d, authority, idSeq >= 0 ? call.requestId! : undefined, idSeq, call.trace?.edits);
     const lb = dest.policy.loadBalancer;
     const hash = hashKeyOf(lb !== undefined && 'consistentHash' in lb ? lb.consistentHash.key : undefined, req, () => cookieToken(p.random));
     const fwd: Forward = {
@@ -216,19 +220,23 @@ class ForwardHead implements UpstreamHead {
     /** The x-request-id the proxy made (the client sent none). */
     private readonly madeId: string | undefined,
     idSeq: number,
+    /** Trace fields for the upstream hop (telemetry/tracecontext.ts); undefined = as they came. */
+    private readonly trace: TraceEdits | undefined,
   ) {
     this.method = req.method;
     this.path = d.rewrite?.path ?? req.path;
     const h = req.rawHead;
-    this.raw = h !== undefined && d.rewrite === undefined && d.headers?.request === undefined
-      ? { head: h, host: h.hostCount === 0 ? authority : '', idSeq: h.requestIdIdx < 0 ? idSeq : -1 }
+    // The raw copy can add fields but not replace them: replaced trace fields take the list.
+    const extra = trace === undefined ? undefined : addedLines(trace);
+    this.raw = h !== undefined && d.rewrite === undefined && d.headers?.request === undefined && (trace === undefined || extra !== undefined)
+      ? { head: h, host: h.hostCount === 0 ? authority : '', idSeq: h.requestIdIdx < 0 ? idSeq : -1, ...(extra !== undefined ? { extra } : {}) }
       : undefined;
   }
 
   get headers(): HeaderList {
     if (this.list === undefined) {
       const edited = applyEdits(this.req.headers(), this.d.headers?.request);
-      this.list = addProxyFields(edited, { requestId: this.madeId });
+      this.list = applyTraceEdits(addProxyFields(edited, { requestId: this.madeId }), this.trace);
     }
     return this.list;
   }

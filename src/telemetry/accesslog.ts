@@ -31,6 +31,8 @@ export interface AccessLogEntry {
   downstream_local_address: string | null;
   downstream_remote_address: string | null;
   connection_termination_details: string | null;
+  /** The request's trace id (32 hex digits); absent or null for connections and untraced requests. */
+  trace_id?: string | null;
 }
 
 export interface AccessLogOptions {
@@ -63,7 +65,7 @@ export function accessLine(bindings: string, e: AccessLogEntry, time: string): s
     `,"x_forwarded_for":${str(e.x_forwarded_for)},"user_agent":${str(e.user_agent)},"request_id":${str(e.request_id)},"authority":${str(e.authority)}` +
     `,"upstream_host":${plain(e.upstream_host)},"upstream_cluster":${str(e.upstream_cluster)},"upstream_local_address":${plain(e.upstream_local_address)}` +
     `,"downstream_local_address":${plain(e.downstream_local_address)},"downstream_remote_address":${plain(e.downstream_remote_address)}` +
-    `,"connection_termination_details":${str(e.connection_termination_details)}}\n`;
+    `,"connection_termination_details":${str(e.connection_termination_details)}${e.trace_id === undefined ? '' : `,"trace_id":${plain(e.trace_id)}`}}\n`;
 }
 
 type WithStream = Logger & { [k: symbol]: unknown };

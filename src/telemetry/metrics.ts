@@ -5,7 +5,8 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import { droppedLogLines } from '../log';
 import type { Service } from '../config/model';
 import type { Target } from '../balance/set';
-import { baseLabels, destinationInfo, httpLabels, tcpLabels, UNKNOWN, type Reporter, type SourceInfo } from './labels';
+import { httpLabels, tcpLabels, UNKNOWN, type Reporter, type SourceInfo } from './labels';
+import { DIRECT, DIRECT_VIEW, reporterLabels, reportsDestinationHere, type DeliveryView } from './reporters';
 import { CounterSeries, HistogramSeries, SeriesCounter, SeriesHistogram, type Labels } from './series';
 
 /** Envoy's default histogram buckets (ms), which Istio's duration metric uses. */
@@ -41,6 +42,8 @@ function keyOf(labels: Labels): string {
 export class HttpStats {
   private readonly ok = new Map<number, HttpBundle>();
   private readonly flagged = new Map<string, HttpBundle>();
+  /** The destination reporter's handle of the same requests, when this agent also delivers them (reporters.ts). */
+  destination: HttpStats | undefined;
 
   constructor(private readonly m: Metrics, private readonly base: Labels) {}
 
@@ -56,6 +59,7 @@ export class HttpStats {
     b.duration.observe(durationMs);
     b.requestBytes.observe(requestBytes);
     b.responseBytes.observe(responseBytes);
+    this.destination?.record(code, flags, durationMs, requestBytes, responseBytes, grpcStatus);
   }
 
   private bundle(code: number, flags: string, grpcStatus: string): HttpBundle {
@@ -82,6 +86,8 @@ export class TcpStats {
   private receivedS!: CounterSeries;
   private openedS!: CounterSeries;
   private readonly closedS = new Map<string, CounterSeries>();
+  /** The destination reporter's handle of the same connections, when this agent also delivers them. */
+  destination: TcpStats | undefined;
 
   constructor(private readonly m: Metrics, private readonly base: Labels) {
     this.resolve();
@@ -104,16 +110,19 @@ export class TcpStats {
 
   opened(): void {
     this.live().openedS.inc();
+    this.destination?.opened();
   }
 
   /** Bytes sent to the client (the response direction, Istio's "sent"). */
   sent(n: number): void {
     if (n > 0) this.live().sentS.inc(n);
+    this.destination?.sent(n);
   }
 
   /** Bytes received from the client (the request direction). */
   received(n: number): void {
     if (n > 0) this.live().receivedS.inc(n);
+    this.destination?.received(n);
   }
 
   closed(flags: string): void {
@@ -124,6 +133,7 @@ export class TcpStats {
       this.closedS.set(flags, s);
     }
     s.inc();
+    this.destination?.closed(flags);
   }
 }
 
@@ -154,9 +164,10 @@ export class Metrics {
   readonly mirrored: Counter<'service' | 'outcome'>;
   readonly outlierEjections: Counter<'service' | 'endpoint' | 'reason'>;
 
-  private readonly httpCache = new WeakMap<SourceInfo, WeakMap<object, HttpStats>>();
-  private readonly grpcCache = new WeakMap<SourceInfo, WeakMap<object, HttpStats>>();
-  private readonly tcpCache = new WeakMap<SourceInfo, WeakMap<object, TcpStats>>();
+  private httpCache = new WeakMap<SourceInfo, WeakMap<object, HttpStats>>();
+  private grpcCache = new WeakMap<SourceInfo, WeakMap<object, HttpStats>>();
+  private tcpCache = new WeakMap<SourceInfo, WeakMap<object, TcpStats>>();
+  private delivery: DeliveryView = DIRECT_VIEW;
 
   constructor(opts: MetricsOptions = {}) {
     const r = (this.registry = opts.registry ?? new Registry());
@@ -256,21 +267,33 @@ export class Metrics {
   }
 
   /**
+   * How picked endpoints are delivered under the current config (the mesh plane's view): decides the
+   * security labels and whether a request is also reported with reporter="destination" here. Handles
+   * made under the previous view are dropped from the caches (connections holding one keep it).
+   */
+  setDelivery(view: DeliveryView | undefined): void {
+    this.delivery = view ?? DIRECT_VIEW;
+    this.httpCache = new WeakMap();
+    this.grpcCache = new WeakMap();
+    this.tcpCache = new WeakMap();
+  }
+
+  /**
    * Stats handle for requests from `source` to `target` (or to `service` when no endpoint was picked).
    * Cached per (source object, target object): keep SourceInfo objects interned.
    */
   http(source: SourceInfo, service: Service | undefined, target: Target | undefined): HttpStats {
-    return this.cached(this.httpCache, source, service, target, (base) => new HttpStats(this, base), 'http');
+    return this.cached(this.httpCache, source, service, target, (base, dst) => withDestination(new HttpStats(this, base), dst && new HttpStats(this, dst)), 'http');
   }
 
   /** Like http(), for gRPC requests (request_protocol="grpc"). */
   grpc(source: SourceInfo, service: Service | undefined, target: Target | undefined): HttpStats {
-    return this.cached(this.grpcCache, source, service, target, (base) => new HttpStats(this, base), 'grpc');
+    return this.cached(this.grpcCache, source, service, target, (base, dst) => withDestination(new HttpStats(this, base), dst && new HttpStats(this, dst)), 'grpc');
   }
 
   /** Stats handle for TCP connections from `source` to `target`; cached the same way. */
   tcp(source: SourceInfo, service: Service | undefined, target: Target | undefined): TcpStats {
-    return this.cached(this.tcpCache, source, service, target, (base) => new TcpStats(this, base), 'tcp');
+    return this.cached(this.tcpCache, source, service, target, (base, dst) => withDestination(new TcpStats(this, base), dst && new TcpStats(this, dst)), 'tcp');
   }
 
   private cached<T extends object>(
@@ -278,7 +301,7 @@ export class Metrics {
     source: SourceInfo,
     service: Service | undefined,
     target: Target | undefined,
-    make: (base: Labels) => T,
+    make: (base: Labels, destination: Labels | undefined) => T,
     protocol: string,
   ): T {
     let bySource = cache.get(source);
@@ -289,9 +312,12 @@ export class Metrics {
     const key: object = target ?? service ?? NO_SERVICE;
     let stats = bySource.get(key);
     if (stats === undefined) {
-      const dst = destinationInfo(target?.service ?? service, target?.endpoint, this.cluster);
-      // connection_security_policy: "unknown" is what a source-side reporter says (reference.md).
-      stats = make(baseLabels(this.reporter, source, dst, protocol, UNKNOWN));
+      // The security labels follow the delivery (reporters.ts); a pod on this node reached without the
+      // tunnel is reported by this agent on both sides, through one more handle linked to this one.
+      const delivery = target === undefined ? DIRECT : this.delivery.deliveryOf(target);
+      const base = reporterLabels(this.reporter, source, service, target, delivery, protocol, this.cluster);
+      const dst = this.reporter === 'source' && reportsDestinationHere(delivery.kind) ? reporterLabels('destination', source, service, target, delivery, protocol, this.cluster) : undefined;
+      stats = make(base, dst);
       bySource.set(key, stats);
     }
     return stats;
@@ -335,6 +361,11 @@ export class Metrics {
 }
 
 const NO_SERVICE = {};
+
+function withDestination<T extends { destination: T | undefined }>(stats: T, destination: T | undefined): T {
+  stats.destination = destination;
+  return stats;
+}
 
 type LabelsOf = Partial<Record<string, string | number>>;
 

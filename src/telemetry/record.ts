@@ -1,11 +1,14 @@
 // The one record per finished request: Istio metrics (request_protocol "grpc" for gRPC; the
 // connection context picks the reporter's labels, source or destination) and the Envoy-style access
-// log, one entry per side as Envoy writes them. Every request ending of the executor comes here.
+// log, one entry per side as Envoy writes them, and the side's span when it is traced (spans.ts). Every
+// request ending of the executor comes here.
 import type { Target } from '../balance/target';
 import type { Service } from '../config/model';
 import type { ConnContext } from '../conn/context';
 import { startTime, type AccessLog } from './accesslog';
 import type { Metrics } from './metrics';
+import { spanOf } from './spans';
+import type { RequestTrace } from './tracing';
 
 /** Everything one finished request reports. */
 export interface CallRecord {
@@ -24,6 +27,8 @@ export interface CallRecord {
   readonly upstreamLocal: string | null;
   readonly requestId: string | null;
   readonly termination: string | null;
+  /** The request's tracing (a span when recorded; the access log's trace_id); absent = untraced. */
+  readonly trace?: RequestTrace;
 }
 
 /** What the record reads of the request (proxy/types.ts L7Request satisfies it). */
@@ -40,7 +45,9 @@ export function record(metrics: Metrics, accessLog: AccessLog, ctx: ConnContext,
   // The context knows which side reports (source or destination labels).
   const stats = ctx.requestStats(metrics, req.grpc, r.service, r.target);
   stats.record(r.code, r.flags, r.durationMs, r.requestBytes, r.responseBytes, r.grpcStatus);
-  if (!accessLog.enabled) return;
+  const trace = r.trace;
+  if (trace?.recorded === true && trace.tracing.admit()) trace.tracing.report(spanOf(trace, ctx, req, r));
+  if (!accessLog.enabled || trace?.accessLogOff === true) return;
   accessLog.write({
     start_time: startTime(r.durationMs),
     method: req.method,
@@ -62,5 +69,6 @@ export function record(metrics: Metrics, accessLog: AccessLog, ctx: ConnContext,
     downstream_local_address: ctx.vipText,
     downstream_remote_address: ctx.peerText,
     connection_termination_details: r.termination,
+    trace_id: trace?.context.traceId ?? null,
   });
 }

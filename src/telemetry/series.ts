@@ -89,6 +89,11 @@ abstract class SeriesMetric<S extends { labels: Labels; retired: boolean }> {
     return this.series.size;
   }
 
+  /** The live series, as a scrape would export them (the admin API sums them without text). */
+  all(): IterableIterator<S> {
+    return this.series.values();
+  }
+
   register(registry: Registry): this {
     // The registry only needs name/help/type/get/reset; prom-client's types list its own classes only.
     registry.registerMetric(this as unknown as Metric);

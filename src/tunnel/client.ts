@@ -60,11 +60,17 @@ interface PooledSession {
   idle: NodeJS.Timeout | undefined;
 }
 
+/** Tickets kept (one per source identity, destination identities and peer agent). */
+const MAX_TICKETS = 10_000;
+
 /** Options node's HTTP/2 client session accepts beyond the TLS socket we hand it. */
 const SESSION_SETTINGS: http2.Settings = { enablePush: false };
 
 export class TunnelPool {
   private readonly sessions = new Map<string, PooledSession[]>();
+  /** The last TLS session ticket per session key (so per source identity): a new session to the
+   *  same peer resumes (TLS 1.3 PSK), skipping the certificate exchange and its signatures. */
+  private readonly tickets = new Map<string, Buffer>();
   private readonly all = new Set<PooledSession>();
   private readonly connectTimeoutMs: number;
   private readonly idleMs: number;
@@ -116,6 +122,8 @@ export class TunnelPool {
   rotate(): void {
     for (const s of this.all) this.drain(s);
     this.sessions.clear();
+    // A resumed session would carry on with the old certificate's authentication.
+    this.tickets.clear();
   }
 
   /** Destroys every session and its streams. */
@@ -202,6 +210,7 @@ export class TunnelPool {
     let identityError: MeshError | undefined;
     // How far the connection got, to tell a refused TCP connect from a TLS handshake cut short.
     const phase = { tcp: false, tls: false };
+    const ticket = this.tickets.get(key);
     const h2 = http2.connect(`https://${node}`, {
       settings: SESSION_SETTINGS,
       peerMaxConcurrentStreams: this.maxStreams,
@@ -216,6 +225,7 @@ export class TunnelPool {
           ca: this.opts.rootPem(),
           minVersion: 'TLSv1.3',
           ALPNProtocols: ['h2'],
+          ...(ticket !== undefined ? { session: ticket } : {}),
           // The server is authenticated by its SPIFFE id, not by a host name.
           checkServerIdentity: (_host, cert) => {
             const id = spiffeIdFromSan(cert.subjectaltname);
@@ -232,6 +242,10 @@ export class TunnelPool {
         // Small request/response frames must not wait for delayed ACKs (Nagle).
         socket.once('connect', () => ((phase.tcp = true), socket.setNoDelay(true)));
         socket.once('secureConnect', () => (phase.tls = true));
+        socket.on('session', (t: Buffer) => {
+          if (this.tickets.size >= MAX_TICKETS && !this.tickets.has(key)) this.tickets.clear();
+          this.tickets.set(key, t);
+        });
         return socket;
       },
     });
@@ -257,6 +271,8 @@ export class TunnelPool {
     const ready = new Promise<http2.ClientHttp2Session>((resolve, reject) => {
       const onError = (e: Error & { code?: string }): void => {
         log.debug({ err: e.message, code: e.code, node }, 'tunnel session error');
+        // A ticket that led to a failed session is not offered again.
+        this.tickets.delete(key);
         reject(identityError ?? timeoutError ?? sessionError(e, node, phase));
       };
       h2.on('error', onError);

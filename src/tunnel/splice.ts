@@ -79,7 +79,7 @@ export function splice(stream: http2.Http2Stream, socket: net.Socket): Promise<S
   });
 }
 
-/** A TCP socket is reset (RST); a Unix socket (the agent's own relays) has no RST and is destroyed. */
+/** A TCP socket is reset (RST); a Unix socket or a tunnel stream has no RST and is destroyed. */
 export function abort(socket: net.Socket): void {
   if ((socket as unknown as { _handle?: { reset?: unknown } })._handle?.reset) socket.resetAndDestroy();
   else socket.destroy();

@@ -9,10 +9,14 @@ import { formatSpiffeId, tryParseSpiffeId } from '../identity/spiffe';
 
 // ---- forwarded -------------------------------------------------------------------------------
 
-/** `for="1.2.3.4:5678"` / `for="[::1]:5678"`: quoted, because ':' and '[' are not token characters. */
+/**
+ * `for="1.2.3.4:5678"` / `for="[::1]:5678"`: quoted, because ':' and '[' are not token characters. Port 0
+ * (the client's port is not known, e.g. a relay shared by a pod's connections) is left out: RFC 7239
+ * makes the port optional, and 0 is no port a peer would accept.
+ */
 export function formatForwarded(client: Addr): string {
   const host = isIPv6(client.address) ? `[${client.address}]` : client.address;
-  return `for="${host}:${client.port}"`;
+  return client.port === 0 ? `for="${host}"` : `for="${host}:${client.port}"`;
 }
 
 /** One `key=value` pair list of a forwarded-element, values unquoted; undefined when malformed. */

@@ -59,6 +59,8 @@ export interface RawRequestHead {
   readonly host: string;
   /** Counter value of the x-request-id to add when the request carries none; -1 = it has one. */
   readonly idSeq: number;
+  /** Field lines to add ("name: value\r\n" each), e.g. trace context for a request that had none. */
+  readonly extra?: string;
 }
 
 export interface Attempt {

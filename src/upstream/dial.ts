@@ -1,5 +1,5 @@
 // The one place upstream connections are opened, for the HTTP/1.1 pool, the HTTP/2 pool and opaque
-// TCP alike: a TCP connection to an endpoint (or a Unix socket of a mesh tunnel relay), wrapped in
+// TCP alike: a TCP connection to an endpoint (or a mesh tunnel route's CONNECT stream, tunnelsock.ts), wrapped in
 // node:tls when the destination originates TLS (tls.ts). Callers wait for `ready`: 'connect' for
 // plaintext, 'secureConnect' for TLS, so a failed handshake or a refused certificate is a connect
 // failure (503 UF), never a reset of a request already sent.
@@ -8,10 +8,13 @@ import * as tls from 'node:tls';
 import type { Addr } from '../capture/types';
 import { CATALOG } from '../errors';
 import { logger } from '../log';
-import { isSocketPath } from './relay';
+import { dialTunnel, isTunnelAddr } from './tunnelsock';
 import { connectOptions, type UpstreamTls } from './tls';
 
 const log = logger('upstream');
+
+/** A Unix-socket "address" (a path, port 0): dialled as a path, without TCP options. */
+const isSocketPath = (a: Addr): boolean => a.port === 0 && a.address.startsWith('/');
 
 export interface DialOptions {
   /** Binds the local end (ignored for a Unix socket). */
@@ -37,6 +40,7 @@ export const ALPN_H2: readonly string[] = Object.freeze(['h2']);
 export const ALPN_HTTP1: readonly string[] = Object.freeze(['http/1.1']);
 
 export function dial(addr: Addr, o: DialOptions = {}): Dialled {
+  if (isTunnelAddr(addr)) return viaTunnel(addr, o);
   const where = isSocketPath(addr)
     ? { path: addr.address }
     : { host: addr.address, port: addr.port, ...(o.localAddress !== undefined ? { localAddress: o.localAddress } : {}) };
@@ -66,6 +70,25 @@ export function dial(addr: Addr, o: DialOptions = {}): Dialled {
   return { socket, ready: 'secureConnect' };
 }
 
+/** A connection over a mesh tunnel route: in-process, no socket of its own (TLS, if any, runs over it). */
+function viaTunnel(addr: Addr, o: DialOptions): Dialled {
+  const plain = o.tls === undefined;
+  const t = dialTunnel(addr, plain && o.onread !== undefined ? { onread: o.onread } : {});
+  // A route forgotten since it was handed out (a reload): refused (a connect failure).
+  if (t === undefined) return dial(REFUSED_ROUTE, o);
+  if (plain) return { socket: t, ready: 'connect' };
+  const opts = connectOptions(o.tls!, o.alpn);
+  if (opts instanceof Error) {
+    failed(o.tls!, addr, opts);
+    process.nextTick(() => t.destroy(opts));
+    return { socket: t, ready: 'connect' };
+  }
+  const socket = tls.connect({ ...opts, socket: t, ...(o.onread !== undefined ? { onread: o.onread } : {}) });
+  return { socket, ready: 'secureConnect' };
+}
+
+const REFUSED_ROUTE: Addr = Object.freeze({ address: '/nonexistent/nodemesh-tunnel-route-gone', port: 0 });
+
 /** Log lines for failed TLS origination, at most one per (settings, message) per interval. */
 const LOG_EVERY_MS = 10_000;
 const logged = new Map<string, number>();
@@ -79,7 +102,7 @@ function failed(u: UpstreamTls, addr: Addr, err: Error): void {
   logged.set(key, now);
   const code = (err as NodeJS.ErrnoException).code;
   log.warn(
-    { code: CATALOG.UPSTREAM_TLS.code, tlsError: code, endpoint: isSocketPath(addr) ? 'relay' : `${addr.address}:${addr.port}`, sni: u.servername ?? null },
+    { code: CATALOG.UPSTREAM_TLS.code, tlsError: code, endpoint: addr.port === 0 ? 'tunnel' : `${addr.address}:${addr.port}`, sni: u.servername ?? null },
     `${CATALOG.UPSTREAM_TLS.message}: ${err.message}`,
   );
 }

@@ -24,7 +24,7 @@ export interface TcpDeps {
   readonly accessLog: AccessLog;
   readonly index: () => ServiceLookup;
   readonly deadlines: Deadlines;
-  /** Mesh tunnel relay to dial instead of the endpoint (see OutboundDeps.dial). */
+  /** Mesh tunnel route to dial instead of the endpoint (see OutboundDeps.dial). */
   readonly dial?: (client: Addr, target: Addr) => Addr | undefined;
 }
 

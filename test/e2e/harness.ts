@@ -53,6 +53,8 @@ export interface MeshOptions {
   /** Config YAML (multi-document). */
   config: string;
   extraArgs?: string[];
+  /** Environment variables added to the agent's (e.g. OTEL_EXPORTER_OTLP_ENDPOINT). */
+  env?: Record<string, string>;
 }
 
 export class Mesh {
@@ -111,7 +113,7 @@ export class Mesh {
       '--metrics-port', String(this.ports.metrics), '--ready-port', String(this.ports.ready), '--tunnel-port', String(this.ports.tunnel),
       ...(this.opts.extraArgs ?? []),
     ];
-    const child = spawnInCgroup(this.agentCg, NODE, args, { env: { ...process.env, NODE_ENV: 'production', NODEMESH_LOG_LEVEL: 'info' } });
+    const child = spawnInCgroup(this.agentCg, NODE, args, { env: { ...process.env, NODE_ENV: 'production', NODEMESH_LOG_LEVEL: 'info', ...this.opts.env } });
     this.agent = child;
     this.agents.push(child);
     let own = '';

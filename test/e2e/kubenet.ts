@@ -33,10 +33,19 @@ export class KubeNet extends NetBase {
     fs.writeFileSync(path.join(this.cfgDir, 'mesh.yaml'), '# nothing here: services, pods and nodes come from the Kubernetes API\n');
   }
 
-  static async start(opts: { nodes: number; podsPerNode: number; objects: (c: Cluster) => KubeObject[] }): Promise<KubeNet> {
+  /** More agent flags (e.g. --cert-ttl), for every agent this mesh starts. */
+  private agentArgs: readonly string[] = [];
+
+  /**
+   * `config`: ConfigMap YAML next to what the API serves (nodemesh kinds such as LocalRateLimit and
+   * HealthCheck come only from there); `agentArgs`: more flags for every agent.
+   */
+  static async start(opts: { nodes: number; podsPerNode: number; objects: (c: Cluster) => KubeObject[]; config?: string; agentArgs?: readonly string[] }): Promise<KubeNet> {
     const c = await Cluster.create({ nodes: opts.nodes, podsPerNode: opts.podsPerNode, kubeletLayout: 'systemd' });
     const api = await KubeApiServer.start({ bookmarkMs: 500 });
     const k = new KubeNet(c, api);
+    k.agentArgs = opts.agentArgs ?? [];
+    if (opts.config !== undefined) fs.writeFileSync(path.join(k.cfgDir, 'mesh.yaml'), opts.config);
     try {
       api.applyMany(opts.objects(c));
       const n0 = c.nodes[0]!;
@@ -88,6 +97,7 @@ export class KubeNet extends NetBase {
       '--ca-root', path.join(this.caDir, 'root-cert.pem'), '--node-token', path.join(this.dir, `${n.name}.token`),
       // No next agent ever comes here: a short hand-over wait keeps a stop within the cluster's SIGTERM grace.
       '--drain-timeout', '1s',
+      ...this.agentArgs,
     ];
     const a = this.track(this.c.spawn(n, NODE, args, { env: this.env() }), n.name);
     this.agents.set(n.name, a);

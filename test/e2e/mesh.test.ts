@@ -14,6 +14,12 @@ import { MeshNet } from './meshnet';
 const WEB = '10.96.0.10';
 const ECHO = '10.96.0.11';
 const GRPC = '10.96.0.12';
+/** Services of a node-0 pod: same-node traffic from the client pod. */
+const NEAR = '10.96.0.13';
+const NEAR_ECHO = '10.96.0.14';
+/** A node-0 pod port by its address alone (no node, no tunnelled service has that port): the agent
+ *  delivers it in plaintext, without the tunnel. */
+const NEAR_DIRECT = '10.96.0.15';
 
 function config(c: Cluster, mode: 'STRICT' | 'PERMISSIVE'): string {
   const [n0, n1] = c.nodes as [Cluster['nodes'][0], Cluster['nodes'][0]];
@@ -23,15 +29,30 @@ function config(c: Cluster, mode: 'STRICT' | 'PERMISSIVE'): string {
       { pod: n0.pods[0]!, namespace: 'a', serviceAccount: 'client', app: 'client' },
       { pod: n0.pods[1]!, namespace: 'a', serviceAccount: 'other', app: 'other' },
       { pod: n1.pods[0]!, namespace: 'b', serviceAccount: 'server', app: 'server' },
-      { pod: n1.pods[1]!, namespace: 'b', serviceAccount: 'spare', app: 'spare' },
+      // A second workload with the client's identity: the destination side tells them apart only by
+      // the client address the source agent forwards.
+      { pod: n1.pods[1]!, namespace: 'a', serviceAccount: 'client', app: 'spare' },
     ],
     services: [
       { name: 'web', namespace: 'b', vip: WEB, port: 80, targetPort: 8080, protocol: 'HTTP', app: 'server' },
       { name: 'echo', namespace: 'b', vip: ECHO, port: 9000, protocol: 'TCP', app: 'server' },
       { name: 'grpc', namespace: 'b', vip: GRPC, port: 7070, protocol: 'GRPC', app: 'server' },
+      { name: 'near', namespace: 'a', vip: NEAR, port: 80, targetPort: 8080, protocol: 'HTTP', app: 'other' },
+      { name: 'near-echo', namespace: 'a', vip: NEAR_ECHO, port: 9000, protocol: 'TCP', app: 'other' },
     ],
   });
   return `${base}---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: near-direct, namespace: a}
+spec:
+  hosts: [near-direct.a.svc.cluster.local]
+  addresses: [${NEAR_DIRECT}]
+  ports: [{number: 80, name: http, protocol: HTTP, targetPort: 8081}]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  endpoints: [{address: ${n0.pods[1]!.ip}}]
+---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: only-client, namespace: b}
@@ -60,6 +81,10 @@ describe('mesh across nodes', { skip: skip && process.env.CI !== 'true' ? skip :
     await new Promise<void>((r) => server.stdout?.once('data', () => r()));
     const grpcServer = c.spawn(c.nodes[1]!.pods[0]!, NODE, [path.join(__dirname, 'clients/grpc-server.js'), '7070', 'pod-b']);
     await new Promise<void>((r) => grpcServer.stdout?.once('data', () => r()));
+    const near = c.spawn(c.nodes[0]!.pods[1]!, NODE, [path.join(__dirname, 'clients/server.js'), '8080', '9000']);
+    await new Promise<void>((r) => near.stdout?.once('data', () => r()));
+    const direct = c.spawn(c.nodes[0]!.pods[1]!, NODE, [path.join(__dirname, 'clients/server.js'), '8081', '9001']);
+    await new Promise<void>((r) => direct.stdout?.once('data', () => r()));
   });
   after(async () => {
     await m?.close();
@@ -72,8 +97,8 @@ describe('mesh across nodes', { skip: skip && process.env.CI !== 'true' ? skip :
     const i = r.stdout.lastIndexOf('\n');
     return { body: r.stdout.slice(0, i), code: r.stdout.slice(i + 1) };
   };
-  const echo = async (pod: Cluster['nodes'][0]['pods'][0], text: string): Promise<string> => {
-    const script = `const s=require('net').connect(9000,'${ECHO}',()=>s.end(${JSON.stringify(text)}));let b='';s.on('data',d=>b+=d);s.on('close',()=>process.stdout.write(b));s.on('error',()=>{});setTimeout(()=>process.exit(0),4000).unref();`;
+  const echo = async (pod: Cluster['nodes'][0]['pods'][0], text: string, vip = ECHO): Promise<string> => {
+    const script = `const s=require('net').connect(9000,'${vip}',()=>s.end(${JSON.stringify(text)}));let b='';s.on('data',d=>b+=d);s.on('close',()=>process.stdout.write(b));s.on('error',()=>{});setTimeout(()=>process.exit(0),4000).unref();`;
     return (await c.exec(pod, NODE, ['-e', script], { timeoutMs: 8000 })).stdout;
   };
 
@@ -97,6 +122,45 @@ describe('mesh across nodes', { skip: skip && process.env.CI !== 'true' ? skip :
     const mt = await m.metrics(n1);
     assert.ok(metricSum(mt, 'istio_requests_total', { reporter: 'destination', connection_security_policy: 'mutual_tls', source_principal: 'cluster.local/ns/a/sa/client', destination_principal: 'cluster.local/ns/b/sa/server', response_code: '200' }) >= 1);
     assert.ok(metricSum(mt, 'istio_tcp_connections_opened_total', { reporter: 'destination', connection_security_policy: 'mutual_tls' }) >= 1);
+    // The destination side names the real source workload (the forwarded client, backed by its identity).
+    const from = { reporter: 'destination', source_workload: 'n0-p0', source_workload_namespace: 'a', source_app: 'client', source_cluster: 'Kubernetes', destination_workload: 'n1-p0', destination_cluster: 'Kubernetes' };
+    assert.ok(metricSum(mt, 'istio_requests_total', { ...from, destination_service_name: 'web', response_code: '200' }) >= 1, 'HTTP by source workload');
+    assert.ok(metricSum(mt, 'istio_tcp_connections_opened_total', { ...from, destination_service_name: 'echo' }) >= 1, 'TCP by source workload');
+    // The source side says what crossed: mutual_tls, with both principals.
+    const ms = await m.metrics(c.nodes[0]!);
+    const mtls = { reporter: 'source', connection_security_policy: 'mutual_tls', source_principal: 'cluster.local/ns/a/sa/client', destination_principal: 'cluster.local/ns/b/sa/server', source_workload: 'n0-p0' };
+    assert.ok(metricSum(ms, 'istio_requests_total', { ...mtls, destination_service_name: 'web', response_code: '200' }) >= 1, 'source HTTP over mTLS');
+    assert.ok(metricSum(ms, 'istio_tcp_connections_opened_total', { ...mtls, destination_service_name: 'echo' }) >= 1, 'source TCP over mTLS');
+  });
+
+  test('same-node traffic is reported by both reporters of the node, with both workloads and principals', async () => {
+    const r = await curl(client(), `http://${NEAR}/same-node`);
+    assert.equal(r.code, '200', JSON.stringify(r));
+    assert.equal(await echo(client(), 'near-by', NEAR_ECHO), 'near-by');
+    const mt = await m.metrics(c.nodes[0]!);
+    const pair = {
+      source_workload: 'n0-p0', source_workload_namespace: 'a', source_principal: 'cluster.local/ns/a/sa/client', source_cluster: 'Kubernetes',
+      destination_workload: 'n0-p1', destination_principal: 'cluster.local/ns/a/sa/other', destination_cluster: 'Kubernetes', connection_security_policy: 'mutual_tls',
+    };
+    for (const reporter of ['source', 'destination']) {
+      assert.equal(metricSum(mt, 'istio_requests_total', { ...pair, reporter, destination_service_name: 'near', response_code: '200' }), 1, `${reporter} HTTP`);
+      assert.equal(metricSum(mt, 'istio_tcp_connections_opened_total', { ...pair, reporter, destination_service_name: 'near-echo' }), 1, `${reporter} TCP`);
+    }
+    // A pod of the node reached without the tunnel: this agent reports both sides of the one request,
+    // plaintext (unknown at the source, none at the destination), the pod named by its address.
+    assert.equal((await curl(client(), `http://${NEAR_DIRECT}/plain`)).code, '200');
+    const after = await m.metrics(c.nodes[0]!);
+    const plain = { ...pair, destination_service_name: 'near-direct', response_code: '200' };
+    const seen = after.split('\n').filter((l) => l.startsWith('istio_requests_total{') && l.includes('near-direct')).join('\n');
+    assert.equal(metricSum(after, 'istio_requests_total', { ...plain, reporter: 'source', connection_security_policy: 'unknown' }), 1, `plaintext source:\n${seen}`);
+    assert.equal(metricSum(after, 'istio_requests_total', { ...plain, reporter: 'destination', connection_security_policy: 'none' }), 1, `plaintext destination:\n${seen}`);
+    // Nothing of it reached the other node's agent, and no destination series of either node lacks its source.
+    const mt1 = await m.metrics(c.nodes[1]!);
+    assert.equal(metricSum(mt1, 'istio_requests_total', { destination_service_name: 'near' }), 0);
+    for (const text of [after, mt1]) {
+      assert.equal(metricSum(text, 'istio_requests_total', { reporter: 'destination', source_workload: 'unknown' }), 0);
+      assert.equal(metricSum(text, 'istio_tcp_connections_opened_total', { reporter: 'destination', source_workload: 'unknown' }), 0);
+    }
   });
 
   test('AuthorizationPolicy: the allowed principal passes, another service account gets 403 / a closed connection', async () => {

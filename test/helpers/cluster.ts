@@ -12,7 +12,6 @@ import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { pidAlive } from '../../src/upstream/relay';
 import { ensureCgroup2, kubeletPodCgroup, makeCgroup, removeCgroup, spawnInCgroup, type KubeletLayout, type QosClass } from './sysenv';
 
 export interface Pod {
@@ -420,4 +419,14 @@ async function mustRun(cmd: string, args: readonly string[], input?: string): Pr
 /** One `ip` process for a whole batch of commands (optionally with -n <ns>): setup cost is process count. */
 function ip(opts: readonly string[], batch: readonly string[]): Promise<void> {
   return mustRun('ip', [...opts, '-batch', '-'], batch.join('\n') + '\n');
+}
+
+/** Whether a process of this pid namespace is alive (EPERM: alive, not ours). */
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

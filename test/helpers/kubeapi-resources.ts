@@ -47,6 +47,7 @@ export const RESOURCES: readonly ResourceDef[] = [
   named('security.istio.io', 'v1', 'peerauthentications', 'PeerAuthentication', true),
   named('security.istio.io', 'v1', 'authorizationpolicies', 'AuthorizationPolicy', true),
   named('security.istio.io', 'v1', 'requestauthentications', 'RequestAuthentication', true),
+  named('telemetry.istio.io', 'v1', 'telemetries', 'Telemetry', true),
 ];
 
 const byKey = new Map(RESOURCES.map((d) => [resourceKey(d), d]));

@@ -147,7 +147,7 @@ test('Istio CRDs missing is normal: synced, logged once at info; installed later
   const lines = linesSince(from);
   assert.deepEqual(lines.filter((l) => l.level >= WARN).map((l) => l.msg), [], 'no warning or error for absent CRDs');
   const absent = lines.filter((l) => /not installed/.test(l.msg ?? ''));
-  assert.deepEqual(absent.map((l) => l.kind).sort(), ['AuthorizationPolicy', 'DestinationRule', 'PeerAuthentication', 'RequestAuthentication', 'ServiceEntry', 'VirtualService', 'WorkloadEntry']);
+  assert.deepEqual(absent.map((l) => l.kind).sort(), ['AuthorizationPolicy', 'DestinationRule', 'PeerAuthentication', 'RequestAuthentication', 'ServiceEntry', 'Telemetry', 'VirtualService', 'WorkloadEntry']);
 
   // The CRDs get installed (and a VirtualService applied): the next slow retry lists them.
   api.apply(virtualService('reviews', 'shop', 'reviews.shop.svc.cluster.local'));

@@ -13,10 +13,11 @@ import { h2backend, h2connect, h2request, H2Harness, meshOf } from './fixtures/h
 
 function get(pool: H2Pool, addr: Addr, p: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const { stream } = pool.request(`${addr.address}:${addr.port}`, addr, { ':method': 'GET', ':path': p, ':authority': 'x', ':scheme': 'http' }, { endStream: true });
-    stream.on('response', (h) => resolve(Number(h[':status'])));
-    stream.on('error', reject);
-    stream.resume();
+    const head = [':method', 'GET', ':scheme', 'http', ':authority', 'x', ':path', p];
+    pool.request(`${addr.address}:${addr.port}`, addr, head, 'GET', { endStream: true }, {
+      headers: (h) => resolve(Number(h[h.indexOf(':status') + 1])),
+      abort: (why, code) => reject(new Error(`stream ${why} (code ${code})`)),
+    });
   });
 }
 

@@ -47,6 +47,8 @@ spec:
     'apiVersion: nodemesh.io/v1alpha1\nkind: Node\nmetadata: {name: node-1}\nspec: {addresses: [10.0.0.2]}\n',
     wl('backend-0', LOCAL, 'backend', 'backend', 'node-0'),
     wl('frontend-0', CLIENT_IP, 'frontend', 'frontend', 'node-1'),
+    // Another workload of the same identity: only the forwarded address names the client.
+    wl('frontend-canary', '10.1.2.4', 'frontend', 'frontend', 'node-1'),
     svc('web', '10.96.0.10', 80, 'HTTP', h1Port),
     svc('grpc', '10.96.0.11', 7070, 'GRPC', h2Port),
     svc('gone', '10.96.0.12', 80, 'HTTP', gonePort),
@@ -283,5 +285,13 @@ describe('the destination side: adapters + engine behind the tunnel', () => {
     assert.equal(grpcDenied['protocol'], 'HTTP/2');
     assert.equal(grpcDenied['response_flags'], 'DENY');
     assert.equal(grpcDenied['upstream_cluster'], `inbound|${grpc.port}||`);
+  });
+
+  test('source labels: a forwarded client without a port (a shared relay) is still the source workload', async () => {
+    const before = sum(await metrics.registry.metrics(), 'istio_requests_total', { reporter: 'destination', source_workload: 'frontend-0', source_cluster: 'Kubernetes', response_code: '200' });
+    const s = await pool.open({ sourceIdentity: CLIENT_ID, destinationIdentities: [SERVER_ID], node: tunnel.addr, target: web, forwardedFor: { address: CLIENT_IP, port: 0 } });
+    assert.match(await h1Exchange(s, 'GET /portless HTTP/1.1\r\nhost: web\r\nconnection: close\r\n\r\n'), /^HTTP\/1\.1 200 OK\r\n/);
+    const after = sum(await metrics.registry.metrics(), 'istio_requests_total', { reporter: 'destination', source_workload: 'frontend-0', source_cluster: 'Kubernetes', response_code: '200' });
+    assert.equal(after - before, 1);
   });
 });

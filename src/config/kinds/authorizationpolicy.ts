@@ -105,7 +105,7 @@ function readAction(spec: Fields): AuthzAction | undefined {
   if (!spec.has('action')) return 'ALLOW';
   const action = spec.choice('action', ACTIONS);
   if (action === 'CUSTOM') {
-    spec.report('action', 'action CUSTOM (external authorization) is not supported yet by this nodemesh version');
+    spec.report('action', 'action CUSTOM (external authorization) is not supported yet by this nodemesh version: write ALLOW or DENY rules');
     return undefined;
   }
   return action;

@@ -223,7 +223,7 @@ function readConnectionPool(parent: Fields): ConnectionPool | undefined {
   }
   // One idle timeout per pool: tcp.idleTimeout or http.idleTimeout, whichever is given.
   if (tcp?.has('idleTimeout') && http?.has('idleTimeout')) {
-    http.report('idleTimeout', 'cannot be set together with tcp.idleTimeout (nodemesh has one idle timeout per connection pool)');
+    http.report('idleTimeout', 'cannot be set together with tcp.idleTimeout (nodemesh has one idle timeout per connection pool): keep one of them');
   }
   // Istio: maxRequestsPerConnection 0 means unlimited, the same as leaving it out.
   const perConnection = http?.int('maxRequestsPerConnection', INT32);

@@ -13,6 +13,7 @@ import { readPeerAuthentication } from './peerauthentication';
 import { readRequestAuthentication } from './requestauthentication';
 import { readLocalRateLimit } from './ratelimit';
 import { readServiceEntry } from './serviceentry';
+import { readTelemetry } from './telemetry';
 import type { Origin, Parsed, ReadOptions } from './types';
 import { readVirtualService } from './virtualservice';
 import { readWorkloadEntry } from './workloadentry';
@@ -20,6 +21,7 @@ import { readWorkloadEntry } from './workloadentry';
 const VERSIONS: Readonly<Record<string, readonly string[]>> = {
   'networking.istio.io': ['v1', 'v1beta1', 'v1alpha3'],
   'security.istio.io': ['v1', 'v1beta1'],
+  'telemetry.istio.io': ['v1', 'v1alpha1'],
   'nodemesh.io': ['v1alpha1'],
 };
 
@@ -41,6 +43,7 @@ const KINDS: Readonly<Record<string, { readonly group: string; readonly read?: R
   PeerAuthentication: { group: 'security.istio.io', read: readPeerAuthentication },
   AuthorizationPolicy: { group: 'security.istio.io', read: readAuthorizationPolicy },
   RequestAuthentication: { group: 'security.istio.io', read: readRequestAuthentication },
+  Telemetry: { group: 'telemetry.istio.io', read: readTelemetry },
   Node: { group: 'nodemesh.io', read: readNode },
   LocalRateLimit: { group: 'nodemesh.io', read: readLocalRateLimit },
   HealthCheck: { group: 'nodemesh.io', read: readHealthCheck },

@@ -9,6 +9,8 @@ import { bool, strip } from './trafficfields';
 export const LOCALITY_FIELDS = ['enabled', 'failover', 'failoverPriority', 'distribute'];
 const WEIGHT: IntRange = { min: 0, max: 100 };
 const PART = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+/** The locality labels, region to subzone (failoverPriority items that failover cannot be combined with). */
+const TOPOLOGY_LABELS = ['topology.kubernetes.io/region', 'topology.kubernetes.io/zone', 'topology.istio.io/subzone'];
 
 /** A workload's locality: up to three non-empty components without wildcards. */
 export function checkLocality(s: string): string | undefined {
@@ -117,7 +119,13 @@ export function readLocalityLbSetting(lb: Fields): LocalityLbSetting | undefined
     ok = false;
   }
   if (f.has('distribute') && f.has('failoverPriority')) {
-    f.sink.report(f.path, 'must set only one of distribute, failoverPriority');
+    f.sink.report(f.path, 'must set only one of distribute, failoverPriority (Istio applies distribute and ignores failoverPriority then): remove failoverPriority, or distribute');
+    ok = false;
+  }
+  // Istio: failover orders regions itself, so the topology labels cannot also be priorities.
+  const topology = failover.length > 0 ? failoverPriority.find((k) => TOPOLOGY_LABELS.includes(k)) : undefined;
+  if (topology !== undefined) {
+    f.report('failoverPriority', `cannot list the topology label "${topology}" together with failover (Istio refuses it): remove it, or remove failover and list ${TOPOLOGY_LABELS.join(', ')} in order`);
     ok = false;
   }
   if (!ok) return undefined;

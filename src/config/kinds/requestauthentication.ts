@@ -37,7 +37,11 @@ function readRule(sink: IssueSink, item: Item): JwtRule {
   const r = Fields.open(sink, item.path, item.value, RULE_FIELDS);
   const empty: JwtRule = { issuer: '', audiences: [], fromHeaders: [], fromParams: [], forwardOriginalToken: false, outputClaimToHeaders: [] };
   if (r === undefined) return empty;
-  const issuer = r.string('issuer', { required: true, check: (s) => (s === '' ? 'must not be empty' : undefined) }) ?? '';
+  // As Istio validates a rule: issuer or jwksUri. Without an issuer, a token of any issuer that the keys
+  // verify is accepted (Envoy checks no `iss` then).
+  const uri = r.has('jwksUri');
+  const issuer = r.string('issuer', { check: (s) => (s === '' && !uri ? 'must not be empty (or leave it out and set jwksUri)' : undefined) }) ?? '';
+  if (!r.has('issuer') && !uri) r.report('issuer', 'required field is missing (it may be left out only with jwksUri, as in Istio)');
   const audiences = r.stringList('audiences', { check: (s) => (s === '' ? 'must not be empty' : undefined) }) ?? [];
   const jwks = r.string('jwks', { check: checkJwks });
   const jwksUri = r.string('jwksUri', { check: checkUri });

@@ -40,7 +40,7 @@ export function readServiceEntry(doc: Fields, origin: Origin, opts: ReadOptions)
   for (const item of spec.list('addresses') ?? []) {
     const vip = typeof item.value === 'string' ? vipOf(item.value) : undefined;
     const why = vip === undefined ? undefined : unroutable(vip);
-    if (vip === undefined) spec.sink.report(item.path, `must be an IPv4 address (or a /32), got ${describe(item.value)}`);
+    if (vip === undefined) spec.sink.report(item.path, `must be an IPv4 address (or a /32), got ${describe(item.value)}${addressHint(item.value)}`);
     else if (why !== undefined) spec.sink.report(item.path, `a VIP cannot be ${why}`);
     else if (addresses.some((a) => a.value === vip)) spec.sink.report(item.path, `duplicate address ${vip}`);
     else addresses.push({ value: vip, path: item.path });
@@ -48,7 +48,7 @@ export function readServiceEntry(doc: Fields, origin: Origin, opts: ReadOptions)
   const ports = readPorts(spec);
   checkReservedVips(spec, addresses, ports, opts.reserved);
   const location = spec.choice('location', LOCATIONS);
-  const resolution = spec.choice('resolution', RESOLUTIONS) ?? (spec.has('resolution') ? undefined : 'STATIC');
+  const resolution = readResolution(spec);
   const dns = resolution === 'DNS' || resolution === 'DNS_ROUND_ROBIN';
   // Visibility scoping: every service is visible mesh-wide in this version.
   spec.stringList('exportTo');
@@ -85,6 +85,28 @@ export function readServiceEntry(doc: Fields, origin: Origin, opts: ReadOptions)
     // Selected WorkloadEntries are addresses; without endpoints or a selector the hosts are the names.
     ...(dns ? { dnsEndpoints: endpointItems !== undefined ? (named ?? []) : selector !== undefined ? [] : hostEndpoints(hosts, meta?.namespace ?? '') } : {}),
   };
+}
+
+/** What to do instead of an address that is no IPv4 VIP: IPv6, or a CIDR wider than /32. */
+function addressHint(v: unknown): string {
+  if (typeof v !== 'string') return '';
+  if (v.includes(':')) return ': IPv6 is not supported (this version is IPv4 only)';
+  const slash = v.indexOf('/');
+  if (slash > 0 && isIPv4(v.slice(0, slash))) return ': a CIDR wider than /32 is not supported (list the addresses to capture one by one)';
+  return '';
+}
+
+/** spec.resolution, STATIC when absent; Istio's DYNAMIC_DNS (a DNS lookup per connection) gets its alternatives. */
+function readResolution(spec: Fields): Resolution | undefined {
+  const raw = spec.raw('resolution');
+  if (typeof raw === 'string' && raw.toUpperCase() === 'DYNAMIC_DNS') {
+    spec.report(
+      'resolution',
+      'DYNAMIC_DNS is not supported: use DNS (the agent looks each host up, and again when its TTL runs out); a wildcard host cannot be looked up: list its endpoints with STATIC, or use NONE',
+    );
+    return undefined;
+  }
+  return spec.choice('resolution', RESOLUTIONS) ?? (spec.has('resolution') ? undefined : 'STATIC');
 }
 
 /**

@@ -1,5 +1,5 @@
 // What a document validates to before the cross-document pass joins everything into a MeshConfig.
-import type { AuthzPolicy, RequestAuthn, Dataplane, Endpoint, MeshLocation, MeshNode, PeerAuthn, Resolution, ServicePort, Workload } from '../model';
+import type { AuthzPolicy, RequestAuthn, TelemetryPolicy, Dataplane, Endpoint, MeshLocation, MeshNode, PeerAuthn, Resolution, ServicePort, Workload } from '../model';
 import type { Reserved } from '../reserved';
 import type { Destination, DestinationRule, HealthCheck, HttpRoute, LocalRateLimit, TcpRoute, TlsRoute } from '../traffic';
 
@@ -136,4 +136,10 @@ export interface ParsedHealthCheck {
 
 export type ParsedTraffic = ParsedVirtualService | ParsedDestinationRule | ParsedRateLimit | ParsedHealthCheck;
 
-export type Parsed = ParsedService | ParsedWorkload | ParsedNode | ParsedPeerAuthn | ParsedAuthz | ParsedRequestAuthn | ParsedTraffic;
+export interface ParsedTelemetry {
+  readonly kind: 'Telemetry';
+  readonly origin: Origin;
+  readonly policy: TelemetryPolicy;
+}
+
+export type Parsed = ParsedService | ParsedWorkload | ParsedNode | ParsedPeerAuthn | ParsedAuthz | ParsedRequestAuthn | ParsedTraffic | ParsedTelemetry;

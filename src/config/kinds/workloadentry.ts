@@ -51,7 +51,7 @@ function checkDnsName(s: string): string | undefined {
 /** An endpoint is a unicast IPv4 address a connection can be made to. */
 export function checkEndpointAddress(s: string): string | undefined {
   const bad = checkIPv4(s);
-  if (bad !== undefined) return bad;
+  if (bad !== undefined) return s.includes(':') && !s.startsWith('unix:') ? `${bad}: IPv6 is not supported (this version is IPv4 only)` : bad;
   const why = unroutable(s);
   return why === undefined ? undefined : `an endpoint cannot be ${why}`;
 }

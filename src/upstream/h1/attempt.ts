@@ -384,7 +384,7 @@ class H1Try implements Attempt, UpstreamOwner {
 }
 
 /**
- * A try on a connection to KEY (dialling ADDR: an endpoint, or a relay's Unix socket). END_STREAM: the
+ * A try on a connection to KEY (dialling ADDR: an endpoint, or a mesh tunnel route). END_STREAM: the
  * request has no body. LOCAL_ADDRESS binds a new connection; such connections must be pooled under their
  * own keys (pool.ts keyWith). FRESH: take no pooled connection (the resend after a stale one).
  */

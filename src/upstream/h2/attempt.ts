@@ -1,49 +1,31 @@
-// The HTTP/2 try: one stream on a pooled h2c session (H2Pool). Listeners are shared by every stream
-// (no closures per request); each finds its try on the stream.
-import * as http2 from 'node:http2';
+// The HTTP/2 try: one stream on a pooled upstream connection (H2Pool). A stream the peer's GOAWAY left
+// unprocessed (above its last stream id) or refused (REFUSED_STREAM) is opened again on another
+// connection when nothing of the request is lost by it (no body, or none sent yet); otherwise it fails
+// as unprocessed, which the call may resend. So an upstream's GOAWAY (nginx's keepalive_requests) does
+// not fail requests.
 import type { Addr } from '../../capture/types';
-import { listOf, type HeaderList } from '../../codec/fields';
+import type { HeaderList } from '../../codec/fields';
+import { E } from '../../codec/h2/constants';
+import type { H2Stream, H2StreamListener } from '../../conn/h2socket';
 import type { Attempt, AttemptEvents, AttemptOptions, FailureKind, UpstreamHead } from '../attempt';
 import { errorCode } from '../failure';
 import type { H2Lease, H2Pool, H2RequestOptions } from './pool';
 
-const { NGHTTP2_REFUSED_STREAM, NGHTTP2_CANCEL } = http2.constants;
-const END_STREAM = 0x1;
+/** Times a refused stream is opened again before the refusal reaches the call. */
+const MAX_REOPEN = 3;
 
-/** The flat [name, value, ...] form node's http2 takes without building a header object first. */
+/** The flat [name, value, ...] request head. */
 export function flatHeaders(head: UpstreamHead, scheme = 'http'): string[] {
-  const out = [':method', head.method, ':path', head.path, ':authority', head.authority, ':scheme', scheme];
+  const out = [':method', head.method, ':scheme', scheme, ':authority', head.authority, ':path', head.path];
   for (const [k, v] of head.headers) out.push(k, v);
   return out;
 }
 
-/** The try a pooled stream carries: node calls stream listeners with the stream as `this`. */
-const TRY = Symbol('nodemesh.h2try');
-type TryStream = http2.ClientHttp2Stream & { [TRY]: H2Try };
-
-// Listeners shared by every stream (no closures per request); each finds its try on the stream.
-function onResponse(this: TryStream, h: http2.IncomingHttpHeaders, flags: number): void {
-  this[TRY].response(h, flags);
-}
-function onData(this: TryStream, chunk: Buffer): void {
-  const t = this[TRY];
-  if (t.live) t.ev.onData(chunk);
-}
-function onTrailers(this: TryStream, h: http2.IncomingHttpHeaders): void {
-  this[TRY].trailers = listOf(h);
-}
-function onEnd(this: TryStream): void {
-  this[TRY].end_();
-}
-function onDrain(this: TryStream): void {
-  const t = this[TRY];
-  if (t.live) t.ev.onDrain();
-}
-function onError(this: TryStream, err: Error): void {
-  this[TRY].error(err);
-}
-function onClose(this: TryStream): void {
-  this[TRY].closed();
+/** Response fields as pairs, pseudo-headers dropped. */
+function pairs(list: readonly string[]): HeaderList {
+  const out: [string, string][] = [];
+  for (let i = 0; i + 1 < list.length; i += 2) if (list[i]!.charCodeAt(0) !== 58) out.push([list[i]!, list[i + 1]!]);
+  return out;
 }
 
 /** Pool options without any DestinationRule setting, shared (the common case allocates none). */
@@ -63,90 +45,182 @@ function poolOptions(endStream: boolean, opts: AttemptOptions, localAddress: str
   };
 }
 
+/** The stream's events, passed to the try (its own abort() is the Attempt's). */
+class TryEvents implements H2StreamListener {
+  constructor(private readonly t: H2Try) {}
+  headers(list: string[], endStream: boolean, trailers: boolean): void {
+    this.t.onHeaders(list, endStream, trailers);
+  }
+  data(data: Buffer, endStream: boolean): void {
+    this.t.onData(data, endStream);
+  }
+  abort(why: 'reset' | 'refused' | 'closed', code: number, local: boolean): void {
+    this.t.onAbort(why, code, local);
+  }
+  drain(): void {
+    this.t.onDrain();
+  }
+}
+
 export class H2Try implements Attempt {
   live = true;
   gotHead = false;
-  trailers: HeaderList | undefined;
-  private readonly stream: http2.ClientHttp2Stream;
-  private readonly lease: H2Lease;
+  private trailerList: HeaderList | undefined;
+  private lease: H2Lease;
+  private readonly head: string[];
+  private readonly popts: H2RequestOptions;
+  /** Body bytes written (a refused stream that sent some fails to the call instead of reopening). */
+  private sent = false;
+  private reopened = 0;
+  private released = false;
+  private paused = false;
+  private held: { data: Buffer; end: boolean }[] | undefined;
+  private readonly events = new TryEvents(this);
 
   constructor(
-    pool: H2Pool, key: string, addr: Addr, head: UpstreamHead, endStream: boolean, opts: AttemptOptions,
-    readonly ev: AttemptEvents, localAddress: string | undefined,
+    private readonly pool: H2Pool,
+    private readonly key: string,
+    private readonly addr: Addr,
+    private readonly method: string,
+    head: UpstreamHead,
+    endStream: boolean,
+    opts: AttemptOptions,
+    readonly ev: AttemptEvents,
+    localAddress: string | undefined,
   ) {
     // Over originated TLS the upstream sees https, as Envoy sends it.
-    this.lease = pool.request(key, addr, flatHeaders(head, opts.tls !== undefined ? 'https' : 'http'), poolOptions(endStream, opts, localAddress));
-    const stream = (this.stream = this.lease.stream);
-    (stream as TryStream)[TRY] = this;
-    stream.on('response', onResponse);
-    stream.on('data', onData);
-    stream.on('trailers', onTrailers);
-    stream.on('end', onEnd);
-    // A request without a body writes nothing, so never waits for the upstream to take more.
-    if (!endStream) stream.on('drain', onDrain);
-    stream.on('error', onError);
-    stream.on('close', onClose);
+    this.head = flatHeaders(head, opts.tls !== undefined ? 'https' : 'http');
+    this.popts = poolOptions(endStream, opts, localAddress);
+    this.lease = pool.request(key, addr, this.head, method, this.popts, this.events);
+  }
+
+  private get stream(): H2Stream {
+    return this.lease.stream;
+  }
+
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.lease.session.release();
   }
 
   private fail(kind: FailureKind, code: string | undefined, message: string): void {
+    this.release();
     if (!this.live) return;
     this.live = false;
     this.ev.onFailure({ kind, code, message, afterHeaders: this.gotHead, unprocessed: kind === 'refused-stream' && !this.gotHead });
   }
 
-  response(h: http2.IncomingHttpHeaders, flags: number): void {
+  // The stream's events (TryEvents)
+
+  /** @internal */
+  onHeaders(list: string[], endStream: boolean, trailers: boolean): void {
     if (!this.live) return;
+    if (trailers) {
+      this.trailerList = pairs(list);
+      if (endStream) this.deliver(EMPTY, true);
+      return;
+    }
+    const at = list.indexOf(':status');
+    const status = at >= 0 && (at & 1) === 0 ? Number(list[at + 1]) : 0;
+    if (status >= 100 && status < 200) return; // Interim responses are not passed on.
     this.gotHead = true;
-    this.ev.onResponse(Number(h[':status']), listOf(h), (flags & END_STREAM) !== 0);
+    this.ev.onResponse(status, pairs(list), endStream);
+    if (endStream) this.finish();
   }
 
-  end_(): void {
+  /** @internal */
+  onData(data: Buffer, endStream: boolean): void {
+    if (!this.live) return;
+    this.deliver(data, endStream);
+  }
+
+  /** @internal */
+  onAbort(why: 'reset' | 'refused' | 'closed', code: number, local: boolean): void {
+    if (!this.live) return this.release();
+    // A reset this side made without the try asking (a response header list past the limit).
+    if (local) return this.fail('protocol', undefined, `stream reset (code ${code})`);
+    const refused = why === 'refused' || (why === 'reset' && code === E.REFUSED_STREAM);
+    if (refused && !this.gotHead) {
+      if (!this.sent && this.reopened < MAX_REOPEN) return this.reopen();
+      return this.fail('refused-stream', undefined, 'stream refused');
+    }
+    const s = this.lease.session;
+    if (why === 'closed' && !this.gotHead && !this.lease.reused && !s.connected) {
+      return this.fail('connect-failure', errorCode(s.failure), s.failure?.message ?? 'connection failed');
+    }
+    this.fail(why === 'closed' && s.sock.conn.closed ? 'protocol' : 'reset', undefined, `stream ${why} (code ${code})`);
+  }
+
+  /** @internal */
+  onDrain(): void {
+    if (this.live) this.ev.onDrain();
+  }
+
+  /** Opens the request again on another connection (the refusing one drains). */
+  private reopen(): void {
+    this.reopened++;
+    this.release();
+    this.released = false;
+    this.lease = this.pool.request(this.key, this.addr, this.head, this.method, this.popts, this.events);
+  }
+
+  private deliver(data: Buffer, end: boolean): void {
+    if (this.paused) {
+      (this.held ??= []).push({ data, end });
+      return;
+    }
+    if (data.length > 0) {
+      this.stream.consume(data.length);
+      this.ev.onData(data);
+    }
+    if (end) this.finish();
+  }
+
+  private finish(): void {
     if (!this.live || !this.gotHead) return;
     this.live = false;
-    const t = this.trailers;
+    // The response is complete: a request body still being sent is cut short.
+    if (!this.stream.localEnded) this.stream.reset(E.CANCEL);
+    this.release();
+    const t = this.trailerList;
     this.ev.onEnd(t !== undefined && t.length > 0 ? t : undefined);
   }
 
-  error(err: Error): void {
-    const code = errorCode(err);
-    const { stream, lease } = this;
-    if (stream.rstCode === NGHTTP2_REFUSED_STREAM) return this.fail('refused-stream', code, err.message);
-    if (!this.gotHead && !lease.reused && !lease.session.connected) return this.fail('connect-failure', code, err.message);
-    this.fail(code === 'ERR_HTTP2_PROTOCOL_ERROR' || code === 'ERR_HTTP2_INVALID_HEADER_VALUE' ? 'protocol' : 'reset', code, err.message);
-  }
-
-  /** Closed without 'end' and without an error: reset with NO_ERROR/CANCEL, or the session went away. */
-  closed(): void {
-    if (!this.live) return;
-    const { stream, lease } = this;
-    if (stream.rstCode === NGHTTP2_REFUSED_STREAM) return this.fail('refused-stream', undefined, 'stream refused');
-    this.fail(!this.gotHead && !lease.session.connected ? 'connect-failure' : 'reset', undefined, `stream closed (code ${stream.rstCode ?? 0})`);
-  }
+  // Attempt
 
   write(chunk: Buffer): boolean {
-    return this.live && this.stream.writable ? this.stream.write(chunk) : true;
+    if (!this.live) return true;
+    this.sent = true;
+    return this.stream.write(chunk);
   }
 
   /** Request trailers are not forwarded over HTTP/2 (no client we proxy sends them). */
   end(): void {
-    if (this.live && this.stream.writable) this.stream.end();
+    if (this.live) this.stream.end();
   }
 
   abort(): void {
+    if (!this.live) return;
     this.live = false;
-    if (!this.stream.destroyed) this.stream.close(NGHTTP2_CANCEL);
+    this.stream.reset(E.CANCEL);
+    this.release();
   }
 
   pause(): void {
-    this.stream.pause();
+    this.paused = true;
   }
 
   resume(): void {
-    this.stream.resume();
+    if (!this.paused) return;
+    this.paused = false;
+    const held = this.held;
+    this.held = undefined;
+    if (held !== undefined) for (const h of held) this.deliver(h.data, h.end);
   }
 
   buffered(): number {
-    return this.stream.writableLength;
+    return this.stream.sock.conn.queuedOf(this.stream.id);
   }
 
   localAddress(): string | null {
@@ -154,12 +228,14 @@ export class H2Try implements Attempt {
   }
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /**
- * A try on a stream to KEY (dialling ADDR). LOCAL_ADDRESS binds a session it opens; such sessions must
- * be pooled under their own keys (pool.ts keyWith).
+ * A try on a stream to KEY (dialling ADDR). LOCAL_ADDRESS binds a connection it opens; such connections
+ * must be pooled under their own keys (pool.ts keyWith).
  */
 export function h2Attempt(
   pool: H2Pool, key: string, addr: Addr, head: UpstreamHead, endStream: boolean, opts: AttemptOptions, ev: AttemptEvents, localAddress?: string,
 ): Attempt {
-  return new H2Try(pool, key, addr, head, endStream, opts, ev, localAddress);
+  return new H2Try(pool, key, addr, head.method, head, endStream, opts, ev, localAddress);
 }

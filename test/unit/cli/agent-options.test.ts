@@ -35,11 +35,18 @@ test('defaults: what the agent ran with before, and nothing optional unless give
     adminHost: '0.0.0.0',
     metricsPort: 15020,
     readyPort: 15021,
+    adminPort: 15000,
     accessLog: true,
     trustDomain: 'cluster.local',
     tunnelPort: 15008,
     deliveryAddress: 'auto',
   });
+});
+
+test('admin API: on 15000 by default, --admin-port moves it (0: any free port), --no-admin-api turns it off', () => {
+  assert.equal(build(['--config', 'm', '--admin-port', '0']).adminPort, 0);
+  assert.equal(build(['--config', 'm', '--admin-port', '15100']).adminPort, 15100);
+  assert.equal('adminPort' in build(['--config', 'm', '--no-admin-api']), false);
 });
 
 test('the new flags map to AgentOptions when given', () => {

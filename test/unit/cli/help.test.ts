@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { DEFAULTS } from '../../../src/agent';
+import { DEFAULTS } from '../../../src/options';
 import { CA_FLAGS } from '../../../src/ca/main';
 import { DEFAULT_AGENT_ACCOUNT, DEFAULT_TOKEN_AUDIENCE } from '../../../src/ca/caller';
 import { DEFAULT_CAPACITY, MAX_CAPACITY } from '../../../src/capture/capacity';

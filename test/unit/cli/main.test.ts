@@ -31,8 +31,19 @@ test('an unknown NODEMESH_LOG_LEVEL: exit 2 before anything starts, one line nam
   assert.doesNotMatch(r.err, /at .*\.js:\d+/);
 });
 
-test('stat without pins: exit 1 with NM_E_NO_PINS', () => {
-  const r = run(['stat', '--bpffs', '/nonexistent']);
+test('stat --pins without pins: exit 1 with NM_E_NO_PINS', () => {
+  const r = run(['stat', '--pins', '--bpffs', '/nonexistent']);
   assert.equal(r.code, 1);
   assert.match(r.err, /^nodemesh: NM_E_NO_PINS: .*\/nonexistent.*running with capture/);
+});
+
+test('stat and config with no agent there: exit 1 naming the address and what to check', () => {
+  for (const argv of [['stat', '--once', '--admin-address', '127.0.0.1:1'], ['config', 'workloads', '--admin-address', '127.0.0.1:1']]) {
+    const r = run(argv);
+    assert.equal(r.code, 1, argv.join(' '));
+    assert.match(r.err, /^nodemesh: NM_E_ADMIN_UNREACHABLE: .*127\.0\.0\.1:1: connection refused .*--admin-port.*--admin-address HOST:PORT\n$/);
+  }
+  const bad = run(['config', 'pods']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /unknown kind "pods" for "nodemesh config" \(one of: workloads, services, policies, certs\)/);
 });

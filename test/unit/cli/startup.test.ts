@@ -1,4 +1,4 @@
-// Start-up friction: log level, bpffs advice, stale relay directories, service names for stat, version.
+// Start-up friction: log level, bpffs advice, service names for stat, version.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -7,9 +7,8 @@ import { test } from 'node:test';
 import { bpffsMountAdvice } from '../../../src/capture/env';
 import { decodeNames, encodeNames, namesFile, orphanedNames, readServiceNames, removeServiceNames, writeServiceNames } from '../../../src/capture/names';
 import { formatStats } from '../../../src/capture/stat';
-import { ancestors, packageVersion } from '../../../src/cli/version';
+import { ancestors, packageVersion } from '../../../src/version';
 import { resolveLogLevel } from '../../../src/log';
-import { staleRelayDirs } from '../../../src/upstream/relay';
 import { isMeshError } from '../../../src/errors';
 import { requirePins } from '../../../src/capture/stat';
 
@@ -36,19 +35,6 @@ test('bpffs advice: the pin directory itself, never an existing parent such as /
   ];
   for (const [dir, want] of cases) assert.equal(bpffsMountAdvice(dir), want, dir);
   assert.doesNotMatch(bpffsMountAdvice('/tmp/x'), /bpf \/tmp$/);
-});
-
-test('relay directories: only ours (same pid namespace) whose pid is gone are stale', () => {
-  const alive = (pid: number): boolean => pid === 100;
-  const names = [
-    'nodemesh-relay-4026531836-100-AbC123', // alive
-    'nodemesh-relay-4026531836-200-xyz789', // dead: stale
-    'nodemesh-relay-4026532000-200-xyz789', // another pid namespace: not ours to judge
-    'nodemesh-relay-Ab12cd', // an older version's name: no pid, left alone
-    'nodemesh-relay-4026531836-200-xyz789.sock', // not a directory name of ours
-    'other-dir',
-  ];
-  assert.deepEqual(staleRelayDirs(names, '4026531836', alive), ['nodemesh-relay-4026531836-200-xyz789']);
 });
 
 test('service names: encode/decode, per pin directory, malformed content ignored', () => {

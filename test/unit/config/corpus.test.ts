@@ -22,6 +22,7 @@ const LIMITATIONS: readonly { readonly pattern: RegExp; readonly doc: string; re
   { pattern: /addresses\[\d+\].*(IPv6|IPv4)/, doc: 'IPv6' },
   { pattern: /network|spec\.address: required/, doc: '`network`' },
   { pattern: /fault\.(abort|delay)\.percent/, doc: 'Fault `percentage`' },
+  { pattern: /spec\.(metrics|tracing\[\d+\]\.customTags|accessLogging\[\d+\]\.filter)/, doc: 'Telemetry `metrics`' },
 ];
 
 interface Doc {

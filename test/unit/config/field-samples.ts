@@ -271,6 +271,24 @@ const REQUEST_AUTHENTICATION: Readonly<Record<string, Sample>> = {
   'jwtRules[].spaceDelimitedClaims': v(['scope']),
 };
 
+const TELEMETRY: Readonly<Record<string, Sample>> = {
+  'selector.matchLabels': v({ app: 'echo' }),
+  targetRef: v({ kind: 'Service', group: '', name: 'echo' }),
+  targetRefs: v([{ kind: 'Service', group: '', name: 'echo' }]),
+  'tracing[].match.mode': v('SERVER'),
+  'tracing[].providers[].name': v('otel'),
+  'tracing[].randomSamplingPercentage': v(12.5),
+  'tracing[].disableSpanReporting': v(true),
+  'tracing[].useRequestIdForTraceSampling': v(true),
+  'tracing[].customTags': v({ env: { literal: { value: 'prod' } } }),
+  'tracing[].enableIstioTags': v(true),
+  'accessLogging[].match.mode': v('CLIENT'),
+  'accessLogging[].providers[].name': v('envoy'),
+  'accessLogging[].disabled': v(true),
+  'accessLogging[].filter': v({ expression: 'response.code >= 400' }),
+  metrics: v([{ providers: [{ name: 'prometheus' }] }]),
+};
+
 const byKind: Readonly<Record<string, Readonly<Record<string, Sample>>>> = {
   ServiceEntry: SERVICE_ENTRY,
   WorkloadEntry: WORKLOAD_ENTRY,
@@ -279,6 +297,7 @@ const byKind: Readonly<Record<string, Readonly<Record<string, Sample>>>> = {
   PeerAuthentication: PEER_AUTHENTICATION,
   AuthorizationPolicy: AUTHORIZATION_POLICY,
   RequestAuthentication: REQUEST_AUTHENTICATION,
+  Telemetry: TELEMETRY,
 };
 
 /** `Kind path` → sample. */

@@ -48,6 +48,7 @@ const API: Readonly<Record<string, string>> = {
   PeerAuthentication: 'security.istio.io/v1',
   AuthorizationPolicy: 'security.istio.io/v1',
   RequestAuthentication: 'security.istio.io/v1',
+  Telemetry: 'telemetry.istio.io/v1',
 };
 
 /** The smallest valid spec of each kind, that a sample is merged into. */
@@ -59,6 +60,7 @@ const BASE: Readonly<Record<string, () => Obj>> = {
   PeerAuthentication: () => ({}),
   AuthorizationPolicy: () => ({}),
   RequestAuthentication: () => ({ jwtRules: [{ issuer: 'https://issuer.example', jwksUri: 'https://issuer.example/jwks.json' }] }),
+  Telemetry: () => ({}),
 };
 
 /** The service a VirtualService or DestinationRule refers to, with subset v1 for route destinations. */

@@ -3,7 +3,7 @@
 // file, the document, the object and the field.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULTS } from '../../../src/agent';
+import { DEFAULTS } from '../../../src/options';
 import { formatIssue } from '../../../src/config/issues';
 import { buildConfig, type ReadContext } from '../../../src/config/load';
 import { DEFAULT_AGENT_PORTS, agentReserved, reservedUse } from '../../../src/config/reserved';

@@ -14,11 +14,11 @@ const healthCheck = (name: string, spec: Obj): Obj => ({ apiVersion: 'nodemesh.i
 const describe = (issues: readonly ConfigIssue[]): string => issues.map((i) => `[doc ${i.document}] ${i.field}: ${i.message}`).join('\n');
 
 test('localityLbSetting is read into the load balancer (alone, it keeps round robin)', () => {
-  const r = loadText(withServices(lb({ localityLbSetting: { enabled: true, failover: [{ from: 'r1', to: 'r2' }], failoverPriority: ['topology.kubernetes.io/zone'] } }, OD)));
+  const r = loadText(withServices(lb({ localityLbSetting: { enabled: true, failover: [{ from: 'r1', to: 'r2' }], failoverPriority: ['topology.istio.io/network'] } }, OD)));
   assert.ok(r.ok, r.ok ? '' : describe(r.issues));
   assert.deepEqual(r.config.traffic?.destinationRules[0]?.trafficPolicy?.loadBalancer, {
     simple: 'ROUND_ROBIN',
-    locality: { enabled: true, failover: [{ from: 'r1', to: 'r2' }], failoverPriority: ['topology.kubernetes.io/zone'], distribute: [] },
+    locality: { enabled: true, failover: [{ from: 'r1', to: 'r2' }], failoverPriority: ['topology.istio.io/network'], distribute: [] },
   });
   const r2 = loadText(withServices(lb({ simple: 'LEAST_REQUEST', localityLbSetting: { distribute: [{ from: 'r1/z1/*', to: { 'r1/z1/*': 80, 'r1/z2/*': 20 } }] } })));
   assert.ok(r2.ok, r2.ok ? '' : describe(r2.issues));
@@ -49,6 +49,8 @@ const BAD: { name: string; setting: Obj; field: string; message: string }[] = [
   { name: 'distribute weight out of range', setting: { distribute: [{ from: 'r1/*', to: { 'r1/z1': 150 } }] }, field: `${L}.distribute[0].to["r1/z1"]`, message: 'between 0 and 100' },
   { name: 'distribute wildcard in the middle', setting: { distribute: [{ from: 'r1/*/s', to: { 'r1/z1': 100 } }] }, field: `${L}.distribute[0].from`, message: 'wildcard must be the last part' },
   { name: 'distribute and failover', setting: { distribute: [{ from: 'r1', to: { r1: 100 } }], failover: [{ from: 'r1', to: 'r2' }] }, field: L, message: 'only one of distribute, failover' },
+  { name: 'failover and a topology label in failoverPriority (Istio refuses it)', setting: { failover: [{ from: 'r1', to: 'r2' }], failoverPriority: ['app-tier', 'topology.kubernetes.io/zone'] }, field: `${L}.failoverPriority`, message: 'remove it, or remove failover' },
+  { name: 'distribute and failoverPriority', setting: { distribute: [{ from: 'r1', to: { r1: 100 } }], failoverPriority: ['app-tier'] }, field: L, message: 'remove failoverPriority, or distribute' },
   { name: 'unknown field', setting: { failovr: [] }, field: `${L}.failovr`, message: 'did you mean "failover"' },
   { name: 'enabled not a boolean', setting: { enabled: 'yes' }, field: `${L}.enabled`, message: 'true or false' },
 ];

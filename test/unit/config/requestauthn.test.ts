@@ -42,7 +42,8 @@ test('a RequestAuthentication (v1 and v1beta1) builds its rules with Istio defau
 
 test('bad RequestAuthentications name the field and say what to do', () => {
   const cases: [string, Obj, string, string][] = [
-    ['no issuer', { jwtRules: [{ jwksUri: 'https://k/j' }] }, 'spec.jwtRules[0].issuer', 'required'],
+    ['no issuer with inline jwks', { jwtRules: [{ jwks: JWKS }] }, 'spec.jwtRules[0].issuer', 'only with jwksUri'],
+    ['empty issuer with inline jwks', { jwtRules: [{ issuer: '', jwks: JWKS }] }, 'spec.jwtRules[0].issuer', 'must not be empty'],
     ['no keys', { jwtRules: [{ issuer: 'i' }] }, 'spec.jwtRules[0].jwksUri', 'OpenID discovery'],
     ['both keys', { jwtRules: [jwtRule({ jwks: JWKS })] }, 'spec.jwtRules[0].jwksUri', 'not both'],
     ['bad uri', { jwtRules: [jwtRule({ jwksUri: 'ftp://k/j' })] }, 'spec.jwtRules[0].jwksUri', 'http or https'],
@@ -77,4 +78,12 @@ test('the dry-run annotation must be "true" or "false"', () => {
   const r = loadText(docs({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'p', namespace: 'shop', annotations: { 'istio.io/dry-run': 'yes' } }, spec: {} }));
   assert.equal(r.ok, false);
   if (!r.ok) assert.match(r.issues[0]?.message ?? '', /must be "true" or "false"/);
+});
+
+test('a rule may leave issuer out when it names a jwksUri, as Istio validates it', () => {
+  const c = mustLoad(ra({ jwtRules: [{ jwksUri: 'https://issuer.example/jwks.json' }, { issuer: '', jwksUri: 'https://other.example/jwks.json' }] }));
+  const rules = c.requestAuthentications?.[0]?.jwtRules;
+  assert.equal(rules?.length, 2);
+  assert.equal(rules?.[0]?.issuer, '');
+  assert.equal(rules?.[1]?.issuer, '');
 });

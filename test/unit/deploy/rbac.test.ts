@@ -42,7 +42,7 @@ describe('RBAC', () => {
     find('base', 'ServiceAccount', 'nodemesh-agent');
   });
 
-  it("the Istio overlay adds read access to Istio's seven kinds, and nothing else", () => {
+  it("the Istio overlay adds read access to Istio's eight kinds, and nothing else", () => {
     assert.deepEqual(grants(find('overlays/istio-crds', 'ClusterRole', 'nodemesh-agent-istio')), [
       `networking.istio.io/destinationrules[*]: ${read}`,
       `networking.istio.io/serviceentries[*]: ${read}`,
@@ -51,6 +51,7 @@ describe('RBAC', () => {
       `security.istio.io/authorizationpolicies[*]: ${read}`,
       `security.istio.io/peerauthentications[*]: ${read}`,
       `security.istio.io/requestauthentications[*]: ${read}`,
+      `telemetry.istio.io/telemetries[*]: ${read}`,
     ]);
     boundTo('overlays/istio-crds', 'ClusterRoleBinding', 'nodemesh-agent-istio', 'nodemesh-agent');
     const kinds = objects.filter((o) => o.file.startsWith('overlays/istio-crds/')).map((o) => o.doc.kind).sort();

@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { BodyReader, type BodyTap, type BodyTarget } from '../../../src/proxy/body';
-import { DEFAULT_GUARD, SessionGuard, WindowCounter } from '../../../src/downstream/h2/guard';
+import { DEFAULT_LIMITS, Guard, RateCounter } from '../../../src/codec/h2/guard';
 import type { HeaderList } from '../../../src/proxy/types';
 
-test('WindowCounter: counts within the window, the previous bucket fading out, a long gap resets', () => {
-  const w = new WindowCounter(1_000);
+test('RateCounter: counts within the window, the previous bucket fading out, a long gap resets', () => {
+  const w = new RateCounter(1_000);
   assert.equal(w.hit(0), 1);
   assert.equal(w.hit(500), 2);
   assert.equal(w.hit(999), 3);
@@ -15,28 +15,28 @@ test('WindowCounter: counts within the window, the previous bucket fading out, a
   assert.equal(w.hit(5_000), 1);
 });
 
-test('SessionGuard: rapid reset by rate and by share of streams; only premature resets count', () => {
-  const limits = { ...DEFAULT_GUARD, maxResets: 10, resetFloor: 5, prematureMs: 1_000 };
-  // By rate: 11 resets within the window, each after a completed stream (share stays low).
-  const byRate = new SessionGuard({ ...limits, resetFloor: 1_000 });
+test('Guard: rapid reset by rate and by share of streams; only premature resets count', () => {
+  const limits = { ...DEFAULT_LIMITS, maxResets: 10, resetFloor: 5 };
+  // By rate: 11 resets within the window (share stays low).
+  const byRate = new Guard({ ...limits, resetFloor: 1_000 });
   let verdict;
-  for (let i = 0; i < 11; i++) verdict = byRate.streamReset(i, i);
+  for (let i = 0; i < 11; i++) verdict = byRate.reset(i);
   assert.equal(verdict, 'rapid_reset');
   // By share: past the floor, more resets than half the streams opened.
-  const byShare = new SessionGuard(limits);
+  const byShare = new Guard(limits);
   for (let i = 0; i < 8; i++) byShare.streamOpened();
-  const got = [0, 1, 2, 3, 4].map((i) => byShare.streamReset(i * 5_000, i * 5_000));
+  const got = [0, 1, 2, 3, 4].map((i) => byShare.reset(i * 5_000));
   assert.deepEqual(got, [undefined, undefined, undefined, undefined, 'rapid_reset']);
   // A long-lived stream cancelled by the client is not abuse.
-  const calm = new SessionGuard(limits);
-  for (let i = 0; i < 50; i++) assert.equal(calm.streamReset(10_000 + i, 0), undefined);
+  const calm = new Guard(limits);
+  for (let i = 0; i < 50; i++) assert.equal(calm.reset(10_000 + i, 0), undefined);
 });
 
-test('SessionGuard: PING and SETTINGS floods by rate', () => {
-  const g = new SessionGuard({ ...DEFAULT_GUARD, maxPings: 3, maxSettings: 2, windowMs: 1_000 });
+test('Guard: PING and SETTINGS floods by rate', () => {
+  const g = new Guard({ ...DEFAULT_LIMITS, maxPings: 3, maxSettings: 2, windowMs: 1_000 });
   assert.deepEqual([0, 1, 2, 3].map((t) => g.ping(t)), [undefined, undefined, undefined, 'ping_flood']);
   assert.deepEqual([0, 1, 2].map((t) => g.settings(t)), [undefined, undefined, 'settings_flood']);
-  const slow = new SessionGuard({ ...DEFAULT_GUARD, maxPings: 3, windowMs: 1_000 });
+  const slow = new Guard({ ...DEFAULT_LIMITS, maxPings: 3, windowMs: 1_000 });
   for (let i = 0; i < 20; i++) assert.equal(slow.ping(i * 2_000), undefined);
 });
 

@@ -44,3 +44,32 @@ test('MemoryReclaimer: one collection after a shrink, none after growth or a sma
   assert.equal(runs, 1);
   r.close();
 });
+
+test('MemoryReclaimer: one collection after the start; a shrink pending by then takes its place', async () => {
+  let runs = 0;
+  const r = new MemoryReclaimer({ delayMs: 20, startDelayMs: 20, collect: () => runs++ });
+  r.applied(cfg(4, 1));
+  r.started();
+  r.started();
+  r.applied(cfg(5, 1)); // a reload meanwhile does not cancel it
+  await new Promise((res) => setTimeout(res, 60));
+  assert.equal(runs, 1);
+  r.started(); // only once
+  await new Promise((res) => setTimeout(res, 60));
+  assert.equal(runs, 1);
+  r.close();
+
+  let shrinkRuns = 0;
+  const s = new MemoryReclaimer({ delayMs: 20, startDelayMs: 20, collect: () => shrinkRuns++ });
+  s.applied(cfg(10_000, 10));
+  s.applied(cfg(4, 1));
+  s.started();
+  await new Promise((res) => setTimeout(res, 60));
+  assert.equal(shrinkRuns, 1);
+  s.close();
+
+  const c = new MemoryReclaimer({ startDelayMs: 20, collect: () => assert.fail('closed before it ran') });
+  c.started();
+  c.close();
+  await new Promise((res) => setTimeout(res, 60));
+});

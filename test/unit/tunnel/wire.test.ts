@@ -15,11 +15,14 @@ import {
   trustDomainHash,
 } from '../../../src/tunnel/wire';
 
-test('formatForwarded quotes the node (":" and "[" are not token characters)', () => {
+test('formatForwarded quotes the node (":" and "[" are not token characters) and leaves out an unknown port', () => {
   const cases: Array<[Addr, string]> = [
     [{ address: '1.2.3.4', port: 5678 }, 'for="1.2.3.4:5678"'],
     [{ address: '::1', port: 80 }, 'for="[::1]:80"'],
     [{ address: 'fd00::a:b', port: 65535 }, 'for="[fd00::a:b]:65535"'],
+    // Port unknown (0): left out, so the peer reads the address back (it refuses ":0").
+    [{ address: '10.1.2.3', port: 0 }, 'for="10.1.2.3"'],
+    [{ address: 'fd00::7', port: 0 }, 'for="[fd00::7]"'],
   ];
   for (const [addr, want] of cases) {
     assert.equal(formatForwarded(addr), want);

@@ -1,5 +1,5 @@
 // `nodemesh --version`: the version of the package this file was installed with, read at run time from
-// the nearest package.json named nodemesh above it (dist/src/cli/ in a checkout and in the image alike).
+// the nearest package.json named nodemesh above it (dist/src/ in a checkout and in the image alike).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 

@@ -1,0 +1,75 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { sample } from './proxy-helpers';
+import { h2connect, h2request, H2Harness, meshOf } from './fixtures/h2-harness';
+import { freePort, waitListening } from '../helpers/ports';
+
+// An upstream's GOAWAY never fails a request: nginx closes an h2 connection after keepalive_requests,
+// refusing the streams above its last stream id; the pool opens them again on a new connection.
+
+const VIP = '127.0.108.1';
+const hasNginx = spawnSync('sh', ['-c', 'command -v nginx']).status === 0;
+
+test('upstream GOAWAY: nginx closing h2 connections after keepalive_requests fails no request', { skip: !hasNginx && 'nginx not installed' }, async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nm-h2-goaway-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const port = await freePort();
+  fs.writeFileSync(
+    path.join(dir, 'nginx.conf'),
+    `daemon off;
+master_process off;
+worker_processes 1;
+pid ${path.join(dir, 'nginx.pid')};
+error_log ${path.join(dir, 'error.log')} warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${path.join(dir, 'body')};
+  keepalive_requests 10;
+  server {
+    listen 127.0.0.1:${port} http2;
+    location / { return 200 "nginx $request_uri"; }
+  }
+}
+`,
+  );
+  const nginx = spawn('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  nginx.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  t.after(async () => {
+    if (nginx.exitCode === null) {
+      nginx.kill('SIGTERM');
+      await once(nginx, 'exit');
+    }
+  });
+  await waitListening(port).catch((err) => {
+    throw new Error(`${err}: ${stderr}`);
+  });
+
+  const mesh = new H2Harness(meshOf([{ name: 'nginx', vip: VIP, endpoints: [{ address: '127.0.0.1', port }] }]));
+  const client = h2connect(await mesh.entry(VIP));
+  const other = h2connect(await mesh.entry(VIP));
+  t.after(async () => {
+    client.close();
+    other.close();
+    await mesh.close();
+  });
+  // 10 rounds of 200 concurrent requests on 2 connections: nginx says GOAWAY every 10 streams, with
+  // many more in flight.
+  const statuses = new Map<number, number>();
+  for (let round = 0; round < 10; round++) {
+    const replies = await Promise.all(Array.from({ length: 200 }, (_, i) => h2request(i % 2 ? client : other, { ':path': `/r${round}/${i}` })));
+    for (const [i, r] of replies.entries()) {
+      statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+      if (r.status === 200) assert.equal(r.body.toString(), `nginx /r${round}/${i}`);
+    }
+  }
+  assert.deepEqual([...statuses], [[200, 2000]]);
+  assert.equal(await sample(mesh.metrics, 'istio_requests_total', { response_code: '200' }), 2000);
+  assert.equal(await sample(mesh.metrics, 'istio_requests_total', { response_code: '503' }), 0);
+});
