@@ -99,6 +99,10 @@ const agentProcess: Panel[] = [
     { expr: `nodemesh_downstream_connections_active{${N}}`, legend: '{{instance}} connections' },
     { expr: `process_open_fds{${N}}`, legend: '{{instance}} fds' },
   ] },
+  { title: 'Trace spans', kind: 'timeseries', unit: 'short', w: 8, description: 'Spans the OTLP collector accepted, and spans dropped by reason (queue_full: the bounded buffer was full; export_failed: the collector refused, failed or timed out), per interval. All zero without an OTLP endpoint.', targets: [
+    { expr: `sum by (instance) (increase(nodemesh_trace_spans_exported_total{${N}}[$__rate_interval]))`, legend: '{{instance}} exported' },
+    { expr: sumBy(['instance', 'reason'], `increase(nodemesh_trace_spans_dropped_total{${N}}[$__rate_interval])`), legend: '{{instance}} dropped {{reason}}' },
+  ] },
   { title: 'Log lines dropped', kind: 'timeseries', unit: 'short', w: 8, description: 'Log and access-log lines dropped because stdout did not keep up, per interval.', targets: [
     { expr: `increase(nodemesh_log_dropped_lines_total{${N}}[$__rate_interval])`, legend: '{{instance}}' },
   ] },

@@ -223,5 +223,12 @@ export function statScreen(prev: StatsSnapshot | undefined, cur: StatsSnapshot, 
 /** The `-o json` document of one sample: the agent, the interval and the rows (unknown rates are null). */
 export function statJson(prev: StatsSnapshot | undefined, cur: StatsSnapshot): string {
   const secs = intervalSeconds(prev, cur);
-  return JSON.stringify({ agent: cur.agent, interval_seconds: secs ?? null, services: statRows(prev, cur), datapath_events: cur.datapath_events }, (_k, v: unknown) => (v === undefined ? null : v));
+  return JSON.stringify(snakeKeys({ agent: cur.agent, interval_seconds: secs ?? null, services: statRows(prev, cur), datapath_events: cur.datapath_events }), (_k, v: unknown) => (v === undefined ? null : v));
+}
+
+/** One naming style for scripts, the admin API's (snake_case): `requestsPerSec` → `requests_per_sec`. */
+function snakeKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(snakeKeys);
+  if (v === null || typeof v !== 'object') return v;
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), snakeKeys(x)]));
 }

@@ -9,8 +9,8 @@ interface Row {
   namespace: string;
   side: string;
   dataplane: string;
-  requestsPerSec: number | null;
-  requestsTotal: number;
+  requests_per_sec: number | null;
+  requests_total: number;
   kernel: { active: number; openedPerSec: number | null } | null;
 }
 
@@ -38,11 +38,11 @@ rootTest('stat: proxy-mode requests and kernel-mode counters per service name, o
   const row = (host: string): Row | undefined => doc.services.find((s) => s.host === host && s.side === 'out');
   const w = row('web.e2e.svc.cluster.local');
   assert.ok(w, out);
-  assert.deepEqual([w.namespace, w.dataplane, w.requestsTotal], ['e2e', 'proxy', 3], out);
+  assert.deepEqual([w.namespace, w.dataplane, w.requests_total], ['e2e', 'proxy', 3], out);
   const k = row('kern.e2e.svc.cluster.local');
   assert.ok(k?.kernel, out);
   assert.equal(k.dataplane, 'kernel');
-  assert.equal(k.requestsTotal, 0, 'kernel mode never reaches the agent');
+  assert.equal(k.requests_total, 0, 'kernel mode never reaches the agent');
   assert.equal(k.kernel.active, 0);
   assert.ok((doc.datapath_events['connect_kernel'] ?? 0) >= 3, out);
 

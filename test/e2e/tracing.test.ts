@@ -63,7 +63,10 @@ rootTest('spans reach an OTLP/HTTP receiver; the backend sees traceparent; an in
   assert.equal(first?.attributes['http.status_code'], '200');
   assert.match(String(first?.attributes['node_id']), /^nodemesh~127\.0\.0\.1~/);
   assert.ok(rx.posts.every((p) => p.path === '/v1/traces' && p.contentType === 'application/x-protobuf'));
-  assert.equal(metricSum(await mesh.metrics(), 'nodemesh_trace_spans_exported_total'), 2);
+  // The counter moves when the exporter reads the collector's answer, just after the receiver has the spans.
+  let exported = 0;
+  for (let i = 0; i < 50 && exported !== 2; i++, await sleep(100)) exported = metricSum(await mesh.metrics(), 'nodemesh_trace_spans_exported_total');
+  assert.equal(exported, 2);
 }, 90_000);
 
 for (const mode of ['refused', 'blackhole'] as const) {

@@ -88,14 +88,14 @@ test('admin API: per-service numbers by name, equal to /metrics; stat --once and
   for (let i = 0; i < 10; i++) await request(proxy.addr);
   kernel[0] = { ...kernel[0]!, opened: 22 };
   assert.equal(await once, 0);
-  const doc = JSON.parse(json.text) as { interval_seconds: number; services: { name: string; side: string; requestsPerSec: number; successRate: number; kernel: { openedPerSec: number } | null }[] };
+  const doc = JSON.parse(json.text) as { interval_seconds: number; services: { name: string; side: string; requests_per_sec: number; success_rate: number; kernel: { opened_per_sec: number } | null }[] };
   assert.ok(doc.interval_seconds >= 0.9, String(doc.interval_seconds));
   const row = doc.services.find((s) => s.name === 'backend' && s.side === 'out');
-  assert.ok(row && row.requestsPerSec > 0, json.text);
-  assert.ok(Math.abs(row.requestsPerSec * doc.interval_seconds - 10) < 1e-6, `10 requests in the interval: ${json.text}`);
-  assert.equal(row.successRate, 1, 'the interval had no failure');
+  assert.ok(row && row.requests_per_sec > 0, json.text);
+  assert.ok(Math.abs(row.requests_per_sec * doc.interval_seconds - 10) < 1e-6, `10 requests in the interval: ${json.text}`);
+  assert.equal(row.success_rate, 1, 'the interval had no failure');
   const k = doc.services.find((s) => s.name === 'cache')?.kernel;
-  assert.ok(k && Math.abs(k.openedPerSec * doc.interval_seconds - 10) < 1e-6, json.text);
+  assert.ok(k && Math.abs(k.opened_per_sec * doc.interval_seconds - 10) < 1e-6, json.text);
   assert.equal(doc.services[0]?.name, 'backend', 'busiest first');
 
   const table = sink();

@@ -70,10 +70,10 @@ test('-o json: one object per sample, one per line; --once: one, from two sample
   const stop = new AbortController();
   const w = out(true);
   await runStat({ address: 'a', intervalMs: 1, once: false, output: 'json', out: w, client: scripted([snap(1000, 1), snap(2000, 5)], stop), signal: stop.signal });
-  const lines = w.text.trim().split('\n').map((l) => JSON.parse(l) as { interval_seconds: number | null; services: { requestsPerSec: number | null }[] });
-  assert.deepEqual(lines.map((l) => [l.interval_seconds, l.services[0]?.requestsPerSec]), [[null, null], [1, 4]]);
+  const lines = w.text.trim().split('\n').map((l) => JSON.parse(l) as { interval_seconds: number | null; services: { requests_per_sec: number | null }[] });
+  assert.deepEqual(lines.map((l) => [l.interval_seconds, l.services[0]?.requests_per_sec]), [[null, null], [1, 4]]);
   const once = out(true);
   assert.equal(await runStat({ address: 'a', intervalMs: 1, once: true, output: 'json', out: once, client: scripted([snap(1000, 1), snap(3000, 9)], new AbortController()) }), 0);
-  assert.equal((JSON.parse(once.text) as { services: { requestsPerSec: number }[] }).services[0]?.requestsPerSec, 4);
+  assert.equal((JSON.parse(once.text) as { services: { requests_per_sec: number }[] }).services[0]?.requests_per_sec, 4);
   await assert.rejects(runStat({ address: 'a', intervalMs: 1, once: true, output: 'table', out: out(true), client: scripted([new MeshError('ADMIN_UNREACHABLE', 'x')], new AbortController()) }), /did not answer/);
 });

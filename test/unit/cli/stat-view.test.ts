@@ -100,10 +100,10 @@ test('frame: drawn from the top-left, every line cleared to its end, the rest of
 });
 
 test('statJson: unknown rates are null; the agent and the interval are in it', () => {
-  const j = JSON.parse(statJson(undefined, snap(2_000, [row('cart', 'source', 1, 1, [1, 0, 0, 0])]))) as { interval_seconds: unknown; agent: { node: string }; services: { requestsPerSec: unknown; kernel: unknown; host: string }[] };
+  const j = JSON.parse(statJson(undefined, snap(2_000, [row('cart', 'source', 1, 1, [1, 0, 0, 0])]))) as { interval_seconds: unknown; agent: { node: string }; services: { requests_per_sec: unknown; kernel: unknown; host: string }[] };
   assert.equal(j.interval_seconds, null);
   assert.equal(j.agent.node, 'n1');
-  assert.equal(j.services[0]?.requestsPerSec, null);
+  assert.equal(j.services[0]?.requests_per_sec, null);
   assert.equal(j.services[0]?.kernel, null);
   assert.equal(j.services[0]?.host, 'cart.shop.svc.cluster.local');
 });

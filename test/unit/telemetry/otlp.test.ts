@@ -67,7 +67,8 @@ test('OtlpExporter: batches reach the receiver as application/x-protobuf on /v1/
     await rx.close();
   });
   for (let i = 0; i < 120; i++) ex.add(span({ spanId: (i + 1).toString(16).padStart(16, '0') }));
-  await eventually(() => rx.spans.length === 120, 'all spans received', 300, 20);
+  // The receiver has a batch before the exporter has read the answer that counts it: wait for both.
+  await eventually(() => rx.spans.length === 120 && ex.stats.exported === 120, 'all spans received and counted', 300, 20);
   assert.ok(rx.posts.length >= 3, 'in batches of at most 50');
   assert.ok(rx.posts.every((p) => p.contentType === 'application/x-protobuf' && p.path === '/v1/traces'));
   assert.equal(ex.stats.exported, 120);
