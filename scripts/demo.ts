@@ -2,7 +2,7 @@
 // metrics, round robin) and "cache" in kernel mode (balanced in connect4) — a client in the mesh
 // cgroup sending bounded traffic, then a tour of what happened and where to look. Part two runs a mesh
 // across two nodes (demo-mesh.ts), part three traffic management (demo-traffic.ts), part four Kubernetes
-// discovery and the ambient opt-in (demo-kube.ts).
+// discovery and the ambient opt-in (demo-kube.ts), part five names through the DNS proxy (demo-dns.ts).
 import * as fs from 'node:fs';
 import { inspectPins, readPinnedStats } from '../src/capture/stat';
 import { serviceId } from '../src/config/ids';
@@ -11,6 +11,7 @@ import { metricSum, Mesh } from '../test/e2e/harness';
 import { meshDemo } from './demo-mesh';
 import { trafficDemo } from './demo-traffic';
 import { kubeDemo } from './demo-kube';
+import { dnsDemo } from './demo-dns';
 
 const seconds = Number(process.env.DEMO_SECONDS ?? 30);
 
@@ -55,13 +56,14 @@ async function main(): Promise<void> {
     console.log(`istio_requests_total{destination_service_name="web"} = ${metricSum(m, 'istio_requests_total', { destination_service_name: 'web' })}`);
     console.log(`istio_requests_total{destination_service_name="cache"} = ${metricSum(m, 'istio_requests_total', { destination_service_name: 'cache' })} (kernel mode: the agent never sees it)`);
     console.log(`backend hits: ${backends.map((b) => `${b.name}=${b.hits}`).join(' ')}\n`);
-    console.log(`bin/nodemesh stat --bpffs ${mesh.pin}:\n${readPinnedStats(mesh.pin).trimEnd().replace(/^(?=.)/gm, '  ')}\n`);
+    console.log(`bin/nodemesh stat --pins --bpffs ${mesh.pin}:\n${readPinnedStats(mesh.pin).trimEnd().replace(/^(?=.)/gm, '  ')}\n`);
     // The lines below are true only while part one runs: in a terminal it waits (Enter or DEMO_SECONDS);
     // otherwise it says that all of it is gone and how to look at it live.
     const hold = process.stdin.isTTY === true && seconds > 0;
     console.log(hold ? `where to look, while part one stays up (${seconds} s, or press Enter to go on):` : 'where to look while it runs (part one is torn down now; run `make demo` in a terminal to keep it up for DEMO_SECONDS):');
     console.log(`  curl -s 127.0.0.1:${mesh.ports.metrics}/metrics | grep -E 'istio_|nodemesh_kernel'`);
-    console.log(`  bin/nodemesh stat --bpffs ${mesh.pin}`);
+    console.log('  bin/nodemesh stat                  (live, like top: the agent\'s admin API on 127.0.0.1:15000)');
+    console.log(`  bin/nodemesh stat --pins --bpffs ${mesh.pin}`);
     console.log(`  bpftool cgroup show ${mesh.root}`);
     console.log(`  edit ${mesh.cfgDir}/..data/mesh.yaml to reload live`);
     if (hold) await enterOr(seconds * 1000);
@@ -72,6 +74,7 @@ async function main(): Promise<void> {
   await meshDemo(seconds);
   await trafficDemo();
   await kubeDemo();
+  await dnsDemo();
   console.log('demo cleaned up: agents and CA stopped, programs detached, pins, namespaces and cgroups removed.');
 }
 

@@ -111,7 +111,8 @@ export class MeshPlane {
     const delivery = opts.deliveryAddress === 'none' ? undefined : opts.deliveryAddress === 'auto' ? (hasAddress(DELIVERY_ADDRESS) ? DELIVERY_ADDRESS : undefined) : opts.deliveryAddress;
     let plane: MeshPlane | undefined;
     const failures = securityMetrics(registry).jwksFetchFailures;
-    const jwks = new JwksCache({ onFailure: (issuer) => failures.inc({ issuer }) });
+    // A rule without an issuer (allowed with jwksUri) is named by its URI.
+    const jwks = new JwksCache({ onFailure: (issuer, uri) => failures.inc({ issuer: issuer || uri }) });
     const inbound = new InboundHandler({
       topology: () => plane!.topo,
       authz: () => plane!.authz,

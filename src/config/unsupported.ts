@@ -36,7 +36,6 @@ const HINTS: Readonly<Record<string, string>> = {
   sourceSubnet: 'match the client with sourceLabels or sourceNamespace (Istio deprecated sourceSubnet)',
   metrics: 'leave it out: the Istio standard metrics are always reported, with their standard labels',
   customTags: 'leave it out: spans carry a fixed set of attributes (docs/telemetry.md)',
-  enableIstioTags: 'leave it out: spans always carry the istio.* attributes',
   filter: 'leave it out: CEL filters are not evaluated; use disabled: true to turn the access log off for a workload',
   retryBudget: 'leave it out: retries in flight to a service are at most 20 % of its active requests, and at least 3 (Envoy\'s default budget); connectionPool.http.maxRetries sets a fixed limit',
 };

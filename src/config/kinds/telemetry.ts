@@ -11,8 +11,8 @@ import type { Origin, Parsed, ParsedTelemetry } from './types';
 
 const SPEC_FIELDS = ['selector', 'tracing', 'accessLogging'];
 const SPEC_UNSUPPORTED = ['metrics', 'targetRef', 'targetRefs'];
-const TRACING_FIELDS = ['match', 'providers', 'randomSamplingPercentage', 'disableSpanReporting', 'useRequestIdForTraceSampling'];
-const TRACING_UNSUPPORTED = ['customTags', 'enableIstioTags'];
+const TRACING_FIELDS = ['match', 'providers', 'randomSamplingPercentage', 'disableSpanReporting', 'useRequestIdForTraceSampling', 'enableIstioTags'];
+const TRACING_UNSUPPORTED = ['customTags'];
 const ACCESS_LOG_FIELDS = ['match', 'providers', 'disabled'];
 const ACCESS_LOG_UNSUPPORTED = ['filter'];
 const MODES: readonly TelemetryMode[] = ['CLIENT', 'SERVER', 'CLIENT_AND_SERVER'];
@@ -67,7 +67,10 @@ function readTracing(spec: Fields, path: string, value: unknown): TelemetryTraci
   const pct = numberIn(t, 'randomSamplingPercentage', 0, 100);
   const disable = bool(t, 'disableSpanReporting');
   const byRequestId = bool(t, 'useRequestIdForTraceSampling');
-  const bad = mode === undefined || !providers || (t.has('randomSamplingPercentage') && pct === undefined) ||
+  // Istio's default (true) is what spans always carry; turning the istio.* attributes off is not offered.
+  const istioTags = bool(t, 'enableIstioTags');
+  if (istioTags === false) t.report('enableIstioTags', 'false is not supported: spans always carry the istio.* attributes; leave it out or set true');
+  const bad = istioTags === false || (t.has('enableIstioTags') && istioTags === undefined) || mode === undefined || !providers || (t.has('randomSamplingPercentage') && pct === undefined) ||
     (t.has('disableSpanReporting') && disable === undefined) || (t.has('useRequestIdForTraceSampling') && byRequestId === undefined);
   if (bad) return undefined;
   return { mode, ...(pct !== undefined ? { randomSamplingPercentage: pct } : {}), ...(disable !== undefined ? { disableSpanReporting: disable } : {}) };

@@ -27,6 +27,8 @@ test('Telemetry: mesh-wide, namespace and workload documents load into the model
     { name: 'wl', namespace: 'shop', selector: { app: 'cart' }, tracing: [{ mode: 'SERVER', randomSamplingPercentage: 100 }], accessLogging: [{ mode: 'CLIENT_AND_SERVER', disabled: true }] },
   ]);
   assert.equal(mustLoad(docs(tel('empty', {}))).telemetry?.length, 1);
+  // Istio's default, spelled out, is what spans always do.
+  assert.deepEqual(mustLoad(docs(tel('tags', { tracing: [{ enableIstioTags: true }] }))).telemetry?.[0]?.tracing, [{ mode: 'CLIENT_AND_SERVER' }]);
 });
 
 const BAD: readonly { name: string; spec: Record<string, unknown>; want: RegExp }[] = [
@@ -39,6 +41,7 @@ const BAD: readonly { name: string; spec: Record<string, unknown>; want: RegExp 
   { name: 'metrics', spec: { metrics: [{ providers: [{ name: 'prometheus' }] }] }, want: /spec\.metrics: field is not supported yet by this nodemesh version: leave it out: the Istio standard metrics are always reported/ },
   { name: 'filter', spec: { accessLogging: [{ filter: { expression: 'true' } }] }, want: /accessLogging\[0\]\.filter: .*CEL filters are not evaluated/ },
   { name: 'tags', spec: { tracing: [{ customTags: {} }] }, want: /tracing\[0\]\.customTags: .*fixed set of attributes/ },
+  { name: 'istio-tags-off', spec: { tracing: [{ enableIstioTags: false }] }, want: /tracing\[0\]\.enableIstioTags: false is not supported: spans always carry the istio\.\* attributes; leave it out or set true/ },
   { name: 'target', spec: { targetRef: { kind: 'Service', name: 'x' } }, want: /spec\.targetRef: .*spec\.selector/ },
   { name: 'list', spec: { tracing: { randomSamplingPercentage: 5 } }, want: /spec\.tracing: must be a list/ },
 ];
