@@ -7,7 +7,7 @@ import type { Service } from '../config/model';
 import type { ConnContext } from '../conn/context';
 import { startTime, type AccessLog } from './accesslog';
 import type { Metrics } from './metrics';
-import { spanOf } from './spans';
+import { spanOf, type SpanRequest } from './spans';
 import type { RequestTrace } from './tracing';
 
 /** Everything one finished request reports. */
@@ -31,15 +31,8 @@ export interface CallRecord {
   readonly trace?: RequestTrace;
 }
 
-/** What the record reads of the request (proxy/types.ts L7Request satisfies it). */
-export interface RecordedRequest {
-  readonly method: string;
-  readonly path: string;
-  readonly protocol: string;
-  readonly authority: string;
-  readonly grpc: boolean;
-  header(name: string): string | undefined;
-}
+/** What the record reads of the request (proxy/types.ts L7Request satisfies it): the span's shape. */
+export type RecordedRequest = SpanRequest;
 
 export function record(metrics: Metrics, accessLog: AccessLog, ctx: ConnContext, req: RecordedRequest, r: CallRecord): void {
   // The context knows which side reports (source or destination labels).

@@ -1,14 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { CodecClient, codecServer, type CodecRequest, type CodecResponse } from './fixtures/h2codec-peers';
 import { echoClient, startEchoServer, unary } from './fixtures/grpc-echo';
-import { freePort, waitListening } from '../helpers/ports';
+import { hasNginx, startNginx } from '../helpers/ports';
 
 // The HTTP/2 codec (src/codec/h2) with gRPC (@grpc/grpc-js both ways) and nginx (as an h2c server the
 // codec client talks to, and as a grpc_pass proxy whose upstream is a codec server). nginx's
@@ -97,26 +92,11 @@ class RetryingClient {
   }
 }
 
-const hasNginx = spawnSync('sh', ['-c', 'command -v nginx']).status === 0;
 
 test('nginx: the codec client to nginx (h2c), and nginx grpc_pass to a codec server; GOAWAY after keepalive_requests fails nothing', { skip: !hasNginx && 'nginx not installed' }, async (t) => {
   const upstream = await codecServer();
   t.after(() => upstream.close());
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nm-h2codec-nginx-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const port = await freePort();
-  fs.writeFileSync(
-    path.join(dir, 'nginx.conf'),
-    `daemon off;
-master_process off;
-worker_processes 1;
-pid ${path.join(dir, 'nginx.pid')};
-error_log ${path.join(dir, 'error.log')} warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${path.join(dir, 'body')};
-  keepalive_requests 10;
+  const port = await startNginx(t, (port) => `  keepalive_requests 10;
   upstream codec {
     server 127.0.0.1:${upstream.port};
     keepalive 4;
@@ -126,22 +106,7 @@ http {
     listen 127.0.0.1:${port} http2;
     location = /direct { return 200 "nginx direct"; }
     location / { grpc_pass grpc://codec; }
-  }
-}
-`,
-  );
-  const nginx = spawn('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  nginx.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  t.after(async () => {
-    if (nginx.exitCode === null) {
-      nginx.kill('SIGTERM');
-      await once(nginx, 'exit');
-    }
-  });
-  await waitListening(port).catch((err) => {
-    throw new Error(`${err}: ${stderr}`);
-  });
+  }`);
 
   const client = new RetryingClient(port);
   const base = [':scheme', 'http', ':authority', `127.0.0.1:${port}`];

@@ -1,55 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
 import { sample } from './proxy-helpers';
 import { h2connect, h2request, H2Harness, meshOf } from './fixtures/h2-harness';
-import { freePort, waitListening } from '../helpers/ports';
+import { hasNginx, startNginx } from '../helpers/ports';
 
 // An upstream's GOAWAY never fails a request: nginx closes an h2 connection after keepalive_requests,
 // refusing the streams above its last stream id; the pool opens them again on a new connection.
 
 const VIP = '127.0.108.1';
-const hasNginx = spawnSync('sh', ['-c', 'command -v nginx']).status === 0;
 
 test('upstream GOAWAY: nginx closing h2 connections after keepalive_requests fails no request', { skip: !hasNginx && 'nginx not installed' }, async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nm-h2-goaway-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const port = await freePort();
-  fs.writeFileSync(
-    path.join(dir, 'nginx.conf'),
-    `daemon off;
-master_process off;
-worker_processes 1;
-pid ${path.join(dir, 'nginx.pid')};
-error_log ${path.join(dir, 'error.log')} warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${path.join(dir, 'body')};
-  keepalive_requests 10;
+  const port = await startNginx(t, (port) => `  keepalive_requests 10;
   server {
     listen 127.0.0.1:${port} http2;
     location / { return 200 "nginx $request_uri"; }
-  }
-}
-`,
-  );
-  const nginx = spawn('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  nginx.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  t.after(async () => {
-    if (nginx.exitCode === null) {
-      nginx.kill('SIGTERM');
-      await once(nginx, 'exit');
-    }
-  });
-  await waitListening(port).catch((err) => {
-    throw new Error(`${err}: ${stderr}`);
-  });
+  }`);
 
   const mesh = new H2Harness(meshOf([{ name: 'nginx', vip: VIP, endpoints: [{ address: '127.0.0.1', port }] }]));
   const client = h2connect(await mesh.entry(VIP));
