@@ -10,6 +10,7 @@ import type { CommandName } from './cli/flags';
 import { commandUsage, mainUsage } from './cli/help';
 import { parseCommandLine, type Flags } from './cli/parse';
 import { UsageError } from './cli/values';
+import { readAllowedCpus } from './workers/cpus';
 import { packageVersion } from './version';
 import { runCheck } from './config/check';
 import { CATALOG, isMeshError } from './errors';
@@ -24,10 +25,11 @@ async function agent(f: Flags): Promise<number> {
     defaultObjects: DEFAULTS.objects,
     kubernetesAvailable,
     exists: (p) => fs.existsSync(p),
+    allowedCpus: () => readAllowedCpus(),
   });
   const kubernetes = opts.kubernetes;
   const a = await Agent.start(opts);
-  log.info({ node: opts.node, nodeIp: opts.nodeIp, capture: opts.capture, kubernetes: kubernetes !== undefined, pid: process.pid }, 'agent started');
+  log.info({ node: opts.node, nodeIp: opts.nodeIp, capture: opts.capture, kubernetes: kubernetes !== undefined, workers: opts.workers, pid: process.pid }, 'agent started');
   await new Promise<void>((resolve) => {
     const stop = (sig: string): void => {
       log.info({ signal: sig }, 'draining');

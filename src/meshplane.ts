@@ -1,15 +1,13 @@
-// The mesh between nodes: workload certificates (from the mesh CA, or an embedded one), the HBONE tunnel
-// server on :15008 with the inbound handler behind it, the tunnel pool for outbound connections to other
-// nodes' pods, and the kernel's inbound mTLS table. Rebuilt views on every config apply.
-import * as fs from 'node:fs';
-import * as os from 'node:os';
+// A proxy worker's part of the mesh between nodes: the HBONE tunnel server on :15008 (every worker
+// binds it with SO_REUSEPORT) with the inbound handler behind it, and the tunnel pool for outbound
+// connections to other nodes' pods. Certificates come from the main thread (meshidentity.ts, posted
+// into a CertMirror). Rebuilt views on every config apply.
 import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 import type { Addr } from './capture/types';
 import { endpointPort, type Endpoint, type MeshConfig } from './config/model';
 import { MeshError } from './errors';
-import { CertManager, type CertMaterial } from './identity/manager';
-import { DeferredLocalSigner, GrpcSigner, type Signer } from './identity/signers';
+import type { CertSource } from './identity/mirror';
 import { InboundHandler } from './downstream/tunnel';
 import { logger } from './log';
 import { MeshAuthz } from './policy/authz';
@@ -22,7 +20,6 @@ import type { Metrics } from './telemetry/metrics';
 import { TunnelPool } from './tunnel/client';
 import { tunnelMetrics } from './tunnel/metrics';
 import { startTunnelServer, type TunnelServer } from './tunnel/server';
-import type { InboundMode } from './capture/layout';
 import { REFUSE, TunnelRoutes, type TunnelRoute } from './upstream/tunnelsock';
 import { identityAllowed, mergeSubjectAltNames } from './tunnel/sans';
 import { deliveryView } from './state/delivery';
@@ -37,33 +34,18 @@ interface MeshEndpoint {
 
 const log = logger('mesh');
 
-/** The address agents deliver to local pods from (Istio ambient uses the same one). */
-export const DELIVERY_ADDRESS = '169.254.7.127';
-
 export interface MeshPlaneOptions {
   node: string;
   nodeIp: string;
   trustDomain: string;
   tunnelPort: number;
-  /** The shared CA; without it the agent embeds one (single node, demo). */
-  ca?: { address: string; rootFile: string; tokenFile: string };
-  /** Source address for deliveries to local pods; 'auto' = DELIVERY_ADDRESS when this host has it. */
-  deliveryAddress: string | 'auto' | 'none';
+  /** Source address for deliveries to local pods (meshidentity.ts resolveDelivery); undefined: none. */
+  delivery: string | undefined;
   connectTimeoutMs: number;
-  /** Lifetime asked of the CA for workload certificates (rotated at half-life). */
-  certTtlSeconds?: number;
   /** The destination side's access log (the agent's --access-log setting); default: on. */
   accessLog?: AccessLog;
   /** Proxies in front of clients (--trusted-proxies), for remoteIpBlocks; default 0. */
   trustedProxies?: number;
-}
-
-export interface InboundSink {
-  syncInbound?(modes: readonly InboundMode[], trusted: readonly string[]): void;
-}
-
-function hasAddress(ip: string): boolean {
-  return Object.values(os.networkInterfaces()).some((list) => list?.some((a) => a.address === ip));
 }
 
 export class MeshPlane {
@@ -78,11 +60,8 @@ export class MeshPlane {
 
   private constructor(
     private readonly opts: MeshPlaneOptions,
-    private readonly certs: CertManager,
-    private readonly signer: Signer,
     private readonly pool: TunnelPool,
     private readonly inbound: InboundHandler,
-    private readonly sink: InboundSink,
     delivery: string | undefined,
     private readonly jwks: JwksCache,
   ) {
@@ -91,24 +70,16 @@ export class MeshPlane {
     this.routes = new TunnelRoutes((route) => this.openRoute(route));
   }
 
-  static async start(opts: MeshPlaneOptions, metrics: Metrics, registry: Registry, sink: InboundSink): Promise<MeshPlane> {
-    if (opts.ca) await untilExists(opts.ca.rootFile, '--ca-root');
-    const signer: Signer = opts.ca
-      ? new GrpcSigner({ address: opts.ca.address, rootPem: readFile(opts.ca.rootFile, '--ca-root'), token: () => readFile(opts.ca!.tokenFile, '--node-token').trim() })
-      : new DeferredLocalSigner({ trustDomain: opts.trustDomain });
-    // The embedded CA makes its root with the first certificate, which gives the manager its root too;
-    // before that nothing can be served or dialled over a tunnel, so no root is needed.
-    const rootPem = opts.ca ? readFile(opts.ca.rootFile, '--ca-root') : '';
-    const certs = new CertManager({ signer, registry, ...(opts.ca ? { rootPem } : {}), ...(opts.certTtlSeconds ? { ttlSeconds: opts.certTtlSeconds } : {}) });
+  static async start(opts: MeshPlaneOptions, certs: CertSource, metrics: Metrics, registry: Registry): Promise<MeshPlane> {
     const tm = tunnelMetrics(registry);
     const pool = new TunnelPool({
       certFor: (id) => certs.keyCert(id),
-      rootPem: () => certs.rootPem() ?? rootPem,
+      rootPem: () => certs.rootPem() ?? '',
       trustDomain: opts.trustDomain,
       connectTimeoutMs: opts.connectTimeoutMs,
       metrics: tm.pool,
     });
-    const delivery = opts.deliveryAddress === 'none' ? undefined : opts.deliveryAddress === 'auto' ? (hasAddress(DELIVERY_ADDRESS) ? DELIVERY_ADDRESS : undefined) : opts.deliveryAddress;
+    const delivery = opts.delivery;
     let plane: MeshPlane | undefined;
     const failures = securityMetrics(registry).jwksFetchFailures;
     // A rule without an issuer (allowed with jwksUri) is named by its URI.
@@ -124,14 +95,14 @@ export class MeshPlane {
       connectTimeoutMs: opts.connectTimeoutMs,
       ...(opts.accessLog !== undefined ? { accessLog: opts.accessLog } : {}),
     });
-    plane = new MeshPlane(opts, certs, signer, pool, inbound, sink, delivery, jwks);
+    plane = new MeshPlane(opts, pool, inbound, delivery, jwks);
     certs.on('rotated', () => pool.rotate());
     plane.server = await startTunnelServer({
       host: opts.nodeIp,
       port: opts.tunnelPort,
       trustDomain: opts.trustDomain,
       certFor: (id) => (id !== undefined && plane!.topo.isLocalIdentity(id) ? certs.keyCert(id) : undefined),
-      rootPem: () => certs.rootPem() ?? rootPem,
+      rootPem: () => certs.rootPem() ?? '',
       isLocalTarget: (a) => plane!.topo.isLocalIp(a.address),
       onStream: (ctx) => inbound.onStream(ctx),
       metrics: tm.server,
@@ -141,13 +112,12 @@ export class MeshPlane {
       const where = `${opts.nodeIp}:${opts.tunnelPort}`;
       throw new MeshError('LISTEN', `tunnel ${where} (--tunnel-port): ${(e as Error).message}`, { host: opts.nodeIp, port: opts.tunnelPort, flag: 'tunnel-port' }, { cause: e });
     });
-    log.info({ tunnel: plane.server.address(), ca: opts.ca?.address ?? 'embedded', delivery: delivery ?? 'none' }, 'mesh plane up');
-    if (!delivery) log.warn(`no delivery address (${DELIVERY_ADDRESS} is not on this host): STRICT cannot tell agent traffic from other plaintext`);
+    log.debug({ tunnel: plane.server.address(), delivery: delivery ?? 'none' }, 'mesh plane up');
     return plane;
   }
 
-  /** New config: topology and policy views, certificates for the workloads now on this node, kernel table, tunnel routes. */
-  async apply(config: MeshConfig, opts: { readonly partial?: boolean } = {}): Promise<void> {
+  /** New config: topology and policy views, tunnel routes. */
+  apply(config: MeshConfig): void {
     const topo = new Topology(config, this.opts.node, this.opts.trustDomain);
     this.topo = topo;
     this.authz = new MeshAuthz(config.authorizationPolicies);
@@ -155,9 +125,6 @@ export class MeshPlane {
     // Every jwksUri the config names is fetched now and kept fresh; ones no longer named are dropped.
     this.jwks.sync(this.requestAuthns.flatMap((p) => p.jwtRules.flatMap((r) => (r.jwksUri !== undefined ? [{ uri: r.jwksUri, issuer: r.issuer, timeoutMs: r.timeoutMs }] : []))));
     this.inbound.configChanged();
-    void this.certs.ensure(topo.localIdentities());
-    // A partial view (before discovery's first list) lacks the API's workloads: their STRICT modes stay.
-    if (!opts.partial) this.sink.syncInbound?.(topo.inboundModes(), this.delivery ? [this.delivery] : []);
     // Every endpoint on a known node is reached through a tunnel, the node's own included, so the
     // destination side (authorization, STRICT, metrics) is one code path.
     const endpoints = new Map<string, MeshEndpoint>();
@@ -182,6 +149,11 @@ export class MeshPlane {
     this.endpoints = endpoints;
     // Routes of clients or endpoints that are gone are forgotten; the others stay (made on first use).
     this.routes.retain((r) => endpoints.has(`${r.target.address}:${r.target.port}`) && topo.isLocalIp(r.client.address) && this.identityAt(topo, r.client.address) === r.identity);
+  }
+
+  /** Where this worker's tunnel listener is bound. */
+  tunnelAddress(): Addr | undefined {
+    return this.server?.address();
   }
 
   /** How the outbound proxy's picked endpoints are delivered under the current config (metric labels). */
@@ -227,44 +199,11 @@ export class MeshPlane {
 
 
 
-  /** The workload certificates held (or still awaited) and the root, for the admin API. */
-  certificates(): { readonly root: string | undefined; readonly held: readonly { readonly identity: string; readonly material: CertMaterial | undefined }[] } {
-    return { root: this.certs.rootPem(), held: this.certs.identities().map((identity) => ({ identity, material: this.certs.get(identity) })) };
-  }
-
-  /** Readiness reasons: certificates not yet issued for local workloads (multi-node only). */
-  pending(): string[] {
-    if (!this.topo.meshed) return [];
-    const missing = this.topo.localIdentities().filter((id) => !this.certs.get(id));
-    return missing.length ? [`waiting for certificates: ${missing.join(', ')}`] : [];
-  }
-
   async close(): Promise<void> {
     this.routes.close();
     this.jwks.close();
-    this.certs.stop();
     this.inbound.close();
     await this.pool.close();
     await this.server?.close(1000);
-    (this.signer as { close?: () => void }).close?.();
-  }
-}
-
-/**
- * In a cluster the CA publishes its root in a ConfigMap that the kubelet mounts, possibly after the agent
- * started (the volume is optional): the agent waits for it, unready, rather than exit and crash-loop.
- */
-async function untilExists(file: string, flag: string): Promise<void> {
-  if (fs.existsSync(file)) return;
-  log.warn({ file }, `${flag} ${file} does not exist yet; waiting for it (the CA publishes its root certificate there)`);
-  while (!fs.existsSync(file)) await new Promise((r) => setTimeout(r, 1000));
-  log.info({ file }, `${flag} ${file} is there`);
-}
-
-function readFile(file: string, flag: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new MeshError('USAGE', `${flag} ${file}: ${(e as Error).message}`);
   }
 }

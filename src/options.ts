@@ -49,6 +49,8 @@ export interface AgentOptions {
   dnsProxy?: boolean;
   /** Refresh floor of ServiceEntry name lookups (ms; default 5 s). */
   dnsRefreshFloorMs?: number;
+  /** Proxy worker threads (--workers); default: the CPUs the agent's cgroup allows (cli), 1 here. */
+  workers?: number;
   /** The admin gRPC API on 127.0.0.1 (--admin-port; 0: any free port); absent: none (--no-admin-api). */
   adminPort?: number;
 }

@@ -11,7 +11,7 @@ import { logger } from '../log';
 import { checkBpffs, checkCgroup2, checkPrivileges, ownCgroupId } from './env';
 import { ATTACH, native, type NativeBpf } from './ffi';
 import {
-  CONFIG_FLAGS, configFlags, configVal, decodeConn, decodeStats, GLOBAL_COUNTERS, inboundKey, ipToBytes, MTLS, SIZES, stripMapped, tuple, u32, u64, withConfigFlags,
+  CONFIG_FLAGS, configFlags, configVal, decodeStats, GLOBAL_COUNTERS, inboundKey, ipToBytes, MTLS, SIZES, u32, u64, withConfigFlags,
   type GlobalCounter, type InboundMode,
 } from './layout';
 import { capacityOf, capacityProblem, CAPACITY_FLAGS, CAPACITY_MAPS, mapNeeds, mapSizes, resolveCapacity, sizesWithPins, type MapCapacity, type PinnedSize } from './capacity';
@@ -211,13 +211,6 @@ export class BpfDatapath implements Datapath {
 
   syncMeshed(cgroupIds: readonly bigint[] | undefined): void {
     applyMeshed(this.lib, this.fd('nm_meshed'), this.fd('nm_config'), cgroupIds);
-  }
-
-  originalDst(peer: Addr, local: Addr): Addr | undefined {
-    const key = tuple({ address: stripMapped(peer.address), port: peer.port }, { address: stripMapped(local.address), port: local.port });
-    const val = Buffer.alloc(SIZES.conn);
-    if (!this.lib.mapLookup(this.fd('nm_orig_dst'), key, val)) return undefined;
-    return decodeConn(val).orig;
   }
 
   counters(): KernelCounters[] {

@@ -1,7 +1,8 @@
 // The agents' outbound listeners in the kernel's view (nm_listeners, a pinned SOCKMAP). While a
 // listening socket is open it sits in one slot; the kernel takes it out when its process closes it or
 // dies, so connect4 knows whether any agent can accept. Two agents hold a slot each during a handover,
-// and the old one sees the new one here.
+// and the old one sees the new one here. An agent with several workers registers up to half the slots
+// (one socket per worker, first come), so an old and a new agent always fit together.
 import * as path from 'node:path';
 import { logger } from '../log';
 import { native, type NativeBpf } from './ffi';
@@ -10,6 +11,8 @@ const log = logger('listeners');
 
 /** NM_LISTENER_SLOTS in maps.h. */
 export const LISTENER_SLOTS = 8;
+/** The most sockets one agent registers: the other half is for its successor during a handover. */
+export const OWN_SLOTS = LISTENER_SLOTS / 2;
 const BPF_NOEXIST = 1;
 
 const u32 = (n: number): Buffer => {
@@ -20,7 +23,8 @@ const u32 = (n: number): Buffer => {
 
 export class ListenerSlots {
   private readonly mapFd: number;
-  private own: { slot: number; cookie: bigint } | undefined;
+  /** Registered sockets of this agent: fd → its slot and the socket's cookie. */
+  private readonly own = new Map<number, { slot: number; cookie: bigint }>();
 
   private constructor(
     private readonly lib: NativeBpf,
@@ -47,33 +51,50 @@ export class ListenerSlots {
     return out;
   }
 
-  /** Puts this agent's listening socket (by fd) into a free slot. */
-  register(fd: number): boolean {
+  /**
+   * Makes this agent's registered sockets those of FDS (its workers' listeners), at most OWN_SLOTS:
+   * sockets whose slot the kernel cleared (their worker closed them) are forgotten, new ones take
+   * free slots. Returns how many are registered.
+   */
+  sync(fds: readonly number[]): number {
+    const live = this.cookies();
+    const want = new Set(fds);
+    for (const [fd, o] of this.own) if (!want.has(fd) || live.get(o.slot) !== o.cookie) this.own.delete(fd);
+    for (const fd of fds) {
+      if (this.own.size >= OWN_SLOTS) break;
+      if (!this.own.has(fd)) this.register(fd);
+    }
+    return this.own.size;
+  }
+
+  /** Puts one listening socket (by fd) into a free slot. */
+  private register(fd: number): boolean {
     const value = Buffer.alloc(8);
     value.writeBigUInt64LE(BigInt(fd));
     for (let slot = 0; slot < LISTENER_SLOTS; slot++) {
       if (this.lib.mapUpdate(this.mapFd, u32(slot), value, BPF_NOEXIST) !== 0) continue;
       const cookie = this.cookies().get(slot);
       if (cookie === undefined) continue;
-      this.own = { slot, cookie };
+      this.own.set(fd, { slot, cookie });
       return true;
     }
-    log.warn({ slots: LISTENER_SLOTS }, 'every nm_listeners slot is taken: this agent is not counted as listening');
+    log.warn({ slots: LISTENER_SLOTS }, 'every nm_listeners slot is taken: this listener is not counted as listening');
     return false;
   }
 
-  /** Another agent's listener is open (a successor has taken over accepting). */
+  /** Listeners of another agent are open (a successor has taken over accepting). */
   othersListening(): number {
+    const mine = new Set([...this.own.values()].map((o) => `${o.slot}:${o.cookie}`));
     let n = 0;
-    for (const [slot, cookie] of this.cookies()) if (slot !== this.own?.slot || cookie !== this.own?.cookie) n++;
+    for (const [slot, cookie] of this.cookies()) if (!mine.has(`${slot}:${cookie}`)) n++;
     return n;
   }
 
-  /** Leaves the slot before the socket closes (closing would clear it too; this is immediate). */
+  /** Leaves the slots before the sockets close (closing would clear them too; this is immediate). */
   unregister(): void {
-    const o = this.own;
-    this.own = undefined;
-    if (o && this.cookies().get(o.slot) === o.cookie) this.lib.mapDelete(this.mapFd, u32(o.slot));
+    const live = this.cookies();
+    for (const o of this.own.values()) if (live.get(o.slot) === o.cookie) this.lib.mapDelete(this.mapFd, u32(o.slot));
+    this.own.clear();
   }
 
   close(): void {

@@ -41,8 +41,6 @@ export interface Datapath {
    * kernel set is made equal to the list by difference, and connections already open are left as they are.
    */
   syncMeshed(cgroupIds: readonly bigint[] | undefined): void;
-  /** The destination the client asked for, looked up by the accepted socket's peer and local address. */
-  originalDst(peer: Addr, local: Addr): Addr | undefined;
   counters(): KernelCounters[];
   maps(): MapStat[];
   /** True while every program is attached. */

@@ -7,6 +7,7 @@ import { checkLocality } from '../config/kinds/locality';
 import { MeshError } from '../errors';
 import type { Flags } from './parse';
 import { UsageError } from './values';
+import { workerCount, type AllowedCpus } from '../workers/cpus';
 
 export interface AgentEnv {
   readonly hostname: string;
@@ -14,6 +15,8 @@ export interface AgentEnv {
   readonly defaultObjects: string;
   readonly kubernetesAvailable: (kubeconfig: string | undefined) => boolean;
   readonly exists: (file: string) => boolean;
+  /** What the agent's cgroup allows (workers/cpus.ts); without it one worker unless --workers says. */
+  readonly allowedCpus?: () => AllowedCpus;
 }
 
 export function agentOptions(f: Flags, env: AgentEnv): AgentOptions {
@@ -64,6 +67,7 @@ export function agentOptions(f: Flags, env: AgentEnv): AgentOptions {
     ...ifGiven('headerTimeoutMs', 'header-timeout'),
     ...ifGiven('idleTimeoutMs', 'idle-timeout'),
     ...ifGiven('drainTimeoutMs', 'drain-timeout'),
+    workers: workerCount(f.given('workers') ? num('workers') : undefined, env.allowedCpus?.() ?? { cpus: 1, by: 'affinity' }),
     ...(Object.keys(capacity).length > 0 ? { mapCapacity: capacity } : {}),
     ...dnsOptions(f),
   };

@@ -126,6 +126,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'request-timeout', kind: 'duration', metavar: 'DUR', default: '15s', zeroOk: true, commands: ['agent'], help: 'route timeout (504 UT) for routes that set none; 0 = none' },
   { name: 'header-timeout', kind: 'duration', metavar: 'DUR', default: '10s', commands: ['agent'], help: 'a client must send a whole request head within this (408 after it)' },
   { name: 'idle-timeout', kind: 'duration', metavar: 'DUR', default: '60s', commands: ['agent'], help: 'a client connection with no request in flight is closed after this' },
+  { name: 'workers', kind: 'count', metavar: 'N', defaultText: "the CPUs the agent's cgroup allows", max: 256, commands: ['agent'], help: 'proxy worker threads, each accepting connections (SO_REUSEPORT); one config, one /metrics, one rate limit table for all' },
   { name: 'drain-timeout', kind: 'duration', metavar: 'DUR', default: '5s', zeroOk: true, commands: ['agent'], help: 'on SIGTERM, how long to wait for a next agent to take over the listener, then how long in-flight and keep-alive requests are still served' },
   { name: 'access-log', kind: 'choice', metavar: 'on|off', default: 'on', choices: ['on', 'off'], commands: ['agent'], help: 'one Envoy-style JSON line per request' },
   // Kernel map capacities (entries, fixed when the maps are created).

@@ -15,6 +15,7 @@ import { AccessLog } from '../telemetry/accesslog';
 import { UNKNOWN_SOURCE, type SourceInfo } from '../telemetry/labels';
 import type { Metrics } from '../telemetry/metrics';
 import { LocalRateLimiter } from '../policy/ratelimit';
+import type { RateLimiter } from '../proxy/deps';
 import { UpstreamPool } from '../upstream/h1/pool';
 import { TcpProxy } from '../upstream/tcp';
 import { attachContext, ConnContext, type ServiceLookup } from '../conn/context';
@@ -42,7 +43,7 @@ export interface OutboundDeps {
   /** Where to dial instead of `target` for this client (a mesh tunnel relay); undefined = the target. */
   dial?(client: Addr, target: Addr): Addr | undefined;
   /** LocalRateLimit buckets; defaults to one limiter per listener. */
-  readonly rateLimiter?: LocalRateLimiter;
+  readonly rateLimiter?: RateLimiter;
   /** The descriptor reserve kept for the admin ports; defaults to the process's one. */
   readonly fdGuard?: FdGuard;
   /** Where refusals are logged (bounded); defaults to the process's one. */

@@ -15,6 +15,9 @@ import { H2Pool } from '../upstream/h2/pool';
 import { UpstreamPool } from '../upstream/h1/pool';
 import type { ServiceLookup } from '../conn/context';
 
+/** What the engine asks of a rate limiter (LocalRateLimiter, SharedRateLimiter). */
+export type RateLimiter = Pick<LocalRateLimiter, 'takeAll'>;
+
 export interface EngineDeps {
   readonly metrics: Metrics;
   readonly accessLog: AccessLog;
@@ -22,8 +25,8 @@ export interface EngineDeps {
   readonly balancers: BalancerSet;
   /** Current service state and its router (swapped together on reload). */
   readonly index: () => ServiceLookup;
-  /** Only takeAll is used; one limiter for the process keeps buckets across reloads. */
-  readonly rateLimiter: Pick<LocalRateLimiter, 'takeAll'>;
+  /** One limiter for the agent (shared by its workers) keeps buckets across reloads. */
+  readonly rateLimiter: RateLimiter;
   /** Mesh tunnel relay to dial instead of an endpoint, for this client (as OutboundDeps.dial). */
   readonly dial?: (client: Addr, target: Addr) => Addr | undefined;
   /** [0, 1): routing draws, fault and mirror percentages, backoff jitter, hash cookies. */

@@ -11,8 +11,8 @@ import { MeshError } from '../errors';
 import { logger } from '../log';
 import { certificateViews, policyViews, serviceViews, workloadViews, type HeldCertificates } from './admin-config';
 import type { AgentInfo, StatsSnapshot } from './admin-proto';
-import { serviceStats } from './admin-stats';
-import { DURATION_BUCKETS_MS, type Metrics } from './metrics';
+import { serviceStats, type IstioSeries } from './admin-stats';
+import { DURATION_BUCKETS_MS } from './metrics';
 
 const log = logger('admin');
 
@@ -21,7 +21,8 @@ export interface AdminSource {
   readonly node: string;
   readonly trustDomain: string;
   readonly startedAt: number;
-  readonly metrics: Metrics;
+  /** The Istio series of every proxy worker (the stats sum them per service). */
+  series(): Promise<IstioSeries>;
   config(): MeshConfig | undefined;
   /** Configs applied since start. */
   generation(): number;
@@ -48,12 +49,12 @@ export function agentInfo(src: AdminSource, now = Date.now()): AgentInfo {
   };
 }
 
-export function snapshot(src: AdminSource): StatsSnapshot {
+export async function snapshot(src: AdminSource): Promise<StatsSnapshot> {
   const cfg = src.config();
   const byId = new Map<number, Service>();
   const byKey = new Map<string, Service>();
   for (const s of cfg?.services ?? []) (byId.set(s.id, s), byKey.set(s.key, s));
-  const m = src.metrics;
+  const series = await src.series();
   let kernel: ReturnType<Datapath['counters']> = [];
   try {
     kernel = src.datapath()?.counters() ?? [];
@@ -61,16 +62,7 @@ export function snapshot(src: AdminSource): StatsSnapshot {
     log.warn({ err }, 'reading the kernel counters failed; the answer has none');
   }
   const services = serviceStats({
-    series: {
-      requests: m.requests.all(),
-      duration: m.duration.all(),
-      requestBytes: m.requestBytes.all(),
-      responseBytes: m.responseBytes.all(),
-      tcpSent: m.tcpSent.all(),
-      tcpReceived: m.tcpReceived.all(),
-      tcpOpened: m.tcpOpened.all(),
-      tcpClosed: m.tcpClosed.all(),
-    },
+    series,
     durationBounds: DURATION_BUCKETS_MS,
     kernel,
     serviceById: (id) => byId.get(id),
@@ -84,11 +76,14 @@ type Answer = (call: unknown, callback: (err: Error | null, value?: unknown) => 
 /** A unary handler; a thrown error becomes an INTERNAL status with its message. */
 function unary(make: () => unknown): Answer {
   return (_call, callback) => {
-    try {
-      callback(null, make());
-    } catch (err) {
+    const fail = (err: unknown): void => {
       log.error({ err }, 'admin API call failed');
       callback(Object.assign(new Error((err as Error).message), { code: 13 }));
+    };
+    try {
+      Promise.resolve(make()).then((v) => callback(null, v), fail);
+    } catch (err) {
+      fail(err);
     }
   };
 }

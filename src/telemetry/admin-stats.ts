@@ -20,6 +20,25 @@ export interface IstioSeries {
   readonly tcpClosed: Iterable<CounterSeries>;
 }
 
+/** The series of all workers as one set (the stats sum series per service, so a concatenation does). */
+export function concatSeries(parts: readonly IstioSeries[]): IstioSeries {
+  const all = <K extends keyof IstioSeries>(k: K): IstioSeries[K] => parts.flatMap((p) => [...p[k]]) as unknown as IstioSeries[K];
+  return {
+    requests: all('requests'), duration: all('duration'), requestBytes: all('requestBytes'), responseBytes: all('responseBytes'),
+    tcpSent: all('tcpSent'), tcpReceived: all('tcpReceived'), tcpOpened: all('tcpOpened'), tcpClosed: all('tcpClosed'),
+  };
+}
+
+/** The Istio series of one Metrics (live iterators). */
+export function seriesOf(m: {
+  readonly [K in keyof IstioSeries]: { all(): IstioSeries[K] };
+}): IstioSeries {
+  return {
+    requests: m.requests.all(), duration: m.duration.all(), requestBytes: m.requestBytes.all(), responseBytes: m.responseBytes.all(),
+    tcpSent: m.tcpSent.all(), tcpReceived: m.tcpReceived.all(), tcpOpened: m.tcpOpened.all(), tcpClosed: m.tcpClosed.all(),
+  };
+}
+
 export interface StatsInput {
   readonly series: IstioSeries;
   readonly durationBounds: readonly number[];

@@ -2,7 +2,6 @@
 // (:15021, /healthz/ready). Plain node http; both ports may be 0 (tests) or the same port.
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Registry } from 'prom-client';
 import type { Addr } from '../capture/types';
 import { MeshError } from '../errors';
 import { logger } from '../log';
@@ -18,7 +17,8 @@ export interface AdminOptions {
   readonly host: string;
   readonly metricsPort: number;
   readonly readyPort: number;
-  readonly registry: Registry;
+  /** One exposition of the agent's metrics (every worker's, summed, and the main thread's). */
+  readonly scrape: () => Promise<{ readonly text: string; readonly contentType: string }>;
   readonly ready: () => Readiness;
 }
 
@@ -41,12 +41,12 @@ function pathOf(req: http.IncomingMessage): string {
   return q === -1 ? url : url.slice(0, q);
 }
 
-function metricsHandler(registry: Registry): Handler {
+function metricsHandler(scrape: AdminOptions['scrape']): Handler {
   return (req, res) => {
     const path = pathOf(req);
     if (path !== '/metrics' && path !== '/stats/prometheus') return false;
-    registry.metrics().then(
-      (text) => send(res, 200, text, registry.contentType),
+    scrape().then(
+      (m) => send(res, 200, m.text, m.contentType),
       (err: unknown) => {
         log.error({ err }, 'metrics collection failed');
         send(res, 500, 'metrics collection failed\n');
@@ -107,7 +107,7 @@ function closeServer(server: http.Server): Promise<void> {
 }
 
 export async function startAdmin(opts: AdminOptions): Promise<AdminServer> {
-  const metrics = metricsHandler(opts.registry);
+  const metrics = metricsHandler(opts.scrape);
   const ready = readyHandler(opts.ready);
   if (opts.metricsPort !== 0 && opts.metricsPort === opts.readyPort) {
     const both = await listen(opts.host, opts.metricsPort, [metrics, ready]);

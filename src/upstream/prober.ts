@@ -57,7 +57,7 @@ export class Prober {
     const registers = opts.registry !== undefined ? [opts.registry] : [];
     if (opts.registry !== undefined) {
       this.checks = new Counter({ name: 'nodemesh_health_checks_total', help: 'Active health checks (HealthCheck) by result: healthy, unhealthy', labelNames: ['service', 'result'], registers });
-      this.healthy = new Gauge({ name: 'nodemesh_endpoint_healthy', help: 'Active health check verdict of an endpoint: 1 healthy, 0 unhealthy', labelNames: ['service', 'endpoint'], registers });
+      this.healthy = new Gauge({ name: 'nodemesh_endpoint_healthy', help: 'Active health check verdict of an endpoint: 1 healthy, 0 unhealthy', labelNames: ['service', 'endpoint'], registers, aggregator: 'min' });
     }
   }
 

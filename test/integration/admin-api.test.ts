@@ -12,6 +12,7 @@ import { connectAdmin } from '../../src/cli/admin-client';
 import { runConfig } from '../../src/cli/config';
 import { runStat } from '../../src/cli/stat';
 import { startAdminApi, type AdminSource } from '../../src/telemetry/admin-api';
+import { seriesOf } from '../../src/telemetry/admin-stats';
 import { endpoint, meshConfig, request, sample, startBackend, startProxy } from './proxy-helpers';
 
 function sink(): Writable & { text: string } {
@@ -42,7 +43,7 @@ test('admin API: per-service numbers by name, equal to /metrics; stat --once and
   const datapath = { mode: 'ebpf', counters: () => kernel, maps: () => [] } as unknown as Datapath;
   const root = await createRootCa('cluster.local');
   const src: AdminSource = {
-    node: 'node-a', trustDomain: 'cluster.local', startedAt: Date.now() - 65_000, metrics: proxy.metrics,
+    node: 'node-a', trustDomain: 'cluster.local', startedAt: Date.now() - 65_000, series: async () => seriesOf(proxy.metrics),
     config: () => cfg, generation: () => 2, datapath: () => datapath, datapathEvents: () => ({ connect_seen: 12 }),
     certificates: () => ({ root: root.certPem, held: [{ identity: 'spiffe://cluster.local/ns/default/sa/web', material: undefined }] }),
   };

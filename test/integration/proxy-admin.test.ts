@@ -7,7 +7,7 @@ test('admin serves the same metrics on /metrics and /stats/prometheus, and readi
   const backend = await startBackend('a');
   const proxy = await startProxy(meshConfig([endpoint(backend.addr)]));
   let state = { ready: false, reasons: ['no valid config loaded', 'eBPF programs not attached'] };
-  const admin = await startAdmin({ host: '127.0.0.1', metricsPort: 0, readyPort: 0, registry: proxy.metrics.registry, ready: () => state });
+  const admin = await startAdmin({ host: '127.0.0.1', metricsPort: 0, readyPort: 0, scrape: async () => ({ text: await proxy.metrics.registry.metrics(), contentType: proxy.metrics.registry.contentType }), ready: () => state });
   t.after(async () => {
     await admin.close();
     await proxy.close();

@@ -40,7 +40,16 @@ test('defaults: what the agent ran with before, and nothing optional unless give
     trustDomain: 'cluster.local',
     tunnelPort: 15008,
     deliveryAddress: 'auto',
+    workers: 1,
   });
+});
+
+test('workers: the CPUs the cgroup allows unless --workers says (at least 1)', () => {
+  const cpus = (n: number): Partial<AgentEnv> => ({ allowedCpus: () => ({ cpus: n, by: 'quota' }) });
+  assert.equal(build(['--config', 'm'], env(cpus(3))).workers, 3);
+  assert.equal(build(['--config', 'm', '--workers', '1'], env(cpus(3))).workers, 1);
+  assert.equal(build(['--config', 'm', '--workers', '4'], env(cpus(1))).workers, 4);
+  assert.throws(() => build(['--config', 'm', '--workers', '0']), /--workers/);
 });
 
 test('admin API: on 15000 by default, --admin-port moves it (0: any free port), --no-admin-api turns it off', () => {

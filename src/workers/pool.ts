@@ -1,0 +1,249 @@
+// The main thread's side of the proxy workers: starts them (the first alone, so a port 0 it binds is
+// the one the others share), drives config reloads through the two-phase broadcast (broadcast.ts),
+// posts certificates, opens listeners, collects metrics, restarts a worker that exits, and stops them.
+import { Worker } from 'node:worker_threads';
+import type { MeshConfig } from '../config/model';
+import type { HeldCerts } from '../identity/mirror';
+import { logger } from '../log';
+import { initial, ready, step, type BroadcastState, type Effect } from './broadcast';
+import type { FromWorker, ToWorker, WorkerInit } from './protocol';
+
+const log = logger('workers');
+
+export interface PoolOptions {
+  readonly count: number;
+  /** The worker entry (dist/src/worker.js). */
+  readonly script: string;
+  readonly init: Omit<WorkerInit, 'index' | 'certs' | 'rateTable'>;
+  readonly certs: () => HeldCerts;
+  readonly rateTable: () => SharedArrayBuffer;
+  /** Called with every worker's outbound listener fd whenever that set changes (nm_listeners). */
+  readonly onListeners?: (fds: readonly number[]) => void;
+  /** How long a reload phase waits for the workers (ms). */
+  readonly phaseTimeoutMs?: number;
+}
+
+interface Handle {
+  readonly name: string;
+  readonly index: number;
+  readonly worker: Worker;
+  booted: boolean;
+  /** The outbound listener's fd once it listens. */
+  fd: number | undefined;
+}
+
+type Outcome = { readonly ok: true } | { readonly ok: false; readonly error: string };
+interface Published {
+  readonly config: MeshConfig;
+  readonly partial: boolean;
+  readonly rateTable: SharedArrayBuffer;
+  readonly done?: (o: Outcome) => void;
+}
+
+const RESTART_DELAY_MS = 1000;
+
+export class WorkerPool {
+  private state: BroadcastState;
+  private readonly handles = new Map<string, Handle>();
+  private readonly published = new Map<number, Published>();
+  private readonly replies = new Map<number, (m: { value: unknown; error?: string }) => void>();
+  private nextId = 1;
+  private tunnelPort: number;
+  private listenPort: number | undefined;
+  private closing = false;
+  private readonly ticker: NodeJS.Timeout;
+
+  constructor(private readonly opts: PoolOptions) {
+    this.state = initial(opts.phaseTimeoutMs ?? 15_000);
+    this.tunnelPort = opts.init.tunnelPort;
+    this.ticker = setInterval(() => this.step({ kind: 'tick', now: Date.now() }), 1000).unref();
+  }
+
+  /** Starts every worker; resolves once all have booted (their tunnel listeners are bound). */
+  async start(): Promise<void> {
+    await this.spawn(0);
+    await Promise.all(Array.from({ length: this.opts.count - 1 }, (_, i) => this.spawn(i + 1)));
+  }
+
+  size(): number {
+    return this.handles.size;
+  }
+
+  /** Every live worker runs the newest committed config. */
+  ready(): boolean {
+    return ready(this.state);
+  }
+
+  /** Prepares CONFIG in every worker, then commits it everywhere; ok false if any could not. */
+  publish(config: MeshConfig, partial: boolean): Promise<Outcome> {
+    return new Promise((done) => {
+      const gen = this.state.last + 1;
+      this.published.set(gen, { config, partial, rateTable: this.opts.rateTable(), done });
+      const before = this.state.pending;
+      this.step({ kind: 'publish', now: Date.now() });
+      // A pending prepare is aborted by a newer config; a pending commit was decided and goes on.
+      if (before !== undefined) this.settle(before.gen, before.phase === 'commit' ? { ok: true } : undefined);
+    });
+  }
+
+  postCerts(certs: HeldCerts): void {
+    for (const h of this.handles.values()) if (h.booted) this.post(h, { t: 'certs', certs });
+  }
+
+  /** Opens every worker's outbound listener on PORT (0: the first worker's choice); resolves with the port. */
+  async listen(port: number): Promise<number> {
+    const handles = [...this.handles.values()].filter((h) => h.booted);
+    const first = handles[0];
+    if (first === undefined) throw new Error('no proxy worker is running');
+    const bound = (await this.request(first, (id) => ({ t: 'listen', id, port }))) as { fd: number | undefined; port: number };
+    first.fd = bound.fd;
+    this.listenPort = bound.port;
+    await Promise.all(handles.slice(1).map((h) => this.listenOn(h)));
+    return bound.port;
+  }
+
+  private async listenOn(h: Handle): Promise<void> {
+    if (this.listenPort === undefined) return;
+    const r = (await this.request(h, (id) => ({ t: 'listen', id, port: this.listenPort! }))) as { fd: number | undefined };
+    h.fd = r.fd;
+    this.listenersChanged();
+  }
+
+  private listenersChanged(): void {
+    const fds = [...this.handles.values()].flatMap((h) => (h.fd !== undefined ? [h.fd] : []));
+    this.opts.onListeners?.(fds);
+  }
+
+  /** Every worker's answer to a scrape or series request; a worker silent for TIMEOUT_MS is left out. */
+  async collect(t: 'scrape' | 'series', timeoutMs = 5000): Promise<unknown[]> {
+    const answers = await Promise.all(
+      [...this.handles.values()].filter((h) => h.booted).map((h) => this.request(h, (id) => ({ t, id }), timeoutMs).catch(() => undefined)),
+    );
+    return answers.filter((a) => a !== undefined);
+  }
+
+  /** Stops every worker: each stops accepting and drains within DRAIN_MS; stragglers are terminated. */
+  async close(drainMs: number): Promise<void> {
+    this.closing = true;
+    clearInterval(this.ticker);
+    await Promise.all(
+      [...this.handles.values()].map(async (h) => {
+        await this.request(h, (id) => ({ t: 'close', id, drainMs }), drainMs + 5000).catch((e: unknown) => log.warn({ err: e, worker: h.index }, 'worker did not stop in time'));
+        await h.worker.terminate();
+      }),
+    );
+    for (const p of this.published.values()) p.done?.({ ok: false, error: 'the agent is stopping' });
+    this.published.clear();
+  }
+
+  private spawn(index: number): Promise<void> {
+    const init: WorkerInit = { ...this.opts.init, index, tunnelPort: this.tunnelPort, certs: this.opts.certs(), rateTable: this.opts.rateTable() };
+    const worker = new Worker(this.opts.script, { workerData: init });
+    const h: Handle = { name: `worker-${index}`, index, worker, booted: false, fd: undefined };
+    this.handles.set(h.name, h);
+    return new Promise((resolve, reject) => {
+      worker.on('message', (m: FromWorker) => {
+        if (m.t === 'booted') {
+          h.booted = true;
+          this.tunnelPort = m.tunnelPort;
+          // Certificates issued while it started, then the running config.
+          this.post(h, { t: 'certs', certs: this.opts.certs() });
+          this.step({ kind: 'join', worker: h.name, now: Date.now() });
+          resolve();
+        } else this.received(h, m);
+      });
+      worker.on('error', (err) => log.error({ err, worker: index }, 'proxy worker failed'));
+      worker.on('exit', (code) => {
+        this.handles.delete(h.name);
+        if (!h.booted) reject(new Error(`proxy worker ${index} exited with status ${code} before it started`));
+        this.step({ kind: 'exit', worker: h.name, now: Date.now() });
+        if (h.fd !== undefined) this.listenersChanged();
+        if (this.closing) return;
+        log.error({ worker: index, code }, 'proxy worker exited; starting another');
+        setTimeout(() => {
+          if (!this.closing) this.spawn(index).catch((err: unknown) => log.error({ err, worker: index }, 'restarting the proxy worker failed'));
+        }, RESTART_DELAY_MS).unref();
+      });
+    });
+  }
+
+  private received(h: Handle, m: FromWorker): void {
+    const now = Date.now();
+    switch (m.t) {
+      case 'prepared':
+        return this.step({ kind: 'prepared', worker: h.name, gen: m.gen, now });
+      case 'committed':
+        this.step({ kind: 'committed', worker: h.name, gen: m.gen, now });
+        // A worker started after the listeners opened listens once it runs a config.
+        if (h.fd === undefined && this.listenPort !== undefined) void this.listenOn(h).catch((err: unknown) => log.error({ err, worker: h.index }, 'opening the outbound listener failed'));
+        return;
+      case 'rejected':
+        return this.step({ kind: 'rejected', worker: h.name, gen: m.gen, error: m.error, now });
+      case 'reply': {
+        const r = this.replies.get(m.id);
+        this.replies.delete(m.id);
+        r?.(m);
+        return;
+      }
+    }
+  }
+
+  private step(e: Parameters<typeof step>[1]): void {
+    const r = step(this.state, e);
+    this.state = r.state;
+    for (const eff of r.effects) this.effect(eff);
+  }
+
+  private effect(eff: Effect): void {
+    if ('send' in eff) {
+      const p = this.published.get(eff.gen);
+      for (const name of eff.to) {
+        const h = this.handles.get(name);
+        if (h === undefined) continue;
+        if (eff.send === 'prepare' || eff.send === 'install') {
+          if (p !== undefined) this.post(h, { t: eff.send, gen: eff.gen, config: p.config, partial: p.partial, rateTable: p.rateTable });
+        } else this.post(h, { t: eff.send, gen: eff.gen });
+      }
+      return;
+    }
+    if (eff.outcome === 'applied') return this.settle(eff.gen, { ok: true });
+    if (eff.outcome === 'rejected') return this.settle(eff.gen, { ok: false, error: `worker ${eff.worker}: ${eff.error}` });
+    // timeout
+    const names = eff.workers.join(', ');
+    if (eff.phase === 'prepare') return this.settle(eff.gen, { ok: false, error: `${names} did not prepare the config in time` });
+    log.error({ workers: eff.workers, gen: eff.gen }, 'workers did not switch to the new config in time; restarting them');
+    for (const n of eff.workers) void this.handles.get(n)?.worker.terminate();
+    this.settle(eff.gen, { ok: true });
+  }
+
+  /** Resolves a publish; the newest applied generation stays (for workers that start later). */
+  private settle(gen: number, o: Outcome | undefined): void {
+    const p = this.published.get(gen);
+    if (p === undefined) return;
+    p.done?.(o ?? { ok: false, error: 'superseded by a newer config' });
+    if (o?.ok) {
+      for (const g of this.published.keys()) if (g < gen) this.published.delete(g);
+      this.published.set(gen, { config: p.config, partial: p.partial, rateTable: p.rateTable });
+    } else this.published.delete(gen);
+  }
+
+  private post(h: Handle, m: ToWorker): void {
+    h.worker.postMessage(m);
+  }
+
+  private request(h: Handle, make: (id: number) => ToWorker, timeoutMs = 30_000): Promise<unknown> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.replies.delete(id);
+        reject(new Error(`${h.name} did not answer in ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.replies.set(id, (m) => {
+        clearTimeout(timer);
+        if (m.error !== undefined) reject(new Error(m.error));
+        else resolve(m.value);
+      });
+      this.post(h, make(id));
+    });
+  }
+}

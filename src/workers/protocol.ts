@@ -1,0 +1,35 @@
+// Messages between the main thread and a proxy worker (worker_threads; structured clone). Plain data
+// only: a config arrives unfrozen and the worker freezes it again.
+import type { MeshConfig } from '../config/model';
+import type { HeldCerts } from '../identity/mirror';
+import type { AgentOptions } from '../options';
+
+/** workerData of a proxy worker. */
+export interface WorkerInit {
+  readonly index: number;
+  readonly opts: AgentOptions;
+  /** The resolved delivery address (undefined: none). */
+  readonly delivery: string | undefined;
+  /** The port every worker's tunnel listener binds (the first worker's, when --tunnel-port is 0). */
+  readonly tunnelPort: number;
+  readonly certs: HeldCerts;
+  /** The shared rate limit table (policy/sharedratelimit.ts). */
+  readonly rateTable: SharedArrayBuffer;
+}
+
+export type ToWorker =
+  | { readonly t: 'prepare' | 'install'; readonly gen: number; readonly config: MeshConfig; readonly partial: boolean; readonly rateTable: SharedArrayBuffer }
+  | { readonly t: 'commit' | 'abort'; readonly gen: number }
+  | { readonly t: 'certs'; readonly certs: HeldCerts }
+  /** Open the outbound listener (capture) or the VIP listeners (--no-capture) on PORT. */
+  | { readonly t: 'listen'; readonly id: number; readonly port: number }
+  | { readonly t: 'scrape' | 'series'; readonly id: number }
+  /** Stop accepting, finish in-flight requests within DRAIN_MS, release everything. */
+  | { readonly t: 'close'; readonly id: number; readonly drainMs: number };
+
+export type FromWorker =
+  | { readonly t: 'booted'; readonly tunnelPort: number }
+  | { readonly t: 'prepared' | 'committed'; readonly gen: number }
+  | { readonly t: 'rejected'; readonly gen: number; readonly error: string }
+  /** An answer to the request with this id (listen: { fds, port }; scrape: metrics JSON; series; close). */
+  | { readonly t: 'reply'; readonly id: number; readonly value: unknown; readonly error?: string };
