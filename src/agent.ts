@@ -3,7 +3,7 @@
 // workers (workers/pool.ts; each runs a DataPlane). Applies reloads to the kernel and then to every
 // worker together, and owns start, handover and stop.
 import * as path from 'node:path';
-import { Registry } from 'prom-client';
+import { Counter, Registry } from 'prom-client';
 import { BpfDatapath } from './capture/bpf';
 import { ListenerSlots } from './capture/listeners';
 import { waitUntil, bindRetrying, enableListenerMigration } from './handover';
@@ -111,9 +111,19 @@ export class Agent {
       onListeners: (fds) => this.slots?.sync(fds),
     });
     this.workers = workers;
+    new Counter({
+      name: 'nodemesh_worker_restarts_total',
+      help: 'Proxy workers that exited while the agent ran (each was replaced by a new one)',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(workers.restarts());
+      },
+    });
     identity.onChange(() => workers.postCerts(identity.held()));
-    await workers.start();
-    log.info({ workers: workers.size(), ca: o.ca?.address ?? 'embedded', delivery: delivery ?? 'none' }, 'proxy workers up');
+    // The workers load and bind while the config is read; each gets the running config as it joins.
+    const booted = workers.start().then(() => log.info({ workers: workers.size(), ca: o.ca?.address ?? 'embedded', delivery: delivery ?? 'none' }, 'proxy workers up'));
+    booted.catch(() => undefined);
     // The ConfigMap and Kubernetes discovery, composed into one view; the first ConfigMap read is
     // applied before start() returns, discovery follows as it syncs.
     let sources: MeshSources | undefined;
@@ -149,6 +159,7 @@ export class Agent {
     // --no-dns clears it; a proxy that could not bind leaves it to the agent that holds the port.
     const dnsAt = dns.address();
     if (this.datapath instanceof BpfDatapath && (dnsAt !== undefined || o.dnsProxy === false)) this.datapath.setDnsRedirect(dnsAt);
+    await booted;
     if (o.capture) await this.listenOutbound();
     // What start-up left behind (module loading, compilation, the first config) is given back once.
     this.reclaimer.started();

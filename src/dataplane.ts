@@ -9,7 +9,7 @@ import { stripMapped } from './capture/layout';
 import type { Addr } from './capture/types';
 import type { MeshConfig, MeshNode } from './config/model';
 import { deepFreeze } from './config/freeze';
-import { BalancerSet, localityOfLabels, parseLocality, type SelfLocality } from './balance';
+import { BalancerSet, localityOfLabels, parseLocality, type SelfLocality, type SharedEjection } from './balance';
 import { Prober } from './upstream/prober';
 import { MeshError } from './errors';
 import { createOutboundListener, type OutboundListener } from './downstream/outbound';
@@ -52,11 +52,19 @@ export class DataPlane {
   // Rebuilt per config so that each workload maps to one SourceInfo object (the metric caches key on it).
   private sourceOf: ReturnType<typeof sourceResolver> = sourceResolver(() => undefined);
 
-  private constructor(private readonly init: WorkerInit) {
+  private constructor(
+    private readonly init: WorkerInit,
+    share: (e: SharedEjection) => void,
+  ) {
     const o = init.opts;
     this.metrics = new Metrics({ cluster: o.clusterId });
+    // Ejections are decided here and shared: the other workers stop picking the endpoint too.
     this.balancers = new BalancerSet({
-      onEject: (e) => this.metrics.outlierEjections.inc({ service: e.target.service.key, endpoint: e.target.key, reason: e.reason }),
+      onEject: (e) => {
+        this.metrics.outlierEjections.inc({ service: e.target.service.key, endpoint: e.target.key, reason: e.reason });
+        share({ cluster: e.cluster, key: e.key, remainingMs: e.until - this.balancers.now(), count: e.multiplier });
+      },
+      onHealthEject: (key, remainingMs, streak) => share({ cluster: undefined, key, remainingMs, count: streak }),
       ...(o.locality !== undefined ? { self: { locality: parseLocality(o.locality), labels: {} } } : {}),
     });
     this.prober = new Prober({ health: this.balancers.health, registry: this.metrics.registry });
@@ -66,8 +74,8 @@ export class DataPlane {
     this.accessLog = o.accessLog ? new AccessLog() : DISABLED_ACCESS_LOG;
   }
 
-  static async start(init: WorkerInit): Promise<DataPlane> {
-    const dp = new DataPlane(init);
+  static async start(init: WorkerInit, share: (e: SharedEjection) => void): Promise<DataPlane> {
+    const dp = new DataPlane(init, share);
     const o = init.opts;
     // Trace propagation always; spans only when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT names a collector.
     setProcessTracing(tracingFromEnv(process.env, dp.metrics.registry, `nodemesh~${o.nodeIp}~${o.node}`, [['host.name', o.node], ['k8s.node.name', o.node]]));

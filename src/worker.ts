@@ -22,7 +22,7 @@ async function answer(id: number, work: () => Promise<unknown> | unknown): Promi
 }
 
 async function run(): Promise<void> {
-  const dp = await DataPlane.start(init);
+  const dp = await DataPlane.start(init, (ejection) => send({ t: 'ejected', ejection }));
   // Requests per worker: how evenly the kernel spreads connections over the reuseport group.
   new Counter({
     name: 'nodemesh_worker_requests_total',
@@ -55,6 +55,9 @@ async function run(): Promise<void> {
         return;
       case 'certs':
         dp.setCerts(m.certs);
+        return;
+      case 'eject':
+        dp.balancers.adopt(m.ejection);
         return;
       case 'listen':
         void answer(m.id, () => dp.listen(m.port));

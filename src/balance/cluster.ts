@@ -224,6 +224,11 @@ export class ClusterBalancer implements LeaseOwner {
     return true;
   }
 
+  /** An outlier ejection another worker decided for this cluster's endpoint KEY. */
+  adoptEjection(key: string, remainingMs: number, multiplier: number): boolean {
+    return this.outlier?.adopt(key, remainingMs, multiplier, this.shared.now()) ?? false;
+  }
+
   isEjected(target: Target, now?: number): boolean {
     const t = now ?? this.shared.now();
     const health = this.shared.health;

@@ -26,6 +26,8 @@ export class HealthTable {
   /** Endpoints an active health check (HealthCheck) found unhealthy: out until a check finds them healthy. */
   private readonly down = new Set<string>();
   private readonly opts: HealthOptions;
+  /** Told of each ejection this table decides (proxy workers share them: workers/pool.ts). */
+  onEject: ((key: string, remainingMs: number, streak: number) => void) | undefined;
 
   constructor(opts: Partial<HealthOptions> = {}) {
     this.opts = { ...DEFAULT_HEALTH, ...opts };
@@ -74,7 +76,17 @@ export class HealthTable {
     if (e !== undefined && now - e.until < maxMs) streak = e.streak + 1;
     const cooldown = Math.min(maxMs, baseMs * 2 ** Math.min(streak, 30));
     this.entries.set(key, { until: now + cooldown, streak });
+    this.onEject?.(key, cooldown, streak);
     return true;
+  }
+
+  /** An ejection another worker decided: out for REMAINING_MS from NOW unless already out longer. */
+  adopt(key: string, remainingMs: number, streak: number, now: number): void {
+    const e = this.entries.get(key);
+    const until = now + remainingMs;
+    if (e !== undefined && e.until >= until) return;
+    if (this.entries.size >= SWEEP_AT) this.sweep(now);
+    this.entries.set(key, { until, streak: Math.max(streak, e?.streak ?? 0) });
   }
 
   /** A successful exchange clears the record, so the next failure starts at baseMs again. */

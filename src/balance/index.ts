@@ -1,5 +1,5 @@
 // The balancing layer's public surface.
-export { BalancerSet, buildTargets, type BalancerPick, type BalancerSetOptions, type Target } from './set';
+export { BalancerSet, buildTargets, type BalancerPick, type BalancerSetOptions, type SharedEjection, type Target } from './set';
 export { ClusterBalancer, createAlgorithm, type EjectionEvent } from './cluster';
 export { type Algorithm, type AlgorithmKind, type Healthy, type PickEnv, type PickInput, algorithmKind } from './algorithm';
 export { Breaker, Breakers, limitsOf, UNLIMITED, type BreakerLimits, type Limit, type Waiting } from './breaker';

@@ -136,6 +136,23 @@ export class OutlierDetector {
   }
 
   /**
+   * An ejection another worker decided: this endpoint is out for REMAINING_MS from NOW, within this
+   * detector's own maxEjectionPercent. Returns whether it applied.
+   */
+  adopt(key: string, remainingMs: number, multiplier: number, now: number): boolean {
+    const h = this.hosts.get(key);
+    if (h === undefined || now + remainingMs <= h.until) return false;
+    const total = this.hosts.size;
+    if (now >= h.until && (this.ejectedCount(now) * 100) / total >= this.config.maxEjectionPercent) return false;
+    h.until = now + remainingMs;
+    h.multiplier = Math.max(h.multiplier, multiplier);
+    h.c5xx = 0;
+    h.cGateway = 0;
+    if (h.until > this.latestUntil) this.latestUntil = h.until;
+    return true;
+  }
+
+  /**
    * Envoy's check: eject while ejected / total × 100 < maxEjectionPercent. With nothing ejected that
    * always allows one (2 endpoints at 10%: the first goes, 0% < 10%; the second not, 50% ≥ 10%).
    */

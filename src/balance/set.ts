@@ -25,6 +25,19 @@ export interface BalancerSetOptions {
   readonly onEject?: (e: EjectionEvent) => void;
   /** The agent's locality (--locality, or its node's labels once discovery knows them). */
   readonly self?: SelfLocality;
+  /** Called on each passive-health ejection (a connect failure), to share it with other workers. */
+  readonly onHealthEject?: (key: string, remainingMs: number, streak: number) => void;
+}
+
+/** An ejection as one worker tells the others (remaining time, not a deadline: clocks are per thread). */
+export interface SharedEjection {
+  /** The cluster of an outlier ejection; undefined for passive health (a connect failure). */
+  readonly cluster: string | undefined;
+  /** The endpoint, address:port. */
+  readonly key: string;
+  readonly remainingMs: number;
+  /** The outlier multiplier or the passive-health streak. */
+  readonly count: number;
 }
 
 export class BalancerSet {
@@ -38,6 +51,7 @@ export class BalancerSet {
 
   constructor(opts: BalancerSetOptions = {}) {
     this.health = new HealthTable(opts.health);
+    this.health.onEject = opts.onHealthEject;
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
     this.place = { self: opts.self, version: 0 };
@@ -102,6 +116,16 @@ export class BalancerSet {
     }
     // Breakers exist only with a cluster balancer, so they follow the same verdict.
     this.breakers.retain((name) => keep.has(name));
+  }
+
+  /**
+   * Applies an ejection another worker decided: an outlier ejection of CLUSTER's endpoint KEY, or
+   * (cluster undefined) a passive-health one, shared by every cluster as the table is. A cluster this
+   * worker has not balanced yet has no outlier state to apply it to.
+   */
+  adopt(e: SharedEjection): void {
+    if (e.cluster === undefined) this.health.adopt(e.key, e.remainingMs, e.count, this.now());
+    else this.clusters.get(e.cluster)?.adoptEjection(e.key, e.remainingMs, e.count);
   }
 
   /** The cluster balancer last built for a cluster name (stats and tests). */

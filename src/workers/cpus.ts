@@ -1,6 +1,8 @@
 // How many CPUs the agent may use: the least of the cgroup v2 CPU quota (cpu.max of the agent's own
 // cgroup and of every ancestor up to the cgroup2 mount), the cgroup's cpuset (cpuset.cpus.effective)
-// and what Node reports (os.availableParallelism, which follows sched_getaffinity). At least 1.
+// and what Node reports (os.availableParallelism, which follows sched_getaffinity); and, so that a
+// node with many cores and no CPU limit does not start more workers than the memory limit holds, half
+// of the least memory.max at WORKER_MEMORY_BYTES per worker. At least 1.
 // Parsers are pure; readAllowedCpus is the thin reader over /proc and the cgroup2 mount.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -73,9 +75,23 @@ export function cgroupDirs(cgroup: string, mount: CgroupMount): string[] | undef
   return dirs;
 }
 
+/** What one busy worker may take (its isolate, connection buffers, pools): the memory bound's unit. */
+export const WORKER_MEMORY_BYTES = 64 * 1024 * 1024;
+
+/** memory.max ("max" or bytes) as the workers half of it holds; Infinity = no limit. */
+export function parseMemoryMax(text: string): number {
+  const t = text.trim();
+  if (t === '' || t === 'max') return Infinity;
+  const bytes = Number(t);
+  if (!Number.isFinite(bytes) || bytes <= 0) return Infinity;
+  return Math.max(1, Math.floor(bytes / 2 / WORKER_MEMORY_BYTES));
+}
+
 export interface CpuInputs {
   /** cpu.max texts, own cgroup and ancestors (absent files left out). */
   readonly cpuMax: readonly string[];
+  /** memory.max texts, own cgroup and ancestors (absent files left out). */
+  readonly memoryMax?: readonly string[];
   /** cpuset.cpus.effective of the own cgroup, if readable. */
   readonly cpusetEffective?: string;
   /** os.availableParallelism(). */
@@ -85,7 +101,7 @@ export interface CpuInputs {
 export interface AllowedCpus {
   readonly cpus: number;
   /** Which bound decided: the quota, the cpuset or the scheduler's affinity. */
-  readonly by: 'quota' | 'cpuset' | 'affinity';
+  readonly by: 'quota' | 'cpuset' | 'affinity' | 'memory';
 }
 
 /** The least of the bounds, at least 1. */
@@ -96,6 +112,10 @@ export function allowedCpus(inp: CpuInputs): AllowedCpus {
   for (const t of inp.cpuMax) {
     const q = parseCpuMax(t);
     if (q < best.cpus) best = { cpus: q, by: 'quota' };
+  }
+  for (const t of inp.memoryMax ?? []) {
+    const m = parseMemoryMax(t);
+    if (m < best.cpus) best = { cpus: m, by: 'memory' };
   }
   return best;
 }
@@ -125,9 +145,12 @@ export function readAllowedCpus(read: ReadFile = readOrUndefined, available = os
   const dirs = cg === undefined || mount === undefined ? undefined : cgroupDirs(cg, mount);
   if (dirs === undefined) return allowedCpus({ cpuMax: [], available });
   const cpuMax: string[] = [];
+  const memoryMax: string[] = [];
   for (const d of dirs) {
     const t = read(path.posix.join(d, 'cpu.max'));
     if (t !== undefined) cpuMax.push(t);
+    const m = read(path.posix.join(d, 'memory.max'));
+    if (m !== undefined) memoryMax.push(m);
   }
-  return allowedCpus({ cpuMax, cpusetEffective: read(path.posix.join(dirs[0], 'cpuset.cpus.effective')), available });
+  return allowedCpus({ cpuMax, memoryMax, cpusetEffective: read(path.posix.join(dirs[0], 'cpuset.cpus.effective')), available });
 }

@@ -51,6 +51,8 @@ export class WorkerPool {
   private tunnelPort: number;
   private listenPort: number | undefined;
   private closing = false;
+  /** Workers that exited while the agent ran (each was replaced). */
+  private exits = 0;
   private readonly ticker: NodeJS.Timeout;
 
   constructor(private readonly opts: PoolOptions) {
@@ -59,14 +61,26 @@ export class WorkerPool {
     this.ticker = setInterval(() => this.step({ kind: 'tick', now: Date.now() }), 1000).unref();
   }
 
-  /** Starts every worker; resolves once all have booted (their tunnel listeners are bound). */
+  /**
+   * Starts every worker; resolves once all have booted (their tunnel listeners are bound). Configs
+   * published meanwhile reach each worker as it joins. With a tunnel port of 0 the first worker boots
+   * alone, so the port it gets is the one the others bind.
+   */
   async start(): Promise<void> {
-    await this.spawn(0);
-    await Promise.all(Array.from({ length: this.opts.count - 1 }, (_, i) => this.spawn(i + 1)));
+    const rest = (from: number): Promise<void>[] => Array.from({ length: this.opts.count - from }, (_, i) => this.spawn(i + from));
+    if (this.tunnelPort === 0) {
+      await this.spawn(0);
+      await Promise.all(rest(1));
+    } else await Promise.all(rest(0));
   }
 
   size(): number {
     return this.handles.size;
+  }
+
+  /** How many workers exited unexpectedly (and were replaced) since start. */
+  restarts(): number {
+    return this.exits;
   }
 
   /** Every live worker runs the newest committed config. */
@@ -157,8 +171,9 @@ export class WorkerPool {
         this.handles.delete(h.name);
         if (!h.booted) reject(new Error(`proxy worker ${index} exited with status ${code} before it started`));
         this.step({ kind: 'exit', worker: h.name, now: Date.now() });
-        if (h.fd !== undefined) this.listenersChanged();
         if (this.closing) return;
+        if (h.fd !== undefined) this.listenersChanged();
+        this.exits++;
         log.error({ worker: index, code }, 'proxy worker exited; starting another');
         setTimeout(() => {
           if (!this.closing) this.spawn(index).catch((err: unknown) => log.error({ err, worker: index }, 'restarting the proxy worker failed'));
@@ -179,6 +194,10 @@ export class WorkerPool {
         return;
       case 'rejected':
         return this.step({ kind: 'rejected', worker: h.name, gen: m.gen, error: m.error, now });
+      case 'ejected':
+        // An endpoint ejected anywhere is ejected everywhere (each within its own maxEjectionPercent).
+        for (const o of this.handles.values()) if (o !== h && o.booted) this.post(o, { t: 'eject', ejection: m.ejection });
+        return;
       case 'reply': {
         const r = this.replies.get(m.id);
         this.replies.delete(m.id);

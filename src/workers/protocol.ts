@@ -1,5 +1,6 @@
 // Messages between the main thread and a proxy worker (worker_threads; structured clone). Plain data
 // only: a config arrives unfrozen and the worker freezes it again.
+import type { SharedEjection } from '../balance/set';
 import type { MeshConfig } from '../config/model';
 import type { HeldCerts } from '../identity/mirror';
 import type { AgentOptions } from '../options';
@@ -21,6 +22,8 @@ export type ToWorker =
   | { readonly t: 'prepare' | 'install'; readonly gen: number; readonly config: MeshConfig; readonly partial: boolean; readonly rateTable: SharedArrayBuffer }
   | { readonly t: 'commit' | 'abort'; readonly gen: number }
   | { readonly t: 'certs'; readonly certs: HeldCerts }
+  /** An ejection another worker decided (forwarded by the main thread). */
+  | { readonly t: 'eject'; readonly ejection: SharedEjection }
   /** Open the outbound listener (capture) or the VIP listeners (--no-capture) on PORT. */
   | { readonly t: 'listen'; readonly id: number; readonly port: number }
   | { readonly t: 'scrape' | 'series'; readonly id: number }
@@ -31,5 +34,7 @@ export type FromWorker =
   | { readonly t: 'booted'; readonly tunnelPort: number }
   | { readonly t: 'prepared' | 'committed'; readonly gen: number }
   | { readonly t: 'rejected'; readonly gen: number; readonly error: string }
+  /** An ejection this worker decided: the main thread tells the others. */
+  | { readonly t: 'ejected'; readonly ejection: SharedEjection }
   /** An answer to the request with this id (listen: { fds, port }; scrape: metrics JSON; series; close). */
   | { readonly t: 'reply'; readonly id: number; readonly value: unknown; readonly error?: string };

@@ -2,7 +2,7 @@
 // least of the bounds, from fixture strings.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { allowedCpus, cgroupDirs, parseCgroup2Mount, parseCpuList, parseCpuMax, parseSelfCgroup, readAllowedCpus, workerCount } from '../../../src/workers/cpus';
+import { allowedCpus, cgroupDirs, parseCgroup2Mount, parseCpuList, parseCpuMax, parseMemoryMax, parseSelfCgroup, readAllowedCpus, workerCount } from '../../../src/workers/cpus';
 
 test('cpu.max as whole CPUs', () => {
   const cases: [string, number][] = [
@@ -18,6 +18,21 @@ test('cpu.max as whole CPUs', () => {
     ['-1 100000', Infinity],
   ];
   for (const [text, want] of cases) assert.equal(parseCpuMax(text), want, JSON.stringify(text));
+});
+
+test('memory.max as the workers half of it holds (64 MiB each)', () => {
+  const Mi = 1024 * 1024;
+  const cases: [string, number][] = [
+    ['max\n', Infinity],
+    ['', Infinity],
+    [String(1024 * Mi), 8], // the DaemonSet's 1Gi limit
+    [String(256 * Mi), 2],
+    [String(100 * Mi), 1], // too little for one: still one
+    ['junk', Infinity],
+  ];
+  for (const [text, want] of cases) assert.equal(parseMemoryMax(text), want, JSON.stringify(text));
+  // 64 cores, no CPU quota, 1Gi: eight workers, decided by memory.
+  assert.deepEqual(allowedCpus({ cpuMax: ['max 100000'], memoryMax: [String(1024 * Mi), 'max'], available: 64 }), { cpus: 8, by: 'memory' });
 });
 
 test('cpuset lists', () => {
