@@ -55,18 +55,22 @@ demo: build
 	bash scripts/demo.sh
 
 bench: build
+	$(NODE) dist/bench/summary.js --begin
 	$(NODE) dist/bench/run.js
 	$(NODE) dist/bench/crossnode.js
 	$(NODE) dist/bench/h2.js
+	$(NODE) dist/bench/workers.js
 	$(NODE) dist/bench/routes.js
 	$(NODE) dist/bench/discovery.js
 	$(MAKE) --no-print-directory bench-resources
+	$(NODE) dist/bench/summary.js
 
 # What slow clients cost a neighbour, and the memory given back after a big config (no root needed).
 bench-resources: ts
 	$(NODE) dist/bench/slowloris.js
 	$(NODE) dist/bench/memory.js
 	$(NODE) dist/bench/lean.js
+	$(NODE) dist/bench/lean-isolates.js
 
 check: ts
 	$(NODE) dist/src/main.js check $(CONFIG)

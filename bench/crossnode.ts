@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { meshConfig } from '../test/helpers/cluster-config';
 import { MeshNet } from '../test/e2e/meshnet';
 import { NODE } from '../test/e2e/harness';
+import { writeResults } from './harness';
 
 const VIP = '10.96.0.10';
 const profileAt = process.argv.indexOf('--profile');
@@ -17,6 +18,7 @@ const PROFILE_DIR = profileAt > 0 ? process.argv[profileAt + 1] : undefined;
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the cross-node bench needs root (network namespaces, eBPF)');
+  const startedAt = new Date().toISOString();
   const m = await MeshNet.start({
     nodes: 2,
     podsPerNode: 1,
@@ -56,6 +58,15 @@ async function main(): Promise<void> {
     console.log(`added by two agents + mTLS: p50 +${f(mesh.p50! - direct.p50!)} ms, p90 +${f(mesh.p90! - direct.p90!)} ms, p99 +${f(mesh.p99! - direct.p99!)} ms`);
     console.log(`\nmax throughput (wrk -t1 -c16 -d5s): direct ${rpsDirect.toFixed(0)} req/s, mesh mTLS ${rpsMesh.toFixed(0)} req/s (${(rpsMesh / rpsDirect).toFixed(2)}x)`);
     console.log('plaintext through the two agents: not measured (the tunnel has no plaintext mode)');
+    const added = (k: 'p50' | 'p90' | 'p99'): number | undefined => {
+      const [a, b] = [mesh[k], direct[k]];
+      return a !== undefined && b !== undefined ? a - b : undefined;
+    };
+    writeResults(path.resolve(process.env.BENCH_CROSSNODE_OUT ?? 'bench/results/crossnode.json'), {
+      version: 1, startedAt, finishedAt: new Date().toISOString(),
+      fixedRate: { rps: 1000, seconds: 5, connections: 16, direct, mesh, addedMs: { p50: added('p50'), p90: added('p90'), p99: added('p99') } },
+      maxThroughput: { tool: 'wrk -t1 -c16 -d5s', directRps: rpsDirect, meshRps: rpsMesh, ratio: rpsMesh / rpsDirect },
+    });
     if (PROFILE_DIR !== undefined) {
       fs.mkdirSync(PROFILE_DIR, { recursive: true });
       for (const a of m.agents) process.kill(a.pid!, 'SIGUSR1');

@@ -12,7 +12,7 @@ import { agentPaths, envInt, errText, runMain, say, settle, tryStartMesh, withBe
 import { formatH2Table, h2Ratios, l7Note, okH2, parseH2load, sumMetric, unusable, withLog, type H2Outcome, type H2Report, type H2Result } from './h2load';
 import { readLogLatency, runH2load, scrapeMetrics, waitReadyH2 } from './h2run';
 import { probeVip } from './mesh';
-import { freePorts, readRssKb, sampleRss, startProcess, tcpListening, toolVersion } from './procs';
+import { freePorts, readCpuMs, readRssKb, sampleRss, startProcess, tcpListening, toolVersion } from './procs';
 
 const CASES = [
   { key: 'direct', label: 'direct (h2c)' },
@@ -25,6 +25,13 @@ type CaseKey = (typeof CASES)[number]['key'];
  * compared with (BENCH_AGENT_LOG_LEVEL still overrides the level).
  */
 const H2_AGENT_LOGGING = { logLevel: 'warn', accessLog: false } as const;
+/**
+ * Proxy workers of the agent (BENCH_H2_WORKERS, default 1): one event loop against nginx's one worker
+ * process, and h2load and the backend keep the machine's other core. 0: the agent's own default.
+ */
+const h2Workers = (): number => envInt('BENCH_H2_WORKERS', 1, 0, 64);
+/** Wait between the agent's readiness and its case (src/state/reclaim.ts: start-up reclaim after 5 s). */
+const START_SETTLE_MS = 6_000;
 /** The agent's per-request counter: it tells request-by-request proxying from opaque TCP carriage. */
 const REQUESTS_METRIC = 'istio_requests_total';
 
@@ -56,6 +63,43 @@ function readSettings(): Settings {
     only: only && only.length > 0 ? new Set(only) : undefined,
     out: path.resolve(process.env.BENCH_H2_OUT ?? 'bench/results/h2.json'),
   };
+}
+
+/** User + system CPU time of PIDS together, in ms; undefined when none can be read. */
+function cpuMsOf(pids: readonly number[]): number | undefined {
+  let sum: number | undefined;
+  for (const p of pids) {
+    const ms = readCpuMs(p);
+    if (ms !== undefined) sum = (sum ?? 0) + ms;
+  }
+  return sum;
+}
+
+/** The child processes of PID (nginx's workers). */
+function childPids(pid: number): number[] {
+  try {
+    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The proxies' CPU time per request over the measured phase: on two shared cores it moves much less
+ * between runs than req/s, since another process taking a core slows a proxy without making its
+ * requests cost more.
+ */
+function cpuPerRequestLine(reports: readonly H2Report[]): string | undefined {
+  const us = (k: CaseKey): number | undefined => {
+    const r = reports.find((x) => x.key === k)?.outcome;
+    return r?.status === 'ok' ? r.result.cpuUsPerRequest : undefined;
+  };
+  const ng = us('nginx');
+  const ag = us('nodemesh-proxy');
+  if (ng === undefined && ag === undefined) return undefined;
+  const f = (v: number | undefined): string => (v === undefined ? '-' : `${v.toFixed(1)} µs`);
+  const ratio = ng !== undefined && ag !== undefined && ag > 0 ? `; nginx / agent ${(ng / ag).toFixed(2)}x (above 1: the agent spends less)` : '';
+  return `CPU per request (user + system, measured phase): nginx ${f(ng)}, agent ${f(ag)}${ratio}`;
 }
 
 /** Why nginx cannot be this bench's h2c backend and proxy, or undefined. */
@@ -109,16 +153,28 @@ async function main(): Promise<number> {
   };
 
   const warnings = await withBenchScope(budgetSec, async (dir) => {
-    const measure = async (url: string, cgroup?: string): Promise<H2Result> => {
+    /** PROXY: the proxy's processes, whose CPU time over the measured phase is divided by its requests. */
+    const measure = async (url: string, cgroup?: string, proxy?: () => number[]): Promise<H2Result> => {
       const log = s.percentiles ? path.join(dir, 'h2load.tsv') : undefined;
-      const out = await runH2load({
-        url, seconds: s.seconds, warmup: s.warmup, clients: s.clients, streams: s.streams, threads: s.threads,
-        ...(log !== undefined && { logFile: log }), ...(cgroup !== undefined && { cgroup }),
-      });
+      const cpu = (): number | undefined => (proxy === undefined ? undefined : cpuMsOf(proxy()));
+      let cpuFrom: number | undefined;
+      // h2load leaves its warm-up out of its figures; the CPU time is read from the end of it too.
+      const mark = setTimeout(() => (cpuFrom = cpu()), s.warmup * 1000);
+      let out: string;
+      try {
+        out = await runH2load({
+          url, seconds: s.seconds, warmup: s.warmup, clients: s.clients, streams: s.streams, threads: s.threads,
+          ...(log !== undefined && { logFile: log }), ...(cgroup !== undefined && { cgroup }),
+        });
+      } finally {
+        clearTimeout(mark);
+      }
+      const cpuTo = cpu();
       const r = withLog(parseH2load(out), readLogLatency(log));
       // No request got through: not a figure at all (a partial failure stays a figure, flagged in the table).
       if (r.succeeded === 0) throw new Error(unusable(r) ?? 'no request succeeded');
-      return r;
+      if (cpuFrom === undefined || cpuTo === undefined) return r;
+      return { ...r, cpuUsPerRequest: ((cpuTo - cpuFrom) * 1000) / r.succeeded };
     };
 
     const [backendPort, ngPort] = (await freePorts(2)) as [number, number];
@@ -137,7 +193,8 @@ async function main(): Promise<number> {
         try {
           const url = `http://127.0.0.1:${ngPort}/`;
           await waitReadyH2(proxy, url, 5000);
-          return await measure(url);
+          const master = proxy.child.pid;
+          return await measure(url, undefined, () => (master === undefined ? [] : [master, ...childPids(master)]));
         } finally {
           await stopChild(proxy.child, 3000); // only during its own case: it never competes with the agent
         }
@@ -145,12 +202,14 @@ async function main(): Promise<number> {
     }
 
     if (want('nodemesh-proxy')) {
-      const m = await tryStartMesh(agentPaths(dir, logFile, H2_AGENT_LOGGING), backendPort, h2MeshYaml(backendPort));
+      const m = await tryStartMesh({ ...agentPaths(dir, logFile, H2_AGENT_LOGGING), agentArgs: h2Workers() > 0 ? ['--workers', String(h2Workers())] : [] }, backendPort, h2MeshYaml(backendPort));
       if ('why' in m) {
         agent.unavailable = m.why;
         record('nodemesh-proxy', { status: 'unavailable', reason: m.why });
       } else {
-        await settle();
+        // Past the agent's one start-up memory reclaim (a last-resort GC 5 s after the start, pausing it
+        // for a few hundred ms under load), so the measured phase does not take it.
+        await settle(START_SETTLE_MS);
         const pid = m.agent.child.pid;
         const idle = readRssKb(pid);
         if (idle !== undefined) agent.rssIdleKb = idle;
@@ -168,7 +227,7 @@ async function main(): Promise<number> {
           const stop = sampleRss(pid);
           let r: H2Result;
           try {
-            r = await measure(url, m.podsCg);
+            r = await measure(url, m.podsCg, () => (pid === undefined ? [] : [pid]));
           } finally {
             const peak = stop().peakKb;
             if (peak !== undefined) agent.rssLoadPeakKb = peak;
@@ -181,12 +240,14 @@ async function main(): Promise<number> {
     }
   });
 
-  process.stdout.write(`\nHTTP/2, h2load -c${s.clients} -m${s.streams} -t${s.threads} -D ${s.seconds} (warm-up ${s.warmup}s)\n`);
+  process.stdout.write(`\nHTTP/2, h2load -c${s.clients} -m${s.streams} -t${s.threads} -D ${s.seconds} (warm-up ${s.warmup}s); agent --workers ${h2Workers() || 'default'}\n`);
   process.stdout.write(`${formatH2Table(reports)}\n`);
   if (!s.percentiles) process.stdout.write('(BENCH_H2_LOG=0: no per-request log, so no percentiles; latency ratios use the mean)\n');
   const mb = (kb: number | undefined): string => (kb === undefined ? '-' : `${(kb / 1024).toFixed(1)} MiB`);
   if (agent.unavailable) process.stdout.write(`\nagent: unavailable (${agent.unavailable})\n`);
   else if (agent.rssIdleKb !== undefined) process.stdout.write(`\nagent RSS: idle ${mb(agent.rssIdleKb)}, peak under load ${mb(agent.rssLoadPeakKb)}\n`);
+  const cpuLine = cpuPerRequestLine(reports);
+  if (cpuLine !== undefined) process.stdout.write(`${cpuLine}\n`);
   for (const w of warnings) say(`warning: ${w}`);
 
   const direct = okH2(reports, 'direct');
@@ -197,7 +258,7 @@ async function main(): Promise<number> {
     finishedAt: new Date().toISOString(),
     host: { cpus: os.cpus().length, kernel: os.release(), node: process.version },
     tools: { h2load: h2loadVersion, nginx: toolVersion('nginx', '-v') },
-    settings: { seconds: s.seconds, warmupSeconds: s.warmup, clients: s.clients, streams: s.streams, threads: s.threads, percentiles: s.percentiles },
+    settings: { seconds: s.seconds, warmupSeconds: s.warmup, clients: s.clients, streams: s.streams, threads: s.threads, percentiles: s.percentiles, agentWorkers: h2Workers() },
     nginxUpstream: 'grpc_pass',
     cases: reports.map((r) =>
       r.outcome.status === 'ok'

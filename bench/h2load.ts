@@ -22,6 +22,8 @@ export interface H2Result {
   readonly p50Ms?: number;
   readonly p90Ms?: number;
   readonly p99Ms?: number;
+  /** The proxy's CPU time (user + system) over the measured phase per succeeded request, in µs. */
+  readonly cpuUsPerRequest?: number;
 }
 
 function count(re: RegExp, output: string, what: string): RegExpExecArray {

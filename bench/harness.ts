@@ -5,7 +5,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { cleanupMesh, meshUnavailable, startMesh, type Mesh, type MeshPaths } from './mesh';
-import { stopAll } from './procs';
+import { startProcess, stopAll, toolVersion, waitReady, type Tracked } from './procs';
+import { backendNginxConf } from './configs';
+import { isRoot } from '../test/helpers/sysenv';
 import type { AgentLogging } from './tables';
 
 export const say = (msg: string): boolean => process.stderr.write(`bench: ${msg}\n`);
@@ -122,4 +124,27 @@ export function runMain(main: () => Promise<number>): void {
       process.exit(1);
     },
   );
+}
+
+/**
+ * What a wrk bench needs before it starts: root (cgroups, eBPF, pins) and wrk. Returns wrk's version,
+ * or undefined after saying what is missing (the bench then exits with status 2).
+ */
+export function wrkBenchPreflight(): string | undefined {
+  if (!isRoot()) {
+    say('must run as root: it creates cgroups, loads eBPF programs and pins them under /sys/fs/bpf (try: sudo make bench)');
+    return undefined;
+  }
+  const version = toolVersion('wrk', '--version');
+  if (version === undefined) say('wrk is not installed (Debian package "wrk"; scripts/bootstrap.sh installs it)');
+  return version;
+}
+
+/** The benches' backend: one nginx process serving a fixed 200 on 127.0.0.1:PORT, config in DIR. */
+export async function startBackendNginx(dir: string, port: number): Promise<{ readonly url: string; readonly proc: Tracked }> {
+  const url = `http://127.0.0.1:${port}/`;
+  fs.writeFileSync(path.join(dir, 'backend.conf'), backendNginxConf(dir, port));
+  const proc = startProcess('backend nginx', 'nginx', ['-e', 'stderr', '-p', dir, '-c', path.join(dir, 'backend.conf')]);
+  await waitReady(proc, url, 5000);
+  return { url, proc };
 }

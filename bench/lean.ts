@@ -210,7 +210,7 @@ function raiseFdLimit(want: number): string {
 }
 
 /** RSS and heap of a bare node after loading each group of packages (separate processes). */
-const MODULE_GROUPS = ['@kubernetes/client-node', 'reflect-metadata+@peculiar/x509', '@grpc/grpc-js', '@grpc/grpc-js+@grpc/proto-loader', 'jose', 'pino', 'prom-client', 'yaml', 'ffi-napi+ref-napi', 'systeminformation'];
+const MODULE_GROUPS = ['@kubernetes/client-node', 'reflect-metadata+@peculiar/x509', '@grpc/grpc-js', '@grpc/grpc-js+@grpc/proto-loader', 'jose', 'pino', 'prom-client', 'yaml', 'ffi-napi+ref-napi'];
 
 const MODULE_SCRIPT = `
 const fs = require('fs');

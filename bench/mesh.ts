@@ -20,6 +20,8 @@ export interface MeshPaths extends AgentLogging {
   readonly dir: string;
   /** Where the agent's log is written (kept after the run for post-mortems). */
   readonly logFile: string;
+  /** More agent flags after the bench's own (e.g. `--workers 2`). */
+  readonly agentArgs?: readonly string[];
 }
 
 /**
@@ -77,7 +79,7 @@ export async function startMesh(
   fs.writeFileSync(p.logFile, '');
   // The agent runs with the flags bin/nodemesh gives it; BENCH_AGENT_NODE_ARGS adds more (e.g.
   // "--cpu-prof --cpu-prof-dir=/tmp/prof").
-  const nodeArgs = ['--max-semi-space-size=32', ...(process.env.BENCH_AGENT_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)];
+  const nodeArgs = ['--max-semi-space-size=16', ...(process.env.BENCH_AGENT_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)];
   const agent = (agentProc = startInCgroup('agent', agentCg, process.execPath, [
     ...nodeArgs,
     p.agentMain, 'agent',
@@ -92,6 +94,7 @@ export async function startMesh(
     '--ready-port', String(ready),
     '--admin-host', '127.0.0.1',
     ...(p.accessLog === false ? ['--access-log', 'off'] : []),
+    ...(p.agentArgs ?? []),
   ], p.logFile, agentEnv(p)));
   await waitReady(agent, `http://127.0.0.1:${ready}/healthz/ready`, readyTimeoutMs);
   return { root: cgRoot, podsCg, agent, ports: { outbound, metrics, ready } };

@@ -8,11 +8,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { isRoot } from '../test/helpers/sysenv';
-import { backendNginxConf, EDIT_RESPONSE_HEADER, EDITS_VIP, PLAIN_VIP, routesMeshYaml, ROUTED_VIP } from './configs';
-import { agentPaths, envInt, errText, runMain, say, settle, tryStartMesh, withBenchScope, writeResults } from './harness';
+import { EDIT_RESPONSE_HEADER, EDITS_VIP, PLAIN_VIP, routesMeshYaml, ROUTED_VIP } from './configs';
+import { agentPaths, envInt, errText, runMain, say, settle, tryStartMesh, withBenchScope, writeResults, startBackendNginx, wrkBenchPreflight } from './harness';
 import { probeVip, vipResponseHeaders } from './mesh';
-import { freePorts, readCpuMs, runWrk, startProcess, tcpListening, toolVersion, waitReady } from './procs';
+import { freePorts, readCpuMs, runWrk, tcpListening, toolVersion } from './procs';
 import { caseMean, compareMeans, describeAgentLogging, formatGrid, formatTarget, interleave, type CaseMean, type RunOf } from './tables';
 import { formatMs, formatRps, parseWrk, type WrkResult } from './wrk';
 
@@ -53,16 +52,9 @@ function hasResponseEdit(headers: string): boolean {
 }
 
 async function main(): Promise<number> {
-  if (!isRoot()) {
-    say('must run as root: it creates cgroups, loads eBPF programs and pins them under /sys/fs/bpf (try: sudo make bench)');
-    return 2;
-  }
+  const wrkVersion = wrkBenchPreflight();
+  if (wrkVersion === undefined) return 2;
   const s = readSettings();
-  const wrkVersion = toolVersion('wrk', '--version');
-  if (!wrkVersion) {
-    say('wrk is not installed (Debian package "wrk"; scripts/bootstrap.sh installs it)');
-    return 2;
-  }
   const order = interleave(KEYS, s.rounds);
   const round = (i: number): number => Math.floor(i / KEYS.length) + 1;
   const budgetSec = envInt('BENCH_TIMEOUT', order.length * (s.warmup + s.seconds + 20) + 90, 10, 3600);
@@ -80,10 +72,7 @@ async function main(): Promise<number> {
 
   const warnings = await withBenchScope(budgetSec, async (dir) => {
     const [backendPort] = (await freePorts(1)) as [number];
-    const backendUrl = `http://127.0.0.1:${backendPort}/`;
-    fs.writeFileSync(path.join(dir, 'backend.conf'), backendNginxConf(dir, backendPort));
-    const backend = startProcess('backend nginx', 'nginx', ['-e', 'stderr', '-p', dir, '-c', path.join(dir, 'backend.conf')]);
-    await waitReady(backend, backendUrl, 5000);
+    const { url: backendUrl } = await startBackendNginx(dir, backendPort);
 
     const m = await tryStartMesh(agentPaths(dir, logFile), backendPort, routesMeshYaml(backendPort, s.routes));
     if ('why' in m) {

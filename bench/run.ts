@@ -8,9 +8,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { isRoot, stopChild } from '../test/helpers/sysenv';
-import { backendNginxConf, haproxyConf, KERNEL_VIP, meshYaml, PROXY_VIP, proxyNginxConf } from './configs';
-import { agentPaths, envInt, errText, runMain, say, settle, tryStartMesh, withBenchScope, writeResults } from './harness';
+import { stopChild } from '../test/helpers/sysenv';
+import { haproxyConf, KERNEL_VIP, meshYaml, PROXY_VIP, proxyNginxConf } from './configs';
+import { agentPaths, envInt, errText, runMain, say, settle, tryStartMesh, withBenchScope, writeResults, startBackendNginx, wrkBenchPreflight } from './harness';
 import { cleanupMesh, probeVip, type Mesh } from './mesh';
 import { freePorts, readCpuMs, readRssKb, runWrk, sampleRss, startProcess, tcpListening, toolVersion, waitReady } from './procs';
 import { accessLogOn, describeAgentLogging, formatTarget, type AgentLogging, type TargetRatio } from './tables';
@@ -145,16 +145,9 @@ async function agentCases(
 }
 
 async function main(): Promise<number> {
-  if (!isRoot()) {
-    say('must run as root: it creates cgroups, loads eBPF programs and pins them under /sys/fs/bpf (try: sudo make bench)');
-    return 2;
-  }
+  const wrkVersion = wrkBenchPreflight();
+  if (wrkVersion === undefined) return 2;
   const s = readSettings();
-  const wrkVersion = toolVersion('wrk', '--version');
-  if (!wrkVersion) {
-    say('wrk is not installed (Debian package "wrk"; scripts/bootstrap.sh installs it)');
-    return 2;
-  }
   const wanted = CASES.filter((c) => !s.only || s.only.has(c.key));
   // Per case: warm-up + run + generous start/stop time; the whole run stops itself past this.
   const budgetSec = envInt('BENCH_TIMEOUT', wanted.length * (s.warmup + s.seconds + 30) + 60, 10, 3600);
@@ -183,10 +176,7 @@ async function main(): Promise<number> {
 
   const warnings = await withBenchScope(budgetSec, async (dir) => {
     const [backendPort, haPort, ngPort] = (await freePorts(3)) as [number, number, number];
-    const backendUrl = `http://127.0.0.1:${backendPort}/`;
-    fs.writeFileSync(path.join(dir, 'backend.conf'), backendNginxConf(dir, backendPort));
-    const backend = startProcess('backend nginx', 'nginx', ['-e', 'stderr', '-p', dir, '-c', path.join(dir, 'backend.conf')]);
-    await waitReady(backend, backendUrl, 5000);
+    const { url: backendUrl, proc: backend } = await startBackendNginx(dir, backendPort);
     say(`backend nginx on ${backendUrl} (pid ${backend.child.pid}); ${s.seconds}s per case, ${s.connections} connections`);
 
     if (want('direct')) await attempt('direct', () => measure(s, backendUrl));

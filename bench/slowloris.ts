@@ -10,8 +10,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { backendNginxConf } from './configs';
-import { envInt, errText, reportBench, runMain, say, settle } from './harness';
+import { envInt, errText, reportBench, runMain, say, settle, startBackendNginx } from './harness';
 import { freePorts, readCpuMs, runWrk, startProcess, waitReady } from './procs';
 import { parseWrk, type WrkResult } from './wrk';
 
@@ -155,12 +154,10 @@ interface Phase {
 
 async function measure(s: Settings, dir: string, report: Record<string, unknown>): Promise<void> {
   const [backendPort, metrics, ready, tunnel] = (await freePorts(4)) as [number, number, number, number];
-  fs.writeFileSync(path.join(dir, 'backend.conf'), backendNginxConf(dir, backendPort));
-  const backend = startProcess('backend nginx', 'nginx', ['-e', 'stderr', '-p', dir, '-c', path.join(dir, 'backend.conf')]);
-  await waitReady(backend, `http://127.0.0.1:${backendPort}/`, 5000);
+  await startBackendNginx(dir, backendPort);
   fs.writeFileSync(path.join(dir, 'mesh.yaml'), configYaml(backendPort));
   const main = path.resolve(__dirname, '../src/main.js');
-  const agent = startProcess('agent', process.execPath, ['--max-semi-space-size=32', main, 'agent', '--no-capture', '--no-kubernetes',
+  const agent = startProcess('agent', process.execPath, ['--max-semi-space-size=16', main, 'agent', '--no-capture', '--no-kubernetes',
     '--config', path.join(dir, 'mesh.yaml'), '--admin-host', '127.0.0.1', '--metrics-port', String(metrics), '--ready-port', String(ready),
     '--tunnel-port', String(tunnel), '--access-log', 'off', '--header-timeout', s.headerTimeout]);
   await waitReady(agent, `http://127.0.0.1:${ready}/healthz/ready`, 20_000);

@@ -41,6 +41,8 @@ export class DataPlane {
   private index: ServiceIndex | undefined;
   private prepared: Prepared | undefined;
   private readonly listeners = new Map<string, OutboundListener>();
+  /** Listeners being bound, by key: a second listen or commit meanwhile waits for the same one. */
+  private readonly opening = new Map<string, Promise<OutboundListener>>();
   readonly metrics: Metrics;
   readonly balancers: BalancerSet;
   private limiter: SharedRateLimiter;
@@ -149,7 +151,15 @@ export class DataPlane {
     return { fd: l.fd(), port: l.address().port };
   }
 
-  private async open(key: string, host: string, port: number): Promise<OutboundListener> {
+  private open(key: string, host: string, port: number): Promise<OutboundListener> {
+    const running = this.opening.get(key);
+    if (running !== undefined) return running;
+    const p = this.bind(key, host, port).finally(() => this.opening.delete(key));
+    this.opening.set(key, p);
+    return p;
+  }
+
+  private async bind(key: string, host: string, port: number): Promise<OutboundListener> {
     const o = this.init.opts;
     const reader = this.origDst;
     const listener = await createOutboundListener({
@@ -192,7 +202,7 @@ export class DataPlane {
     for (const s of cfg.services) for (const a of s.addresses) for (const p of s.ports) want.add(`${a}:${p.number}`);
     for (const [key, l] of this.listeners) if (!want.has(key)) (this.listeners.delete(key), void l.close(0));
     for (const key of want) {
-      if (this.listeners.has(key)) continue;
+      if (this.listeners.has(key) || this.opening.has(key)) continue;
       const i = key.lastIndexOf(':');
       try {
         await this.open(key, key.slice(0, i), Number(key.slice(i + 1)));

@@ -2,16 +2,20 @@
 // the main thread's messages (workers/protocol.ts). A worker that throws at start exits; the main
 // thread reports it and starts another.
 import { parentPort, workerData } from 'node:worker_threads';
-import { Counter } from 'prom-client';
 import { DataPlane } from './dataplane';
 import { CATALOG } from './errors';
 import { flushLogs, logger } from './log';
+import { MemoryReclaimer } from './state/reclaim';
+import { registerWorkerMetrics } from './workers/metrics';
 import type { FromWorker, ToWorker, WorkerInit } from './workers/protocol';
 
 const init = workerData as WorkerInit;
 const log = logger('worker').child({ worker: init.index });
 const port = parentPort!;
 const send = (m: FromWorker): void => port.postMessage(m);
+// This isolate's start-up garbage and a shrunk config's memory, collected here (each isolate has its
+// own heap). No malloc_trim: the main thread's covers every thread's arenas.
+const reclaimer = new MemoryReclaimer({ trim: false, delayMs: 4000 });
 
 async function answer(id: number, work: () => Promise<unknown> | unknown): Promise<void> {
   try {
@@ -23,23 +27,16 @@ async function answer(id: number, work: () => Promise<unknown> | unknown): Promi
 
 async function run(): Promise<void> {
   const dp = await DataPlane.start(init, (ejection) => send({ t: 'ejected', ejection }));
-  // Requests per worker: how evenly the kernel spreads connections over the reuseport group.
-  new Counter({
-    name: 'nodemesh_worker_requests_total',
-    help: 'HTTP and gRPC requests a proxy worker handled (all services), by worker',
-    labelNames: ['worker'],
-    registers: [dp.metrics.registry],
-    collect() {
-      this.reset();
-      this.inc({ worker: String(init.index) }, dp.requestCount());
-    },
-  });
+  // Requests, event-loop lag and heap per worker (the default metrics describe the main thread only).
+  const own = registerWorkerMetrics(dp.metrics.registry, init.index, () => dp.requestCount());
   port.on('message', (m: ToWorker) => {
     switch (m.t) {
       case 'prepare':
       case 'install':
         try {
           dp.prepare(m.gen, m.config, m.partial, m.rateTable);
+          // Runs after its delay, when the prepared config is the running one.
+          reclaimer.applied(m.config);
           if (m.t === 'install') dp.commit(m.gen);
           send({ t: m.t === 'install' ? 'committed' : 'prepared', gen: m.gen });
         } catch (e) {
@@ -68,15 +65,21 @@ async function run(): Promise<void> {
       case 'series':
         void answer(m.id, () => dp.series());
         return;
+      case 'ping':
+        send({ t: 'reply', id: m.id, value: undefined });
+        return;
       case 'close':
         void answer(m.id, async () => {
           await dp.close(m.drainMs);
+          own.close();
+          reclaimer.close();
           await flushLogs();
         }).then(() => port.close());
         return;
     }
   });
   send({ t: 'booted', tunnelPort: dp.tunnelPort() });
+  reclaimer.started();
 }
 
 // A bug in one connection's handling must never take the worker (and its connections) down.

@@ -109,7 +109,7 @@ const agentProcess: Panel[] = [
 ];
 
 const facts: Panel[] = [
-  { title: 'Nodes', kind: 'table', unit: 'short', w: 24, h: 6, description: 'What each agent read about its node at start (systeminformation), and the agent version.', columns: { A: 'Info', B: 'CPUs', C: 'Memory', D: 'Agent' }, targets: [
+  { title: 'Nodes', kind: 'table', unit: 'short', w: 24, h: 6, description: 'What each agent read about its node at start (os-release, /proc/cpuinfo), and the agent version.', columns: { A: 'Info', B: 'CPUs', C: 'Memory', D: 'Agent' }, targets: [
     { expr: `max by (instance, hostname, os, distro, release, kernel, arch, cpu_model) (nodemesh_node_info{${N}})` },
     { expr: `max by (instance) (nodemesh_node_cpus{${N}})` },
     { expr: `max by (instance) (nodemesh_node_memory_bytes{${N}})` },

@@ -38,7 +38,6 @@ export interface H2SocketEvents {
   close?(): void;
 }
 
-
 /** Frames (and DATA payloads) smaller than this are copied together into one buffer before writing. */
 const JOIN_BELOW = 4 * 1024;
 const LINGER_MS = 1_000;
@@ -59,6 +58,7 @@ export class H2Socket implements StreamOwner {
   private gone = false;
   private lastRead = 0;
   private idleTimer: NodeJS.Timeout | undefined;
+  private settingsTimer: NodeJS.Timeout | undefined;
   private readonly idleMs: number;
   private readonly clock: () => number;
 
@@ -116,6 +116,24 @@ export class H2Socket implements StreamOwner {
     this.schedule();
     return s;
   }
+
+  /**
+   * SETTINGS_TIMEOUT (RFC 9113 §6.5.3): this side's SETTINGS not acknowledged within MS → connection error
+   * SETTINGS_TIMEOUT (GOAWAY; open streams abort as 'closed'). Called once the transport is up.
+   */
+  expectSettingsAck(ms: number): void {
+    if (this.gone || ms <= 0 || !this.conn.awaitingSettingsAck) return;
+    clearTimeout(this.settingsTimer);
+    this.settingsTimer = setTimeout(this.onSettingsTimeout, ms);
+    this.settingsTimer.unref();
+  }
+
+  private readonly onSettingsTimeout = (): void => {
+    this.settingsTimer = undefined;
+    if (this.gone || !this.conn.awaitingSettingsAck) return;
+    this.conn.settingsTimeout();
+    this.flush();
+  };
 
   /** Graceful close: GOAWAY; the socket ends once the open streams finish. */
   close(code: number = E.NO_ERROR): void {
@@ -364,6 +382,7 @@ export class H2Socket implements StreamOwner {
     if (this.gone) return;
     this.gone = true;
     if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    if (this.settingsTimer !== undefined) clearTimeout(this.settingsTimer);
     this.abortAll();
     this.events.close?.();
   };

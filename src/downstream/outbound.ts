@@ -14,8 +14,8 @@ import { Http1Proxy } from './h1/conn';
 import { AccessLog } from '../telemetry/accesslog';
 import { UNKNOWN_SOURCE, type SourceInfo } from '../telemetry/labels';
 import type { Metrics } from '../telemetry/metrics';
-import { LocalRateLimiter } from '../policy/ratelimit';
 import type { RateLimiter } from '../proxy/deps';
+import { SharedRateLimiter } from '../policy/sharedratelimit';
 import { UpstreamPool } from '../upstream/h1/pool';
 import { TcpProxy } from '../upstream/tcp';
 import { attachContext, ConnContext, type ServiceLookup } from '../conn/context';
@@ -101,7 +101,7 @@ export async function createOutboundListener(opts: { host: string; port: number;
     timeouts,
     balancers: deps.balancers,
     index: () => deps.index(),
-    rateLimiter: deps.rateLimiter ?? new LocalRateLimiter(),
+    rateLimiter: deps.rateLimiter ?? new SharedRateLimiter(),
     pool,
     deadlines,
     ...(deps.dial ? { dial: deps.dial } : {}),

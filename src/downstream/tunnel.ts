@@ -23,7 +23,7 @@ import { Http1Proxy } from './h1/conn';
 import { logger } from '../log';
 import type { MeshAuthz } from '../policy/authz';
 import { authzRequestOf, type Caller } from '../policy/destination';
-import { LocalRateLimiter } from '../policy/ratelimit';
+import { SharedRateLimiter } from '../policy/sharedratelimit';
 import type { LocalPort, Topology } from '../state/topology';
 import { AccessLog } from '../telemetry/accesslog';
 import { destinationInfo, baseLabels, type SourceInfo } from '../telemetry/labels';
@@ -74,6 +74,8 @@ interface StreamInfo {
 
 export class InboundHandler {
   private readonly statsCache = new Map<string, HttpStats | TcpStats>();
+  /** Bumped by configChanged(): a stream's own handles are looked up again after a reload. */
+  private generation = 0;
   private readonly timeouts: Timeouts;
   private readonly deadlines: Deadlines;
   private readonly pool: UpstreamPool;
@@ -100,7 +102,7 @@ export class InboundHandler {
         timeouts,
         balancers,
         index: () => DESTINATION_LOOKUP,
-        rateLimiter: new LocalRateLimiter(),
+        rateLimiter: new SharedRateLimiter(),
         pool: this.pool,
         // Every upstream connection of this engine leaves from the delivery address.
         ...(deps.deliveryAddress !== undefined ? { localAddress: deps.deliveryAddress } : {}),
@@ -169,6 +171,10 @@ export class InboundHandler {
   private context(info: StreamInfo, local: LocalPort): DestinationContext | undefined {
     const port = local.service.ports.find((p) => endpointPort(local.endpoint, p) === info.target.port);
     if (port === undefined) return undefined;
+    const make = (b: Record<string, string>): HttpStats => new HttpStats(this.deps.metrics, b);
+    let seen = this.generation;
+    let http: HttpStats | undefined;
+    let rpc: HttpStats | undefined;
     return new DestinationContext({
       target: info.target,
       peer: info.peer,
@@ -176,7 +182,14 @@ export class InboundHandler {
       caller: info.caller,
       route: pinRoute(local.service, port, local.endpoint, info.target),
       authorize: (r) => this.deps.authz().authorize(info.workload, r),
-      stats: (grpc) => this.stats(info, grpc ? 'grpc' : 'http', (b) => new HttpStats(this.deps.metrics, b)),
+      stats: (grpc) => {
+        // Asked once per request: the stream keeps its two handles until the next config.
+        if (seen !== this.generation) {
+          seen = this.generation;
+          http = rpc = undefined;
+        }
+        return grpc ? (rpc ??= this.stats(info, 'grpc', make)) : (http ??= this.stats(info, 'http', make));
+      },
       security: {
         jwtRules: () => jwtRulesFor(info.workload, this.deps.requestAuthns?.() ?? [], undefined, local.service.key),
         keysFor: (r) => (r.jwksUri === undefined ? inlineKeys(r) : this.deps.jwks?.keys(r.jwksUri)),
@@ -231,6 +244,7 @@ export class InboundHandler {
   /** New config: metric handles are rebuilt on demand, so removed workloads leave no cached handle. */
   configChanged(): void {
     this.statsCache.clear();
+    this.generation++;
   }
 
   /** Idle connections close now, busy ones after their response; the pod connections are closed. */

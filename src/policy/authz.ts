@@ -131,6 +131,8 @@ export function authorize(req: AuthzRequest, policies: readonly AuthzPolicy[]): 
 export class MeshAuthz {
   private readonly compiled: ReadonlyMap<AuthzPolicy, CompiledPolicy>;
   private readonly byWorkload = new Map<string, AuthzMatcher>();
+  /** The same, by the (frozen) workload object: asked per request, so a known one skips its key. */
+  private readonly byObject = new WeakMap<PolicyWorkload, AuthzMatcher>();
 
   constructor(
     readonly all: readonly AuthzPolicy[],
@@ -140,6 +142,8 @@ export class MeshAuthz {
   }
 
   forWorkload(workload: PolicyWorkload): AuthzMatcher {
+    const known = this.byObject.get(workload);
+    if (known !== undefined) return known;
     const labels = Object.keys(workload.labels).sort().map((k) => [k, workload.labels[k]]);
     const key = JSON.stringify([workload.namespace, labels]);
     let m = this.byWorkload.get(key);
@@ -148,6 +152,7 @@ export class MeshAuthz {
       m = matcherOf(policies, policies.map((p) => this.compiled.get(p) ?? compilePolicy(p)));
       this.byWorkload.set(key, m);
     }
+    if (Object.isFrozen(workload) && Object.isFrozen(workload.labels)) this.byObject.set(workload, m);
     return m;
   }
 

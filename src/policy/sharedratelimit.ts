@@ -1,5 +1,6 @@
-// Local rate limiting shared by every worker of the agent: the same token buckets and decisions as
-// LocalRateLimiter (ratelimit.ts), kept in one SharedArrayBuffer that all workers map, so a limit holds
+// Local rate limiting (nodemesh LocalRateLimit), shared by every worker of the agent: Envoy's token
+// bucket per (limit, key value), decided as the plain-map reference model in the tests
+// (test/helpers/ratelimit-model.ts), kept in one SharedArrayBuffer that all workers map, so a limit holds
 // exactly across workers. Each bucket is one 64-bit word updated by a compare-and-swap loop (no lock):
 // tokens (whole tokens: Envoy's bucket only ever adds whole tokensPerFill) and the last fill as a
 // fixed-point count of fill intervals since the bucket's epoch, so one compareExchange moves both.
@@ -9,10 +10,15 @@
 // and retain() has nothing to drop; the stale slots go idle and full, and get reused. When a key finds
 // neither its slot nor a free one in its probe window, a full bucket in the window is taken over (a full
 // idle bucket is what a fresh one is), else the window's first slot (that key then starts full, as an
-// evicted key does in LocalRateLimiter).
+// evicted key does in the reference model).
 import type { LocalRateLimit } from '../config/traffic';
 import type { RequestView } from '../route/types';
-import { MAX_BUCKETS_PER_LIMIT, type RateDecision, type RateDecisionAll } from './ratelimit';
+
+export type RateDecision = { readonly ok: true } | { readonly ok: false; readonly retryAfterS: number };
+export type RateDecisionAll = { readonly ok: true } | { readonly ok: false; readonly retryAfterS: number; readonly limit: LocalRateLimit };
+
+/** Keyed buckets a limit may need (the table is sized for this many per keyed limit). */
+export const MAX_BUCKETS_PER_LIMIT = 10_000;
 
 /** Slots probed for a key before one is taken over. */
 const PROBE = 16;
@@ -113,7 +119,7 @@ export class SharedRateLimiter {
     }
   }
 
-  /** All or none, as LocalRateLimiter.takeAll: tokens taken before a refusal are given back. */
+  /** All or none: tokens taken before a refusal are given back, so a refused request consumes nothing. */
   takeAll(limits: readonly LocalRateLimit[], req: RequestView, nowMs: number): RateDecisionAll {
     if (limits.length === 0) return OK;
     const taken: { id: Ident; h: bigint; slot: number; inc: bigint }[] = [];

@@ -31,13 +31,16 @@ export class BodyReader {
   bytes = 0;
   ended = false;
   broken = false;
-  private replay: Buffer[] | undefined = [];
+  /** Every byte read so far is kept (the body is replayable); the chunks, once there are any. */
+  private replaying = true;
+  private replay: Buffer[] | undefined;
   private replayBytes = 0;
   private target: BodyTarget | undefined;
   private waiting = false;
-  private taps: BodyTap[] = [];
+  private taps: BodyTap[] = NO_TAPS;
   private started = false;
-  private listening = false;
+  /** The stream's listeners, made when reading starts (a bodyless request never makes them). */
+  private listeners: Listeners | undefined;
 
   constructor(
     /** The request (its body stream is only asked for when the body is not known to be empty). */
@@ -59,18 +62,20 @@ export class BodyReader {
 
   /** True while every byte read so far is kept (a new try can be sent the whole body). */
   get replayable(): boolean {
-    return this.replay !== undefined;
+    return this.replaying;
   }
 
   /** No retry will follow: stop keeping the body. */
   dropReplay(): void {
+    this.replaying = false;
     this.replay = undefined;
     this.replayBytes = 0;
   }
 
   addTap(tap: BodyTap): void {
     if (this.started && this.bytes > 0) return tap.abandon();
-    this.taps.push(tap);
+    if (this.taps === NO_TAPS) this.taps = [tap];
+    else this.taps.push(tap);
   }
 
   /** Sends the body to a new try: what was kept, then the rest as it comes. Needs `replayable`. */
@@ -111,30 +116,36 @@ export class BodyReader {
     this.target = undefined;
     this.dropReplay();
     for (const t of this.taps) if (!this.ended) t.abandon();
-    this.taps = [];
-    if (this.listening) {
-      this.stream.removeListener('data', this.onData);
-      this.stream.removeListener('end', this.onEnd);
+    this.taps = NO_TAPS;
+    const l = this.listeners;
+    if (l !== undefined) {
+      this.stream.removeListener('data', l.data);
+      this.stream.removeListener('end', l.end);
     }
   }
 
   private start(): void {
     if (this.started) return;
     this.started = true;
-    this.listening = true;
+    const l: Listeners = (this.listeners = {
+      data: (chunk) => this.onData(chunk),
+      end: () => this.onEnd(),
+      error: () => this.onBroken(),
+      close: () => this.onClose(),
+    });
     const b = this.stream;
-    b.on('data', this.onData);
-    b.once('end', this.onEnd);
-    b.once('error', this.onBroken);
-    b.once('close', this.onClose);
+    b.on('data', l.data);
+    b.once('end', l.end);
+    b.once('error', l.error);
+    b.once('close', l.close);
   }
 
-  private readonly onData = (chunk: Buffer): void => {
+  private onData(chunk: Buffer): void {
     this.bytes += chunk.length;
-    if (this.replay !== undefined) {
+    if (this.replaying) {
       this.replayBytes += chunk.length;
       if (this.replayBytes > this.maxReplay) this.dropReplay();
-      else this.replay.push(chunk);
+      else (this.replay ??= []).push(chunk);
     }
     if (this.taps.length > 0) this.taps = this.taps.filter((t) => t.feed(chunk));
     const t = this.target;
@@ -146,26 +157,36 @@ export class BodyReader {
       this.waiting = true;
       this.stream.pause();
     }
-  };
+  }
 
-  private readonly onEnd = (): void => {
+  private onEnd(): void {
     this.ended = true;
     const trailers = this.trailers();
     for (const t of this.taps) t.finish(trailers);
-    this.taps = [];
+    this.taps = NO_TAPS;
     this.target?.end(trailers);
     this.events.ended();
-  };
+  }
 
-  private readonly onBroken = (): void => {
+  private onBroken(): void {
     if (this.ended || this.broken) return;
     this.broken = true;
     for (const t of this.taps) t.abandon();
-    this.taps = [];
+    this.taps = NO_TAPS;
     this.events.broken();
-  };
+  }
 
-  private readonly onClose = (): void => {
+  private onClose(): void {
     if (!this.ended) this.onBroken();
-  };
+  }
 }
+
+interface Listeners {
+  readonly data: (chunk: Buffer) => void;
+  readonly end: () => void;
+  readonly error: () => void;
+  readonly close: () => void;
+}
+
+/** No mirror copies (shared, never written: addTap makes a list of its own). */
+const NO_TAPS: BodyTap[] = [];

@@ -6,7 +6,7 @@ import type { Addr } from '../capture/types';
 import type { BalancerSet } from '../balance/set';
 import { Deadlines, tickFor } from '../conn/deadlines';
 import type { Timeouts } from '../conn/timeouts';
-import type { LocalRateLimiter } from '../policy/ratelimit';
+import type { SharedRateLimiter } from '../policy/sharedratelimit';
 import type { RetryBudgetOptions } from '../route/retry';
 import type { AccessLog } from '../telemetry/accesslog';
 import type { Metrics } from '../telemetry/metrics';
@@ -15,8 +15,8 @@ import { H2Pool } from '../upstream/h2/pool';
 import { UpstreamPool } from '../upstream/h1/pool';
 import type { ServiceLookup } from '../conn/context';
 
-/** What the engine asks of a rate limiter (LocalRateLimiter, SharedRateLimiter). */
-export type RateLimiter = Pick<LocalRateLimiter, 'takeAll'>;
+/** What the engine asks of a rate limiter. */
+export type RateLimiter = Pick<SharedRateLimiter, 'takeAll'>;
 
 export interface EngineDeps {
   readonly metrics: Metrics;

@@ -11,7 +11,7 @@ import type { ResolvedDestination, RouteDecision } from '../route/types';
 import { CATALOG } from '../errors';
 import type { ConnContext } from '../conn/context';
 import { logger } from '../log';
-import { defaultHost, nextRequestSeq, requestIdOf } from '../codec/headers';
+import { defaultHost, droppedRequestField, nextRequestSeq, requestIdOf } from '../codec/headers';
 import { BodyReader } from './body';
 import { Call } from './call';
 import type { Forward } from './forward';
@@ -227,10 +227,38 @@ class ForwardHead implements UpstreamHead {
     this.path = d.rewrite?.path ?? req.path;
     const h = req.rawHead;
     // The raw copy can add fields but not replace them: replaced trace fields take the list.
-    const extra = trace === undefined ? undefined : addedLines(trace);
+    const extra = trace === undefined || h === undefined ? undefined : addedLines(trace);
     this.raw = h !== undefined && d.rewrite === undefined && d.headers?.request === undefined && (trace === undefined || extra !== undefined)
       ? { head: h, host: h.hostCount === 0 ? authority : '', idSeq: h.requestIdIdx < 0 ? idSeq : -1, ...(extra !== undefined ? { extra } : {}) }
       : undefined;
+  }
+
+  /** The client's HTTP/2 head forwarded in one pass (no pairs, no copies), when the route edits no field. */
+  flat(scheme: string): string[] {
+    const h = this.req.flatHead;
+    if (h === undefined || this.d.headers?.request !== undefined) return flatOf(this, scheme);
+    const out = [':method', this.method, ':scheme', scheme, ':authority', this.authority, ':path', this.path];
+    const remove = this.trace?.remove ?? NO_NAMES;
+    let hasId = false;
+    let hasXfp = false;
+    for (let i = 0; i + 1 < h.length; i += 2) {
+      const k = h[i]!;
+      if (k.charCodeAt(0) === 58 /* : */) continue;
+      const v = h[i + 1]!;
+      if (k === 'te') {
+        if (v.toLowerCase().split(',').some((t) => t.trim() === 'trailers')) out.push('te', 'trailers');
+        continue;
+      }
+      if (droppedRequestField(k) || (remove.length > 0 && remove.includes(k))) continue;
+      if (k === 'x-request-id') hasId = true;
+      else if (k === 'x-forwarded-proto') hasXfp = true;
+      out.push(k, v);
+    }
+    // As addProxyFields and applyTraceEdits do for the list.
+    if (this.madeId !== undefined && !hasId) out.push('x-request-id', this.madeId);
+    if (!hasXfp) out.push('x-forwarded-proto', 'http');
+    if (this.trace !== undefined) for (const [k, v] of this.trace.add) out.push(k, v);
+    return out;
   }
 
   get headers(): HeaderList {
@@ -240,6 +268,15 @@ class ForwardHead implements UpstreamHead {
     }
     return this.list;
   }
+}
+
+const NO_NAMES: readonly string[] = [];
+
+/** The flat HTTP/2 request head from the field list. */
+function flatOf(head: UpstreamHead, scheme: string): string[] {
+  const out = [':method', head.method, ':scheme', scheme, ':authority', head.authority, ':path', head.path];
+  for (const [k, v] of head.headers) out.push(k, v);
+  return out;
 }
 
 /** A fresh hash-cookie value: 16 hex digits from the injected random. */

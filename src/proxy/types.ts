@@ -36,6 +36,12 @@ export interface L7Request extends RequestView {
    * (upstream/attempt.ts RawRequestHead); valid until the response ends. Other protocols: undefined.
    */
   readonly rawHead?: Head;
+  /**
+   * The HTTP/2 head as decoded, flat [name, value, ...] with pseudo-headers, for an HTTP/2 transport to
+   * build its request from in one pass when the route edits no field; valid until the response ends.
+   * Other protocols: undefined.
+   */
+  readonly flatHead?: readonly string[];
 }
 
 /** What the engine tells the sink's owner back; set once with watch(). */

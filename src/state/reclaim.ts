@@ -58,6 +58,13 @@ export interface ReclaimOptions {
   readonly startDelayMs?: number;
   /** For tests: what runs instead of the collection. */
   readonly collect?: () => void;
+  /**
+   * Whether a config shrink's reclaim also runs malloc_trim (default true). A proxy worker passes false:
+   * the trim covers every thread's malloc arenas, so the main thread's does it for all; and ffi-napi,
+   * which the trim goes through, crashes the process on a worker's exit when that worker loaded it
+   * before the main thread did.
+   */
+  readonly trim?: boolean;
 }
 
 export class MemoryReclaimer {
@@ -111,13 +118,13 @@ export class MemoryReclaimer {
     let trimmed: boolean | undefined;
     try {
       this.gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
-      if (trim) trimmed = mallocTrim();
+      if (trim && this.opts.trim !== false) trimmed = mallocTrim();
     } catch (err) {
       log.warn({ err }, 'memory reclaim failed');
       return;
     }
     const fields = { rss_before_mb: before, rss_after_mb: rssMb(), pause_ms: Math.round(performance.now() - t) };
-    if (trim) log.info({ ...fields, malloc_trim: trimmed ?? 'unavailable' }, 'memory of a larger config given back');
+    if (trim) log.info({ ...fields, malloc_trim: trimmed ?? (this.opts.trim === false ? 'left to the main thread' : 'unavailable') }, 'memory of a larger config given back');
     else log.info(fields, 'memory left by the start given back');
   }
 

@@ -1,8 +1,8 @@
 // The admin API on 127.0.0.1:15000 (Istio's admin port): gRPC services Stats and Config
-// (proto/nodemesh/admin/v1/admin.proto) for `nodemesh stat` and `nodemesh config`. grpc-js is loaded
-// when the server starts, so an agent run with --no-admin-api never loads it. The socket is the
+// (proto/nodemesh/admin/v1/admin.proto) for `nodemesh stat` and `nodemesh config`. The socket is the
 // agent's own (SO_REUSEPORT, as every agent listener, so a next agent binds beside a draining one);
-// grpc-js serves the connections handed to it.
+// grpc-js serves the connections handed to it, and is loaded with the first one (with the schema it
+// costs an idle agent about 5 MiB that most agents, never asked, would keep for nothing).
 import * as net from 'node:net';
 import type { Addr, Datapath } from '../capture/types';
 import type { MeshConfig, Service } from '../config/model';
@@ -88,10 +88,15 @@ function unary(make: () => unknown): Answer {
   };
 }
 
-/** Listens on 127.0.0.1:PORT (0: any free port). */
-export async function startAdminApi(port: number, src: AdminSource): Promise<AdminApi> {
-  const grpc = await import('@grpc/grpc-js');
-  const { adminDefinition, CONFIG_SERVICE, STATS_SERVICE } = await import('./admin-proto');
+type Injector = { injectConnection(socket: net.Socket): void; destroy(): void };
+type Served = { readonly server: { forceShutdown(): void }; readonly injector: Injector };
+
+/** grpc-js, the schema and the services, made on the first connection. */
+function serveGrpc(src: AdminSource): Served {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const grpc = require('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { adminDefinition, CONFIG_SERVICE, STATS_SERVICE } = require('./admin-proto') as typeof import('./admin-proto');
   const def = adminDefinition();
   const server = new grpc.Server();
   const config = (): MeshConfig => src.config() ?? { services: [], workloads: [], nodes: [], peerAuthentications: [], authorizationPolicies: [], source: { files: [], hash: '' } };
@@ -102,12 +107,25 @@ export async function startAdminApi(port: number, src: AdminSource): Promise<Adm
     Policies: unary(() => ({ agent: agentInfo(src), policies: policyViews(config()) })),
     Certificates: unary(() => ({ agent: agentInfo(src), certificates: certificateViews(src.certificates(), Date.now()) })),
   });
-  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  return { server, injector: server.createConnectionInjector(grpc.ServerCredentials.createInsecure()) };
+}
+
+/** Listens on 127.0.0.1:PORT (0: any free port). */
+export async function startAdminApi(port: number, src: AdminSource): Promise<AdminApi> {
+  let served: Served | undefined;
   const sockets = new Set<net.Socket>();
   const listener = net.createServer((socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    injector.injectConnection(socket);
+    try {
+      served ??= serveGrpc(src);
+    } catch (err) {
+      log.error({ err }, 'admin API could not start serving');
+      socket.destroy();
+      return;
+    }
+    // What the client sent already is in the socket's buffer; the HTTP/2 session reads it from there.
+    served.injector.injectConnection(socket);
   });
   const host = '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
@@ -124,8 +142,8 @@ export async function startAdminApi(port: number, src: AdminSource): Promise<Adm
     close: () =>
       new Promise<void>((resolve) => {
         listener.close(() => resolve());
-        injector.destroy();
-        server.forceShutdown();
+        served?.injector.destroy();
+        served?.server.forceShutdown();
         for (const s of sockets) s.destroy();
       }),
   };

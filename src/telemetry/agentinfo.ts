@@ -1,8 +1,11 @@
 // The agent's own process and the node it runs on: prom-client's default metrics (CPU, RSS, heap,
 // event-loop lag, GC), istio_build (what Istio's mesh dashboard lists as component versions, as ztunnel
-// reports it) and node facts read once from `systeminformation`. The facts are read after start, off the
-// request path, with the library imported only then (it is big and spawns a few short commands); a
-// failed read is logged and leaves the info series out, it never stops the agent.
+// reports it) and node facts read once after start, off the request path, from /etc/os-release,
+// /proc/cpuinfo and node's os module (the label values of the systeminformation package, which this
+// replaced: no library and no child processes for a few facts). A failed read is logged and leaves the
+// info series out, it never stops the agent.
+import { readFile } from 'node:fs/promises';
+import * as os from 'node:os';
 import { collectDefaultMetrics, Gauge, type Registry } from 'prom-client';
 import { logger } from '../log';
 import { packageVersion } from '../version';
@@ -38,14 +41,65 @@ export function registerProcessMetrics(registry: Registry, version = agentVersio
 
 const str = (v: unknown): string => (typeof v === 'string' && v.trim() !== '' ? v.trim() : 'unknown');
 
-/** Node facts from `systeminformation`, imported on first use. */
-export async function readNodeFacts(): Promise<NodeFacts> {
-  const si = await import('systeminformation');
-  const [os, cpu, mem] = await Promise.all([si.osInfo(), si.cpu(), si.mem()]);
-  return factsFrom(os, cpu, mem);
+/** KEY=value lines of an os-release file, quotes taken off. Pure. */
+export function osReleaseFields(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0) out[line.slice(0, eq).trim().toUpperCase()] = line.slice(eq + 1).trim().replace(/"/g, '');
+  }
+  return out;
 }
 
-/** Pure: the library's answers to label values and numbers. */
+/** Distribution and release from os-release fields ("Debian GNU/Linux", "12"). Pure. */
+export function distroRelease(f: Readonly<Record<string, string>>): { distro?: string; release?: string } {
+  const distro = f.DISTRIB_ID || f.NAME || undefined;
+  let release = f.VERSION ?? '';
+  const pretty = f.PRETTY_NAME ?? '';
+  if (distro !== undefined && pretty.startsWith(`${distro} `)) release = pretty.slice(distro.length + 1).trim();
+  if (release.includes('(')) release = (release.split('(')[0] as string).trim();
+  return { distro, release: release || f.DISTRIB_RELEASE || f.VERSION_ID || undefined };
+}
+
+const VENDORS: readonly (readonly [string, string])[] = [
+  ['intel', 'Intel'], ['amd', 'AMD'], ['qemu', 'QEMU'], ['hygon', 'Hygon'], ['centaur', 'WinChip/Via'], ['vmware', 'VMware'],
+  ['tcg', 'QEMU'], ['apple', 'Apple'], ['sifive', 'SiFive'], ['thead', 'T-Head'], ['andestech', 'Andes Technology'],
+];
+
+/** A CPU model line ("Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz") as manufacturer and brand. Pure. */
+export function cpuBrand(model: string): { manufacturer?: string; brand?: string } {
+  let brand = (model.split('@')[0] as string).trim();
+  if (brand.includes('Unknown')) brand = (brand.split('Unknown')[0] as string).trim();
+  brand = brand.replace(/\(R\)+/g, '®').replace(/\(TM\)+/g, '™').replace(/\(C\)+/g, '©').replace(/CPU+/g, '').replace(/\s+/g, ' ').trim();
+  if (brand === '') return {};
+  const lower = brand.toLowerCase();
+  let manufacturer = brand;
+  for (const [needle, name] of VENDORS) if (lower.includes(needle)) manufacturer = name;
+  if (brand.includes('Xen')) manufacturer = 'Xen Hypervisor';
+  return { manufacturer, brand: brand.split(' ').slice(1).join(' ') };
+}
+
+/** The first "model name" of /proc/cpuinfo (x86), else what node's os module says. Pure. */
+export function cpuModelLine(cpuinfo: string, fallback: string | undefined): string {
+  const m = /^model name\s*:\s*(.+)$/m.exec(cpuinfo);
+  return m?.[1]?.trim() || fallback || '';
+}
+
+const readText = (file: string): Promise<string> => readFile(file, 'utf8').catch(() => '');
+
+/** Node facts from /etc/os-release (else /usr/lib/os-release), /proc/cpuinfo and node's os module. */
+export async function readNodeFacts(): Promise<NodeFacts> {
+  const [etc, lib, cpuinfo] = await Promise.all([readText('/etc/os-release'), readText('/usr/lib/os-release'), readText('/proc/cpuinfo')]);
+  const cpus = os.cpus();
+  const { distro, release } = distroRelease(osReleaseFields(etc || lib));
+  return factsFrom(
+    { platform: process.platform, distro, release, kernel: os.release(), arch: os.arch(), hostname: os.hostname() },
+    { ...cpuBrand(cpuModelLine(cpuinfo, cpus[0]?.model)), cores: cpus.length },
+    { total: os.totalmem() },
+  );
+}
+
+/** Pure: the facts read to label values and numbers. */
 export function factsFrom(
   os: { platform?: string; distro?: string; release?: string; kernel?: string; arch?: string; hostname?: string },
   cpu: { manufacturer?: string; brand?: string; cores?: number },

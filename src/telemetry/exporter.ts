@@ -5,7 +5,7 @@
 // that is down or never answers costs the buffer and a counter, never more memory.
 import http from 'node:http';
 import https from 'node:https';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, type Registry } from './promlite';
 import { CATALOG } from '../errors';
 import { logger } from '../log';
 import { encodeExport, type ExportInfo, type SpanRecord } from './otlp';

@@ -1,7 +1,7 @@
 // Istio standard metrics plus nodemesh's own, over a private prom-client Registry (the agent adds its
 // collectors to `registry`). Hot paths get cached stat handles: HttpStats per (source, endpoint) and
 // TcpStats per connection, so a request costs a few map lookups and additions, not label hashing.
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from './promlite';
 import { droppedLogLines } from '../log';
 import type { Service } from '../config/model';
 import type { Target } from '../balance/set';

@@ -1,6 +1,6 @@
 // Counters of request authentication and authorization beyond Istio's standard metrics, one set per
 // registry (the agent's): JWKS fetches that failed, and dry-run AuthorizationPolicy verdicts.
-import { Counter, type Registry } from 'prom-client';
+import { Counter, type Registry } from './promlite';
 
 export interface SecurityMetrics {
   /** nodemesh_jwks_fetch_failures_total{issuer} */

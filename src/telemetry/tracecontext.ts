@@ -201,8 +201,8 @@ export function propagate(incoming: Incoming | undefined, sampled: boolean, reco
     const tp = `00-${t}-${s}-0${flag}`;
     const context: HopContext = { traceId: t, spanId: s, parentId: undefined, sampled, tracestate: undefined };
     const add: [string, string][] = [['traceparent', tp], ['x-b3-traceid', t], ['x-b3-spanid', s], ['x-b3-sampled', flag]];
-    const lines = `traceparent: ${tp}\r\nx-b3-traceid: ${t}\r\nx-b3-spanid: ${s}\r\nx-b3-sampled: ${flag}\r\n`;
-    return { context, edits: malformed ? { remove: TRACE_FIELDS, add } : { remove: NONE, add, lines } };
+    // The HTTP/1 field lines are made by addedLines when an HTTP/1 transport asks (HTTP/2 never does).
+    return { context, edits: { remove: malformed ? TRACE_FIELDS : NONE, add } };
   }
   const decided = incoming.sampled ?? sampled;
   if (!recorded) {

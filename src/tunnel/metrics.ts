@@ -1,6 +1,6 @@
 // Tunnel counters. The server and pool take plain hooks so they stay testable without Prometheus;
 // tunnelMetrics() binds those hooks to prom-client series on the agent's registry.
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from '../telemetry/promlite';
 
 /**
  * Why the server turned a connection, session or stream away (`reason` label of

@@ -50,6 +50,12 @@ export interface UpstreamHead {
    * one by one. Same meaning as the fields above; valid while the try is being sent.
    */
   readonly raw?: RawRequestHead;
+  /**
+   * The flat HTTP/2 request head ([':method', m, ':scheme', SCHEME, ':authority', a, ':path', p, name,
+   * value, ...]) with the same fields as above; made in one pass from the client's HTTP/2 head when the
+   * route edits no field (else from `headers`). Optional: an HTTP/2 transport builds it from the fields.
+   */
+  flat?(scheme: string): string[];
 }
 
 /** A parsed HTTP/1 request head to forward byte for byte (hop-by-hop fields dropped, ids added). */

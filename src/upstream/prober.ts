@@ -4,7 +4,7 @@
 // verdicts go to the balancers' one HealthTable, which every pick consults.
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from '../telemetry/promlite';
 import type { HealthTable } from '../balance/health';
 import { httpPassed, INITIAL_PROBE, nextProbe, type ProbeState } from '../balance/probe';
 import { endpointPort, type MeshConfig, type Service } from '../config/model';

@@ -47,17 +47,31 @@ const keyOf = (r: TunnelRoute): string => `${r.identity}|${r.client.address}|${r
 export class TunnelRoutes {
   private readonly prefix = `${PREFIX}${++sets}:`;
   private readonly mine = new Set<string>();
+  /** identity → client address → target address → target port → the route's address. ensure() runs
+   *  for every request to a mesh endpoint: a known route is found without building its key. */
+  private readonly known = new Map<string, Map<string, Map<string, Map<number, Addr>>>>();
 
   constructor(private readonly open: TunnelOpener) {}
 
   /** The address of ROUTE (the same for the same route, so pool keys stay stable across reloads). */
   ensure(route: TunnelRoute): Addr {
+    const found = this.known.get(route.identity)?.get(route.client.address)?.get(route.target.address)?.get(route.target.port);
+    if (found !== undefined) return found;
     const address = this.prefix + keyOf(route);
     if (!this.mine.has(address)) {
       this.mine.add(address);
       registry.set(address, { route, open: this.open });
     }
-    return { address, port: 0 };
+    const addr: Addr = Object.freeze({ address, port: 0 });
+    const level = <K, V>(m: Map<K, V>, k: K, make: () => V): V => {
+      let v = m.get(k);
+      if (v === undefined) m.set(k, (v = make()));
+      return v;
+    };
+    const byClient = level(this.known, route.identity, () => new Map<string, Map<string, Map<number, Addr>>>());
+    const byTarget = level(byClient, route.client.address, () => new Map<string, Map<number, Addr>>());
+    level(byTarget, route.target.address, () => new Map<number, Addr>()).set(route.target.port, addr);
+    return addr;
   }
 
   /** Forgets the routes no longer wanted (connections made through them carry on). */
@@ -68,6 +82,8 @@ export class TunnelRoutes {
       this.mine.delete(a);
       registry.delete(a);
     }
+    // Rebuilt on use: a forgotten route asked for again is registered anew.
+    this.known.clear();
   }
 
   get size(): number {
@@ -77,6 +93,7 @@ export class TunnelRoutes {
   close(): void {
     for (const a of this.mine) registry.delete(a);
     this.mine.clear();
+    this.known.clear();
   }
 }
 

@@ -69,10 +69,12 @@ export function step(s: BroadcastState, e: Event): Step {
     case 'publish': {
       const gen = s.last + 1;
       if (p !== undefined && p.phase === 'prepare') effects.push({ send: 'abort', gen: p.gen, to: [...s.workers.keys()] });
-      // a pending commit is not undone: it is a switch already decided; the new prepare follows it
+      // a pending commit is not undone: it is a switch already decided (it becomes the running
+      // generation, which workers that join install and readiness waits for); the new prepare follows it
+      const current = p !== undefined && p.phase === 'commit' ? p.gen : s.current;
       const to = [...s.workers.keys()];
       effects.push({ send: 'prepare', gen, to });
-      const next: BroadcastState = { ...s, last: gen, pending: { gen, phase: 'prepare', since: e.now, waiting: to } };
+      const next: BroadcastState = { ...s, current, last: gen, pending: { gen, phase: 'prepare', since: e.now, waiting: to } };
       return advance(next, effects, e.now);
     }
     case 'prepared': {

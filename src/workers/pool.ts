@@ -5,6 +5,8 @@ import { Worker } from 'node:worker_threads';
 import type { MeshConfig } from '../config/model';
 import type { HeldCerts } from '../identity/mirror';
 import { logger } from '../log';
+import type { MetricsJSON } from '../telemetry/aggregate';
+import { RetiredCounters } from './retired';
 import { initial, ready, step, type BroadcastState, type Effect } from './broadcast';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol';
 
@@ -21,6 +23,8 @@ export interface PoolOptions {
   readonly onListeners?: (fds: readonly number[]) => void;
   /** How long a reload phase waits for the workers (ms). */
   readonly phaseTimeoutMs?: number;
+  /** A worker that answers no ping for this long (a stuck event loop) is replaced (ms); default: the phase timeout, so a worker building a large config is not taken for a stuck one. */
+  readonly livenessTimeoutMs?: number;
 }
 
 interface Handle {
@@ -53,12 +57,20 @@ export class WorkerPool {
   private closing = false;
   /** Workers that exited while the agent ran (each was replaced). */
   private exits = 0;
+  /** Each live worker's last scrape, and the counters of workers that exited (retired.ts). */
+  private readonly lastScrape = new Map<string, MetricsJSON>();
+  private readonly retired = new RetiredCounters();
   private readonly ticker: NodeJS.Timeout;
+  /** Workers with a ping in flight. */
+  private readonly pinging = new Set<Handle>();
 
   constructor(private readonly opts: PoolOptions) {
     this.state = initial(opts.phaseTimeoutMs ?? 15_000);
     this.tunnelPort = opts.init.tunnelPort;
-    this.ticker = setInterval(() => this.step({ kind: 'tick', now: Date.now() }), 1000).unref();
+    this.ticker = setInterval(() => {
+      this.step({ kind: 'tick', now: Date.now() });
+      this.ping();
+    }, 1000).unref();
   }
 
   /**
@@ -112,7 +124,10 @@ export class WorkerPool {
     const bound = (await this.request(first, (id) => ({ t: 'listen', id, port }))) as { fd: number | undefined; port: number };
     first.fd = bound.fd;
     this.listenPort = bound.port;
-    await Promise.all(handles.slice(1).map((h) => this.listenOn(h)));
+    this.listenersChanged();
+    // Every booted worker without a listener, including one that joined while the first bound
+    // (a bind in progress is shared in the worker, so asking twice binds once).
+    await Promise.all([...this.handles.values()].filter((h) => h.booted && h.fd === undefined).map((h) => this.listenOn(h)));
     return bound.port;
   }
 
@@ -128,12 +143,25 @@ export class WorkerPool {
     this.opts.onListeners?.(fds);
   }
 
-  /** Every worker's answer to a scrape or series request; a worker silent for TIMEOUT_MS is left out. */
+  /**
+   * Every worker's answer to a scrape or series request; a worker silent for TIMEOUT_MS is left out of
+   * a series request, and counted with its last answer in a scrape. A scrape also gets what workers
+   * that exited had counted, so summed counters never go down.
+   */
   async collect(t: 'scrape' | 'series', timeoutMs = 5000): Promise<unknown[]> {
     const answers = await Promise.all(
-      [...this.handles.values()].filter((h) => h.booted).map((h) => this.request(h, (id) => ({ t, id }), timeoutMs).catch(() => undefined)),
+      [...this.handles.values()]
+        .filter((h) => h.booted)
+        .map(async (h) => {
+          const a = await this.request(h, (id) => ({ t, id }), timeoutMs).catch(() => undefined);
+          if (t !== 'scrape' || this.handles.get(h.name) !== h) return a;
+          if (a === undefined) return this.lastScrape.get(h.name);
+          this.lastScrape.set(h.name, a as MetricsJSON);
+          return a;
+        }),
     );
-    return answers.filter((a) => a !== undefined);
+    const retired = t === 'scrape' ? this.retired.part() : [];
+    return [...answers.filter((a) => a !== undefined), ...(retired.length > 0 ? [retired] : [])];
   }
 
   /** Stops every worker: each stops accepting and drains within DRAIN_MS; stragglers are terminated. */
@@ -173,6 +201,9 @@ export class WorkerPool {
         this.step({ kind: 'exit', worker: h.name, now: Date.now() });
         if (this.closing) return;
         if (h.fd !== undefined) this.listenersChanged();
+        const last = this.lastScrape.get(h.name);
+        this.lastScrape.delete(h.name);
+        if (last !== undefined) this.retired.add(last);
         this.exits++;
         log.error({ worker: index, code }, 'proxy worker exited; starting another');
         setTimeout(() => {
@@ -193,6 +224,9 @@ export class WorkerPool {
         if (h.fd === undefined && this.listenPort !== undefined) void this.listenOn(h).catch((err: unknown) => log.error({ err, worker: h.index }, 'opening the outbound listener failed'));
         return;
       case 'rejected':
+        // A config being published is refused as a whole (the caller logs why); a running config a
+        // joining worker cannot install leaves that worker without one, which only this log says.
+        if (this.state.pending?.gen !== m.gen) log.error({ worker: h.index, gen: m.gen, error: m.error }, 'a starting worker could not install the running config; it serves nothing until the next config');
         return this.step({ kind: 'rejected', worker: h.name, gen: m.gen, error: m.error, now });
       case 'ejected':
         // An endpoint ejected anywhere is ejected everywhere (each within its own maxEjectionPercent).
@@ -250,13 +284,34 @@ export class WorkerPool {
     h.worker.postMessage(m);
   }
 
+  /**
+   * Pings every running worker once a second; one whose event loop is stuck (it still holds its place
+   * in the reuseport group, so the kernel keeps giving it connections) is terminated and replaced.
+   */
+  private ping(): void {
+    const limit = this.opts.livenessTimeoutMs ?? this.opts.phaseTimeoutMs ?? 15_000;
+    for (const h of this.handles.values()) {
+      if (!h.booted || this.pinging.has(h)) continue;
+      this.pinging.add(h);
+      this.request(h, (id) => ({ t: 'ping', id }), limit).then(
+        () => this.pinging.delete(h),
+        () => {
+          this.pinging.delete(h);
+          if (this.closing || this.handles.get(h.name) !== h) return;
+          log.error({ worker: h.index, timeoutMs: limit }, 'proxy worker did not answer for too long (its event loop is stuck); replacing it');
+          void h.worker.terminate();
+        },
+      );
+    }
+  }
+
   private request(h: Handle, make: (id: number) => ToWorker, timeoutMs = 30_000): Promise<unknown> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.replies.delete(id);
         reject(new Error(`${h.name} did not answer in ${timeoutMs} ms`));
-      }, timeoutMs);
+      }, timeoutMs).unref();
       this.replies.set(id, (m) => {
         clearTimeout(timer);
         if (m.error !== undefined) reject(new Error(m.error));

@@ -27,6 +27,8 @@ export type ToWorker =
   /** Open the outbound listener (capture) or the VIP listeners (--no-capture) on PORT. */
   | { readonly t: 'listen'; readonly id: number; readonly port: number }
   | { readonly t: 'scrape' | 'series'; readonly id: number }
+  /** Liveness: answered at once with an empty reply. */
+  | { readonly t: 'ping'; readonly id: number }
   /** Stop accepting, finish in-flight requests within DRAIN_MS, release everything. */
   | { readonly t: 'close'; readonly id: number; readonly drainMs: number };
 

@@ -43,7 +43,9 @@ async function setup(t: { after: (fn: () => Promise<void>) => void }): Promise<{
   const [v, sv] = [vip(), vip()];
   const mesh = new Mesh({
     config: `${serviceEntry({ name: 'web', vip: v, ports: [b.port] })}\n---\n${serviceEntry({ name: 'slow', vip: sv, ports: [slow.port] })}`,
-    extraArgs: ['--access-log', 'off', '--drain-timeout', '5s'],
+    // Long enough for the successor to start on a loaded 2-vCPU runner (it loads its workers while the
+    // old agent drains): the handover, not the start-up time, is what these tests are about.
+    extraArgs: ['--access-log', 'off', '--drain-timeout', '10s'],
   });
   t.after(async () => {
     await mesh.cleanup();

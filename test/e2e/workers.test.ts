@@ -80,3 +80,20 @@ rootTest('two workers: both serve, /metrics sums them, a reload reaches both, a 
   const [c0, c1] = perWorker(m);
   assert.ok(c0! > a0! && c1! > a1!, 'both workers took part in the limited run');
 });
+
+rootTest('one worker: its listener is in nm_listeners, so captured connections go through it', async (t) => {
+  const b = await backend('solo');
+  const v = vip();
+  const mesh = new Mesh({ config: serviceEntry({ name: 'solo', vip: v, ports: [b.port] }), extraArgs: ['--workers', '1'] });
+  t.after(async () => {
+    await mesh.cleanup();
+    await closeAll([b]);
+  });
+  await mesh.start();
+  assert.deepEqual(new Set(await bodies(mesh, `http://${v}/`, 5)), new Set(['solo']));
+  const m = await mesh.metrics();
+  // Counted by the agent: connect4 saw a listener and redirected to it, not straight to the endpoint.
+  assert.equal(metricSum(m, 'nodemesh_worker_requests_total', { worker: '0' }), 5);
+  assert.equal(metricSum(m, 'istio_requests_total', { destination_service_name: 'solo' }), 5);
+  assert.equal(metricSum(m, 'nodemesh_datapath_events_total', { event: 'connect_fallback' }), 0, 'no connect fell back to the kernel path');
+});

@@ -1,6 +1,8 @@
 // A stand-in proxy worker for WorkerPool tests: speaks workers/protocol.ts without proxying anything.
 // Config hashes steer it: "reject-N" makes worker N reject the prepare; "exit-N" makes worker N exit
-// right after it commits (the pool must restart it). It remembers the ejections it was told of and
+// right after it commits (the pool must restart it); "hang-N" makes worker N's event loop stop (a busy
+// loop) right after it commits (a replacement installs it, and does not hang); "mute-N" makes worker N
+// stop answering scrapes. It remembers the ejections it was told of and
 // answers them to a 'series' request, and answers a scrape with one counter of value 1.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { FromWorker, ToWorker, WorkerInit } from '../../src/workers/protocol';
@@ -30,6 +32,10 @@ port.on('message', (m: ToWorker) => {
       running = hash;
       send({ t: 'committed', gen: m.gen });
       if (hash === `exit-${init.index}`) setTimeout(() => process.exit(3), 10);
+      if (hash === `hang-${init.index}`)
+        setTimeout(() => {
+          for (;;);
+        }, 10);
       return;
     }
     case 'abort':
@@ -43,7 +49,10 @@ port.on('message', (m: ToWorker) => {
     case 'listen':
       return send({ t: 'reply', id: m.id, value: { fd: undefined, port: m.port || 40000 } });
     case 'scrape':
+      if (running === `mute-${init.index}`) return;
       return send({ t: 'reply', id: m.id, value: [{ name: 'stub_requests_total', help: 'h', type: 'counter', aggregator: 'sum', values: [{ labels: {}, value: 1 }] }] });
+    case 'ping':
+      return send({ t: 'reply', id: m.id, value: undefined });
     case 'series':
       // A test hook: worker 0 reports one ejection once it runs the config "eject".
       if (init.index === 0 && running === 'eject' && !reported) {

@@ -294,4 +294,25 @@ describe('the destination side: adapters + engine behind the tunnel', () => {
     const after = sum(await metrics.registry.metrics(), 'istio_requests_total', { reporter: 'destination', source_workload: 'frontend-0', source_cluster: 'Kubernetes', response_code: '200' });
     assert.equal(after - before, 1);
   });
+
+  test('a stream open across a config change keeps counting its requests (its stats handles are looked up again)', async () => {
+    const labels = { reporter: 'destination', source_workload: 'frontend-0', destination_service_name: 'web', response_code: '200' };
+    const count = async (): Promise<number> => sum(await metrics.registry.metrics(), 'istio_requests_total', labels);
+    const before = await count();
+    const s = await open(web);
+    let text = '';
+    s.setEncoding('latin1');
+    s.on('data', (d: string) => (text += d));
+    const answered = async (n: number): Promise<void> => eventually(() => (text.match(/HTTP\/1\.1 200 OK/g) ?? []).length === n && /hello GET \/\w+ from [^]*$/.test(text), `answer ${n}`);
+    s.write('GET /one HTTP/1.1\r\nhost: web\r\n\r\n');
+    await answered(1);
+    inbound.configChanged();
+    s.write('GET /two HTTP/1.1\r\nhost: web\r\nconnection: close\r\n\r\n');
+    await answered(2);
+    s.end();
+    // Recorded as each response ends: poll a few turns rather than race the last one.
+    let counted = 0;
+    for (let i = 0; i < 50 && (counted = (await count()) - before) < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(counted, 2);
+  });
 });

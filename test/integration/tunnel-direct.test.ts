@@ -62,6 +62,23 @@ test('a route dials a CONNECT stream in-process: connect, bytes both ways, half-
   assert.deepEqual(opened.map((r) => r.identity), [CLIENT_ID]);
 });
 
+test('a route found again after a reload forgot it is registered anew and dials', async (t) => {
+  const { routes, route, opened } = await setup(t);
+  const a = routes.ensure(route());
+  assert.equal(routes.ensure(route()), a, 'a known route is the same address');
+  routes.retain(() => false);
+  assert.equal(routes.size, 0);
+  const again = routes.ensure(route());
+  assert.deepEqual(again, a, 'the same route keeps its address (stable pool keys)');
+  assert.equal(routes.size, 1);
+  const socket = dial(again).socket;
+  await once(socket, 'connect');
+  const got = collect(socket);
+  socket.end('after the reload');
+  assert.equal(await got, 'after the reload');
+  assert.deepEqual(opened.map((r) => r.identity), [CLIENT_ID]);
+});
+
 test('onread: reads go to the callback; pause holds the stream; the end is still heard', async (t) => {
   const { routes, route } = await setup(t);
   const reads: string[] = [];

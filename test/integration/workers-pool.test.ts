@@ -3,21 +3,7 @@
 // restarted with the running config, scrapes collect every worker, an ejection reaches the others.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as path from 'node:path';
-import type { MeshConfig } from '../../src/config/model';
-import { WorkerPool } from '../../src/workers/pool';
-import type { AgentOptions } from '../../src/options';
-
-const cfg = (hash: string): MeshConfig => ({ services: [], workloads: [], nodes: [], peerAuthentications: [], authorizationPolicies: [], source: { files: [], hash } }) as MeshConfig;
-
-async function until(cond: () => Promise<boolean> | boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
+import { stubConfig, stubPool, until } from '../helpers/stub-pool';
 
 interface StubState {
   index: number;
@@ -26,32 +12,24 @@ interface StubState {
 }
 
 test('worker pool: two-phase reloads, rejection, restart with the running config, scrape, shared ejections', async (t) => {
-  const pool = new WorkerPool({
-    count: 2,
-    script: path.join(__dirname, '../helpers/stub-worker.js'),
-    init: { opts: {} as AgentOptions, delivery: undefined, tunnelPort: 0 },
-    certs: () => ({ root: undefined, held: [] }),
-    rateTable: () => new SharedArrayBuffer(64),
-    phaseTimeoutMs: 3000,
-  });
+  const pool = await stubPool(2);
   t.after(() => pool.close(100));
-  await pool.start();
   assert.equal(pool.size(), 2);
   assert.equal(pool.ready(), false, 'not ready before a config');
 
-  assert.deepEqual(await pool.publish(cfg('one'), false), { ok: true });
+  assert.deepEqual(await pool.publish(stubConfig('one'), false), { ok: true });
   assert.equal(pool.ready(), true);
   const states = async (): Promise<StubState[]> => ((await pool.collect('series')) as StubState[]).sort((a, b) => a.index - b.index);
   assert.deepEqual((await states()).map((s) => s.running), ['one', 'one']);
 
   // Worker 1 cannot build it: nobody switches, the error names the worker.
-  const r = await pool.publish(cfg('reject-1'), false);
+  const r = await pool.publish(stubConfig('reject-1'), false);
   assert.equal(r.ok, false);
   assert.match((r as { error: string }).error, /worker-1: this worker cannot build it/);
   assert.deepEqual((await states()).map((s) => s.running), ['one', 'one'], 'the running config stays everywhere');
 
   // Worker 1 exits after switching: the pool starts another, which gets the running config.
-  assert.deepEqual(await pool.publish(cfg('exit-1'), false), { ok: true });
+  assert.deepEqual(await pool.publish(stubConfig('exit-1'), false), { ok: true });
   await until(() => pool.restarts() === 1, 'the exit');
   await until(async () => pool.size() === 2 && pool.ready() && (await states()).length === 2 && (await states()).every((s) => s.running === 'exit-1'), 'the restarted worker to run the config', 8000);
 
@@ -59,7 +37,7 @@ test('worker pool: two-phase reloads, rejection, restart with the running config
   assert.equal((await pool.collect('scrape')).length, 2);
 
   // Worker 0 reports an ejection (on a series request); the main thread forwards it to worker 1 only.
-  assert.deepEqual(await pool.publish(cfg('eject'), false), { ok: true });
+  assert.deepEqual(await pool.publish(stubConfig('eject'), false), { ok: true });
   await states();
   await until(async () => (await states())[1]!.told.length === 1, 'the ejection at worker 1');
   const s = await states();

@@ -72,6 +72,14 @@ export class H2Connection extends H2Endpoint {
     return this.pendingAcks > 0;
   }
 
+  /**
+   * The owner's SETTINGS_TIMEOUT ran out (§6.5.3): a connection error SETTINGS_TIMEOUT when this side's
+   * SETTINGS are still unacknowledged; nothing otherwise.
+   */
+  settingsTimeout(): void {
+    if (this.pendingAcks > 0 && !this.closed) this.fail(connError(E.SETTINGS_TIMEOUT, 'SETTINGS not acknowledged in time'));
+  }
+
   /** Feeds received bytes; returns what happened, in order. */
   receive(chunk: Buffer): H2Event[] {
     if (this.closed) return [];

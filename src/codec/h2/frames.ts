@@ -60,6 +60,8 @@ export function checkSetting(id: number, value: number): H2Error | undefined {
 
 export class FrameReader {
   private chunks: Buffer[] = [];
+  /** Bytes of chunks[0] already consumed (read in place: no view is made per frame head). */
+  private off = 0;
   private buffered = 0;
   private prefaceDue: boolean;
   maxFrameSize: number;
@@ -103,14 +105,16 @@ export class FrameReader {
       if (this.buffered < FRAME_HEADER) return undefined;
       // The head is read in place when the first chunk holds it (the usual case), else from a copy.
       const first = this.chunks[0]!;
-      const head = first.length >= FRAME_HEADER ? first : this.peek(FRAME_HEADER);
-      const length = (head[0]! << 16) | (head[1]! << 8) | head[2]!;
-      const type = head[3]!;
-      const flags = head[4]!;
-      const stream = ((head[5]! & 0x7f) << 24) | (head[6]! << 16) | (head[7]! << 8) | head[8]!;
+      const inPlace = first.length - this.off >= FRAME_HEADER;
+      const head = inPlace ? first : this.peek(FRAME_HEADER);
+      const o = inPlace ? this.off : 0;
+      const length = (head[o]! << 16) | (head[o + 1]! << 8) | head[o + 2]!;
+      const type = head[o + 3]!;
+      const flags = head[o + 4]!;
+      const stream = ((head[o + 5]! & 0x7f) << 24) | (head[o + 6]! << 16) | (head[o + 7]! << 8) | head[o + 8]!;
       if (length > this.maxFrameSize) return this.fail(connError(E.FRAME_SIZE_ERROR, `frame of ${length} bytes above SETTINGS_MAX_FRAME_SIZE`));
       if (this.buffered < FRAME_HEADER + length) return undefined;
-      this.take(FRAME_HEADER);
+      this.skip(FRAME_HEADER);
       const payload = this.take(length);
       const r = this.frame(type, flags, stream, payload);
       if (r !== undefined) return r;
@@ -120,6 +124,7 @@ export class FrameReader {
   private fail(e: H2Error): H2Error {
     this.failed = true;
     this.chunks = [];
+    this.off = 0;
     this.buffered = 0;
     return e;
   }
@@ -243,42 +248,66 @@ export class FrameReader {
   /** First N buffered bytes without consuming them. */
   private peek(n: number): Buffer {
     const first = this.chunks[0]!;
-    if (first.length >= n) return first.subarray(0, n);
+    if (first.length - this.off >= n) return first.subarray(this.off, this.off + n);
     const out = Buffer.allocUnsafe(n);
-    let at = 0;
-    for (let i = 0; at < n; i++) {
+    let at = first.copy(out, 0, this.off);
+    for (let i = 1; at < n; i++) {
       const c = this.chunks[i]!;
       at += c.copy(out, at, 0, Math.min(c.length, n - at));
     }
     return out;
   }
 
+  /** Consumes N buffered bytes without looking at them. */
+  private skip(n: number): void {
+    this.buffered -= n;
+    while (n > 0) {
+      const c = this.chunks[0]!;
+      const left = c.length - this.off;
+      if (left > n) {
+        this.off += n;
+        return;
+      }
+      n -= left;
+      this.chunks.shift();
+      this.off = 0;
+    }
+  }
+
   /** Consumes N buffered bytes: a view when they lie in one chunk. */
   private take(n: number): Buffer {
-    this.buffered -= n;
     const first = this.chunks[0];
-    if (n === 0 || first === undefined) return Buffer.alloc(0);
-    if (first.length > n) {
-      this.chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
+    if (n === 0 || first === undefined) return EMPTY;
+    this.buffered -= n;
+    const off = this.off;
+    const left = first.length - off;
+    if (left > n) {
+      this.off = off + n;
+      return first.subarray(off, off + n);
     }
-    if (first.length === n) {
+    if (left === n) {
       this.chunks.shift();
-      return first;
+      this.off = 0;
+      return off === 0 ? first : first.subarray(off);
     }
     const out = Buffer.allocUnsafe(n);
     let at = 0;
     while (at < n) {
       const c = this.chunks[0]!;
-      const k = Math.min(c.length, n - at);
-      c.copy(out, at, 0, k);
+      const from = this.off;
+      const k = Math.min(c.length - from, n - at);
+      c.copy(out, at, from, from + k);
       at += k;
-      if (k === c.length) this.chunks.shift();
-      else this.chunks[0] = c.subarray(k);
+      if (from + k === c.length) {
+        this.chunks.shift();
+        this.off = 0;
+      } else this.off = from + k;
     }
     return out;
   }
 }
+
+const EMPTY = Buffer.alloc(0);
 
 function readPriority(p: Buffer, at: number): Priority {
   const dep = p.readUInt32BE(at);

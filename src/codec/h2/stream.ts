@@ -74,24 +74,34 @@ export class Stream {
 /** How a stream this side no longer tracks ended: reset by this side (late frames are ignored) or otherwise. */
 export type Ended = 'reset' | 'closed';
 
-/** The last LIMIT closed streams, oldest forgotten first (a ring of ids beside the map). */
+/**
+ * The last LIMIT closed streams, oldest forgotten first: a ring of ids and how each ended. Adding costs
+ * two array stores (it happens for every stream); looking up scans the ring, which only a frame on a
+ * stream this side no longer tracks makes happen.
+ */
 export class RecentlyClosed {
-  private readonly ended = new Map<number, Ended>();
-  private ring: Int32Array | undefined;
+  private ids: Int32Array | undefined;
+  private hows: Uint8Array | undefined;
   private pos = 0;
 
   constructor(private readonly limit = 1024) {}
 
   add(id: number, how: Ended): void {
-    const ring = (this.ring ??= new Int32Array(this.limit));
-    const old = ring[this.pos]!;
-    if (old !== 0 && old !== id) this.ended.delete(old);
-    ring[this.pos] = id;
-    this.pos = (this.pos + 1) % this.limit;
-    this.ended.set(id, how);
+    const ids = (this.ids ??= new Int32Array(this.limit));
+    const hows = (this.hows ??= new Uint8Array(this.limit));
+    ids[this.pos] = id;
+    hows[this.pos] = how === 'reset' ? 2 : 1;
+    this.pos = this.pos + 1 === this.limit ? 0 : this.pos + 1;
   }
 
   get(id: number): Ended | undefined {
-    return this.ended.get(id);
+    const ids = this.ids;
+    if (ids === undefined || id === 0) return undefined;
+    // Newest first: an id closed twice (a reset answering a late frame) reads as its latest ending.
+    for (let n = 0, i = this.pos; n < this.limit; n++) {
+      i = i === 0 ? this.limit - 1 : i - 1;
+      if (ids[i] === id) return this.hows![i] === 2 ? 'reset' : 'closed';
+    }
+    return undefined;
   }
 }

@@ -4,7 +4,7 @@
 // empty frames; the frame reader bounds header blocks and CONTINUATION floods). New streams are
 // dispatched after the read that carried them, so a stream reset in the same read costs no upstream work.
 import type { Duplex } from 'node:stream';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, type Registry } from '../../telemetry/promlite';
 import type { GuardLimits } from '../../codec/h2/guard';
 import type { ConnContext } from '../../conn/context';
 import { H2Socket, type H2Stream } from '../../conn/h2socket';

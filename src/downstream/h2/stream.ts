@@ -48,6 +48,8 @@ export class H2Request implements L7Request {
   private trailerList: HeaderList | undefined;
   private stream: StreamBody | undefined;
   private readonly h: readonly string[];
+  /** The decoded head (L7Request.flatHead). */
+  readonly flatHead: readonly string[];
 
   constructor(
     private readonly s: H2Stream,
@@ -55,7 +57,7 @@ export class H2Request implements L7Request {
     ctx: ConnContext,
     source: SourceView,
   ) {
-    const h = (this.h = s.head);
+    const h = (this.h = this.flatHead = s.head);
     this.method = find(h, ':method') ?? 'GET';
     this.path = find(h, ':path') ?? '/';
     this.authority = find(h, ':authority') ?? find(h, 'host') ?? '';

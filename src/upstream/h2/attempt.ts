@@ -16,6 +16,7 @@ const MAX_REOPEN = 3;
 
 /** The flat [name, value, ...] request head. */
 export function flatHeaders(head: UpstreamHead, scheme = 'http'): string[] {
+  if (head.flat !== undefined) return head.flat(scheme);
   const out = [':method', head.method, ':scheme', scheme, ':authority', head.authority, ':path', head.path];
   for (const [k, v] of head.headers) out.push(k, v);
   return out;

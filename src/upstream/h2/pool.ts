@@ -21,6 +21,8 @@ export interface H2PoolOptions {
   readonly maxStreamsPerSession?: number;
   /** Connections per endpoint key; past it, new streams wait for room on the least loaded one. */
   readonly maxSessionsPerKey?: number;
+  /** SETTINGS_TIMEOUT from the connect (default SETTINGS_TIMEOUT_MS); 0 = none. */
+  readonly settingsTimeoutMs?: number;
 }
 
 export interface H2RequestOptions {
@@ -57,6 +59,12 @@ const DEFAULT_SESSIONS = 16;
 /** Upstream flow-control windows: what the proxy may buffer per stream / per connection from a fast server. */
 const STREAM_WINDOW = 256 * 1024;
 const SESSION_WINDOW = 4 * 1024 * 1024;
+/**
+ * SETTINGS_TIMEOUT (RFC 9113 §6.5.3), counted from the connect: a peer that has not acknowledged the
+ * proxy's SETTINGS by then is not an HTTP/2 server that works, and its streams fail (GOAWAY
+ * SETTINGS_TIMEOUT) instead of waiting for the request timeout.
+ */
+export const SETTINGS_TIMEOUT_MS = 10_000;
 
 export class ConnectTimeout extends Error {
   readonly code = CONNECT_TIMEOUT_CODE;
@@ -99,6 +107,7 @@ export class PooledSession {
     socket.once(d.ready, () => {
       this.connected = true;
       this.clearConnect();
+      this.sock.expectSettingsAck(pool.settingsTimeoutMs);
     });
     this.sock = new H2Socket(
       socket,
@@ -221,6 +230,7 @@ export class PooledSession {
 export class H2Pool {
   readonly maxStreams: number;
   readonly idleMs: number;
+  readonly settingsTimeoutMs: number;
   private readonly maxSessions: number;
   private readonly sessions = new Map<string, PooledSession[]>();
   private readonly all = new Set<PooledSession>();
@@ -234,6 +244,7 @@ export class H2Pool {
     this.maxStreams = opts.maxStreamsPerSession ?? DEFAULT_MAX_STREAMS;
     this.maxSessions = opts.maxSessionsPerKey ?? DEFAULT_SESSIONS;
     this.idleMs = opts.idleTimeoutMs;
+    this.settingsTimeoutMs = opts.settingsTimeoutMs ?? SETTINGS_TIMEOUT_MS;
   }
 
   /**

@@ -254,6 +254,13 @@ test('MeshAuthz: per-workload matchers are built once and decide like policiesFo
   assert.deepEqual(mesh.authorize({ namespace: 'foo', labels: { app: 'db' } }, http({ method: 'POST' })), by(ALLOWED, 'foo/allow-sleep'));
   assert.deepEqual(mesh.authorize(web, http({ principal: ADMIN })), NO_MATCH);
   assert.deepEqual(mesh.authorize({ namespace: 'bar', labels: {} }, http({ principal: ADMIN })), NO_POLICIES);
+  // A config's (frozen) workload is remembered by identity; a mutable one is looked up by its labels each time.
+  const frozen = Object.freeze({ namespace: 'foo', labels: Object.freeze({ app: 'web' }) });
+  assert.equal(mesh.forWorkload(frozen), mesh.forWorkload(frozen));
+  const mutable = { namespace: 'foo', labels: { app: 'web' } as Record<string, string> };
+  assert.equal(mesh.forWorkload(mutable), mesh.forWorkload(frozen));
+  mutable.labels = { app: 'db' };
+  assert.deepEqual(mesh.authorize(mutable, http({ method: 'POST' })), by(ALLOWED, 'foo/allow-sleep'), 'relabelled: the db matcher, not the remembered web one');
 });
 
 test('policies loaded from YAML decide as Istio documents them', () => {

@@ -1,12 +1,13 @@
-// Local rate limiting on an injected clock: Envoy's token bucket (starts full, whole-interval fills,
-// capped), per-key buckets with a bounded LRU, reloads that keep unchanged limits, and takeAll.
+// Local rate limiting (the agent's SharedRateLimiter) on an injected clock: Envoy's token bucket (starts
+// full, whole-interval fills, capped), per-key buckets, reloads that keep unchanged limits, and takeAll.
+// The table's own limits (full table, 2^31 fills, workers) are in test/unit/workers/sharedratelimit.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LocalRateLimiter } from '../../../src/policy/ratelimit';
+import { SharedRateLimiter } from '../../../src/policy/sharedratelimit';
 import { limit, req } from '../route/helpers';
 
 test('bucket starts full, refills tokensPerFill per whole interval, capped at maxTokens', () => {
-  const rl = new LocalRateLimiter();
+  const rl = new SharedRateLimiter();
   const l = limit('l', { maxTokens: 3, tokensPerFill: 2, fillIntervalMs: 1000 });
   const r = req();
   // [now, expected ok?, expected retryAfterS when refused]
@@ -32,7 +33,7 @@ test('bucket starts full, refills tokensPerFill per whole interval, capped at ma
 });
 
 test('retry-after: whole seconds until the next fill, at least 1', () => {
-  const rl = new LocalRateLimiter();
+  const rl = new SharedRateLimiter();
   const l = limit('slow', { maxTokens: 1, tokensPerFill: 1, fillIntervalMs: 60_000 });
   assert.equal(rl.take(l, req(), 0).ok, true);
   const cases: [number, number][] = [
@@ -53,7 +54,7 @@ test('retry-after: whole seconds until the next fill, at least 1', () => {
 });
 
 test('per-key buckets: by header (missing = ""), by source principal; no key = one shared bucket', () => {
-  const rl = new LocalRateLimiter();
+  const rl = new SharedRateLimiter();
   const byHeader = limit('h', { maxTokens: 1, perKey: { header: 'x-user' } });
   assert.equal(rl.take(byHeader, req({ headers: { 'x-user': 'a' } }), 0).ok, true);
   assert.equal(rl.take(byHeader, req({ headers: { 'x-user': 'a' } }), 0).ok, false);
@@ -71,26 +72,8 @@ test('per-key buckets: by header (missing = ""), by source principal; no key = o
   assert.equal(rl.take(shared, req({ sourcePrincipal: 'b' }), 0).ok, false);
 });
 
-test('keyed buckets are bounded per limit; the least recently used is evicted', () => {
-  const rl = new LocalRateLimiter({ maxBucketsPerLimit: 3 });
-  const l = limit('lru', { maxTokens: 1, perKey: { header: 'k' } });
-  const as = (k: string) => req({ headers: { k } });
-  for (const k of ['a', 'b', 'c']) assert.equal(rl.take(l, as(k), 0).ok, true);
-  assert.equal(rl.take(l, as('a'), 0).ok, false); // a is now the most recently used
-  assert.equal(rl.take(l, as('d'), 0).ok, true); // evicts b
-  assert.equal(rl.bucketCount(l), 3);
-  assert.equal(rl.take(l, as('b'), 0).ok, true, 'b was evicted and comes back full');
-  assert.equal(rl.take(l, as('a'), 0).ok, false, 'a was kept');
-  assert.equal(rl.bucketCount(l), 3);
-
-  const big = new LocalRateLimiter();
-  const many = limit('many', { perKey: { header: 'k' } });
-  for (let i = 0; i < 10_050; i++) big.take(many, as(String(i)), 0);
-  assert.equal(big.bucketCount(many), 10_000);
-});
-
 test('retain: unchanged limits keep their tokens; removed or changed limits start over', () => {
-  const rl = new LocalRateLimiter();
+  const rl = new SharedRateLimiter();
   const kept = limit('kept', { maxTokens: 1 });
   const removed = limit('removed', { maxTokens: 1 });
   const changed = limit('changed', { maxTokens: 1 });
@@ -99,7 +82,6 @@ test('retain: unchanged limits keep their tokens; removed or changed limits star
   const keptAgain = limit('kept', { maxTokens: 1 });
   const changedAgain = limit('changed', { maxTokens: 5 });
   rl.retain([keptAgain, changedAgain]);
-  assert.equal(rl.bucketCount(removed), 0);
   assert.equal(rl.take(keptAgain, req(), 0).ok, false, 'still empty');
   assert.equal(rl.take(changedAgain, req(), 0).ok, true, 'new bucket, full');
   // Using a changed limit without retain also starts it over.
@@ -108,7 +90,7 @@ test('retain: unchanged limits keep their tokens; removed or changed limits star
 });
 
 test('takeAll: ok only when every limit has a token; the first refusal names its limit and nothing is consumed', () => {
-  const rl = new LocalRateLimiter();
+  const rl = new SharedRateLimiter();
   const wide = limit('wide', { maxTokens: 5 });
   const narrow = limit('narrow', { maxTokens: 1, fillIntervalMs: 2000 });
   assert.deepEqual(rl.takeAll([], req(), 0), { ok: true });

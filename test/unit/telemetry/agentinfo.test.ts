@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Registry } from 'prom-client';
-import { agentVersion, collectNodeFacts, factsFrom, registerProcessMetrics } from '../../../src/telemetry/agentinfo';
+import { agentVersion, collectNodeFacts, cpuBrand, cpuModelLine, distroRelease, factsFrom, osReleaseFields, registerProcessMetrics } from '../../../src/telemetry/agentinfo';
 
 describe('agent info', () => {
   it('registers prom-client default metrics and istio_build once per registry', async () => {
@@ -52,7 +52,34 @@ describe('agent info', () => {
     assert.doesNotMatch(await r.metrics(), /nodemesh_node_/);
   });
 
-  it('reads this machine through systeminformation', async () => {
+  it('reads distribution and release from os-release files', () => {
+    const cases: [string, { distro?: string; release?: string }][] = [
+      ['PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION="12 (bookworm)"\n', { distro: 'Debian GNU/Linux', release: '12' }],
+      ['NAME="Ubuntu"\nVERSION="22.04.3 LTS (Jammy Jellyfish)"\nPRETTY_NAME="Ubuntu 22.04.3 LTS"\nVERSION_ID="22.04"\n', { distro: 'Ubuntu', release: '22.04.3 LTS' }],
+      ['NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.20.3\nPRETTY_NAME="Alpine Linux v3.20"\n', { distro: 'Alpine Linux', release: 'v3.20' }],
+      ['NAME=Fedora Linux\nVERSION="40 (Container Image)"\nVERSION_ID=40\n', { distro: 'Fedora Linux', release: '40' }],
+      ['NAME="Distroless"\nVERSION_ID=1\n', { distro: 'Distroless', release: '1' }],
+      ['', { distro: undefined, release: undefined }],
+    ];
+    for (const [text, want] of cases) assert.deepEqual(distroRelease(osReleaseFields(text)), want, text);
+  });
+
+  it('splits CPU model lines into manufacturer and brand', () => {
+    const cases: [string, { manufacturer?: string; brand?: string }][] = [
+      ['Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz', { manufacturer: 'Intel', brand: 'Xeon® Platinum 8375C' }],
+      ['AMD EPYC 7B13 64-Core Processor', { manufacturer: 'AMD', brand: 'EPYC 7B13 64-Core Processor' }],
+      ['AMD EPYC', { manufacturer: 'AMD', brand: 'EPYC' }],
+      ['QEMU Virtual CPU version 2.5+', { manufacturer: 'QEMU', brand: 'Virtual version 2.5+' }],
+      ['Neoverse-N1', { manufacturer: 'Neoverse-N1', brand: '' }],
+      ['', {}],
+    ];
+    for (const [line, want] of cases) assert.deepEqual(cpuBrand(line), want, line);
+    assert.equal(cpuModelLine('processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Core(TM) i7\n', 'x'), 'Intel(R) Core(TM) i7');
+    assert.equal(cpuModelLine('processor\t: 0\nBogoMIPS\t: 50.00\n', 'Neoverse-N1'), 'Neoverse-N1');
+    assert.equal(cpuModelLine('', undefined), '');
+  });
+
+  it('reads this machine from /etc/os-release, /proc/cpuinfo and the os module', async () => {
     const r = new Registry();
     assert.equal(await collectNodeFacts(r), true);
     const text = await r.metrics();

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { LocalRateLimiter } from '../../../src/policy/ratelimit';
+import { LocalRateLimiter } from '../../helpers/ratelimit-model';
 import { MAX_SHARED_TOKENS, SharedRateLimiter, tableSlotsFor } from '../../../src/policy/sharedratelimit';
 import { limit, req } from '../route/helpers';
 

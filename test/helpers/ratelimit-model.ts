@@ -1,14 +1,10 @@
-// Local rate limiting (nodemesh LocalRateLimit): Envoy's token bucket, one per (limit, key value), on an
-// injected clock. Keyed buckets are bounded per limit (least recently used evicted), and a reload keeps
-// the buckets of limits that did not change.
-import type { LocalRateLimit } from '../config/traffic';
-import type { RequestView } from '../route/types';
-
-export type RateDecision = { readonly ok: true } | { readonly ok: false; readonly retryAfterS: number };
-export type RateDecisionAll = { readonly ok: true } | { readonly ok: false; readonly retryAfterS: number; readonly limit: LocalRateLimit };
-
-/** Keyed buckets kept per limit; an evicted bucket comes back full, which for an idle key it already was. */
-export const MAX_BUCKETS_PER_LIMIT = 10_000;
+// The reference model of local rate limiting (nodemesh LocalRateLimit), for tests: Envoy's token bucket,
+// one per (limit, key value), on an injected clock, in plain maps. Keyed buckets are bounded per limit
+// (least recently used evicted), and a reload keeps the buckets of limits that did not change. The
+// agent runs SharedRateLimiter (src/policy/sharedratelimit.ts), which must decide as this does.
+import type { LocalRateLimit } from '../../src/config/traffic';
+import type { RequestView } from '../../src/route/types';
+import { MAX_BUCKETS_PER_LIMIT, type RateDecision, type RateDecisionAll } from '../../src/policy/sharedratelimit';
 
 const OK: { readonly ok: true } = Object.freeze({ ok: true });
 
