@@ -56,6 +56,11 @@ async function main(): Promise<void> {
     console.log(`istio_requests_total{destination_service_name="web"} = ${metricSum(m, 'istio_requests_total', { destination_service_name: 'web' })}`);
     console.log(`istio_requests_total{destination_service_name="cache"} = ${metricSum(m, 'istio_requests_total', { destination_service_name: 'cache' })} (kernel mode: the agent never sees it)`);
     console.log(`backend hits: ${backends.map((b) => `${b.name}=${b.hits}`).join(' ')}\n`);
+    // Every core: each connection lands on one of the agent's proxy workers (the kernel's reuseport hash).
+    for (let i = 0; i < 20; i++) await mesh.curl(`http://${webVip}/`);
+    const perWorker = [...(await mesh.metrics()).matchAll(/^nodemesh_worker_requests_total\{worker="(\d+)"\} (\d+)/gm)].map(([, w, n]) => `worker ${w}: ${n}`);
+    console.log(`proxy workers: 20 more requests to web, one connection each; the kernel spreads connections over the agent's workers (--workers, default the CPUs its cgroup allows)`);
+    console.log(`  nodemesh_worker_requests_total: ${perWorker.join(', ')} (docs/workers.md)\n`);
     console.log(`bin/nodemesh stat --pins --bpffs ${mesh.pin}:\n${readPinnedStats(mesh.pin).trimEnd().replace(/^(?=.)/gm, '  ')}\n`);
     // The lines below are true only while part one runs: in a terminal it waits (Enter or DEMO_SECONDS);
     // otherwise it says that all of it is gone and how to look at it live.

@@ -50,6 +50,8 @@ export interface MeshPlaneOptions {
 
 export class MeshPlane {
   private topo: Topology;
+  /** Local client IP → its workload's SPIFFE id under the current topology (asked per request). */
+  private clientIdentities = new Map<string, string | undefined>();
   private authz = new MeshAuthz([]);
   private requestAuthns: readonly RequestAuthn[] = [];
   private server: TunnelServer | undefined;
@@ -120,6 +122,7 @@ export class MeshPlane {
   apply(config: MeshConfig): void {
     const topo = new Topology(config, this.opts.node, this.opts.trustDomain);
     this.topo = topo;
+    this.clientIdentities = new Map();
     this.authz = new MeshAuthz(config.authorizationPolicies);
     this.requestAuthns = config.requestAuthentications ?? [];
     // Every jwksUri the config names is fetched now and kept fresh; ones no longer named are dropped.
@@ -161,6 +164,13 @@ export class MeshPlane {
     return deliveryView(this.topo, this.endpoints);
   }
 
+  private clientIdentity(ip: string): string | undefined {
+    if (this.clientIdentities.has(ip)) return this.clientIdentities.get(ip);
+    const id = this.identityAt(this.topo, ip);
+    this.clientIdentities.set(ip, id);
+    return id;
+  }
+
   private identityAt(topo: Topology, ip: string): string | undefined {
     const w = topo.workloadByIp(ip);
     return w ? topo.identityOf(w) : undefined;
@@ -175,7 +185,7 @@ export class MeshPlane {
     if (!this.endpoints.has(`${target.address}:${target.port}`)) return undefined;
     // A mesh endpoint is never dialled in plaintext: a client that is not a local workload has no
     // identity to tunnel with, so the connection is refused and the client sees 503 UF.
-    const identity = this.topo.isLocalIp(clientIp) ? this.identityAt(this.topo, clientIp) : undefined;
+    const identity = this.topo.isLocalIp(clientIp) ? this.clientIdentity(clientIp) : undefined;
     if (identity === undefined) return REFUSE;
     return this.routes.ensure({ identity, target, client: { address: clientIp, port: 0 } });
   }

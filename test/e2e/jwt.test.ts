@@ -92,8 +92,13 @@ describe('JWT request authentication across nodes', { skip: skip && process.env.
 
   test('valid → 200; expired or forged → 401; missing → 403; a claim in `when` decides', async () => {
     const good = await sign({ role: 'reader' });
-    // The agent fetches the keys when the config names them (and again on a request while it has none).
-    await m.until(async () => (await curl(good)).code === '200', 'a valid token is accepted once the keys are fetched', 20_000);
+    // Each proxy worker fetches the keys when the config names them (and again on a request while it has
+    // none, at most every 5 s): wait until every worker has them (several new connections in a row pass).
+    const allPass = async (): Promise<boolean> => {
+      for (let i = 0; i < 6; i++) if ((await curl(good)).code !== '200') return false;
+      return true;
+    };
+    await m.until(allPass, 'a valid token is accepted by every worker once the keys are fetched', 30_000);
     const ok = await curl(good);
     assert.match(ok.body, /^hello GET \/jwt/);
     const expired = await curl(await sign({ role: 'reader' }, { exp: Math.floor(Date.now() / 1000) - 300 }));
