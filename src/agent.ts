@@ -107,6 +107,9 @@ export class Agent {
       script: path.join(__dirname, 'worker.js'),
       init: { opts: o, delivery, tunnelPort: o.tunnelPort },
       certs: () => identity.held(),
+      jwks: () => identity.jwks.all(),
+      // Answered after the fetch (or at once when one was made just now): the waiting requests go on.
+      onJwksRefresh: (uri) => void identity.jwks.refresh(uri).then(() => this.workers?.postJwks(uri, identity.jwks.keys(uri))),
       rateTable: () => this.rateTable,
       onListeners: (fds) => this.slots?.sync(fds),
     });
@@ -121,6 +124,7 @@ export class Agent {
       },
     });
     identity.onChange(() => workers.postCerts(identity.held()));
+    identity.onJwks((uri, keys) => workers.postJwks(uri, keys));
     // The workers load and bind while the config is read; each gets the running config as it joins.
     const booted = workers.start().then(() => log.info({ workers: workers.size(), ca: o.ca?.address ?? 'embedded', delivery: delivery ?? 'none' }, 'proxy workers up'));
     booted.catch(() => undefined);

@@ -22,6 +22,7 @@ import { Metrics } from './telemetry/metrics';
 import { concatSeries, seriesOf, type IstioSeries } from './telemetry/admin-stats';
 import { MeshPlane } from './meshplane';
 import { CertMirror, type HeldCerts } from './identity/mirror';
+import { JwksMirror } from './identity/jwks-mirror';
 import { principalOf, workloadIdentity } from './identity/spiffe';
 import { SharedRateLimiter } from './policy/sharedratelimit';
 import type { WorkerInit } from './workers/protocol';
@@ -48,6 +49,8 @@ export class DataPlane {
   private limiter: SharedRateLimiter;
   private readonly prober: Prober;
   private readonly certs = new CertMirror();
+  /** The JWKS the main thread fetched; a request without keys asks it for a fetch. */
+  readonly jwks: JwksMirror;
   private mesh: MeshPlane | undefined;
   private readonly origDst: OrigDstReader | undefined;
   private readonly accessLog: AccessLog;
@@ -57,6 +60,7 @@ export class DataPlane {
   private constructor(
     private readonly init: WorkerInit,
     share: (e: SharedEjection) => void,
+    askJwks: (uri: string) => void,
   ) {
     const o = init.opts;
     this.metrics = new Metrics({ cluster: o.clusterId });
@@ -72,12 +76,14 @@ export class DataPlane {
     this.prober = new Prober({ health: this.balancers.health, registry: this.metrics.registry });
     this.limiter = new SharedRateLimiter({ buffer: init.rateTable });
     this.certs.set(init.certs);
+    this.jwks = new JwksMirror(askJwks);
+    this.jwks.setAll(init.jwks);
     this.origDst = o.capture ? openOrigDst(o.bpffs) : undefined;
     this.accessLog = o.accessLog ? new AccessLog() : DISABLED_ACCESS_LOG;
   }
 
-  static async start(init: WorkerInit, share: (e: SharedEjection) => void): Promise<DataPlane> {
-    const dp = new DataPlane(init, share);
+  static async start(init: WorkerInit, share: (e: SharedEjection) => void, askJwks: (uri: string) => void): Promise<DataPlane> {
+    const dp = new DataPlane(init, share, askJwks);
     const o = init.opts;
     // Trace propagation always; spans only when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT names a collector.
     setProcessTracing(tracingFromEnv(process.env, dp.metrics.registry, `nodemesh~${o.nodeIp}~${o.node}`, [['host.name', o.node], ['k8s.node.name', o.node]]));
@@ -93,6 +99,7 @@ export class DataPlane {
         ...(o.trustedProxies ? { trustedProxies: o.trustedProxies } : {}),
       },
       dp.certs,
+      dp.jwks,
       dp.metrics,
       dp.metrics.registry,
     );

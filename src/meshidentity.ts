@@ -1,12 +1,16 @@
 // The main thread's part of the mesh between nodes: workload certificates (from the mesh CA, or an
-// embedded one) for the workloads on this node, and the kernel's inbound mTLS table. The proxy
-// workers' MeshPlane (tunnel server, tunnel pool, inbound handler) gets the certificates from here.
+// embedded one) for the workloads on this node, the JWKS of RequestAuthentications, and the kernel's
+// inbound mTLS table. The proxy workers' MeshPlane (tunnel server, tunnel pool, inbound handler) gets
+// the certificates and the keys from here: each is fetched once, however many workers there are.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { Registry } from 'prom-client';
 import type { MeshConfig } from './config/model';
 import { MeshError } from './errors';
+import type { JSONWebKeySet } from 'jose';
 import { CertManager } from './identity/manager';
+import { JwksCache } from './identity/jwks';
+import { securityMetrics } from './telemetry/security';
 import type { HeldCerts } from './identity/mirror';
 import { DeferredLocalSigner, GrpcSigner, type Signer } from './identity/signers';
 import type { InboundMode } from './capture/layout';
@@ -44,16 +48,28 @@ export function resolveDelivery(setting: string): string | undefined {
 export class MeshIdentity {
   private topo: Topology | undefined;
   private readonly listeners: (() => void)[] = [];
+  private readonly fetched: ((uri: string, keys: JSONWebKeySet | undefined) => void)[] = [];
+  /** The JWKS every RequestAuthentication jwksUri names, fetched here once for all workers. */
+  readonly jwks: JwksCache;
 
   private constructor(
     private readonly opts: MeshIdentityOptions,
     private readonly certs: CertManager,
     private readonly signer: Signer,
     private readonly sink: InboundSink,
+    registry: Registry,
   ) {
     const changed = (): void => this.changed();
     certs.on('issued', changed);
     certs.on('rotated', changed);
+    const failures = securityMetrics(registry).jwksFetchFailures;
+    this.jwks = new JwksCache({
+      // A rule without an issuer (allowed with jwksUri) is named by its URI.
+      onFailure: (issuer, uri) => failures.inc({ issuer: issuer || uri }),
+      onFetched: (uri, keys) => {
+        for (const fn of this.fetched) fn(uri, keys);
+      },
+    });
   }
 
   static async start(opts: MeshIdentityOptions, registry: Registry, sink: InboundSink): Promise<MeshIdentity> {
@@ -65,7 +81,7 @@ export class MeshIdentity {
     // before that nothing can be served or dialled over a tunnel, so no root is needed.
     const certs = new CertManager({ signer, registry, ...(opts.ca ? { rootPem: readFile(opts.ca.rootFile, '--ca-root') } : {}), ...(opts.certTtlSeconds ? { ttlSeconds: opts.certTtlSeconds } : {}) });
     if (!opts.delivery) log.warn(`no delivery address (${DELIVERY_ADDRESS} is not on this host): STRICT cannot tell agent traffic from other plaintext`);
-    return new MeshIdentity(opts, certs, signer, sink);
+    return new MeshIdentity(opts, certs, signer, sink, registry);
   }
 
   /** Certificates for the workloads now on this node (fetched in the background), and the kernel table. */
@@ -75,8 +91,16 @@ export class MeshIdentity {
     // Identities that left are dropped at once; new ones are announced as they are issued.
     void this.certs.ensure(topo.localIdentities()).then(() => this.changed());
     this.changed();
+    // Every jwksUri the config names is fetched now and kept fresh; ones no longer named are dropped.
+    const rules = (config.requestAuthentications ?? []).flatMap((p) => p.jwtRules);
+    this.jwks.sync(rules.flatMap((r) => (r.jwksUri !== undefined ? [{ uri: r.jwksUri, issuer: r.issuer, timeoutMs: r.timeoutMs }] : [])));
     // A partial view (before discovery's first list) lacks the API's workloads: their STRICT modes stay.
     if (!opts.partial) this.sink.syncInbound?.(topo.inboundModes(), this.opts.delivery ? [this.opts.delivery] : []);
+  }
+
+  /** Calls FN after every JWKS fetch, with the keys then held for the URI. */
+  onJwks(fn: (uri: string, keys: JSONWebKeySet | undefined) => void): void {
+    this.fetched.push(fn);
   }
 
   /** Calls FN after every change of what is held (issue, rotation, drop). */
@@ -102,6 +126,7 @@ export class MeshIdentity {
   }
 
   close(): void {
+    this.jwks.close();
     this.certs.stop();
     (this.signer as { close?: () => void }).close?.();
   }

@@ -11,8 +11,7 @@ import type { CertSource } from './identity/mirror';
 import { InboundHandler } from './downstream/tunnel';
 import { logger } from './log';
 import { MeshAuthz } from './policy/authz';
-import { JwksCache } from './identity/jwks';
-import { securityMetrics } from './telemetry/security';
+import type { JwksSource } from './identity/jwks-mirror';
 import type { RequestAuthn } from './config/model';
 import { Topology, TUNNEL_PORT } from './state/topology';
 import type { AccessLog } from './telemetry/accesslog';
@@ -65,14 +64,13 @@ export class MeshPlane {
     private readonly pool: TunnelPool,
     private readonly inbound: InboundHandler,
     delivery: string | undefined,
-    private readonly jwks: JwksCache,
   ) {
     this.topo = new Topology({ services: [], workloads: [], nodes: [], peerAuthentications: [], authorizationPolicies: [], source: { files: [], hash: '' } }, opts.node, opts.trustDomain);
     this.delivery = delivery;
     this.routes = new TunnelRoutes((route) => this.openRoute(route));
   }
 
-  static async start(opts: MeshPlaneOptions, certs: CertSource, metrics: Metrics, registry: Registry): Promise<MeshPlane> {
+  static async start(opts: MeshPlaneOptions, certs: CertSource, jwks: JwksSource, metrics: Metrics, registry: Registry): Promise<MeshPlane> {
     const tm = tunnelMetrics(registry);
     const pool = new TunnelPool({
       certFor: (id) => certs.keyCert(id),
@@ -83,9 +81,6 @@ export class MeshPlane {
     });
     const delivery = opts.delivery;
     let plane: MeshPlane | undefined;
-    const failures = securityMetrics(registry).jwksFetchFailures;
-    // A rule without an issuer (allowed with jwksUri) is named by its URI.
-    const jwks = new JwksCache({ onFailure: (issuer, uri) => failures.inc({ issuer: issuer || uri }) });
     const inbound = new InboundHandler({
       topology: () => plane!.topo,
       authz: () => plane!.authz,
@@ -97,7 +92,7 @@ export class MeshPlane {
       connectTimeoutMs: opts.connectTimeoutMs,
       ...(opts.accessLog !== undefined ? { accessLog: opts.accessLog } : {}),
     });
-    plane = new MeshPlane(opts, pool, inbound, delivery, jwks);
+    plane = new MeshPlane(opts, pool, inbound, delivery);
     certs.on('rotated', () => pool.rotate());
     plane.server = await startTunnelServer({
       host: opts.nodeIp,
@@ -125,8 +120,6 @@ export class MeshPlane {
     this.clientIdentities = new Map();
     this.authz = new MeshAuthz(config.authorizationPolicies);
     this.requestAuthns = config.requestAuthentications ?? [];
-    // Every jwksUri the config names is fetched now and kept fresh; ones no longer named are dropped.
-    this.jwks.sync(this.requestAuthns.flatMap((p) => p.jwtRules.flatMap((r) => (r.jwksUri !== undefined ? [{ uri: r.jwksUri, issuer: r.issuer, timeoutMs: r.timeoutMs }] : []))));
     this.inbound.configChanged();
     // Every endpoint on a known node is reached through a tunnel, the node's own included, so the
     // destination side (authorization, STRICT, metrics) is one code path.
@@ -211,7 +204,6 @@ export class MeshPlane {
 
   async close(): Promise<void> {
     this.routes.close();
-    this.jwks.close();
     this.inbound.close();
     await this.pool.close();
     await this.server?.close(1000);

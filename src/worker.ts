@@ -26,7 +26,11 @@ async function answer(id: number, work: () => Promise<unknown> | unknown): Promi
 }
 
 async function run(): Promise<void> {
-  const dp = await DataPlane.start(init, (ejection) => send({ t: 'ejected', ejection }));
+  const dp = await DataPlane.start(
+    init,
+    (ejection) => send({ t: 'ejected', ejection }),
+    (uri) => send({ t: 'jwks-refresh', uri }),
+  );
   // Requests, event-loop lag and heap per worker (the default metrics describe the main thread only).
   const own = registerWorkerMetrics(dp.metrics.registry, init.index, () => dp.requestCount());
   port.on('message', (m: ToWorker) => {
@@ -52,6 +56,12 @@ async function run(): Promise<void> {
         return;
       case 'certs':
         dp.setCerts(m.certs);
+        return;
+      case 'jwks':
+        dp.jwks.fetched(m.uri, m.keys);
+        return;
+      case 'jwks-all':
+        dp.jwks.setAll(m.all);
         return;
       case 'eject':
         dp.balancers.adopt(m.ejection);

@@ -11,7 +11,7 @@ import { Duplex } from 'node:stream';
 import type { Addr } from '../capture/types';
 import { BalancerSet } from '../balance/set';
 import { endpointPort, type Endpoint, type RequestAuthn, type Service, type Workload } from '../config/model';
-import type { JwksCache } from '../identity/jwks';
+import type { JwksSource } from '../identity/jwks-mirror';
 import { inlineKeys, jwtRulesFor } from '../policy/jwt';
 import { securityMetrics } from '../telemetry/security';
 import { detect } from './detect';
@@ -53,7 +53,7 @@ export interface InboundDeps {
   /** The config's RequestAuthentications, re-read per request; default: none. */
   requestAuthns?(): readonly RequestAuthn[];
   /** Keys fetched from jwksUri (the agent's one cache); without it only inline jwks verify. */
-  jwks?: Pick<JwksCache, 'keys' | 'refresh'>;
+  jwks?: JwksSource;
   /** Proxies in front of clients, for remoteIpBlocks (--trusted-proxies); default 0. */
   trustedProxies?: number;
 }

@@ -17,6 +17,8 @@ export interface JwksCacheOptions {
   readonly timeoutMs?: number;
   /** Called on each failed fetch (the agent counts nodemesh_jwks_fetch_failures_total{issuer}). */
   readonly onFailure?: (issuer: string, uri: string, reason: string) => void;
+  /** Called after every fetch of URI, with the keys then held (the agent posts them to its workers). */
+  readonly onFetched?: (uri: string, keys: JSONWebKeySet | undefined) => void;
   readonly fetch?: typeof fetch;
   readonly now?: () => number;
 }
@@ -73,6 +75,13 @@ export class JwksCache {
     }
   }
 
+  /** Every URI's last good keys (those with none yet left out). */
+  all(): Record<string, JSONWebKeySet> {
+    const out: Record<string, JSONWebKeySet> = {};
+    for (const [uri, e] of this.entries) if (e.keys !== undefined) out[uri] = e.keys;
+    return out;
+  }
+
   /** The last good keys of URI; undefined before the first successful fetch. */
   keys(uri: string): JSONWebKeySet | undefined {
     return this.entries.get(uri)?.keys;
@@ -104,6 +113,7 @@ export class JwksCache {
     e.inFlight = this.load(e).finally(() => {
       e.inFlight = undefined;
       if (this.closed || this.entries.get(e.uri) !== e) return;
+      this.opts.onFetched?.(e.uri, e.keys);
       // Without keys yet, try again sooner than the refresh period.
       const next = e.keys === undefined ? Math.min(this.refreshMs, Math.max(this.minRefetchMs, 1_000)) : this.refreshMs;
       e.timer = setTimeout(() => void this.fetchNow(e), next);

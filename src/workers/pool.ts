@@ -3,6 +3,7 @@
 // posts certificates, opens listeners, collects metrics, restarts a worker that exits, and stops them.
 import { Worker } from 'node:worker_threads';
 import type { MeshConfig } from '../config/model';
+import type { JSONWebKeySet } from 'jose';
 import type { HeldCerts } from '../identity/mirror';
 import { logger } from '../log';
 import type { MetricsJSON } from '../telemetry/aggregate';
@@ -16,8 +17,12 @@ export interface PoolOptions {
   readonly count: number;
   /** The worker entry (dist/src/worker.js). */
   readonly script: string;
-  readonly init: Omit<WorkerInit, 'index' | 'certs' | 'rateTable'>;
+  readonly init: Omit<WorkerInit, 'index' | 'certs' | 'jwks' | 'rateTable'>;
   readonly certs: () => HeldCerts;
+  /** The JWKS held by URI, for a worker that starts; absent: none. */
+  readonly jwks?: () => Readonly<Record<string, JSONWebKeySet>>;
+  /** A worker asks for URI's JWKS to be fetched (it has none, or not the kid a token names). */
+  readonly onJwksRefresh?: (uri: string) => void;
   readonly rateTable: () => SharedArrayBuffer;
   /** Called with every worker's outbound listener fd whenever that set changes (nm_listeners). */
   readonly onListeners?: (fds: readonly number[]) => void;
@@ -112,6 +117,11 @@ export class WorkerPool {
     });
   }
 
+  /** URI's JWKS after a fetch (undefined: none yet): every worker's copy, and the requests waiting on it. */
+  postJwks(uri: string, keys: JSONWebKeySet | undefined): void {
+    for (const h of this.handles.values()) if (h.booted) this.post(h, { t: 'jwks', uri, keys });
+  }
+
   postCerts(certs: HeldCerts): void {
     for (const h of this.handles.values()) if (h.booted) this.post(h, { t: 'certs', certs });
   }
@@ -179,7 +189,7 @@ export class WorkerPool {
   }
 
   private spawn(index: number): Promise<void> {
-    const init: WorkerInit = { ...this.opts.init, index, tunnelPort: this.tunnelPort, certs: this.opts.certs(), rateTable: this.opts.rateTable() };
+    const init: WorkerInit = { ...this.opts.init, index, tunnelPort: this.tunnelPort, certs: this.opts.certs(), jwks: this.opts.jwks?.() ?? {}, rateTable: this.opts.rateTable() };
     const worker = new Worker(this.opts.script, { workerData: init });
     const h: Handle = { name: `worker-${index}`, index, worker, booted: false, fd: undefined };
     this.handles.set(h.name, h);
@@ -190,6 +200,7 @@ export class WorkerPool {
           this.tunnelPort = m.tunnelPort;
           // Certificates issued while it started, then the running config.
           this.post(h, { t: 'certs', certs: this.opts.certs() });
+          this.post(h, { t: 'jwks-all', all: this.opts.jwks?.() ?? {} });
           this.step({ kind: 'join', worker: h.name, now: Date.now() });
           resolve();
         } else this.received(h, m);
@@ -228,6 +239,8 @@ export class WorkerPool {
         // joining worker cannot install leaves that worker without one, which only this log says.
         if (this.state.pending?.gen !== m.gen) log.error({ worker: h.index, gen: m.gen, error: m.error }, 'a starting worker could not install the running config; it serves nothing until the next config');
         return this.step({ kind: 'rejected', worker: h.name, gen: m.gen, error: m.error, now });
+      case 'jwks-refresh':
+        return this.opts.onJwksRefresh?.(m.uri);
       case 'ejected':
         // An endpoint ejected anywhere is ejected everywhere (each within its own maxEjectionPercent).
         for (const o of this.handles.values()) if (o !== h && o.booted) this.post(o, { t: 'eject', ejection: m.ejection });

@@ -2,6 +2,7 @@
 // only: a config arrives unfrozen and the worker freezes it again.
 import type { SharedEjection } from '../balance/set';
 import type { MeshConfig } from '../config/model';
+import type { JSONWebKeySet } from 'jose';
 import type { HeldCerts } from '../identity/mirror';
 import type { AgentOptions } from '../options';
 
@@ -14,6 +15,8 @@ export interface WorkerInit {
   /** The port every worker's tunnel listener binds (the first worker's, when --tunnel-port is 0). */
   readonly tunnelPort: number;
   readonly certs: HeldCerts;
+  /** The JWKS held by URI (identity/jwks-mirror.ts). */
+  readonly jwks: Readonly<Record<string, JSONWebKeySet>>;
   /** The shared rate limit table (policy/sharedratelimit.ts). */
   readonly rateTable: SharedArrayBuffer;
 }
@@ -22,6 +25,9 @@ export type ToWorker =
   | { readonly t: 'prepare' | 'install'; readonly gen: number; readonly config: MeshConfig; readonly partial: boolean; readonly rateTable: SharedArrayBuffer }
   | { readonly t: 'commit' | 'abort'; readonly gen: number }
   | { readonly t: 'certs'; readonly certs: HeldCerts }
+  /** The main thread fetched URI's JWKS (keys undefined: none yet); or everything held (a worker that booted). */
+  | { readonly t: 'jwks'; readonly uri: string; readonly keys: JSONWebKeySet | undefined }
+  | { readonly t: 'jwks-all'; readonly all: Readonly<Record<string, JSONWebKeySet>> }
   /** An ejection another worker decided (forwarded by the main thread). */
   | { readonly t: 'eject'; readonly ejection: SharedEjection }
   /** Open the outbound listener (capture) or the VIP listeners (--no-capture) on PORT. */
@@ -36,6 +42,8 @@ export type FromWorker =
   | { readonly t: 'booted'; readonly tunnelPort: number }
   | { readonly t: 'prepared' | 'committed'; readonly gen: number }
   | { readonly t: 'rejected'; readonly gen: number; readonly error: string }
+  /** A request found no keys (or an unknown kid) for URI: the main thread fetches and posts them. */
+  | { readonly t: 'jwks-refresh'; readonly uri: string }
   /** An ejection this worker decided: the main thread tells the others. */
   | { readonly t: 'ejected'; readonly ejection: SharedEjection }
   /** An answer to the request with this id (listen: { fds, port }; scrape: metrics JSON; series; close). */

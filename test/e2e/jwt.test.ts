@@ -92,8 +92,8 @@ describe('JWT request authentication across nodes', { skip: skip && process.env.
 
   test('valid → 200; expired or forged → 401; missing → 403; a claim in `when` decides', async () => {
     const good = await sign({ role: 'reader' });
-    // Each proxy worker fetches the keys when the config names them (and again on a request while it has
-    // none, at most every 5 s): wait until every worker has them (several new connections in a row pass).
+    // The agent fetches the keys when the config names them (and again on a request while it has none,
+    // at most every 5 s) and gives them to every worker: several new connections in a row pass.
     const allPass = async (): Promise<boolean> => {
       for (let i = 0; i < 6; i++) if ((await curl(good)).code !== '200') return false;
       return true;

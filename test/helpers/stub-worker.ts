@@ -45,6 +45,8 @@ port.on('message', (m: ToWorker) => {
       told.push(m.ejection);
       return;
     case 'certs':
+    case 'jwks':
+    case 'jwks-all':
       return;
     case 'listen':
       return send({ t: 'reply', id: m.id, value: { fd: undefined, port: m.port || 40000 } });

@@ -13,7 +13,8 @@ test('dataplane: concurrent listens for one address bind one socket', async (t) 
     accessLog: false, tunnelPort: 0, deliveryAddress: 'none',
   } as unknown as AgentOptions;
   const dp = await DataPlane.start(
-    { index: 0, opts, delivery: undefined, tunnelPort: 0, certs: { root: undefined, held: [] }, rateTable: new SharedRateLimiter({ slots: tableSlotsFor([]) }).buffer },
+    { index: 0, opts, delivery: undefined, tunnelPort: 0, certs: { root: undefined, held: [] }, jwks: {}, rateTable: new SharedRateLimiter({ slots: tableSlotsFor([]) }).buffer },
+    () => undefined,
     () => undefined,
   );
   t.after(() => dp.close(0));
