@@ -13,6 +13,8 @@ import { haproxyConf, KERNEL_VIP, meshYaml, PROXY_VIP, proxyNginxConf } from './
 import { agentPaths, envInt, errText, runMain, say, settle, tryStartMesh, withBenchScope, writeResults, startBackendNginx, wrkBenchPreflight } from './harness';
 import { cleanupMesh, probeVip, type Mesh } from './mesh';
 import { freePorts, readCpuMs, readRssKb, runWrk, sampleRss, startProcess, tcpListening, toolVersion, waitReady } from './procs';
+import { scrapeMetrics } from './h2run';
+import { bypassReason, requestDeltas, workerRequests } from './workers-report';
 import { accessLogOn, describeAgentLogging, formatTarget, type AgentLogging, type TargetRatio } from './tables';
 import { formatTable, okResult, parseWrk, ratios, type CaseOutcome, type CaseReport, type WrkResult } from './wrk';
 
@@ -131,13 +133,25 @@ async function agentCases(
     await attempt(key, async () => {
       const url = `http://${PROXY_VIP}/`;
       await probeVip(m, url);
+      const counted = async (): Promise<Record<string, number> | undefined> => {
+        const text = await scrapeMetrics(m.ports.metrics);
+        return text === undefined ? undefined : workerRequests(text);
+      };
+      const before = await counted();
       const stop = sampleRss(pid);
+      let result: WrkResult;
       try {
-        return await measure(s, url, m.podsCg, { pid, stats });
+        result = await measure(s, url, m.podsCg, { pid, stats });
       } finally {
         const rss = stop();
         if (rss.peakKb !== undefined) stats.rssLoadPeakKb = rss.peakKb;
       }
+      // A load the agent did not see (no listener in nm_listeners: connect4 fails open to the backend)
+      // would be the backend's figures under the agent's name.
+      const after = await counted();
+      const bypass = before && after ? bypassReason(requestDeltas(before, after), result.requests) : undefined;
+      if (bypass !== undefined) throw new Error(bypass);
+      return result;
     }, () => [vipNote(PROXY_VIP)(), extraNote].filter(Boolean).join('; ') || undefined);
   }
   const after = readRssKb(pid);
