@@ -108,8 +108,8 @@ export class Agent {
       init: { opts: o, delivery, tunnelPort: o.tunnelPort },
       certs: () => identity.held(),
       jwks: () => identity.jwks.all(),
-      // Answered after the fetch (or at once when one was made just now): the waiting requests go on.
-      onJwksRefresh: (uri) => void identity.jwks.refresh(uri).then(() => this.workers?.postJwks(uri, identity.jwks.keys(uri))),
+      // Answered by the fetch's post (onJwks below; at once when one was made just now).
+      onJwksRefresh: (uri) => void identity.jwks.refresh(uri),
       rateTable: () => this.rateTable,
       onListeners: (fds) => this.slots?.sync(fds),
     });

@@ -17,7 +17,10 @@ export interface JwksCacheOptions {
   readonly timeoutMs?: number;
   /** Called on each failed fetch (the agent counts nodemesh_jwks_fetch_failures_total{issuer}). */
   readonly onFailure?: (issuer: string, uri: string, reason: string) => void;
-  /** Called after every fetch of URI, with the keys then held (the agent posts them to its workers). */
+  /**
+   * Called after every fetch of URI, and when a refresh is answered without one (made just now, or a URI
+   * no config names), with the keys then held: the agent posts them to its workers.
+   */
   readonly onFetched?: (uri: string, keys: JSONWebKeySet | undefined) => void;
   readonly fetch?: typeof fetch;
   readonly now?: () => number;
@@ -90,9 +93,11 @@ export class JwksCache {
   /** A fetch asked for by a request: joins one in flight, else fetches unless one was made just now. */
   refresh(uri: string): Promise<void> {
     const e = this.entries.get(uri);
-    if (e === undefined) return Promise.resolve();
-    if (e.inFlight !== undefined) return e.inFlight;
-    if (this.now() - e.lastFetch < this.minRefetchMs) return Promise.resolve();
+    if (e !== undefined && e.inFlight !== undefined) return e.inFlight;
+    if (e === undefined || this.now() - e.lastFetch < this.minRefetchMs) {
+      this.opts.onFetched?.(uri, e?.keys);
+      return Promise.resolve();
+    }
     return this.fetchNow(e);
   }
 

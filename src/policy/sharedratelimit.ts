@@ -7,7 +7,7 @@
 //
 // Table: open addressing over fixed slots (key hash, epoch, bucket word, the limit's parameters). A
 // key's hash carries 19 bits of its limit's parameters, so a changed limit gets fresh buckets by itself
-// and retain() has nothing to drop; the stale slots go idle and full, and get reused. When a key finds
+// and a reload has nothing to drop; the stale slots go idle and full, and get reused. When a key finds
 // neither its slot nor a free one in its probe window, a full bucket in the window is taken over (a full
 // idle bucket is what a fresh one is), else the window's first slot (that key then starts full, as an
 // evicted key does in the reference model).
@@ -140,9 +140,6 @@ export class SharedRateLimiter {
     }
     return OK;
   }
-
-  /** Nothing to drop: a changed limit's keys hash elsewhere, and its old slots get reused. */
-  retain(_limits: readonly LocalRateLimit[]): void {}
 
   /** Slots whose key hash carries LIMIT's parameters (for tests and gauges). */
   bucketCount(limit: LocalRateLimit): number {

@@ -3,29 +3,18 @@
 // log, one entry per side as Envoy writes them, and the side's span when it is traced (spans.ts). Every
 // request ending of the executor comes here.
 import type { Target } from '../balance/target';
-import type { Service } from '../config/model';
 import type { ConnContext } from '../conn/context';
 import { startTime, type AccessLog } from './accesslog';
 import type { Metrics } from './metrics';
-import { spanOf, type SpanRequest } from './spans';
+import { spanOf, type SpanRequest, type SpanResult } from './spans';
 import type { RequestTrace } from './tracing';
 
 /** Everything one finished request reports. */
-export interface CallRecord {
-  readonly code: number;
-  /** Envoy response flags, comma-joined, '-' when none. */
-  readonly flags: string;
-  readonly grpcStatus: string;
-  readonly durationMs: number;
-  readonly requestBytes: number;
-  readonly responseBytes: number;
+export interface CallRecord extends SpanResult {
   /** Request start to the upstream response head; < 0 when none came. */
   readonly upstreamMs: number;
-  readonly service: Service;
   readonly target: Target | undefined;
-  readonly cluster: string;
   readonly upstreamLocal: string | null;
-  readonly requestId: string | null;
   readonly termination: string | null;
   /** The request's tracing (a span when recorded; the access log's trace_id); absent = untraced. */
   readonly trace?: RequestTrace;

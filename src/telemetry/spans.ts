@@ -25,8 +25,10 @@ export interface SpanRequest {
   header(name: string): string | undefined;
 }
 
+/** What a finished request reports that its span shows (telemetry/record.ts CallRecord adds the rest). */
 export interface SpanResult {
   readonly code: number;
+  /** Envoy response flags, comma-joined, '-' when none. */
   readonly flags: string;
   readonly grpcStatus: string;
   readonly durationMs: number;

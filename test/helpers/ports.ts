@@ -8,8 +8,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TestContext } from 'node:test';
 
-export async function freePort(): Promise<number> {
-  const s = net.createServer().listen(0, '127.0.0.1');
+/** A port free on HOST (127.0.0.1 unless given, e.g. a loopback VIP) at the time of asking. */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const s = net.createServer().listen(0, host);
   await once(s, 'listening');
   const port = (s.address() as net.AddressInfo).port;
   s.close();

@@ -10,6 +10,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../helpers/ports';
 
 const MAIN = path.resolve(__dirname, '../../src/main.js');
 const LIMIT = 128;
@@ -17,17 +18,6 @@ const CLIENTS = 300;
 const VIP = `127.91.${(process.pid >> 8) & 0xff}.${(process.pid & 0xff) || 1}`;
 
 const haveBash = spawnSync('bash', ['-c', 'ulimit -n 128'], { encoding: 'utf8' }).status === 0;
-
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function get(port: number, p: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {

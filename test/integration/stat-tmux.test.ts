@@ -12,23 +12,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connectAdmin } from '../../src/cli/admin-client';
+import { freePort } from '../helpers/ports';
 
 const MAIN = path.resolve(__dirname, '../../src/main.js');
 const haveTmux = spawnSync('tmux', ['-V']).status === 0;
 const VIP = `127.92.${(process.pid >> 8) & 0xff}.${(process.pid & 0xff) || 1}`;
 const NS = `stat${process.pid}`;
 const HOST = `web.${NS}.svc.cluster.local`;
-
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function get(port: number): Promise<number> {
   return new Promise((resolve) => {

@@ -1,6 +1,7 @@
 // Runs inside a node's network namespace, where the test's Prometheus listens: reads a JSON list of
 // requests on stdin ({query} for /api/v1/query, {label, match} for /api/v1/label/<label>/values), asks
 // Prometheus (argv[2], its base URL) a few at a time, prints one JSON array of answers in order.
+import type { PromAnswer as Answer } from '../prometheus';
 interface Ask {
   query?: string;
   label?: string;
@@ -8,15 +9,6 @@ interface Ask {
   time?: number;
 }
 
-interface Answer {
-  ok: boolean;
-  error?: string;
-  resultType?: string;
-  series: number;
-  /** Samples that are numbers (not NaN, not ±Inf). */
-  finite: number;
-  values: { metric: Record<string, string>; value: string }[];
-}
 
 const base = process.argv[2] ?? 'http://127.0.0.1:9090';
 

@@ -58,3 +58,29 @@ test('fetch on sync, bounded refresh, failures keep the last good keys, dropped 
     cache.close();
   }
 });
+
+test('every refresh is answered through onFetched: after a fetch, at once when throttled or unknown', async () => {
+  let now = 0;
+  const told: string[] = [];
+  const cache = new JwksCache({
+    now: () => now,
+    minRefetchMs: 1_000,
+    refreshMs: 3_600_000,
+    fetch: (async () => Response.json(SET('k1'))) as typeof fetch,
+    onFetched: (uri, keys) => told.push(`${uri} ${keys === undefined ? 'none' : 'keys'}`),
+  });
+  try {
+    cache.sync([{ uri: 'http://a/jwks', issuer: 'a' }]);
+    await cache.settled();
+    assert.deepEqual(told, ['http://a/jwks keys'], 'the first fetch');
+    await cache.refresh('http://a/jwks');
+    assert.deepEqual(told.slice(1), ['http://a/jwks keys'], 'throttled: answered with the keys held, no fetch');
+    now += 1_500;
+    await cache.refresh('http://a/jwks');
+    assert.equal(told.length, 3, 'a real fetch: one answer, not two');
+    await cache.refresh('http://b/jwks');
+    assert.deepEqual(told.slice(3), ['http://b/jwks none'], 'a URI no config names');
+  } finally {
+    cache.close();
+  }
+});

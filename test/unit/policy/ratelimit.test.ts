@@ -72,19 +72,17 @@ test('per-key buckets: by header (missing = ""), by source principal; no key = o
   assert.equal(rl.take(shared, req({ sourcePrincipal: 'b' }), 0).ok, false);
 });
 
-test('retain: unchanged limits keep their tokens; removed or changed limits start over', () => {
+test('reload: unchanged limits keep their tokens; changed limits start over', () => {
   const rl = new SharedRateLimiter();
   const kept = limit('kept', { maxTokens: 1 });
-  const removed = limit('removed', { maxTokens: 1 });
   const changed = limit('changed', { maxTokens: 1 });
-  for (const l of [kept, removed, changed]) assert.equal(rl.take(l, req(), 0).ok, true);
+  for (const l of [kept, changed]) assert.equal(rl.take(l, req(), 0).ok, true);
   // Reload: `kept` comes back as an equal new object, `changed` with other parameters.
   const keptAgain = limit('kept', { maxTokens: 1 });
   const changedAgain = limit('changed', { maxTokens: 5 });
-  rl.retain([keptAgain, changedAgain]);
   assert.equal(rl.take(keptAgain, req(), 0).ok, false, 'still empty');
   assert.equal(rl.take(changedAgain, req(), 0).ok, true, 'new bucket, full');
-  // Using a changed limit without retain also starts it over.
+  // Changed once more: another new bucket.
   const changedTwice = limit('changed', { maxTokens: 1, fillIntervalMs: 5 });
   assert.equal(rl.take(changedTwice, req(), 0).ok, true);
 });
