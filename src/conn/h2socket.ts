@@ -3,16 +3,17 @@
 // batches (one corked write per turn of the event loop), the socket's backpressure passed on to the
 // streams (write() returns false, 'drain' follows), receive credit returned only as the streams' readers
 // take the data, and the timers the codec leaves to its owner (idle connection, linger after close).
-// Server or client role; streams are objects with a listener (h2views.ts: a Readable of a stream's
-// DATA, and a Duplex view of a stream for CONNECT tunnels).
+// Server or client role; the codec's events reach the streams through h2streams.ts; streams are objects
+// with a listener (h2views.ts: a Readable of a stream's DATA, and a Duplex view of a stream for CONNECT
+// tunnels).
 import type { Duplex } from 'node:stream';
-import { H2Connection, type H2Event } from '../codec/h2/connection';
+import { H2Connection } from '../codec/h2/connection';
 import { E, type Settings } from '../codec/h2/constants';
-import type { Abuse, GuardLimits } from '../codec/h2/guard';
-import { ST } from '../codec/h2/stream';
-import { H2Stream, type H2StreamListener, STREAM_HIGH_WATER, type StreamOwner } from './h2stream';
+import type { GuardLimits } from '../codec/h2/guard';
+import { H2Stream, type H2StreamListener } from './h2stream';
+import { H2Streams, LINGER_MS, type H2SocketEvents } from './h2streams';
 
-export { H2Stream, type H2StreamListener };
+export { H2Stream, type H2StreamListener, type H2SocketEvents };
 
 export interface H2SocketOptions {
   readonly role: 'server' | 'client';
@@ -26,32 +27,10 @@ export interface H2SocketOptions {
   readonly now?: () => number;
 }
 
-/** What the connection tells its owner. */
-export interface H2SocketEvents {
-  /** A stream the peer opened (server role), once the read that carried its HEADERS is processed. */
-  stream?(s: H2Stream): void;
-  goaway?(lastStream: number, code: number): void;
-  /** A connection error (GOAWAY sent); ABUSE when a guard tripped. The socket closes next. */
-  error?(code: number, reason: string, abuse: Abuse | undefined): void;
-  /** The peer's SETTINGS arrived (the client learns the stream limit). */
-  settings?(): void;
-  close?(): void;
-}
-
 /** Frames (and DATA payloads) smaller than this are copied together into one buffer before writing. */
 const JOIN_BELOW = 4 * 1024;
-const LINGER_MS = 1_000;
-const ABUSE_LINGER_MS = 100;
 
-export class H2Socket implements StreamOwner {
-  readonly conn: H2Connection;
-  readonly role: 'server' | 'client';
-  private readonly streams = new Map<number, H2Stream>();
-  /** Streams whose write() returned false. */
-  readonly waiting = new Set<H2Stream>();
-  /** Streams ended locally that may need RST_STREAM NO_ERROR once their END_STREAM is out. */
-  private readonly finishing = new Set<H2Stream>();
-  congested = false;
+export class H2Socket extends H2Streams {
   private scheduled = false;
   private closing = false;
   private endedOut = false;
@@ -60,24 +39,13 @@ export class H2Socket implements StreamOwner {
   private idleTimer: NodeJS.Timeout | undefined;
   private settingsTimer: NodeJS.Timeout | undefined;
   private readonly idleMs: number;
-  private readonly clock: () => number;
 
   constructor(
     readonly socket: Duplex,
     options: H2SocketOptions,
-    private readonly events: H2SocketEvents = {},
+    events: H2SocketEvents = {},
   ) {
-    this.role = options.role;
-    this.clock = options.now ?? Date.now;
-    this.conn = new H2Connection({
-      role: options.role,
-      autoConsume: false,
-      ...(options.settings !== undefined && { settings: options.settings }),
-      ...(options.connectionWindow !== undefined && { connectionWindow: options.connectionWindow }),
-      ...(options.limits !== undefined && { limits: options.limits }),
-      ...(options.maxHeaderBlock !== undefined && { maxHeaderBlock: options.maxHeaderBlock }),
-      now: this.clock,
-    });
+    super(codec(options), options.role, events);
     this.idleMs = options.idleMs ?? 0;
     socket.on('data', this.onData);
     socket.on('drain', this.onDrain);
@@ -204,24 +172,6 @@ export class H2Socket implements StreamOwner {
     if (sock.writableNeedDrain) this.congested = true;
   }
 
-  /** @internal */
-  checkFinished(s: H2Stream): void {
-    this.finishing.add(s);
-  }
-
-  /** @internal */
-  maybeForget(s: H2Stream): void {
-    if (s.localEnded && s.remoteEnded) this.forget(s);
-  }
-
-  private finishCheck(s: H2Stream): void {
-    s.finishIfSent();
-    if (s.aborted || s.finished || s.remoteEnded) {
-      this.finishing.delete(s);
-      this.maybeForget(s);
-    }
-  }
-
   private readonly onData = (chunk: Buffer): void => {
     this.lastRead = Date.now();
     const fresh: H2Stream[] = [];
@@ -231,121 +181,6 @@ export class H2Socket implements StreamOwner {
     this.dispatch(this.conn.takeEvents());
     this.flush();
   };
-
-  /** @internal Hands the codec's events to the streams and the owner. */
-  dispatch(events: H2Event[], fresh?: H2Stream[]): void {
-    for (const e of events) {
-      switch (e.kind) {
-        case 'headers': {
-          let s = this.streams.get(e.stream);
-          if (s === undefined) {
-            if (this.role !== 'server') continue;
-            s = new H2Stream(this, e.stream);
-            s.head = e.headers;
-            s.headEnded = e.endStream;
-            this.streams.set(e.stream, s);
-            if (e.endStream) s.remoteEnded = true;
-            if (fresh !== undefined) fresh.push(s);
-            else this.events.stream?.(s);
-            break;
-          }
-          const { headers, endStream, trailers } = e;
-          if (s.listener !== undefined) s.listener.headers?.(headers, endStream, trailers);
-          else s.deliver((l) => l.headers?.(headers, endStream, trailers));
-          if (endStream) {
-            s.remoteEnded = true;
-            this.maybeForget(s);
-          }
-          break;
-        }
-        case 'data': {
-          const s = this.streams.get(e.stream);
-          if (s === undefined) {
-            this.conn.consume(e.stream, e.data.length);
-            continue;
-          }
-          const { data, endStream } = e;
-          if (s.unconsumed >= 0) s.unconsumed += data.length;
-          if (s.listener !== undefined) s.listener.data?.(data, endStream);
-          else s.deliver((l) => l.data?.(data, endStream));
-          if (endStream) {
-            s.remoteEnded = true;
-            this.maybeForget(s);
-          }
-          break;
-        }
-        case 'oversize': {
-          // A header list past the limit: a request is answered 431 (RFC 6585), a response resets its stream.
-          if (this.role === 'client') {
-            this.conn.reset(e.stream, E.PROTOCOL_ERROR);
-            break;
-          }
-          this.conn.sendHeaders(e.stream, [':status', '431'], true);
-          if (this.conn.stateOf(e.stream) === ST.HALF_CLOSED_LOCAL) this.conn.reset(e.stream, E.NO_ERROR);
-          break;
-        }
-        case 'reset':
-        case 'refused': {
-          const s = this.streams.get(e.stream);
-          if (s === undefined) continue;
-          this.abort(s, e.kind, e.kind === 'reset' ? e.code : E.REFUSED_STREAM, e.kind === 'reset' && e.local);
-          break;
-        }
-        case 'drain': {
-          const s = this.streams.get(e.stream);
-          if (s !== undefined) {
-            if (this.finishing.has(s)) this.finishCheck(s);
-            if (s.wantDrain && !this.congested) this.drainStream(s);
-          }
-          break;
-        }
-        case 'settings':
-          if (!e.ack) this.events.settings?.();
-          break;
-        case 'goaway':
-          this.events.goaway?.(e.lastStream, e.code);
-          break;
-        case 'error':
-          this.events.error?.(e.code, e.reason, e.abuse);
-          this.linger(e.abuse !== undefined ? ABUSE_LINGER_MS : LINGER_MS);
-          break;
-        case 'ping':
-          break;
-      }
-    }
-    if (this.conn.closed) this.abortAll();
-    this.endIfDone();
-  }
-
-  private drainStream(s: H2Stream): void {
-    if (this.conn.queuedOf(s.id) > STREAM_HIGH_WATER) return;
-    s.wantDrain = false;
-    this.waiting.delete(s);
-    s.listener?.drain?.();
-  }
-
-  private abort(s: H2Stream, why: 'reset' | 'refused' | 'closed', code: number, local: boolean): void {
-    if (s.aborted || s.finished) return;
-    s.aborted = true;
-    this.forget(s);
-    s.deliver((l) => l.abort?.(why, code, local));
-  }
-
-  private forget(s: H2Stream): void {
-    // Credit for DATA nobody will read (a body left unread, a reset stream) goes back to the connection.
-    if (s.unconsumed > 0 && !this.conn.closed) {
-      this.conn.consume(s.id, s.unconsumed);
-      this.schedule();
-    }
-    s.unconsumed = -1;
-    this.streams.delete(s.id);
-    this.waiting.delete(s);
-    this.finishing.delete(s);
-  }
-
-  private abortAll(): void {
-    for (const s of [...this.streams.values()]) this.abort(s, 'closed', E.CANCEL, false);
-  }
 
   private readonly onDrain = (): void => {
     this.congested = false;
@@ -361,7 +196,7 @@ export class H2Socket implements StreamOwner {
     this.endIfDone();
   };
 
-  private endIfDone(): void {
+  protected endIfDone(): void {
     if (!this.closing || this.gone || this.endedOut || this.conn.activeStreams > 0 || this.finishing.size > 0) return;
     this.endedOut = true;
     this.flush();
@@ -369,7 +204,7 @@ export class H2Socket implements StreamOwner {
     this.linger(LINGER_MS);
   }
 
-  private linger(ms: number): void {
+  protected linger(ms: number): void {
     if (this.gone) return;
     if (!this.socket.writableEnded) {
       for (const b of this.conn.takeOutput()) this.socket.write(b);
@@ -398,6 +233,18 @@ export class H2Socket implements StreamOwner {
     if (this.conn.activeStreams === 0 && quiet >= this.idleMs) return this.close();
     this.armIdle(Math.max(this.idleMs - quiet, 100));
   };
+}
+
+function codec(options: H2SocketOptions): H2Connection {
+  return new H2Connection({
+    role: options.role,
+    autoConsume: false,
+    ...(options.settings !== undefined && { settings: options.settings }),
+    ...(options.connectionWindow !== undefined && { connectionWindow: options.connectionWindow }),
+    ...(options.limits !== undefined && { limits: options.limits }),
+    ...(options.maxHeaderBlock !== undefined && { maxHeaderBlock: options.maxHeaderBlock }),
+    now: options.now ?? Date.now,
+  });
 }
 
 function noop(): void {}

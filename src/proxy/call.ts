@@ -1,39 +1,28 @@
 // One request through the engine after admission (engine.ts): tries against the routed cluster, retries
 // with backoff to other endpoints while policy, budget and the kept body allow, per-try, route and
 // grpc-timeout deadlines, the response streamed back with backpressure both ways. Every ending goes
-// through finish(): metrics and the access log exactly once, breaker and budget released.
+// through finish(): the record (callreport.ts) exactly once, breaker and budget released.
 import type { Lease } from '../balance/lease';
-import type { Target } from '../balance/target';
-import type { Service } from '../config/model';
 import type { RetryPolicy } from '../config/traffic';
 import { CATALOG, type ErrorName } from '../errors';
 import type { ConnContext } from '../conn/context';
 import { logger } from '../log';
-import { backoffMs, shouldRetry, type AttemptOutcome } from '../route/retry';
-import { classifyUpstreamError, type FailureVerdict } from '../upstream/failure';
+import { backoffMs, type AttemptOutcome } from '../route/retry';
 import { attemptOptions, startTry, type Attempt, type AttemptFailure } from './attempt';
 import type { BodyEvents, BodyReader } from './body';
 import type { EngineParts } from './deps';
 import { Tried, type Forward } from './forward';
 import { grpcStatusOf } from './grpc';
 import { applyEdits, responseFields } from './headerops';
-import { record } from '../telemetry/record';
-import type { RequestTrace } from '../telemetry/tracing';
 import { answer } from './answer';
+import { CallReport } from './callreport';
 import { TryEvents } from './tryevents';
+import { TRY_TIMEOUT, TRY_TIMEOUT_VERDICT, failureOutcome, failureVerdict, midResponseFlag, resendsUnprocessed, responseOutcome, retryStep } from './tryoutcome';
 import type { HeaderList, L7Request, L7Sink, SinkEvents } from './types';
 
 const log = logger('l7');
-const UPE: FailureVerdict = { error: 'UPSTREAM_PROTOCOL', flag: 'UPE', status: 502, eject: false };
 
-export class Call implements SinkEvents, BodyEvents {
-  readonly t0: number;
-  readonly p: EngineParts;
-  service: Service;
-  cluster: string;
-  requestId: string | null = null;
-  /** Set by admission: the request's trace context, span and access-log setting. */
-  trace: RequestTrace | undefined;
+export class Call extends CallReport implements SinkEvents, BodyEvents {
   body: BodyReader | undefined;
   fwd: Forward | undefined;
   /** The breaker admitted this request: release it at the end. */
@@ -41,15 +30,7 @@ export class Call implements SinkEvents, BodyEvents {
   /** Releases this request's HTTP/1 connection slot, or cancels its wait for one (engine.ts). */
   slot: (() => void) | undefined;
   finished = false;
-  private flags: string[] = [];
-  private code = 0;
-  private grpcStatus = '';
-  private respBytes = 0;
-  private upstreamMs = -1;
-  private upLocal: string | null = null;
-  private termination: string | null = null;
   private policy: RetryPolicy | undefined;
-  private target: Target | undefined;
   private readonly tried = new Tried();
   /** @internal the try whose events count (TryEvents checks it). */
   attempt: Attempt | undefined;
@@ -71,14 +52,11 @@ export class Call implements SinkEvents, BodyEvents {
 
   constructor(
     parts: EngineParts,
-    readonly req: L7Request,
+    req: L7Request,
     readonly sink: L7Sink,
-    readonly ctx: ConnContext,
+    ctx: ConnContext,
   ) {
-    this.p = parts;
-    this.t0 = parts.now();
-    this.service = ctx.service;
-    this.cluster = ctx.cluster;
+    super(parts, req, ctx);
   }
 
   // ---- admission outcomes -----------------------------------------------------------------------
@@ -100,22 +78,12 @@ export class Call implements SinkEvents, BodyEvents {
     this.local(e.status ?? 500, e.message, e.flag);
   }
 
-  /** connection_termination_details for the access log. */
-  note(detail: string): void {
-    this.termination = detail;
-  }
-
-  addFlag(flag: string): void {
-    if (!this.flags.includes(flag)) this.flags.push(flag);
-  }
-
   /** Runs FN after MS unless the call ended meanwhile. */
   wait(ms: number, fn: () => void): void {
     this.waitTimer = setTimeout(() => this.guard(fn), ms);
   }
 
-  /** Starts forwarding: timeouts, then the first try. */
-  /** COARSE: ROUTE_MS is the listener's default, kept by the coarse clock rather than a timer. */
+  /** Starts forwarding: timeouts, then the first try. COARSE: ROUTE_MS is the listener's default, kept by the coarse clock rather than a timer. */
   forward(fwd: Forward, body: BodyReader, routeMs: number, grpcMs: number | undefined, coarse = false): void {
     this.coarse = coarse;
     this.fwd = fwd;
@@ -187,7 +155,7 @@ export class Call implements SinkEvents, BodyEvents {
     this.settleTry(status);
     this.upstreamMs = this.p.now() - this.t0;
     const g = this.req.grpc ? grpcStatusOf(headers) : '';
-    if (this.retryAfter(g === '' ? { kind: 'response', status } : { kind: 'response', status, grpcStatus: Number(g) })) return;
+    if (this.retryAfter(responseOutcome(status, g))) return;
     this.committed = true;
     this.body!.dropReplay();
     const fwd = this.fwd!;
@@ -230,9 +198,7 @@ export class Call implements SinkEvents, BodyEvents {
   onFailure(f: AttemptFailure): void {
     this.upLocal = this.attempt!.localAddress();
     this.attempt = undefined;
-    // Never processed (a refused stream, a pooled connection the server had closed): once, the same
-    // endpoint again, on a fresh connection or session. Not a retry, and nothing to judge it by.
-    if (f.unprocessed && !f.afterHeaders && !this.committed && !this.resent && this.body!.replayable) {
+    if (resendsUnprocessed(f, this.committed, this.resent, this.body!.replayable)) {
       clearTimeout(this.tryTimer);
       const now = this.p.now();
       this.lease!.release(now);
@@ -242,18 +208,12 @@ export class Call implements SinkEvents, BodyEvents {
     }
     this.termination = f.message;
     if (f.afterHeaders || this.committed) {
-      // A malformed response body is the upstream's protocol error (Envoy's UPE), anything else a reset.
-      this.addFlag(f.kind === 'protocol' ? 'UPE' : 'UR');
+      this.addFlag(midResponseFlag(f));
       this.sink.reset();
       return this.finish();
     }
     this.settleTry(f.kind === 'connect-failure' ? 'connect-failure' : 'reset');
-    const v = f.kind === 'protocol' ? UPE : classifyUpstreamError(f.code, f.kind === 'connect-failure' ? 'connect' : 'before-headers');
-    const flags = this.flags.length;
-    if (this.retryAfter({ kind: f.kind === 'connect-failure' || f.kind === 'refused-stream' ? f.kind : 'reset' })) return;
-    // Envoy lists the failure's flag before URX.
-    this.flags.splice(flags, 0, v.flag);
-    this.local(v.status ?? 503, CATALOG[v.error].message, undefined);
+    this.retryOrAnswer(failureOutcome(f), f);
   }
 
   private tryTimedOut(): void {
@@ -262,25 +222,31 @@ export class Call implements SinkEvents, BodyEvents {
     this.upLocal = this.attempt.localAddress();
     this.attempt = undefined;
     this.settleTry('timeout');
+    this.retryOrAnswer(TRY_TIMEOUT, undefined);
+  }
+
+  /** A try failed before its response head (F; undefined: its per-try timeout): retried, or answered with the failure. */
+  private retryOrAnswer(outcome: AttemptOutcome, f: AttemptFailure | undefined): void {
     const flags = this.flags.length;
-    if (this.retryAfter({ kind: 'timeout' })) return;
-    this.termination = 'per-try timeout';
-    this.flags.splice(flags, 0, 'UT');
-    this.local(504, CATALOG.UPSTREAM_TIMEOUT.message, undefined);
+    if (this.retryAfter(outcome)) return;
+    if (f === undefined) this.termination = 'per-try timeout';
+    const v = f === undefined ? TRY_TIMEOUT_VERDICT : failureVerdict(f);
+    // Envoy lists the failure's flag before URX.
+    this.flags.splice(flags, 0, v.flag);
+    this.local(v.status ?? 503, CATALOG[v.error].message, undefined);
   }
 
   /**
-   * Schedules the next try after a backoff when the policy retries OUTCOME. A retry the attempts limit
-   * or the budget refuses is counted and flags URX; a body no longer kept (past the replay bound) or
-   * a response already sent makes the request not retriable at all.
+   * Schedules the next try after a backoff when retryStep allows a retry after OUTCOME; a response already
+   * sent or a body no longer kept (past the replay bound) rules it out. A retry the attempts limit or the
+   * budget refuses is counted and flags URX.
    */
   private retryAfter(outcome: AttemptOutcome): boolean {
-    const policy = this.policy;
     const body = this.body!;
-    if (policy === undefined || !shouldRetry(policy, outcome, this.req.grpc)) return false;
-    if (this.committed || !body.replayable || body.broken) return false;
+    const step = retryStep(this.policy, outcome, this.req.grpc, !this.committed && body.replayable && !body.broken, this.retries);
+    if (step === 'final') return false;
     const service = this.fwd!.dest.service.key;
-    const verdict = this.retries >= policy.attempts ? 'limit' : this.fwd!.budget.tryRetry();
+    const verdict = step === 'limit' ? 'limit' : this.fwd!.budget.tryRetry();
     if (verdict !== 'ok') {
       this.p.metrics.retries.inc({ service, outcome: verdict });
       this.addFlag('URX');
@@ -294,7 +260,7 @@ export class Call implements SinkEvents, BodyEvents {
     // A retried response head was judged; the request leaves that endpoint now.
     this.lease?.release(this.p.now());
     body.detach();
-    this.wait(backoffMs(policy, this.retries - 1, this.p.random), () => this.tryNext());
+    this.wait(backoffMs(this.policy!, this.retries - 1, this.p.random), () => this.tryNext());
     return true;
   }
 
@@ -377,23 +343,7 @@ export class Call implements SinkEvents, BodyEvents {
       this.endRetry();
       this.fwd.budget.requestEnded();
     }
-    if (this.code === 0 && this.flags.length === 0) this.addFlag('DC');
-    record(this.p.metrics, this.p.accessLog, this.ctx, this.req, {
-      code: this.code,
-      flags: this.flags.length === 0 ? '-' : this.flags.join(','),
-      grpcStatus: this.grpcStatus,
-      durationMs: this.p.now() - this.t0,
-      requestBytes: this.body?.bytes ?? 0,
-      responseBytes: this.respBytes,
-      upstreamMs: this.upstreamMs,
-      service: this.fwd?.dest.service ?? this.service,
-      target: this.target,
-      cluster: this.fwd?.dest.cluster ?? this.cluster,
-      upstreamLocal: this.upLocal,
-      requestId: this.requestId,
-      termination: this.termination,
-      ...(this.trace !== undefined ? { trace: this.trace } : {}),
-    });
+    this.report(this.fwd?.dest, this.body?.bytes ?? 0);
   }
 
   /** Runs FN; a throw costs this request only (the client stream is reset), never the process. */

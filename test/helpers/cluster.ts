@@ -8,58 +8,17 @@
 // the namespace, which hides the bpffs at /sys/fs/bpf and a cgroup2 mounted below /sys (here
 // /sys/fs/cgroup/unified), so an agent could neither pin its maps nor open its cgroup, and a pod process
 // could not even join its cgroup. Only the network namespace changes; the mounts stay the host's.
-import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+// The layout (names, addresses, `ip` commands) is cluster-layout.ts; running processes, cluster-exec.ts.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ensureCgroup2, kubeletPodCgroup, makeCgroup, removeCgroup, spawnInCgroup, type KubeletLayout, type QosClass } from './sysenv';
+import { collect, ip, mustRun, running, stdioFor, stop, type ExecOptions, type ExecResult } from './cluster-exec';
+import { fabricBatch, gateway, layoutNodes, nodeBatch, podBatch, subnetOf, type ClusterNode, type Pod } from './cluster-layout';
+import { ensureCgroup2, makeCgroup, removeCgroup, spawnInCgroup, type KubeletLayout } from './sysenv';
 
-export interface Pod {
-  /** `n<i>-p<j>`: also the WorkloadEntry name. */
-  readonly name: string;
-  /** Name of the node the pod runs on (`node-<i>`). */
-  readonly node: string;
-  readonly ns: string;
-  readonly ip: string;
-  /** Where the pod's processes run: the pod cgroup (flat layout) or its container cgroup (kubelet layout). */
-  readonly cgroup: string;
-  // Always set by Cluster (optional only so that hand-made Pod values elsewhere stay valid):
-  /** The pod-level cgroup (the kubelet's `…pod<uid>…` directory); the same as `cgroup` in the flat layout. */
-  readonly podCgroup?: string;
-  /** metadata.uid: a UUID, also in the pod cgroup's name in the kubelet layout. */
-  readonly uid?: string;
-  /** status.qosClass: decides where the kubelet puts the pod cgroup. Mixed across the cluster's pods. */
-  readonly qosClass?: QosClass;
-}
-
+export { AGENT_SOURCE_IP, type ClusterNode, type Pod } from './cluster-layout';
+export type { ExecOptions, ExecResult } from './cluster-exec';
 export type { KubeletLayout, QosClass } from './sysenv';
-
-export interface ClusterNode {
-  readonly name: string;
-  readonly index: number;
-  readonly ns: string;
-  /** The node IP: agents listen here (:15001 for redirected pods, :15008 for other agents). */
-  readonly ip: string;
-  /** The cgroup the node's agent attaches connect4/sockops to; every pod cgroup is below it. */
-  readonly podCgroupRoot: string;
-  readonly agentCgroup: string;
-  readonly pods: readonly Pod[];
-}
-
-export interface ExecResult {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stdout: string;
-  readonly stderr: string;
-  /** The command was killed because it ran longer than timeoutMs. */
-  readonly timedOut: boolean;
-}
-
-export interface ExecOptions {
-  timeoutMs?: number;
-  env?: NodeJS.ProcessEnv;
-  input?: string;
-}
 
 export interface ClusterOptions {
   nodes: number;
@@ -75,21 +34,10 @@ export interface ClusterOptions {
   kubeletLayout?: KubeletLayout;
 }
 
-const QOS_CYCLE: readonly QosClass[] = ['Guaranteed', 'Burstable', 'BestEffort'];
-
-/** Source address of the agent towards local pods, on every node's lo (pod policy keys on it). */
-export const AGENT_SOURCE_IP = '169.254.7.127';
-
 const LABEL_RE = /^[a-z]{1,12}$/;
 const ID_RE = /^[a-z]{1,12}\d+p(\d+)$/;
 const NS_RE = /^nm([a-z]{1,12}\d+p(\d+))-(?:fab|n\d+(?:-p\d+)?)$/;
 const CG_RE = /^nm([a-z]{1,12}\d+p(\d+))$/;
-
-// Node: lo 1, fab 10, p<j> 20+j; fabric: n<i> 300+i; pod: eth0 2. No link shares its peer's ifindex.
-const FAB_IFINDEX = 10;
-const POD_LINK_IFINDEX = 20;
-const FABRIC_PORT_IFINDEX = 300;
-const POD_ETH0_IFINDEX = 2;
 
 let seq = 0;
 const live = new Set<Cluster>();
@@ -115,32 +63,10 @@ export class Cluster {
     podsPerNode: number,
     layout?: KubeletLayout,
   ) {
-    // 10.64.0.0/10, varied by id: clusters never share a namespace, so this only keeps addresses of
-    // parallel clusters apart in logs and captures.
-    this.subnet = 64 + (fnv1a(id) % 64);
+    this.subnet = subnetOf(id);
     this.fabricNs = `nm${id}-fab`;
     this.cgroupRoot = path.join(ensureCgroup2(), `nm${id}`);
-    const a = `10.${this.subnet}`;
-    this.nodes = Array.from({ length: nodeCount }, (_, i) => {
-      const cg = path.join(this.cgroupRoot, `n${i}`);
-      const pods: Pod[] = Array.from({ length: podsPerNode }, (_, j) => {
-        const uid = randomUUID();
-        const qosClass = QOS_CYCLE[(i * podsPerNode + j) % QOS_CYCLE.length]!;
-        const k = layout ? kubeletPodCgroup(layout, uid, qosClass, randomBytes(32).toString('hex')) : undefined;
-        const flat = path.join(cg, 'pods', `p${j}`);
-        return {
-          name: `n${i}-p${j}`,
-          node: `node-${i}`,
-          ns: `nm${id}-n${i}-p${j}`,
-          ip: `${a}.${i + 1}.${j + 2}`,
-          cgroup: k ? path.join(cg, 'pods', k.container) : flat,
-          podCgroup: k ? path.join(cg, 'pods', k.pod) : flat,
-          uid,
-          qosClass,
-        };
-      });
-      return { name: `node-${i}`, index: i, ns: `nm${id}-n${i}`, ip: `${a}.0.${i + 1}`, podCgroupRoot: path.join(cg, 'pods'), agentCgroup: path.join(cg, 'agent'), pods };
-    });
+    this.nodes = layoutNodes(id, this.cgroupRoot, this.subnet, nodeCount, podsPerNode, layout);
   }
 
   static async create(opts: ClusterOptions): Promise<Cluster> {
@@ -246,41 +172,13 @@ export class Cluster {
       makeCgroup(n.podCgroupRoot);
       for (const p of n.pods) makeCgroup(p.cgroup);
     }
-    await Promise.all(this.nodes.map((n) => ip(['-n', n.ns], this.nodeBatch(n))));
-    const fabric = ['link add br0 type bridge', 'link set br0 up', ...this.nodes.map((n) => `link set n${n.index} master br0 up`)];
+    await Promise.all(this.nodes.map((n) => ip(['-n', n.ns], nodeBatch(n, this.nodes, this.subnet, this.fabricNs))));
     await Promise.all([
-      ip(['-n', this.fabricNs], fabric),
+      ip(['-n', this.fabricNs], fabricBatch(this.nodes)),
       ...this.nodes.flatMap((n) => n.pods.map((p) => ip(['-n', p.ns], podBatch(p, gateway(n, this.subnet))))),
       // Forwarding only inside the node namespace: it routes between its pods and the fabric.
       ...this.nodes.map((n) => mustRun('nsenter', nsenterArgs(n.ns, 'sh', ['-c', 'echo 1 > /proc/sys/net/ipv4/ip_forward']))),
     ]);
-  }
-
-  private nodeBatch(n: ClusterNode): string[] {
-    const gw = gateway(n, this.subnet);
-    const lines = [
-      'link set lo up',
-      `addr add ${AGENT_SOURCE_IP}/32 dev lo`,
-      // Explicit ifindexes: the kernel processes a link's carrier change at once only when the link's
-      // ifindex differs from its peer's (numbering is per namespace, so by default they often match);
-      // otherwise the change is batched for up to a second, dropping the first packets through the link.
-      `link add fab index ${FAB_IFINDEX} type veth peer name n${n.index} netns ${this.fabricNs} index ${FABRIC_PORT_IFINDEX + n.index}`,
-      `addr add ${n.ip}/24 dev fab`,
-      'link set fab up',
-      // onlink: the fabric end is not up yet, and the gateway is on the bridge segment by construction.
-      ...this.nodes.filter((k) => k !== n).map((k) => `route add 10.${this.subnet}.${k.index + 1}.0/24 via ${k.ip} dev fab onlink`),
-    ];
-    n.pods.forEach((p, j) => {
-      lines.push(
-        `link add p${j} index ${POD_LINK_IFINDEX + j} type veth peer name eth0 netns ${p.ns} index ${POD_ETH0_IFINDEX}`,
-        // Every pod link carries the gateway address; noprefixroute plus a /32 per pod keeps one /24 from
-        // being routed to whichever pod link came first.
-        `addr add ${gw}/24 dev p${j} noprefixroute`,
-        `link set p${j} up`,
-        `route add ${p.ip}/32 dev p${j} src ${gw}`,
-      );
-    });
-    return lines;
   }
 
   /** From the first pod of every node: a TCP connect to every other pod and every node IP must be refused (RST = reachable). */
@@ -304,44 +202,11 @@ const bad=x.filter(Boolean);if(bad.length){console.error(bad.join(', '));process
   }
 }
 
-function gateway(n: ClusterNode, subnet: number): string {
-  return `10.${subnet}.${n.index + 1}.1`;
-}
-
-function podBatch(p: Pod, gw: string): string[] {
-  return [
-    'link set lo up',
-    // noprefixroute: a same-node pod is reached through the node too (no on-link /24), like a CNI does.
-    `addr add ${p.ip}/24 dev eth0 noprefixroute`,
-    'link set eth0 up',
-    `route add ${gw}/32 dev eth0 scope link`,
-    `route add default via ${gw} dev eth0`,
-  ];
-}
-
 function clusterId(requested: string | undefined): string {
   if (requested !== undefined && ID_RE.test(requested)) return requested;
   const label = requested ?? 'c';
   if (!LABEL_RE.test(label)) throw new Error(`cluster id must be [a-z]{1,12} or <label><seq>p<pid>, got "${label}"`);
   return `${label}${++seq}p${process.pid}`;
-}
-
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (const ch of s) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193) >>> 0;
-  return h;
-}
-
-const running = (c: ChildProcess): boolean => c.pid !== undefined && c.exitCode === null && c.signalCode === null;
-
-async function stop(c: ChildProcess, graceMs: number): Promise<void> {
-  if (!running(c)) return;
-  const exited = new Promise<void>((r) => c.once('exit', () => r()));
-  const wait = (ms: number): Promise<void> => Promise.race([exited, new Promise<void>((r) => setTimeout(r, ms).unref())]);
-  c.kill('SIGTERM');
-  await wait(graceMs);
-  if (running(c)) c.kill('SIGKILL');
-  await wait(1000);
 }
 
 /** SIGKILLs, by pid, every process in a cgroup tree of ours (descendants our processes forked). */
@@ -380,45 +245,6 @@ function deleteNamespaces(names: readonly string[]): void {
   } catch (e) {
     process.stderr.write(`warning: deleting namespaces ${names.join(' ')}: ${String(e)}\n`);
   }
-}
-
-function stdioFor(opts: ExecOptions): SpawnOptions {
-  return { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], ...(opts.env ? { env: opts.env } : {}) };
-}
-
-/** Output and exit of a child, SIGKILLed by pid after opts.timeoutMs (default 15 s). */
-function collect(child: ChildProcess, opts: ExecOptions): Promise<ExecResult> {
-  return new Promise((resolve) => {
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, opts.timeoutMs ?? 15_000);
-    const done = (code: number | null, signal: NodeJS.Signals | null): void => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, timedOut });
-    };
-    child.once('error', (e) => {
-      stderr += String(e);
-      done(null, null);
-    });
-    child.once('close', done);
-    if (opts.input !== undefined) child.stdin?.end(opts.input);
-  });
-}
-
-async function mustRun(cmd: string, args: readonly string[], input?: string): Promise<void> {
-  const r = await collect(spawn(cmd, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] }), { timeoutMs: 10_000, ...(input !== undefined ? { input } : {}) });
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.code ?? r.signal}): ${r.stderr.trim()}`);
-}
-
-/** One `ip` process for a whole batch of commands (optionally with -n <ns>): setup cost is process count. */
-function ip(opts: readonly string[], batch: readonly string[]): Promise<void> {
-  return mustRun('ip', [...opts, '-batch', '-'], batch.join('\n') + '\n');
 }
 
 /** Whether a process of this pid namespace is alive (EPERM: alive, not ours). */
