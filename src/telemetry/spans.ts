@@ -46,7 +46,8 @@ function own(t: RequestTrace, conn: SpanConn, r: SpanResult): { service: string;
     const s = conn.source;
     return { service: s.canonicalService, revision: s.canonicalRevision, namespace: s.namespace };
   }
-  const ep = r.target?.endpoint;
+  // A request answered before any try (an authorization denial, a JWT refusal) still belongs to the pod.
+  const ep = r.target?.endpoint ?? t.workload;
   if (ep === undefined) return { service: UNKNOWN, revision: UNKNOWN, namespace: r.service.namespace || UNKNOWN };
   return { service: canonicalService(ep.labels, ep.workload ?? r.service.name), revision: canonicalRevision(ep.labels), namespace: ep.namespace || UNKNOWN };
 }

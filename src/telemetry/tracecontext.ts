@@ -20,6 +20,9 @@ export interface Incoming {
   /** The caller's sampling decision; undefined = deferred (B3 without a sampled field). */
   readonly sampled: boolean | undefined;
   readonly format: TraceFormat;
+  /** The caller wrote B3 as the single `b3` field next to the traceparent it was read from (as a
+   *  previous hop of the mesh does for a `b3` caller): its B3 is written back in that form. */
+  readonly b3Single?: boolean;
 }
 
 /** This hop's context: the trace, this hop's span and its parent (the caller's span, if any). */
@@ -123,7 +126,9 @@ export function extractFields(header: HeaderOf): { incoming: Incoming | undefine
   const tp = header('traceparent');
   const b3 = header('b3');
   const traceId = header('x-b3-traceid');
-  const incoming = parseTraceparent(tp) ?? parseB3Single(b3) ?? (traceId !== undefined ? parseB3Multi(header) : undefined);
+  const w3c = parseTraceparent(tp);
+  if (w3c !== undefined) return { incoming: b3 !== undefined && traceId === undefined ? { ...w3c, b3Single: true } : w3c, present: true };
+  const incoming = parseB3Single(b3) ?? (traceId !== undefined ? parseB3Multi(header) : undefined);
   if (incoming !== undefined) return { incoming, present: true };
   const xSampled = header('x-b3-sampled');
   const xFlags = header('x-b3-flags');
@@ -211,7 +216,7 @@ export function propagate(incoming: Incoming | undefined, sampled: boolean, reco
   const context: HopContext = { traceId: incoming.traceId, spanId: newSpanId(), parentId: incoming.spanId, sampled: decided, tracestate };
   return {
     context,
-    edits: { remove: TRACE_FIELDS, add: [['traceparent', traceparentOf(context.traceId, context.spanId, decided)], ...b3Fields(context, incoming.format === 'b3-single')] },
+    edits: { remove: TRACE_FIELDS, add: [['traceparent', traceparentOf(context.traceId, context.spanId, decided)], ...b3Fields(context, incoming.format === 'b3-single' || incoming.b3Single === true)] },
   };
 }
 

@@ -33,6 +33,13 @@ export interface RequestTrace {
   readonly recorded: boolean;
   /** A Telemetry turned the access log off for this workload and side. */
   readonly accessLogOff: boolean;
+  /** The workload this side reports for (the span's own workload when no endpoint was tried, e.g. a denial). */
+  readonly workload: TracedWorkload | undefined;
+}
+
+/** A workload as a span names it: a client's SourceInfo or a destination pod's Endpoint. */
+export interface TracedWorkload extends WorkloadRef {
+  readonly workload?: string | undefined;
 }
 
 export interface TracingOptions {
@@ -78,7 +85,7 @@ export class Tracing {
   }
 
   /** A request's tracing, from its fields (HEADER) and the workload whose side reports it. */
-  begin(header: (name: string) => string | undefined, side: Side, wl: WorkloadRef | undefined): RequestTrace {
+  begin(header: (name: string) => string | undefined, side: Side, wl: TracedWorkload | undefined): RequestTrace {
     const { incoming, present, sampled: bare } = extractFields(header);
     const d = this.decision(side, wl);
     const traceId = incoming?.traceId ?? newTraceId();
@@ -91,7 +98,7 @@ export class Tracing {
     const recorded = sampled && this.sink !== undefined && !d.disableSpanReporting;
     const tracestate = recorded && incoming !== undefined ? header('tracestate') : undefined;
     const p = propagate(incoming, sampled, recorded, tracestate, traceId, incoming === undefined && present);
-    return { tracing: this, side, context: p.context, edits: p.edits, recorded, accessLogOff: d.accessLogDisabled };
+    return { tracing: this, side, context: p.context, edits: p.edits, recorded, accessLogOff: d.accessLogDisabled, workload: wl };
   }
 
   /** Whether a finished recorded request's span is wanted now (the exporter's buffer has room). */

@@ -38,6 +38,7 @@ const EXTRACT: readonly { name: string; headers: Record<string, string>; want: I
   { name: 'b3 single, sampling state only: no context', headers: { b3: '0' }, want: undefined },
   { name: 'b3 single, bad parent: malformed', headers: { b3: `${T}-${S}-1-zz` }, want: undefined },
   { name: 'b3 single, too many parts: malformed', headers: { b3: `${T}-${S}-1-${S}-x` }, want: undefined },
+  { name: 'traceparent wins over b3 single, whose form is kept', headers: { traceparent: `00-${T}-${S}-01`, b3: `${T}-${S}-1` }, want: { traceId: T, spanId: S, sampled: true, format: 'w3c', b3Single: true } },
   { name: 'b3 single wins over x-b3-*', headers: { b3: `${T}-${S}-0`, 'x-b3-traceid': T64, 'x-b3-spanid': S }, want: { traceId: T, spanId: S, sampled: false, format: 'b3-single' } },
 ];
 
@@ -84,6 +85,7 @@ test('propagate: a recorded hop replaces the fields with its own span as parent,
     { incoming: { traceId: T, spanId: S, sampled: true, format: 'w3c' }, b3: 'multi' },
     { incoming: { traceId: T, spanId: S, sampled: true, format: 'b3' }, b3: 'multi' },
     { incoming: { traceId: T, spanId: S, sampled: true, format: 'b3-single' }, b3: 'single' },
+    { incoming: { traceId: T, spanId: S, sampled: true, format: 'w3c', b3Single: true }, b3: 'single' },
   ];
   for (const { incoming, b3 } of rows) {
     const p = propagate(incoming, false, true, 'vendor=x');
