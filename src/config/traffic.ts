@@ -237,6 +237,10 @@ export interface ConnectionPool {
   readonly http2MaxRequests?: number;
   readonly maxRequestsPerConnection?: number;
   readonly maxRetries?: number;
+  /** http.useClientProtocol: true: the upstream speaks the client's protocol (h2UpgradePolicy has no effect). */
+  readonly useClientProtocol?: true;
+  /** http.h2UpgradePolicy UPGRADE: HTTP/1 clients go upstream as h2c; absent = DO_NOT_UPGRADE (and DEFAULT). */
+  readonly h2Upgrade?: true;
 }
 
 export interface OutlierDetection {

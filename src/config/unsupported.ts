@@ -13,8 +13,6 @@ const HINTS: Readonly<Record<string, string>> = {
   attributes: 'leave it out: the cookie is issued with name, path and ttl only',
   tcpKeepalive: 'leave it out: upstream sockets keep the operating system\'s keepalive settings',
   maxConnectionDuration: 'leave it out: upstream connections are closed when idle (see idleTimeout)',
-  h2UpgradePolicy: 'leave it out: the upstream always speaks the client\'s protocol',
-  useClientProtocol: 'leave it out: the upstream always speaks the client\'s protocol',
   maxConcurrentStreams: 'leave it out: the upstream\'s own HTTP/2 settings limit its streams',
   consecutiveErrors: 'use consecutive5xxErrors (Istio deprecated consecutiveErrors)',
   splitExternalLocalOriginErrors: 'leave it out: connect failures count as gateway errors (consecutiveGatewayErrors)',

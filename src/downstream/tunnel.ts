@@ -151,8 +151,9 @@ export class InboundHandler {
     ctx.accept();
     const conn = streamAsConnection(ctx.stream);
     attachContext(conn, dctx);
-    // An HTTP port also takes h2 with prior knowledge (the source agent speaks the client's protocol):
-    // the first bytes tell, as for captured connections. A stream that ends first carried no request.
+    // An HTTP port also takes h2 with prior knowledge (the source agent chose the upstream protocol,
+    // upstream/protocol.ts, and the pod gets the request in it): the first bytes tell, as for captured
+    // connections. A stream that ends first carried no request.
     const h2 = local.h2 || (await this.opensWithH2(conn));
     if (h2 === undefined || conn.destroyed) return void conn.destroy();
     if (h2) {

@@ -22,6 +22,7 @@ import { addProxyFields, applyEdits } from './headerops';
 import { MirrorCopy } from './mirror';
 import type { HeaderList, L7Handler, L7Request, L7Sink } from './types';
 import type { RawRequestHead, UpstreamHead } from '../upstream/attempt';
+import { upstreamH2 } from '../upstream/protocol';
 import { addedLines, applyTraceEdits, type TraceEdits } from '../telemetry/tracecontext';
 import { currentTracing } from '../telemetry/tracing';
 
@@ -121,7 +122,8 @@ export class L7Engine implements L7Handler {
     const { req, ctx } = call;
     const dest = d.to;
     const cb = p.balancers.for(dest);
-    if (req.protocol !== 'HTTP/2' && call.slot === undefined && !this.connectionSlot(call, d, cb.breaker)) return;
+    const h2 = upstreamH2(dest.port.protocol, req.protocol === 'HTTP/2', req.grpc, dest.policy.connectionPool);
+    if (!h2 && call.slot === undefined && !this.connectionSlot(call, d, cb.breaker)) return;
     if (cb.breaker.tryRequest() === 'overflow') {
       p.metrics.overflows.inc({ service: dest.service.key, limit: 'requests' });
       return call.local(503, CATALOG.UPSTREAM_OVERFLOW.message, 'UO');
@@ -139,6 +141,7 @@ export class L7Engine implements L7Handler {
       cb,
       route: d.route,
       head,
+      h2,
       responseEdits: d.headers?.response,
       hashKey: hash.key,
       setCookie: hash.setCookie,
@@ -152,7 +155,7 @@ export class L7Engine implements L7Handler {
     const body = new BodyReader(req, () => req.trailers(), retries !== undefined && retries.attempts > 0 ? p.maxReplayBytes : 0, call, empty);
     for (const m of d.mirrors) {
       if (m.percent < 100 && p.random() * 100 >= m.percent) continue;
-      const copy = MirrorCopy.start(p, ctx, m, head, req.protocol === 'HTTP/2', req.bodyless);
+      const copy = MirrorCopy.start(p, ctx, m, head, upstreamH2(m.to.port.protocol, req.protocol === 'HTTP/2', req.grpc, m.to.policy.connectionPool), req.bodyless);
       if (copy !== undefined) body.addTap(copy);
     }
     // Istio leaves the route timeout off unless a VirtualService sets one; plain HTTP keeps the
@@ -162,10 +165,10 @@ export class L7Engine implements L7Handler {
   }
 
   /**
-   * HTTP/1 upstreams carry one request per connection at a time, so connectionPool.tcp.maxConnections
-   * bounds the requests in flight to the cluster; up to http1MaxPendingRequests more wait in FIFO order
-   * for a slot (Envoy's pending queue), and beyond that the request overflows (503 UO). False when the
-   * request waits or was answered.
+   * HTTP/1.1 upstreams (the tries' protocol: upstream/protocol.ts) carry one request per connection at
+   * a time, so connectionPool.tcp.maxConnections bounds the requests in flight to the cluster; up to
+   * http1MaxPendingRequests more wait in FIFO order for a slot (Envoy's pending queue), and beyond that
+   * the request overflows (503 UO). False when the request waits or was answered.
    */
   private connectionSlot(call: Call, d: Extract<RouteDecision, { kind: 'forward' }>, b: Breaker): boolean {
     if (b.limits.maxConnections >= UNLIMITED) return true;

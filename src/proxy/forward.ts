@@ -12,6 +12,8 @@ export interface Forward {
   readonly cb: ClusterBalancer;
   readonly route: HttpRoute | undefined;
   readonly head: UpstreamHead;
+  /** The tries speak HTTP/2 to the endpoint (else HTTP/1.1): upstream/protocol.ts on the source side. */
+  readonly h2: boolean;
   readonly responseEdits: HeaderEdits | undefined;
   readonly hashKey: string | undefined;
   readonly setCookie: string | undefined;

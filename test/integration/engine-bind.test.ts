@@ -13,7 +13,8 @@ test('engine localAddress: HTTP/1.1 and HTTP/2 upstream connections leave from i
     stream.end(stream.session?.socket.remoteAddress);
   });
   const pool = new UpstreamPool({ idleMs: 60_000 });
-  const cfg = (addr: { address: string; port: number }) => meshOf([{ name: 'web', vip: VIP, endpoints: [addr], portName: 'http' }]);
+  // An HTTP port speaks HTTP/1.1 upstream; an HTTP2 port speaks h2c.
+  const cfg = (addr: { address: string; port: number }, portName = 'http') => meshOf([{ name: 'web', vip: VIP, endpoints: [addr], portName }]);
   const mesh = new H2Harness(cfg(h1.addr), { engine: { localAddress: '127.0.0.2', pool } });
   const entry = await mesh.h1entry(VIP);
   const client = h2connect(await mesh.entry(VIP));
@@ -29,7 +30,7 @@ test('engine localAddress: HTTP/1.1 and HTTP/2 upstream connections leave from i
   assert.equal(r1.body, '127.0.0.2');
   assert.equal(pool.idleCount(), 1, 'the try used the given pool');
 
-  mesh.reload(cfg(h2.addr));
+  mesh.reload(cfg(h2.addr, 'http2'));
   const r2 = await h2request(client, { ':path': '/' });
   assert.equal(r2.status, 200);
   assert.equal(r2.body.toString(), '127.0.0.2');

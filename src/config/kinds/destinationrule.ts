@@ -7,7 +7,7 @@ import type { ConnectionPool, ConsistentHash, HashKey, LoadBalancer, OutlierDete
 import { readClientTls, type TlsContext } from './clienttls';
 import { readLocalityLbSetting } from './locality';
 import { readMetadata, type Metadata } from './metadata';
-import { durationMs, portNumber, strip, trueFlag } from './trafficfields';
+import { bool, durationMs, portNumber, strip, trueFlag } from './trafficfields';
 import type { At, Origin, ParsedDestinationRule, ReadOptions } from './types';
 import { WARMUP_FIELDS, readWarmup, withWarmup } from './warmup';
 
@@ -147,6 +147,7 @@ function readLbAlgorithm(f: Fields): LoadBalancer | undefined {
     f.report('simple', `must be one of ${SIMPLE.join(', ')}, got "${s}"`);
     return undefined;
   }
+  f.spelling('simple', s, s.toUpperCase());
   // Istio's LEAST_CONN is a deprecated name of LEAST_REQUEST.
   return { simple: (upper === 'LEAST_CONN' ? 'LEAST_REQUEST' : upper) as SimpleLb };
 }
@@ -212,8 +213,8 @@ function readConnectionPool(parent: Fields): ConnectionPool | undefined {
   if (f === undefined) return undefined;
   if (!f.has('tcp') && !f.has('http')) f.sink.report(f.path, 'must set tcp or http (leave connectionPool out for the defaults)');
   const tcp = f.object('tcp', ['maxConnections', 'connectTimeout', 'idleTimeout'], { unsupported: ['tcpKeepalive', 'maxConnectionDuration'] });
-  const http = f.object('http', ['http1MaxPendingRequests', 'http2MaxRequests', 'maxRequestsPerConnection', 'maxRetries', 'idleTimeout', 'http2KeepAlive'], {
-    unsupported: ['h2UpgradePolicy', 'useClientProtocol', 'maxConcurrentStreams'],
+  const http = f.object('http', ['http1MaxPendingRequests', 'http2MaxRequests', 'maxRequestsPerConnection', 'maxRetries', 'idleTimeout', 'http2KeepAlive', 'h2UpgradePolicy', 'useClientProtocol'], {
+    unsupported: ['maxConcurrentStreams'],
   });
   // HTTP/2 PING keepalive: checked, accepted and ignored (upstream sessions close when idle instead).
   const keepAlive = http?.object('http2KeepAlive', ['interval', 'timeout']);
@@ -235,8 +236,13 @@ function readConnectionPool(parent: Fields): ConnectionPool | undefined {
     http2MaxRequests: http?.int('http2MaxRequests', POSITIVE),
     maxRequestsPerConnection: perConnection === 0 ? undefined : perConnection,
     maxRetries: http?.int('maxRetries', INT32),
+    useClientProtocol: http !== undefined && bool(http, 'useClientProtocol') === true ? (true as const) : undefined,
+    // DEFAULT is meshConfig's h2UpgradePolicy, which Istio ships as DO_NOT_UPGRADE.
+    h2Upgrade: http?.choice('h2UpgradePolicy', H2_UPGRADE) === 'UPGRADE' ? (true as const) : undefined,
   });
 }
+
+const H2_UPGRADE = ['DEFAULT', 'DO_NOT_UPGRADE', 'UPGRADE'] as const;
 
 /**
  * Envoy's defaults made explicit for the timings and percentages. The error counts are stored as given:

@@ -38,10 +38,16 @@ export function requestFields(method: string, path: string, authority: string, h
   let text = `${method} ${path} HTTP/1.1\r\nhost: ${authority}\r\n`;
   let contentLength = -1;
   let close = false;
+  let cookies: string | undefined;
   for (const [k, v] of headers) {
     // The try frames the body itself; host is the authority above.
     if (k === 'transfer-encoding' || k === 'host') continue;
     if (!TOKEN.test(k) || UNSAFE.test(v)) throw new TypeError(`invalid character in header ${JSON.stringify(k)}`);
+    if (k === 'cookie') {
+      // HTTP/2 may split Cookie into one field per pair; HTTP/1.1 takes one line (RFC 9113 8.2.3).
+      cookies = cookies === undefined ? v : `${cookies}; ${v}`;
+      continue;
+    }
     if (k === 'content-length') {
       if (contentLength >= 0) continue;
       const n = Number(v);
@@ -50,6 +56,7 @@ export function requestFields(method: string, path: string, authority: string, h
     } else if (k === 'connection' && /(?:^|,)\s*close\s*(?:,|$)/i.test(v)) close = true;
     text += `${k}: ${v}\r\n`;
   }
+  if (cookies !== undefined) text += `cookie: ${cookies}\r\n`;
   return { text, contentLength, close };
 }
 

@@ -44,3 +44,9 @@ test('chunked decoding keeps trailers when asked, the same for any split of the 
   plain.feed(wire, 0, wire.length);
   assert.equal(plain.trailers(), undefined, 'not kept unless asked');
 });
+
+test('requestFields: cookie fields (split by HTTP/2) go as one line joined with "; "', () => {
+  const f = requestFields('GET', '/', 'h', [['cookie', 'a=1'], ['x', 'y'], ['cookie', 'b=2']]);
+  assert.equal(f.text, 'GET / HTTP/1.1\r\nhost: h\r\nx: y\r\ncookie: a=1; b=2\r\n');
+  assert.equal(requestFields('GET', '/', 'h', [['cookie', 'a=1']]).text, 'GET / HTTP/1.1\r\nhost: h\r\ncookie: a=1\r\n');
+});
