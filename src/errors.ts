@@ -103,6 +103,12 @@ export const CATALOG = {
   // Tracing: spans are best effort; requests never wait for the collector.
   TRACE_EXPORT: { code: 'NM_E_TRACE_EXPORT', message: 'exporting spans to the OTLP collector failed; the batch was dropped and the next export backs off' },
   TRACE_SETTING: { code: 'NM_E_TRACE_SETTING', message: 'an OTEL_* tracing setting could not be used; its default applies' },
+
+  // A JWKS fetched from a jwksUri holds a key that cannot verify tokens (named, with why); the others serve.
+  JWKS_KEY_UNUSABLE: { code: 'NM_E_JWKS_KEY_UNUSABLE', message: 'a key of a fetched JWKS cannot verify tokens and is ignored' },
+  // A client that is not a mesh workload (no identity on this node) asked for a mesh endpoint: those are
+  // reached only through the mTLS tunnel, which is opened with the client's identity. Refused: 503 UF.
+  NOT_MESH_WORKLOAD: { code: 'NM_E_NOT_MESH_WORKLOAD', message: 'no identity to open a tunnel to a mesh endpoint', status: 503, flag: 'UF' },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type ErrorName = keyof typeof CATALOG;

@@ -19,7 +19,7 @@ import type { Metrics } from './telemetry/metrics';
 import { TunnelPool } from './tunnel/client';
 import { tunnelMetrics } from './tunnel/metrics';
 import { startTunnelServer, type TunnelServer } from './tunnel/server';
-import { REFUSE, TunnelRoutes, type TunnelRoute } from './upstream/tunnelsock';
+import { refusedRoute, TunnelRoutes, type TunnelRoute } from './upstream/tunnelsock';
 import { identityAllowed, mergeSubjectAltNames } from './tunnel/sans';
 import { deliveryView } from './state/delivery';
 import type { DeliveryView } from './telemetry/reporters';
@@ -177,9 +177,9 @@ export class MeshPlane {
   upstreamFor(clientIp: string, target: Addr): Addr | undefined {
     if (!this.endpoints.has(`${target.address}:${target.port}`)) return undefined;
     // A mesh endpoint is never dialled in plaintext: a client that is not a local workload has no
-    // identity to tunnel with, so the connection is refused and the client sees 503 UF.
+    // identity to tunnel with, so the connection is refused (503 UF, NM_E_NOT_MESH_WORKLOAD saying why).
     const identity = this.topo.isLocalIp(clientIp) ? this.clientIdentity(clientIp) : undefined;
-    if (identity === undefined) return REFUSE;
+    if (identity === undefined) return refusedRoute(clientIp, target);
     return this.routes.ensure({ identity, target, client: { address: clientIp, port: 0 } });
   }
 

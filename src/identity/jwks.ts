@@ -4,6 +4,7 @@
 // logged and counted and keeps the last good keys; with none yet, tokens of that issuer do not verify.
 import type { JSONWebKeySet } from 'jose';
 import { CATALOG } from '../errors';
+import { unusableKeys } from './jwks-keys';
 import { logger } from '../log';
 
 const log = logger('jwks');
@@ -32,6 +33,8 @@ interface Entry {
   /** The rule's own fetch timeout; undefined = the cache's. */
   timeoutMs: number | undefined;
   keys: JSONWebKeySet | undefined;
+  /** The unusable keys of the last set fetched, as logged (logged again only when they change). */
+  unusable: string;
   lastFetch: number;
   inFlight: Promise<void> | undefined;
   timer: NodeJS.Timeout | undefined;
@@ -72,7 +75,7 @@ export class JwksCache {
         e.timeoutMs = timeouts.get(w.uri);
         continue;
       }
-      const n: Entry = { uri: w.uri, issuer: w.issuer, timeoutMs: timeouts.get(w.uri), keys: undefined, lastFetch: -Infinity, inFlight: undefined, timer: undefined };
+      const n: Entry = { uri: w.uri, issuer: w.issuer, timeoutMs: timeouts.get(w.uri), keys: undefined, unusable: '', lastFetch: -Infinity, inFlight: undefined, timer: undefined };
       this.entries.set(w.uri, n);
       void this.fetchNow(n);
     }
@@ -135,7 +138,18 @@ export class JwksCache {
       const body = (await res.json()) as unknown;
       const keys = (body as { keys?: unknown } | null)?.keys;
       if (!Array.isArray(keys) || keys.length === 0) throw new Error('the answer is not a JSON Web Key Set with keys');
-      if (this.entries.get(e.uri) === e) e.keys = body as JSONWebKeySet;
+      // Keys that cannot verify tokens are named (once per set that has them) and never tried; a set
+      // with none that can is a failed fetch.
+      const bad = unusableKeys(keys);
+      const why = bad.map((b) => `${b.key} ${b.problem}`);
+      if (bad.length === keys.length) throw new Error(`no key of the set can verify tokens: ${why.join('; ')}`);
+      if (this.entries.get(e.uri) !== e) return;
+      const said = why.join('\n');
+      if (said !== '' && said !== e.unusable) {
+        for (const b of bad) log.warn({ code: CATALOG.JWKS_KEY_UNUSABLE.code, issuer: e.issuer, uri: e.uri, key: b.key, reason: b.problem }, `${CATALOG.JWKS_KEY_UNUSABLE.message}: ${b.key} ${b.problem}`);
+      }
+      e.unusable = said;
+      e.keys = body as JSONWebKeySet;
     } catch (err) {
       const reason = (err as Error).message;
       log.warn({ code: CATALOG.JWKS_FETCH.code, issuer: e.issuer, uri: e.uri, err: reason, keptKeys: e.keys !== undefined }, CATALOG.JWKS_FETCH.message);

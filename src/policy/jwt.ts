@@ -11,6 +11,7 @@ import { ROOT_NAMESPACE, type JwtRule, type RequestAuthn } from '../config/model
 import { selects } from '../config/kinds/security';
 import type { RequestAuth } from './match';
 import type { PolicyWorkload } from './authz';
+import { candidateKeys, describeKeys, publicPart, TOKEN_ALGS } from '../identity/jwks-keys';
 
 /** Envoy's default allowed clock skew for exp/nbf. */
 export const CLOCK_SKEW_S = 60;
@@ -119,7 +120,8 @@ export type AuthnOutcome =
       readonly remove: readonly string[];
       readonly set: readonly (readonly [string, string])[];
     }
-  | { readonly kind: 'deny'; readonly status: 401; readonly body: string; readonly issuer?: string }
+  /** BODY: Envoy's words for the client; CAUSE: what exactly failed, for the debug log. */
+  | { readonly kind: 'deny'; readonly status: 401; readonly body: string; readonly issuer?: string; readonly cause: string }
   /** A key set is missing or lacks the token's kid: fetch these rules' jwksUri again, then decide with final. */
   | { readonly kind: 'refresh'; readonly rules: readonly JwtRule[] };
 
@@ -139,21 +141,21 @@ export async function authenticate(rules: readonly JwtRule[], req: TokenSource, 
     let iss: string | undefined;
     try {
       iss = (joseLib ?? (await jose())).decodeJwt(found.token).iss;
-    } catch {
-      return deny(JWT_FAILURES.malformed);
+    } catch (e) {
+      return deny(JWT_FAILURES.malformed, undefined, `the token cannot be decoded (${(e as Error).message})`);
     }
     const here = (r: JwtRule): boolean => locationsOf(r).some((l) => sameLocation(l, found.at));
     // The rule naming the token's issuer; else a rule without an issuer (it takes any).
     const rule = rules.find((r) => r.issuer === iss && here(r)) ?? rules.find((r) => r.issuer === '' && here(r));
-    if (rule === undefined) return deny(JWT_FAILURES.issuer, iss);
+    if (rule === undefined) return deny(JWT_FAILURES.issuer, iss, `no jwtRule has issuer ${JSON.stringify(iss) ?? '(none)'} for a token in ${where(found.at)}`);
     const keys = keysFor(rule);
-    const v = keys === undefined ? ({ ok: false, failure: 'noKeys' } as const) : await verify(found.token, rule, keys, nowS);
+    const v = keys === undefined ? failed('noKeys', `no keys fetched from ${rule.jwksUri ?? 'the jwksUri'} yet`) : await verify(found.token, rule, keys, nowS);
     if (!v.ok) {
       if ((v.failure === 'noKeys' || v.failure === 'noKey') && rule.jwksUri !== undefined && !final) {
         refresh.push(rule);
         continue;
       }
-      return deny(JWT_FAILURES[v.failure], rule.issuer);
+      return deny(JWT_FAILURES[v.failure], rule.issuer, v.cause);
     }
     auth ??= authOf(v.payload, rule.spaceDelimitedClaims);
     if (!rule.forwardOriginalToken && 'header' in found.at) remove.push(found.at.header);
@@ -167,39 +169,82 @@ export async function authenticate(rules: readonly JwtRule[], req: TokenSource, 
   return { kind: 'pass', auth, remove, set };
 }
 
-function deny(body: string, issuer?: string): AuthnOutcome {
-  return { kind: 'deny', status: 401, body, ...(issuer !== undefined ? { issuer } : {}) };
+function deny(body: string, issuer: string | undefined, cause: string): AuthnOutcome {
+  return { kind: 'deny', status: 401, body, ...(issuer !== undefined ? { issuer } : {}), cause };
 }
 
-type Verified = { readonly ok: true; readonly payload: JWTPayload } | { readonly ok: false; readonly failure: keyof typeof JWT_FAILURES };
+const where = (at: TokenLocation): string => ('header' in at ? `header ${at.header}` : 'param' in at ? `parameter ${at.param}` : `cookie ${at.cookie}`);
 
-const keySets = new WeakMap<JSONWebKeySet, ReturnType<typeof Jose.createLocalJWKSet>>();
+type Failure = keyof typeof JWT_FAILURES;
+type Verified = { readonly ok: true; readonly payload: JWTPayload } | { readonly ok: false; readonly failure: Failure; readonly cause: string };
 
-/** Signature (by kid/alg from KEYS), issuer (when the rule names one), audiences, exp and nbf with Envoy's clock skew. */
+const failed = (failure: Failure, cause: string): Verified => ({ ok: false, failure, cause });
+
+/** Imported keys per key object of a set and algorithm (sets are kept for a config or a fetch). */
+const imported = new WeakMap<object, Map<string, Promise<Jose.CryptoKey | Uint8Array>>>();
+
+function keyFor(lib: typeof Jose, jwk: Jose.JWK, alg: string): Promise<Jose.CryptoKey | Uint8Array> {
+  let byAlg = imported.get(jwk);
+  if (byAlg === undefined) imported.set(jwk, (byAlg = new Map()));
+  let key = byAlg.get(alg);
+  if (key === undefined) byAlg.set(alg, (key = lib.importJWK(publicPart(jwk), alg)));
+  return key;
+}
+
+const named = (k: Jose.JWK): string => `${k.kid !== undefined ? `kid "${k.kid}"` : 'the key without kid'} (${k.kty ?? '?'})`;
+
+/**
+ * Signature by a key of KEYS the token's kid and alg select (identity/jwks-keys.ts: Envoy's selection;
+ * several are tried in turn), then issuer (when the rule names one), audiences, exp and nbf with Envoy's
+ * clock skew. A failure says its cause for the debug log, beside Envoy's words for the 401 body.
+ */
 export async function verify(token: string, rule: JwtRule, keys: JSONWebKeySet, nowS: number): Promise<Verified> {
-  const { createLocalJWKSet, errors, jwtVerify } = joseLib ?? (await jose());
-  let getKey = keySets.get(keys);
-  if (getKey === undefined) {
-    getKey = createLocalJWKSet(keys);
-    keySets.set(keys, getKey);
-  }
+  const lib = joseLib ?? (await jose());
+  let header: Jose.ProtectedHeaderParameters;
   try {
-    const { payload } = await jwtVerify(token, getKey, {
-      ...(rule.issuer !== '' ? { issuer: rule.issuer } : {}),
-      ...(rule.audiences.length > 0 ? { audience: [...rule.audiences] } : {}),
-      currentDate: new Date(nowS * 1000),
-      clockTolerance: CLOCK_SKEW_S,
-    });
-    return { ok: true, payload };
+    header = lib.decodeProtectedHeader(token);
   } catch (e) {
-    return { ok: false, failure: failureOf(errors, e) };
+    return failed('malformed', `the token header cannot be read (${(e as Error).message})`);
   }
+  const alg = header.alg;
+  if (typeof alg !== 'string' || !TOKEN_ALGS.includes(alg)) return failed('invalid', `the token's alg ${JSON.stringify(alg) ?? 'undefined'} is not supported (${TOKEN_ALGS.join(', ')})`);
+  const kid = typeof header.kid === 'string' ? header.kid : undefined;
+  const candidates = candidateKeys(keys, alg, kid);
+  if (candidates.length === 0) return failed('noKey', `no key verifies ${alg}${kid !== undefined ? ` with kid "${kid}"` : ''}; the JWKS has ${describeKeys(keys)}`);
+  const options: Jose.JWTVerifyOptions = {
+    algorithms: [alg],
+    ...(rule.issuer !== '' ? { issuer: rule.issuer } : {}),
+    ...(rule.audiences.length > 0 ? { audience: [...rule.audiences] } : {}),
+    currentDate: new Date(nowS * 1000),
+    clockTolerance: CLOCK_SKEW_S,
+  };
+  const tried: string[] = [];
+  for (const jwk of candidates) {
+    let key: Jose.CryptoKey | Uint8Array;
+    try {
+      key = await keyFor(lib, jwk, alg);
+    } catch (e) {
+      tried.push(`${named(jwk)} cannot be used for ${alg}: ${(e as Error).message}`);
+      continue;
+    }
+    try {
+      const { payload } = await lib.jwtVerify(token, key, options);
+      return { ok: true, payload };
+    } catch (e) {
+      // The signature is checked first: any other failure is of a token this key signed.
+      if (e instanceof lib.errors.JWSSignatureVerificationFailed) {
+        tried.push(`the ${alg} signature does not verify with ${named(jwk)}`);
+        continue;
+      }
+      return failed(failureOf(lib.errors, e), `${(e as Error).message} (signed with ${named(jwk)})`);
+    }
+  }
+  return failed('invalid', tried.join('; '));
 }
 
-function failureOf(errors: typeof Jose.errors, e: unknown): keyof typeof JWT_FAILURES {
+function failureOf(errors: typeof Jose.errors, e: unknown): Failure {
   if (e instanceof errors.JWTExpired) return 'expired';
   if (e instanceof errors.JWTClaimValidationFailed) return e.claim === 'aud' ? 'audience' : e.claim === 'nbf' ? 'notYetValid' : 'invalid';
-  if (e instanceof errors.JWKSNoMatchingKey) return 'noKey';
   if (e instanceof errors.JWSInvalid || e instanceof errors.JWTInvalid) return 'malformed';
   return 'invalid';
 }

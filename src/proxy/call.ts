@@ -21,6 +21,8 @@ import { TRY_TIMEOUT, TRY_TIMEOUT_VERDICT, failureOutcome, failureVerdict, midRe
 import type { HeaderList, L7Request, L7Sink, SinkEvents } from './types';
 
 const log = logger('l7');
+/** A refusal of the client's own (tunnelsock.ts): the endpoint had no part in it. */
+const NOT_MESH_WORKLOAD = CATALOG.NOT_MESH_WORKLOAD.code;
 
 export class Call extends CallReport implements SinkEvents, BodyEvents {
   body: BodyReader | undefined;
@@ -120,7 +122,7 @@ export class Call extends CallReport implements SinkEvents, BodyEvents {
     const key = relay !== undefined ? `relay|${relay.address}` : t.key;
     const ev = new TryEvents(this);
     // The resend after a stale pooled HTTP/1 connection (resent) takes a fresh one.
-    const a = startTry(this.p, this.req.protocol === 'HTTP/2', key, relay ?? t.addr, head, this.req.bodyless, attemptOptions(dest), ev, this.resent);
+    const a = startTry(this.p, this.fwd!.h2, key, relay ?? t.addr, head, this.req.bodyless, attemptOptions(dest), ev, this.resent);
     ev.attempt = a;
     this.attempt = a;
     const per = this.policy?.perTryTimeoutMs;
@@ -212,6 +214,13 @@ export class Call extends CallReport implements SinkEvents, BodyEvents {
       this.sink.reset();
       return this.finish();
     }
+    if (f.code === NOT_MESH_WORKLOAD) {
+      // Refused for the client (no mesh identity), not by the endpoint: nothing to judge it by, nothing a retry changes.
+      this.lease!.release(this.p.now());
+      this.settleTry('connect-failure');
+      this.endRetry();
+      return this.retryOrAnswer(failureOutcome(f), f, false);
+    }
     this.settleTry(f.kind === 'connect-failure' ? 'connect-failure' : 'reset');
     this.retryOrAnswer(failureOutcome(f), f);
   }
@@ -226,9 +235,9 @@ export class Call extends CallReport implements SinkEvents, BodyEvents {
   }
 
   /** A try failed before its response head (F; undefined: its per-try timeout): retried, or answered with the failure. */
-  private retryOrAnswer(outcome: AttemptOutcome, f: AttemptFailure | undefined): void {
+  private retryOrAnswer(outcome: AttemptOutcome, f: AttemptFailure | undefined, retriable = true): void {
     const flags = this.flags.length;
-    if (this.retryAfter(outcome)) return;
+    if (retriable && this.retryAfter(outcome)) return;
     if (f === undefined) this.termination = 'per-try timeout';
     const v = f === undefined ? TRY_TIMEOUT_VERDICT : failureVerdict(f);
     // Envoy lists the failure's flag before URX.

@@ -164,7 +164,7 @@ export class DestinationAdmission implements Admission {
     if (call.finished) return;
     if (out.kind === 'refresh') throw new Error('request authentication asked for keys twice');
     if (out.kind === 'deny') {
-      log.debug({ code: CATALOG.JWT_INVALID.code, principal: s.caller.principal, target: s.target, path: call.req.path, issuer: out.issuer, reason: out.body }, 'request authentication failed');
+      log.debug({ code: CATALOG.JWT_INVALID.code, principal: s.caller.principal, target: s.target, path: call.req.path, issuer: out.issuer, reason: out.body, cause: out.cause }, 'request authentication failed');
       return call.local(out.status, out.body, undefined, [['www-authenticate', 'Bearer realm="mesh", error="invalid_token"']]);
     }
     this.authorize(call, s, out);
@@ -200,6 +200,8 @@ export class DestinationAdmission implements Admission {
       cb: balancer,
       route: undefined,
       head: { method: req.method, path: req.path, authority, headers: applyTraceEdits(authn === undefined ? req.headers() : edited(req.headers(), authn), call.trace?.edits) },
+      // The source agent chose the protocol the tunnel carries: the pod gets the request in it.
+      h2: req.protocol === 'HTTP/2',
       responseEdits: undefined,
       hashKey: undefined,
       setCookie: undefined,

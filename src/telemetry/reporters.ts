@@ -5,6 +5,8 @@
 //   tunnel    mTLS HBONE to the endpoint's agent (this one included)  source here, destination there     mutual_tls / mutual_tls
 //   local     plaintext to a pod on this node, no tunnel              source and destination here        unknown / none
 //   direct    plaintext to anything else (outside the mesh)           source                             unknown / -
+//   refused   nothing: a mesh endpoint asked for by a client that     source                             unknown / -
+//             is not a mesh workload (no identity, no tunnel: 503 UF)
 //
 // Principals are filled where the agent knows both workloads: over the tunnel (the identities the mTLS
 // session is made with) and for local delivery (both pods' service accounts are in the agent's view).
@@ -12,7 +14,7 @@ import type { Target } from '../balance/target';
 import type { Endpoint, Service, Workload } from '../config/model';
 import { baseLabels, destinationInfo, UNKNOWN, type Reporter, type SourceInfo } from './labels';
 
-export type DeliveryKind = 'tunnel' | 'local' | 'direct';
+export type DeliveryKind = 'tunnel' | 'local' | 'direct' | 'refused';
 
 /** How a picked endpoint is reached, and its workload's principal ('' when unknown) and workload. */
 export interface Delivery {
@@ -28,6 +30,16 @@ export interface DeliveryView {
 }
 
 export const DIRECT: Delivery = Object.freeze({ kind: 'direct', principal: '' });
+
+/**
+ * DELIVERY as it goes for SOURCE. A mesh endpoint is reached only through the tunnel, opened with the
+ * client's workload identity: for a client without one (not a mesh workload) the mesh plane refuses the
+ * connection (meshplane.ts upstreamFor), so nothing crossed mTLS and no destination principal is known.
+ */
+export function deliveryFor(source: SourceInfo, delivery: Delivery): Delivery {
+  if (delivery.kind !== 'tunnel' || source.identity !== '') return delivery;
+  return Object.freeze({ kind: 'refused', principal: '', ...(delivery.workload !== undefined ? { workload: delivery.workload } : {}) });
+}
 
 /** No mesh plane: every endpoint is dialled directly. */
 export const DIRECT_VIEW: DeliveryView = Object.freeze({ deliveryOf: () => DIRECT });
@@ -77,6 +89,7 @@ export function reporterLabels(
   protocol: string,
   cluster: string,
 ): Record<string, string> {
+  delivery = deliveryFor(source, delivery);
   const dst = destinationInfo(target?.service ?? service, named(target?.endpoint, delivery.workload), cluster);
   const withPrincipal = delivery.kind === 'direct' || delivery.principal === '' ? dst : { ...dst, principal: delivery.principal };
   return baseLabels(reporter, sourceFor(source, delivery.kind, cluster), withPrincipal, protocol, securityPolicy(reporter, delivery.kind));

@@ -14,6 +14,7 @@ import * as http2 from 'node:http2';
 import type * as net from 'node:net';
 import { Duplex } from 'node:stream';
 import type { Addr } from '../capture/types';
+import { CATALOG, MeshError } from '../errors';
 import { logger } from '../log';
 
 const log = logger('tunnel-route');
@@ -31,10 +32,49 @@ export interface TunnelRoute {
 /** Opens the route's CONNECT stream (resolves once the peer answered 200). */
 export type TunnelOpener = (route: TunnelRoute) => Promise<Duplex>;
 
-/** Dialled for mesh endpoints that have no route: the connect fails, the client gets 503 UF. */
-export const REFUSE: Addr = Object.freeze({ address: '/nonexistent/nodemesh-tunnel-refused', port: 0 });
-
 const PREFIX = 'hbone:';
+const REFUSED = `${PREFIX}refused|`;
+
+/**
+ * Dialled for mesh endpoint TARGET asked for by CLIENT (an IP), a client that is not a mesh workload:
+ * with no identity there is no tunnel to open, and a mesh endpoint is never dialled in plaintext. The
+ * connect fails with NM_E_NOT_MESH_WORKLOAD saying so (503 UF, the access log's termination details),
+ * and a warning names the client and the endpoint (at most once per pair every REFUSAL_LOG_EVERY_MS).
+ */
+export function refusedRoute(client: string, target: Addr): Addr {
+  return Object.freeze({ address: `${REFUSED}${client}|${target.address}|${target.port}`, port: 0 });
+}
+
+/** The client and endpoint of a refusedRoute address; undefined for any other address. */
+export function refusalOf(addr: Addr): { readonly client: string; readonly target: Addr } | undefined {
+  if (addr.port !== 0 || !addr.address.startsWith(REFUSED)) return undefined;
+  const [client = '', address = '', port = ''] = addr.address.slice(REFUSED.length).split('|');
+  return { client, target: { address, port: Number(port) } };
+}
+
+/** The connect error of a refused route: the access log's connection_termination_details. */
+export function notMeshWorkload(client: string, target: Addr): MeshError {
+  const e = new MeshError('NOT_MESH_WORKLOAD', undefined, { client, endpoint: `${target.address}:${target.port}` });
+  e.message = `client ${client} is not a mesh workload: ${CATALOG.NOT_MESH_WORKLOAD.message} (${target.address}:${target.port})`;
+  return e;
+}
+
+export const REFUSAL_LOG_EVERY_MS = 60_000;
+const REFUSAL_LOG_KEYS = 1_000;
+
+/**
+ * Whether a line keyed KEY is due at NOW: none was logged for it within EVERY_MS (SEEN: key → when it
+ * last was). SEEN is cleared when it reaches MAX keys, so a scan of many endpoints cannot grow it.
+ */
+export function logDue(seen: Map<string, number>, key: string, now: number, everyMs: number, max = REFUSAL_LOG_KEYS): boolean {
+  const last = seen.get(key);
+  if (last !== undefined && now - last < everyMs) return false;
+  if (last === undefined && seen.size >= max) seen.clear();
+  seen.set(key, now);
+  return true;
+}
+
+const refusalsLogged = new Map<string, number>();
 /** Route address → its route and opener, for every TunnelRoutes of the process. */
 const registry = new Map<string, { readonly route: TunnelRoute; readonly open: TunnelOpener }>();
 let sets = 0;
@@ -105,13 +145,25 @@ export interface TunnelDialOptions {
 /** A connection over ADDR's route, connecting; undefined if ADDR names no route (anymore). */
 export function dialTunnel(addr: Addr, o: TunnelDialOptions = {}): net.Socket | undefined {
   const r = registry.get(addr.address);
-  if (r === undefined) return undefined;
+  if (r === undefined) {
+    const refused = refusalOf(addr);
+    return refused === undefined ? undefined : refuse(refused.client, refused.target, o);
+  }
   // The pools and the TCP proxy use the part of net.Socket that TunnelSocket implements.
   const opening = r.open(r.route).catch((e: unknown) => {
     log.warn({ err: e, target: r.route.target, identity: r.route.identity }, 'tunnel open failed');
     throw e;
   });
   return new TunnelSocket(opening, o.onread) as unknown as net.Socket;
+}
+
+/** A connection that fails to connect, as a refused TCP connect does, with the refusal's reason. */
+function refuse(client: string, target: Addr, o: TunnelDialOptions): net.Socket {
+  const err = notMeshWorkload(client, target);
+  if (logDue(refusalsLogged, `${client}|${target.address}|${target.port}`, Date.now(), REFUSAL_LOG_EVERY_MS)) {
+    log.warn({ code: err.code, client, endpoint: `${target.address}:${target.port}` }, `${err.message}; mesh endpoints are reached only through the mTLS tunnel (at most one line per client and endpoint a minute)`);
+  }
+  return new TunnelSocket(Promise.reject(err), o.onread) as unknown as net.Socket;
 }
 
 type Stream = Duplex & Pick<http2.Http2Stream, 'close' | 'rstCode' | 'closed' | 'session'>;

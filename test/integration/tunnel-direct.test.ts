@@ -9,7 +9,7 @@ import * as net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { dial } from '../../src/upstream/dial';
-import { REFUSE, TunnelRoutes, isTunnelAddr, type TunnelRoute } from '../../src/upstream/tunnelsock';
+import { TunnelRoutes, isTunnelAddr, logDue, refusalOf, refusedRoute, type TunnelRoute } from '../../src/upstream/tunnelsock';
 import { CLIENT_ID, echoServer, eventually, LOCAL, pki, SERVER_ID, spiffe, startTestServer, testPool } from './tunnel-harness';
 
 const OTHER_ID = spiffe('shop', 'cart');
@@ -112,14 +112,12 @@ test('failures: an unknown route, a refused CONNECT and a pod reset surface as a
   const [tlsErr] = (await once(impostor, 'error')) as [Error & { code?: string }];
   assert.equal(tlsErr.code, 'NM_E_TUNNEL_TLS');
 
-  // A route forgotten by a reload, and the mesh's refusal address: refused connects.
+  // A route forgotten by a reload: a refused connect.
   const gone = routes.ensure(route(OTHER_ID));
   routes.retain(() => false);
-  for (const a of [gone, REFUSE]) {
-    const s = dial(a).socket;
-    const [e] = (await once(s, 'error')) as [Error & { code?: string }];
-    assert.ok(e.code === 'ENOENT' || e.code === 'ECONNREFUSED', e.code);
-  }
+  const s = dial(gone).socket;
+  const [e] = (await once(s, 'error')) as [Error & { code?: string }];
+  assert.ok(e.code === 'ENOENT' || e.code === 'ECONNREFUSED', e.code);
 
   // The pod resets: the client's connection is reset (ECONNRESET), not ended cleanly.
   const live = dial(routes.ensure(route())).socket;
@@ -206,4 +204,36 @@ test('an HTTP/2 session runs on a route (the h2 pool): requests in turn, trailer
       req.on('error', reject);
     });
   assert.deepEqual([await call('/a'), await call('/fail'), await call('/b')], ['|ok /a', '5|', '|ok /b']);
+});
+
+test('a client that is not a mesh workload: its refusal fails the connect and says why', async () => {
+  const target = { address: 'fd00::7', port: 8080 };
+  const a = refusedRoute('10.9.8.7', target);
+  assert.ok(isTunnelAddr(a), 'dialled like a route (no socket of its own)');
+  assert.deepEqual(refusalOf(a), { client: '10.9.8.7', target });
+  assert.equal(refusalOf({ address: 'hbone:1:x', port: 0 }), undefined);
+  for (const opts of [{}, { onread: { buffer: Buffer.alloc(64), callback: () => true } }]) {
+    const s = dial(a, opts).socket;
+    let connected = false;
+    s.once('connect', () => (connected = true));
+    const [e] = (await once(s, 'error')) as [Error & { code?: string }];
+    assert.equal(e.code, 'NM_E_NOT_MESH_WORKLOAD');
+    assert.equal(e.message, 'client 10.9.8.7 is not a mesh workload: no identity to open a tunnel to a mesh endpoint (fd00::7:8080)');
+    assert.equal(connected, false);
+  }
+});
+
+test('logDue: one line per key per interval; the key map is bounded', () => {
+  const seen = new Map<string, number>();
+  const steps: [string, number, boolean][] = [
+    ['a', 0, true],
+    ['a', 59_999, false],
+    ['b', 10, true],
+    ['a', 60_000, true],
+    ['a', 60_001, false],
+    ['c', 70_000, true], // the third key: the map (max 2) was full, it starts over
+    ['a', 70_001, true],
+  ];
+  for (const [key, now, want] of steps) assert.equal(logDue(seen, key, now, 60_000, 2), want, `${key}@${now}`);
+  assert.ok(seen.size <= 2);
 });

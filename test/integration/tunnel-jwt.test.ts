@@ -2,7 +2,8 @@
 // keys served by a local JWKS server (fetched, refreshed on an unknown kid, kept when a fetch fails),
 // 401 for bad tokens, 403 when a policy requires a principal or a claim, the token header removed and
 // claims copied to headers before delivery, remoteIpBlocks through one trusted proxy, and a dry-run
-// policy that is counted but not enforced.
+// policy that is counted but not enforced. HS256 tokens verify against symmetric (kty "oct") keys, both
+// fetched and inline.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
@@ -23,6 +24,10 @@ import type { TunnelPool } from '../../src/tunnel/client';
 import { CLIENT_ID, LOCAL, SERVER_ID, pki, startTestServer, testPool, type TestTunnel } from './tunnel-harness';
 
 const ISS = 'https://issuer.test';
+/** An issuer whose rule has its keys inline: one HS256 secret, as a first-time user writes it. */
+const ISS_HS = 'https://hs.issuer.test';
+const SECRET = new TextEncoder().encode('secret');
+const INLINE = JSON.stringify({ keys: [{ kty: 'oct', k: Buffer.from(SECRET).toString('base64url'), alg: 'HS256', kid: 'k1' }] });
 const CLIENT_IP = '10.1.2.3';
 
 function config(podPort: number, jwksUri: string): string {
@@ -59,6 +64,8 @@ spec:
     audiences: [shop]
     jwksUri: ${jwksUri}
     outputClaimToHeaders: [{header: x-team, claim: org.team}]
+  - issuer: ${ISS_HS}
+    jwks: '${INLINE}'
 `,
     `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -66,7 +73,7 @@ metadata: {name: require-jwt, namespace: shop}
 spec:
   selector: {matchLabels: {app: backend}}
   rules:
-  - from: [{source: {requestPrincipals: ["${ISS}/*"]}}]
+  - from: [{source: {requestPrincipals: ["${ISS}/*", "${ISS_HS}/*"]}}]
     when: [{key: "request.auth.claims[groups]", values: [dev]}]
 `,
     `apiVersion: security.istio.io/v1
@@ -118,6 +125,15 @@ describe('request authentication at the destination', () => {
       .setExpirationTime(opts.exp ?? Math.floor(Date.now() / 1000) + 600)
       .sign(opts.key ?? keys.get(opts.kid ?? 'k1')!);
 
+  /** An HS token of ISSUER (kid h1 in the fetched set, k1 inline) signed with SECRET. */
+  const signHs = (claims: Record<string, unknown>, opts: { issuer?: string; kid?: string; secret?: Uint8Array; alg?: string } = {}): Promise<string> =>
+    new SignJWT({ aud: 'shop', ...claims })
+      .setProtectedHeader({ alg: opts.alg ?? 'HS256', kid: opts.kid ?? 'h1' })
+      .setIssuer(opts.issuer ?? ISS)
+      .setIssuedAt()
+      .setExpirationTime('10m')
+      .sign(opts.secret ?? SECRET);
+
   async function addKey(kid: string): Promise<void> {
     const pair = await generateKeyPair('ES256');
     keys.set(kid, pair.privateKey);
@@ -126,6 +142,7 @@ describe('request authentication at the destination', () => {
 
   before(async () => {
     await addKey('k1');
+    served.keys.push({ kty: 'oct', k: Buffer.from(SECRET).toString('base64url'), kid: 'h1', alg: 'HS256' });
     other = (await generateKeyPair('ES256')).privateKey;
     jwksServer = http.createServer((_req, res) => {
       served.hits++;
@@ -209,6 +226,19 @@ describe('request authentication at the destination', () => {
     assert.deepEqual([forged.status, forged.body], [401, 'Jwt verification fails']);
     const wrongAud = await get({ authorization: `Bearer ${await sign({ sub: 'a', aud: 'other', groups: ['dev'] })}` });
     assert.deepEqual([wrongAud.status, wrongAud.body], [401, 'Audiences in Jwt are not allowed']);
+  });
+
+  test('HS256: tokens verify against an oct key of the fetched set and against inline oct keys; a wrong secret is 401', async () => {
+    const fetched = await get({ authorization: `Bearer ${await signHs({ sub: 'alice', groups: ['dev'], org: { team: 'pay' } })}` });
+    assert.equal(fetched.status, 200, fetched.head);
+    assert.deepEqual(JSON.parse(fetched.body), { authorization: null, team: 'pay' });
+    const inline = await get({ authorization: `Bearer ${await signHs({ sub: 'alice', groups: ['dev'] }, { issuer: ISS_HS, kid: 'k1' })}` });
+    assert.equal(inline.status, 200, inline.head);
+    const wrong = await get({ authorization: `Bearer ${await signHs({ sub: 'alice', groups: ['dev'] }, { issuer: ISS_HS, kid: 'k1', secret: new TextEncoder().encode('guess') })}` });
+    assert.deepEqual([wrong.status, wrong.body], [401, 'Jwt verification fails']);
+    // The inline key is for HS256 only: an HS512 token finds no key (inline keys are never fetched again).
+    const alg = await get({ authorization: `Bearer ${await signHs({ sub: 'alice', groups: ['dev'] }, { issuer: ISS_HS, kid: 'k1', alg: 'HS512' })}` });
+    assert.deepEqual([alg.status, alg.body], [401, "Jwks doesn't have key to match kid or alg from Jwt"]);
   });
 
   test('no token passes authentication but the policy requiring a principal denies it: 403', async () => {

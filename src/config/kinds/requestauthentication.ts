@@ -3,6 +3,7 @@
 // a token that fails verification is refused with 401. targetRef(s) name the services whose traffic it
 // applies to, instead of a selector of workloads.
 import { Fields, type Item } from '../fields';
+import { unusableKeys } from '../../identity/jwks-keys';
 import type { IssueSink } from '../issues';
 import type { JwtRule } from '../model';
 import { readMetadata } from './metadata';
@@ -106,6 +107,7 @@ export function checkJwks(s: string): string | undefined {
   }
   const keys = (v as { keys?: unknown } | null)?.keys;
   if (!Array.isArray(keys) || keys.length === 0) return 'must be a JSON Web Key Set with at least one key: {"keys": [...]}';
-  const bad = keys.findIndex((k) => typeof k !== 'object' || k === null || typeof (k as { kty?: unknown }).kty !== 'string');
-  return bad < 0 ? undefined : `keys[${bad}] is not a JSON Web Key (an object with "kty")`;
+  // Every key must be able to verify tokens (type, alg, curve, material), so none fails per request.
+  const bad = unusableKeys(keys);
+  return bad.length === 0 ? undefined : `${bad.map((b) => `${b.key} ${b.problem}`).join('; ')}; fix or remove ${bad.length === 1 ? 'it' : 'them'}`;
 }

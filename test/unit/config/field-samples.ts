@@ -24,7 +24,7 @@ const PCT = { value: 10 };
 const lb = (fields: Obj): Obj => ({ trafficPolicy: { loadBalancer: fields } });
 const hashBy = lb({ consistentHash: { httpHeaderName: 'x-user' } });
 const mode = (m: string): Obj => ({ trafficPolicy: { tls: { mode: m } } });
-const JWKS = JSON.stringify({ keys: [{ kty: 'EC', crv: 'P-256', x: 'x', y: 'y', kid: 'k' }] });
+const JWKS = JSON.stringify({ keys: [{ kty: 'EC', crv: 'P-256', x: 'QEGJz4Sox1u1dz9g6TwhrtX3xDhwEHEH2u_zdebFl04', y: 'Kv5Hb7-fnuY0FpvgF72N_pj7dprXWhkDRmKH279uOME', kid: 'k' }] });
 
 const SERVICE_ENTRY: Readonly<Record<string, Sample>> = {
   hosts: v([HOST]),

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { docs, loadText, mustLoad } from './helpers';
 
 type Obj = Record<string, unknown>;
-const JWKS = JSON.stringify({ keys: [{ kty: 'EC', crv: 'P-256', x: 'x', y: 'y', kid: 'k' }] });
+const JWKS = JSON.stringify({ keys: [{ kty: 'EC', crv: 'P-256', x: 'QEGJz4Sox1u1dz9g6TwhrtX3xDhwEHEH2u_zdebFl04', y: 'Kv5Hb7-fnuY0FpvgF72N_pj7dprXWhkDRmKH279uOME', kid: 'k' }] });
 const ra = (spec: Obj, version = 'v1'): string => docs({ apiVersion: `security.istio.io/${version}`, kind: 'RequestAuthentication', metadata: { name: 'jwt', namespace: 'shop' }, spec });
 const jwtRule = (over: Obj = {}): Obj => ({ issuer: 'https://issuer.example', jwksUri: 'https://issuer.example/jwks.json', ...over });
 
@@ -50,6 +50,10 @@ test('bad RequestAuthentications name the field and say what to do', () => {
     ['not a url', { jwtRules: [jwtRule({ jwksUri: 'keys' })] }, 'spec.jwtRules[0].jwksUri', 'is not a URL'],
     ['bad jwks', { jwtRules: [{ issuer: 'i', jwks: '{"keys": []}' }] }, 'spec.jwtRules[0].jwks', 'at least one key'],
     ['jwks not json', { jwtRules: [{ issuer: 'i', jwks: '{' }] }, 'spec.jwtRules[0].jwks', 'is not JSON'],
+    ['oct key without its secret', { jwtRules: [{ issuer: 'i', jwks: '{"keys": [{"kty": "oct", "kid": "h1"}]}' }] }, 'spec.jwtRules[0].jwks', 'keys[0] (kid "h1") is a kty "oct" key without its secret'],
+    ['HS256 on an RSA key', { jwtRules: [{ issuer: 'i', jwks: '{"keys": [{"kty": "RSA", "kid": "r", "alg": "HS256", "n": "AQAB", "e": "AQAB"}]}' }] }, 'spec.jwtRules[0].jwks', 'has alg "HS256", which a kty "RSA" key cannot verify'],
+    ['EC key material that does not parse', { jwtRules: [{ issuer: 'i', jwks: '{"keys": [{"kty": "EC", "crv": "P-256", "x": "x", "y": "y"}]}' }] }, 'spec.jwtRules[0].jwks', 'keys[0] is not a valid EC public key'],
+    ['unsupported key type', { jwtRules: [{ issuer: 'i', jwks: '{"keys": [{"kty": "XYZ"}]}' }] }, 'spec.jwtRules[0].jwks', 'cannot verify tokens (use RSA, EC, OKP or oct)'],
     ['duplicate issuer', { jwtRules: [jwtRule(), jwtRule()] }, 'spec.jwtRules[1].issuer', 'one rule per issuer'],
     ['header without name', { jwtRules: [jwtRule({ fromHeaders: [{ prefix: 'x' }] })] }, 'spec.jwtRules[0].fromHeaders[0].name', 'required'],
     ['bad header name', { jwtRules: [jwtRule({ outputPayloadToHeader: 'a b' })] }, 'spec.jwtRules[0].outputPayloadToHeader', 'not a valid header name'],

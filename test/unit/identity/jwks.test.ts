@@ -1,11 +1,11 @@
 // The JWKS cache with an injected fetch and clock: first fetch on sync, on-demand refresh bounded by the
 // minimum interval and joined while in flight, failures counted with the last good keys kept, URIs no
-// longer named dropped.
+// longer named dropped; keys that cannot verify tokens ignored, a set of only such keys a failure.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { JwksCache } from '../../../src/identity/jwks';
 
-const SET = (kid: string): unknown => ({ keys: [{ kty: 'EC', kid }] });
+const SET = (kid: string): unknown => ({ keys: [{ kty: 'oct', k: 'c2VjcmV0', alg: 'HS256', kid }] });
 
 test('fetch on sync, bounded refresh, failures keep the last good keys, dropped URIs forgotten', async () => {
   let now = 0;
@@ -80,6 +80,35 @@ test('every refresh is answered through onFetched: after a fetch, at once when t
     assert.equal(told.length, 3, 'a real fetch: one answer, not two');
     await cache.refresh('http://b/jwks');
     assert.deepEqual(told.slice(3), ['http://b/jwks none'], 'a URI no config names');
+  } finally {
+    cache.close();
+  }
+});
+
+test('unusable keys are kept out of use; a set with no usable key is a failed fetch that keeps the last good keys', async () => {
+  let now = 0;
+  const good = { kty: 'oct', k: 'c2VjcmV0', kid: 'h1' };
+  const noSecret = { kty: 'oct', kid: 'h2' };
+  const encryption = { kty: 'oct', k: 'c2VjcmV0', kid: 'e1', use: 'enc' };
+  let answer: unknown = { keys: [good, noSecret] };
+  const failures: string[] = [];
+  const cache = new JwksCache({
+    now: () => now,
+    minRefetchMs: 1_000,
+    fetch: (async () => Response.json(answer)) as typeof fetch,
+    onFailure: (_issuer, _uri, reason) => failures.push(reason),
+  });
+  try {
+    cache.sync([{ uri: 'http://a/jwks', issuer: 'a' }]);
+    await cache.settled();
+    assert.deepEqual(cache.keys('http://a/jwks'), { keys: [good, noSecret] }, 'a set with one usable key is taken (the other is never tried)');
+    assert.deepEqual(failures, []);
+    now += 1_500;
+    answer = { keys: [noSecret, encryption] };
+    await cache.refresh('http://a/jwks');
+    assert.equal(failures.length, 1);
+    assert.match(failures[0]!, /^no key of the set can verify tokens: keys\[0\] \(kid "h2"\) is a kty "oct" key without its secret.*; keys\[1\] \(kid "e1"\) has use "enc"/);
+    assert.deepEqual(cache.keys('http://a/jwks'), { keys: [good, noSecret] }, 'the last good keys stay');
   } finally {
     cache.close();
   }

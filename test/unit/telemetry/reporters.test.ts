@@ -1,11 +1,11 @@
 // The reporter deciders: which side records, with which connection_security_policy and principals, for
-// each way the agent delivers a request (tunnel, local, direct).
+// each way the agent delivers a request (tunnel, local, direct, refused).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Target } from '../../../src/balance/target';
 import type { Endpoint, Service, ServicePort } from '../../../src/config/model';
 import { sourceFromWorkload, UNKNOWN_SOURCE, type Reporter, type SourceInfo } from '../../../src/telemetry/labels';
-import { DIRECT, reporterLabels, reportsDestinationHere, securityPolicy, sourceFor, type Delivery, type DeliveryKind } from '../../../src/telemetry/reporters';
+import { DIRECT, deliveryFor, reporterLabels, reportsDestinationHere, securityPolicy, sourceFor, type Delivery, type DeliveryKind } from '../../../src/telemetry/reporters';
 
 const port: ServicePort = { number: 80, name: 'http', protocol: 'HTTP', targetPort: 8080 };
 const svc: Service = {
@@ -31,6 +31,7 @@ const POLICY: [Reporter, DeliveryKind, string][] = [
   ['destination', 'local', 'none'],
   ['source', 'direct', 'unknown'],
   ['destination', 'direct', 'none'],
+  ['source', 'refused', 'unknown'],
 ];
 
 for (const [reporter, delivery, want] of POLICY) {
@@ -40,7 +41,7 @@ for (const [reporter, delivery, want] of POLICY) {
 }
 
 test('reportsDestinationHere: only a local delivery (the tunnel has its own destination side)', () => {
-  assert.deepEqual((['tunnel', 'local', 'direct'] as const).map(reportsDestinationHere), [false, true, false]);
+  assert.deepEqual((['tunnel', 'local', 'direct', 'refused'] as const).map(reportsDestinationHere), [false, true, false, false]);
 });
 
 test('sourceFor: the principal is filled from the workload identity unless the delivery is direct', () => {
@@ -91,6 +92,14 @@ const LABELS: { name: string; reporter: Reporter; source?: SourceInfo; delivery:
     want: { source_workload: 'unknown', source_principal: 'unknown', source_cluster: 'Kubernetes', destination_principal: 'cluster.local/ns/shop/sa/cart', connection_security_policy: 'none' },
   },
   {
+    name: 'a client that is not a mesh workload, to a mesh endpoint: refused, so no mutual_tls and no destination principal',
+    reporter: 'source',
+    source: UNKNOWN_SOURCE,
+    delivery: { kind: 'tunnel', principal: 'cluster.local/ns/shop/sa/cart' },
+    target,
+    want: { connection_security_policy: 'unknown', source_principal: 'unknown', destination_principal: 'unknown', destination_workload: 'cart-v2', destination_service_name: 'cart' },
+  },
+  {
     name: 'an endpoint without a workload name (a ServiceEntry address): named by the workload at its address',
     reporter: 'destination',
     delivery: { kind: 'local', principal: 'cluster.local/ns/pods/sa/cart', workload: { name: 'cart-7', namespace: 'pods', address: '10.0.0.9', labels: { app: 'cart', version: 'v7' }, serviceAccount: 'cart', node: 'node-0' } },
@@ -113,3 +122,11 @@ for (const c of LABELS) {
     assert.equal(Object.keys(l).length, 22, 'the shared labels; response fields are added per series');
   });
 }
+
+test('deliveryFor: only a tunnel delivery for a client without identity is refused (the endpoint\'s workload kept)', () => {
+  const w = { name: 'cart-7', namespace: 'pods', address: '10.0.0.9', labels: {}, serviceAccount: 'cart', node: 'node-0' };
+  const tunnel: Delivery = { kind: 'tunnel', principal: 'cluster.local/ns/pods/sa/cart', workload: w };
+  assert.deepEqual(deliveryFor(UNKNOWN_SOURCE, tunnel), { kind: 'refused', principal: '', workload: w });
+  assert.equal(deliveryFor(client, tunnel), tunnel);
+  for (const d of [DIRECT, { kind: 'local', principal: 'p' } as Delivery]) assert.equal(deliveryFor(UNKNOWN_SOURCE, d), d);
+});
