@@ -30,7 +30,7 @@ export function assemble(parsed: readonly Parsed[], issues: ConfigIssue[], warni
   const report = (o: Origin, field: string, message: string, to: ConfigIssue[] = issues): void => {
     to.push(issue(o.file, o.document, message, { kind: o.kind, name: o.name, field: under(o.root, field) }));
   };
-  const unique = dropDuplicates(parsed, report);
+  const { unique, dropped } = dropDuplicates(parsed, report);
   const workloads = unique.filter((p): p is ParsedWorkload => p.kind === 'WorkloadEntry');
   checkWorkloadAddresses(workloads, report);
 
@@ -54,6 +54,8 @@ export function assemble(parsed: readonly Parsed[], issues: ConfigIssue[], warni
         report(s.origin, endpointsField, `kernel dataplane supports at most ${MAX_KERNEL_ENDPOINTS} endpoints, got ${endpoints.length}`);
       }
       if (s.addresses.length === 0) report(s.origin, 'spec.addresses', 'kernel dataplane needs a VIP in spec.addresses to capture connections', warnings);
+      // connect4 refuses a kernel-mode connect without an endpoint; it has no pass-through.
+      if (s.resolution === 'NONE') report(s.origin, 'spec.resolution', 'NONE (the default without endpoints) does not work with the kernel dataplane: connections to it fail; list endpoints with resolution: STATIC, or use the proxy dataplane', warnings);
     }
     services.push({
       key,
@@ -81,7 +83,7 @@ export function assemble(parsed: readonly Parsed[], issues: ConfigIssue[], warni
   checkPeerAuthnScopes(peerAuthns, report, warnings);
   const authz = unique.filter((p): p is ParsedAuthz => p.kind === 'AuthorizationPolicy');
   services.sort((a, b) => compare(a.key, b.key));
-  const traffic = buildTraffic(unique, services, report, (o, field, message) => report(o, field, message, warnings));
+  const traffic = buildTraffic(unique, services, report, (o, field, message) => report(o, field, message, warnings), dropped);
   checkLocalityOutlier(unique, (o, field, message) => report(o, field, message, warnings));
   checkTelemetryScopes(unique, report);
 
@@ -164,18 +166,26 @@ function dupKey(p: Parsed): string {
   return k;
 }
 
-function dropDuplicates(parsed: readonly Parsed[], report: Report): Parsed[] {
+/**
+ * The first document of each kind and name; the later ones are reported and DROPPED. The cross-document
+ * checks do not report what only a dropped one defines (a host, a subset): one problem, one error.
+ */
+function dropDuplicates(parsed: readonly Parsed[], report: Report): { unique: Parsed[]; dropped: Parsed[] } {
   const seen = new Map<string, Origin>();
-  return parsed.filter((p) => {
+  const unique: Parsed[] = [];
+  const dropped: Parsed[] = [];
+  for (const p of parsed) {
     const key = dupKey(p);
     const first = seen.get(key);
     if (first === undefined) {
       seen.set(key, p.origin);
-      return true;
+      unique.push(p);
+      continue;
     }
     report(p.origin, 'metadata.name', `duplicate ${p.kind} ${p.origin.name}, already defined in ${at(first)}`);
-    return false;
-  });
+    dropped.push(p);
+  }
+  return { unique, dropped };
 }
 
 function checkWorkloadAddresses(workloads: readonly ParsedWorkload[], report: Report): void {

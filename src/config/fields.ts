@@ -38,12 +38,20 @@ export interface Item {
   readonly path: string;
 }
 
+/**
+ * Whether a field must be there: true, or what to write when it is missing (said after "required field
+ * is missing: ").
+ */
+export type Required = boolean | string;
+
 /** A mapping whose keys were checked against the known field names. */
 export class Fields {
   private constructor(
     readonly sink: IssueSink,
     readonly path: string,
     private readonly obj: Readonly<Record<string, unknown>>,
+    /** Known field → the unknown key written for it (`nmber` for number), reported as such already. */
+    private readonly typos: ReadonlyMap<string, string>,
   ) {}
 
   /**
@@ -61,6 +69,7 @@ export class Fields {
       sink.report(path, `must be a mapping, got ${describe(value)}`);
       return undefined;
     }
+    const typos = new Map<string, string>();
     for (const key of Object.keys(value)) {
       if (known.includes(key)) continue;
       if (unsupported.includes(key)) {
@@ -68,9 +77,10 @@ export class Fields {
         continue;
       }
       const near = closest(key, known);
-      sink.report(joinKey(path, key), near ? `unknown field (did you mean "${near}"?)` : 'unknown field');
+      if (near !== undefined && !Object.hasOwn(value, near)) typos.set(near, key);
+      sink.report(joinKey(path, key), near !== undefined ? `unknown field (did you mean "${near}"?)` : 'unknown field');
     }
-    return new Fields(sink, path, value);
+    return new Fields(sink, path, value, typos);
   }
 
   at(key: string): string {
@@ -90,13 +100,20 @@ export class Fields {
     this.sink.report(this.at(key), message);
   }
 
-  private missing(key: string, required: boolean): boolean {
+  /** The unknown key that was reported as a misspelling of KEY (`nmber` for number), if any. */
+  misspelled(key: string): string | undefined {
+    return this.typos.get(key);
+  }
+
+  private missing(key: string, required: Required): boolean {
     if (this.has(key)) return false;
-    if (required) this.report(key, 'required field is missing');
+    // A misspelling of it was reported already ("did you mean"): one problem, one message.
+    if (required === false || this.typos.has(key)) return true;
+    this.report(key, required === true ? 'required field is missing' : `required field is missing: ${required}`);
     return true;
   }
 
-  string(key: string, opts: { required?: boolean; check?: (s: string) => string | undefined } = {}): string | undefined {
+  string(key: string, opts: { required?: Required; check?: (s: string) => string | undefined } = {}): string | undefined {
     if (this.missing(key, opts.required ?? false)) return undefined;
     const v = this.obj[key];
     if (typeof v !== 'string') return this.fail(key, `must be a string, got ${describe(v)}`);
@@ -105,20 +122,30 @@ export class Fields {
     return problem !== undefined ? this.fail(key, problem) : v;
   }
 
-  int(key: string, range: IntRange, required = false): number | undefined {
+  int(key: string, range: IntRange, required: Required = false): number | undefined {
     if (this.missing(key, required)) return undefined;
     return readInt(this.sink, this.at(key), this.obj[key], range);
   }
 
-  /** One of CHOICES, matched case-insensitively and returned in the spelling of CHOICES. */
+  /**
+   * One of CHOICES, matched case-insensitively and returned in the spelling of CHOICES; another case
+   * gets a warning (see spelling).
+   */
   choice<T extends string>(key: string, choices: readonly T[]): T | undefined {
     const s = this.string(key);
     if (s === undefined) return undefined;
     const found = choices.find((c) => c.toUpperCase() === s.toUpperCase());
-    return found ?? this.fail(key, `must be one of ${choices.join(', ')}, got "${s}"`);
+    if (found === undefined) return this.fail(key, `must be one of ${choices.join(', ')}, got "${s}"`);
+    this.spelling(key, s, found);
+    return found;
   }
 
-  list(key: string, opts: { required?: boolean } = {}): Item[] | undefined {
+  /** Istio's enum values are case-sensitive: GIVEN in another case than CANONICAL is read, with a warning. */
+  spelling(key: string, given: string, canonical: string): void {
+    if (given !== canonical) this.sink.warn(this.at(key), `"${given}" is read as ${canonical}, but Istio refuses it: write ${canonical}`);
+  }
+
+  list(key: string, opts: { required?: Required } = {}): Item[] | undefined {
     if (this.missing(key, opts.required ?? false)) return undefined;
     const v = this.obj[key];
     if (!Array.isArray(v)) return this.fail(key, `must be a list, got ${describe(v)}`);
@@ -126,7 +153,7 @@ export class Fields {
     return v.map((value: unknown, i) => ({ value, path: joinIndex(this.at(key), i) }));
   }
 
-  stringList(key: string, opts: { required?: boolean; check?: (s: string) => string | undefined } = {}): string[] | undefined {
+  stringList(key: string, opts: { required?: Required; check?: (s: string) => string | undefined } = {}): string[] | undefined {
     const items = this.list(key, opts);
     if (items === undefined) return undefined;
     const out: string[] = [];
@@ -176,7 +203,7 @@ export class Fields {
     return this.map(key, (path, v) => readInt(this.sink, path, v, range));
   }
 
-  object(key: string, known: readonly string[], opts: { required?: boolean; unsupported?: readonly string[] } = {}): Fields | undefined {
+  object(key: string, known: readonly string[], opts: { required?: Required; unsupported?: readonly string[] } = {}): Fields | undefined {
     if (this.missing(key, opts.required ?? false)) return undefined;
     return Fields.open(this.sink, this.at(key), this.obj[key], known, opts.unsupported);
   }
@@ -211,22 +238,36 @@ function readInt(sink: IssueSink, path: string, v: unknown, range: IntRange): nu
   return v;
 }
 
-/** The known name within edit distance 2 of KEY, for "did you mean" hints on typos. */
-function closest(key: string, known: readonly string[]): string | undefined {
+/**
+ * The known name KEY is most likely a misspelling of, for "did you mean" hints (field names, kinds):
+ * within edit distance 2, 3 for names of 8 letters or more, ignoring case and a plural ending
+ * (`retry` for retries). Undefined when none is that close.
+ */
+export function closest(key: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
-  let bestDist = 3;
-  for (const k of known) {
-    const d = editDistance(key.toLowerCase(), k.toLowerCase());
-    if (d < bestDist) {
-      best = k;
+  let bestDist = Infinity;
+  const k = key.toLowerCase();
+  for (const name of known) {
+    const n = name.toLowerCase();
+    const limit = Math.max(k.length, n.length) >= 8 ? 3 : 2;
+    const d = Math.min(editDistance(k, n, limit), editDistance(singular(k), singular(n), limit));
+    if (d <= limit && d < bestDist) {
+      best = name;
       bestDist = d;
     }
   }
   return best;
 }
 
-function editDistance(a: string, b: string): number {
-  if (Math.abs(a.length - b.length) > 2) return 3;
+function singular(word: string): string {
+  if (word.endsWith('ies')) return `${word.slice(0, -3)}y`;
+  if (word.endsWith('sses')) return word.slice(0, -2);
+  return word.endsWith('s') ? word.slice(0, -1) : word;
+}
+
+/** Levenshtein distance of A and B, or CAP + 1 when it is certainly above CAP. */
+function editDistance(a: string, b: string, cap: number): number {
+  if (Math.abs(a.length - b.length) > cap) return cap + 1;
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];

@@ -14,10 +14,16 @@ export class IssueSink {
     readonly issues: ConfigIssue[],
     readonly file: string,
     readonly document: number,
+    /** Where warnings go: the config still loads, the problem is only said. */
+    readonly warnings: ConfigIssue[] = [],
   ) {}
 
   report(field: string | undefined, message: string): void {
     this.issues.push(issue(this.file, this.document, message, { kind: this.kind, name: this.name, field }));
+  }
+
+  warn(field: string | undefined, message: string): void {
+    this.warnings.push(issue(this.file, this.document, message, { kind: this.kind, name: this.name, field }));
   }
 }
 

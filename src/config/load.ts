@@ -54,7 +54,7 @@ export function parseSources(sources: Sources, ctx: ReadContext = {}): ParsedCon
     // The watcher waits for such a file to be written; a one-off load reports it.
     if (isBlank(file)) issues.push(issue(file.path, WHOLE_FILE, EMPTY_FILE));
     for (const doc of parseDocuments(file.path, file.content, issues, warnings)) {
-      parsed.push(...readDocument(issues, file.path, doc.index, doc.value, ctx));
+      parsed.push(...readDocument(issues, file.path, doc.index, doc.value, ctx, warnings));
     }
   }
   const source = { files: sources.files.map((f) => f.path), hash: hashSources(sources.files) };

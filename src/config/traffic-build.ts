@@ -1,7 +1,8 @@
 // The cross-document pass for traffic management: resolves VirtualService, DestinationRule and
 // LocalRateLimit hosts to services, checks destinations (ports, subsets) and rate-limited routes, and
 // refuses what Istio would resolve by creation time (two VirtualServices or two DestinationRules for one
-// service), since a config has no creation times to tell which one wins.
+// service), since a config has no creation times to tell which one wins. A host or subset that only a
+// document dropped as a duplicate defines gets no error of its own: the duplicate's error says what to fix.
 import { mostSpecific, wildcardRank } from './drhosts';
 import type { Service } from './model';
 import type { Destination, DestinationRule, HttpRoute, LocalRateLimit, TcpRoute, TlsRoute, TrafficConfig, VirtualService } from './traffic';
@@ -12,14 +13,20 @@ export type Report = (o: Origin, field: string, message: string) => void;
 
 const KERNEL = 'uses the kernel dataplane (connections to it are balanced in the kernel and never reach the agent)';
 
-/** The traffic config of PARSED; undefined when the config has no traffic documents at all. */
-export function buildTraffic(parsed: readonly Parsed[], services: readonly Service[], report: Report, warn: Report = report): TrafficConfig | undefined {
+/**
+ * The traffic config of PARSED; undefined when the config has no traffic documents at all. DROPPED are
+ * documents left out as duplicates (already reported).
+ */
+export function buildTraffic(parsed: readonly Parsed[], services: readonly Service[], report: Report, warn: Report = report, dropped: readonly Parsed[] = []): TrafficConfig | undefined {
   const vss = parsed.filter((p): p is ParsedVirtualService => p.kind === 'VirtualService');
   const drs = parsed.filter((p): p is ParsedDestinationRule => p.kind === 'DestinationRule');
   const limits = parsed.filter((p): p is ParsedRateLimit => p.kind === 'LocalRateLimit');
   const checks = parsed.filter((p): p is ParsedHealthCheck => p.kind === 'HealthCheck');
   if (vss.length + drs.length + limits.length + checks.length === 0) return undefined;
   const hosts = new HostIndex(services);
+  const shadow = new Shadow(dropped, hosts);
+  const single = (host: string, namespace: string, port: number | undefined, say: (m: string) => void, consequence: string): Service | undefined =>
+    singleService(hosts, shadow, host, namespace, port, say, consequence);
   // A path read by Fields already includes the object's root, so it is reported as is.
   const reportAt = (o: Origin, path: string, message: string): void => report({ ...o, root: '' }, path, message);
 
@@ -27,7 +34,7 @@ export function buildTraffic(parsed: readonly Parsed[], services: readonly Servi
   const destinationRules: DestinationRule[] = [];
   for (const dr of drs) {
     if (dr.rule.host.startsWith('*')) continue; // wildcard hosts below: an exact host wins over them
-    const s = single(hosts, dr.rule.host, dr.rule.namespace, undefined, (m) => report(dr.origin, 'spec.host', m), 'this DestinationRule would never apply');
+    const s = single(dr.rule.host, dr.rule.namespace, undefined, (m) => report(dr.origin, 'spec.host', m), 'this DestinationRule would never apply');
     if (s === undefined) continue;
     const first = rules.get(s.key);
     if (first !== undefined) {
@@ -65,7 +72,7 @@ export function buildTraffic(parsed: readonly Parsed[], services: readonly Servi
     const keys = new Set<string>();
     for (const h of vs.hosts) {
       const found = hosts.resolve(h.value, vs.namespace);
-      if (found.length === 0) reportAt(vs.origin, h.path, `host ${h.value} matches no ServiceEntry host; its routes would never be used (${suggestEntry(h.value, vs.namespace)})`);
+      if (found.length === 0 && !shadow.hasHost(h.value, vs.namespace)) reportAt(vs.origin, h.path, `host ${h.value} matches no ServiceEntry host; its routes would never be used (${suggestEntry(h.value, vs.namespace)})`);
       for (const s of found) {
         if (s.dataplane === 'kernel') reportAt(vs.origin, h.path, `service ${s.key} ${KERNEL}, so this VirtualService would never apply`);
         keys.add(s.key);
@@ -83,7 +90,7 @@ export function buildTraffic(parsed: readonly Parsed[], services: readonly Servi
     }
     const resolved = new Map<Destination, Destination>();
     for (const [d, path] of vs.destinations) {
-      const r = resolveDestination(hosts, rules, d, path, vs.namespace, keys, (p, m) => reportAt(vs.origin, p, m));
+      const r = resolveDestination(single, rules, shadow, d, path, vs.namespace, keys, (p, m) => reportAt(vs.origin, p, m));
       if (r !== undefined) resolved.set(d, r);
     }
     const fix = (d: Destination): Destination => resolved.get(d) ?? d;
@@ -104,7 +111,7 @@ export function buildTraffic(parsed: readonly Parsed[], services: readonly Servi
   const rateLimits: LocalRateLimit[] = [];
   for (const l of limits) {
     const { port, route } = l.limit;
-    const s = single(hosts, l.host, l.limit.namespace, port, (m) => report(l.origin, 'spec.host', m), 'this limit would never apply');
+    const s = single(l.host, l.limit.namespace, port, (m) => report(l.origin, 'spec.host', m), 'this limit would never apply');
     if (s === undefined) continue;
     if (s.dataplane === 'kernel') report(l.origin, 'spec.host', `service ${s.key} ${KERNEL}, so this limit would never apply`);
     if (port !== undefined && !s.ports.some((q) => q.number === port)) report(l.origin, 'spec.port', `service ${s.key} has no port ${port} (ports: ${portList(s)})`);
@@ -124,7 +131,7 @@ export function buildTraffic(parsed: readonly Parsed[], services: readonly Servi
     virtualServices: virtualServices.sort(byName),
     destinationRules: destinationRules.sort(byName),
     rateLimits: rateLimits.sort(byName),
-    ...(checks.length > 0 ? { healthChecks: resolveHealthChecks(checks, destinationRules, (host, ns, port, say) => single(hosts, host, ns, port, say, 'these checks would never run'), report).sort(byName) } : {}),
+    ...(checks.length > 0 ? { healthChecks: resolveHealthChecks(checks, destinationRules, (host, ns, port, say) => single(host, ns, port, say, 'these checks would never run'), report).sort(byName) } : {}),
   };
 }
 
@@ -181,15 +188,16 @@ function wildcardRules(
  * this VirtualService, or one with a single port.
  */
 function resolveDestination(
-  hosts: HostIndex,
+  single: (host: string, namespace: string, port: number | undefined, say: (m: string) => void, consequence: string) => Service | undefined,
   rules: ReadonlyMap<string, ParsedDestinationRule>,
+  shadow: Shadow,
   d: Destination,
   path: string,
   namespace: string,
   routedKeys: ReadonlySet<string>,
   reportAt: (path: string, message: string) => void,
 ): Destination | undefined {
-  const s = single(hosts, d.host, namespace, d.port, (m) => reportAt(`${path}.host`, m), 'requests sent to it would fail');
+  const s = single(d.host, namespace, d.port, (m) => reportAt(`${path}.host`, m), 'requests sent to it would fail');
   if (s === undefined) return undefined;
   let ok = true;
   if (d.port !== undefined && !s.ports.some((p) => p.number === d.port)) {
@@ -202,7 +210,9 @@ function resolveDestination(
   }
   if (d.subset !== undefined) {
     const dr = rules.get(s.key);
-    if (dr === undefined) {
+    if (dr?.rule.subsets.some((x) => x.name === d.subset) !== true && shadow.hasSubset(s.key, d.subset)) {
+      ok = false; // defined by a rule dropped as a duplicate, which is reported
+    } else if (dr === undefined) {
       reportAt(`${path}.subset`, `unknown subset "${d.subset}": no DestinationRule defines subsets for service ${s.key}`);
       ok = false;
     } else if (!dr.rule.subsets.some((x) => x.name === d.subset)) {
@@ -232,15 +242,18 @@ function mergeRules(first: DestinationRule, next: DestinationRule): DestinationR
   return { ...first, subsets, ...(next.trafficPolicy !== undefined ? { trafficPolicy: next.trafficPolicy } : {}), portLevel: next.portLevel };
 }
 
-/** The one service HOST names (a port, when given, picks among services sharing a host). */
-function single(hosts: HostIndex, host: string, namespace: string, port: number | undefined, report: (m: string) => void, consequence: string): Service | undefined {
+/**
+ * The one service HOST names (a port, when given, picks among services sharing a host). A host that
+ * only a dropped duplicate defines is not reported again.
+ */
+function singleService(hosts: HostIndex, shadow: Shadow, host: string, namespace: string, port: number | undefined, report: (m: string) => void, consequence: string): Service | undefined {
   if (host.startsWith('*')) {
     report(`"${host}": wildcards are not supported here (name one service)`);
     return undefined;
   }
   let found = hosts.resolve(host, namespace);
   if (found.length > 1 && port !== undefined) found = found.filter((s) => s.ports.some((p) => p.number === port));
-  if (found.length === 0) report(`host ${host} matches no ServiceEntry host; ${consequence} (${suggestEntry(host, namespace)})`);
+  if (found.length === 0 && !shadow.hasHost(host, namespace)) report(`host ${host} matches no ServiceEntry host; ${consequence} (${suggestEntry(host, namespace)})`);
   else if (found.length > 1) report(`host ${host} is ambiguous: it matches services ${found.map((s) => s.key).join(', ')} (give a port)`);
   return found.length === 1 ? found[0] : undefined;
 }
@@ -250,11 +263,11 @@ function single(hosts: HostIndex, host: string, namespace: string, port: number 
  * `x` or `x.ns` completed with the namespace (`x.<ns>.svc.cluster.local`, `x.ns.svc.cluster.local`),
  * or a wildcard `*.suffix` covering service hosts (and service wildcards covering a name).
  */
-export class HostIndex {
-  private readonly byHost = new Map<string, Service[]>();
-  private readonly wildcards: { readonly suffix: string; readonly service: Service }[] = [];
+export class HostIndex<S extends { readonly hosts: readonly string[] } = Service> {
+  private readonly byHost = new Map<string, S[]>();
+  private readonly wildcards: { readonly suffix: string; readonly service: S }[] = [];
 
-  constructor(private readonly services: readonly Service[]) {
+  constructor(private readonly services: readonly S[]) {
     for (const s of services) {
       for (const h of s.hosts) {
         const host = h.toLowerCase();
@@ -264,7 +277,7 @@ export class HostIndex {
     }
   }
 
-  resolve(host: string, namespace: string): Service[] {
+  resolve(host: string, namespace: string): S[] {
     const h = host.toLowerCase();
     if (h.startsWith('*')) {
       const suffix = h.slice(1);
@@ -278,6 +291,34 @@ export class HostIndex {
     }
     const covering = this.wildcards.filter((w) => names.some((n) => n.endsWith(w.suffix)));
     return [...new Set(covering.map((w) => w.service))];
+  }
+}
+
+/** Hosts and subsets that only documents dropped as duplicates define. */
+class Shadow {
+  private readonly hosts: HostIndex<{ readonly hosts: readonly string[] }>;
+  /** Service key → subset names of dropped DestinationRules for it. */
+  private readonly subsets = new Map<string, Set<string>>();
+
+  constructor(dropped: readonly Parsed[], services: HostIndex) {
+    this.hosts = new HostIndex(dropped.flatMap((p) => (p.kind === 'ServiceEntry' ? [{ hosts: p.hosts.map((h) => h.value) }] : [])));
+    for (const p of dropped) {
+      if (p.kind !== 'DestinationRule' || p.rule.host.startsWith('*')) continue;
+      for (const s of services.resolve(p.rule.host, p.rule.namespace)) {
+        const names = this.subsets.get(s.key) ?? new Set<string>();
+        for (const x of p.rule.subsets) names.add(x.name);
+        this.subsets.set(s.key, names);
+      }
+    }
+  }
+
+  hasHost(host: string, namespace: string): boolean {
+    return this.hosts.resolve(host, namespace).length > 0;
+  }
+
+  /** NAME is a subset a dropped rule for SERVICE defines. */
+  hasSubset(service: string, name: string): boolean {
+    return this.subsets.get(service)?.has(name) === true;
   }
 }
 

@@ -2,11 +2,15 @@
 // PeerAuthentication, AuthorizationPolicy, RequestAuthentication, Telemetry). Each object is validated on its own with the same readers
 // as the ConfigMap; an invalid version is rejected by name and the previous valid version of that object
 // keeps applying, while every other object applies. (The ConfigMap, by contrast, is all or nothing.)
+import { formatIssues } from '../config/issues';
 import { readDocument } from '../config/kinds';
+import { logger } from '../log';
 import type { Reserved } from '../config/reserved';
 import type { Parsed } from '../config/kinds/types';
 import type { ConfigIssue } from '../config/model';
 import type { ResourceSpec } from './informer';
+
+const log = logger('discovery');
 
 /** Issues of API objects carry this file name, so the composer can tell them from the ConfigMap's. */
 export const API_FILE = 'kubernetes-api';
@@ -72,14 +76,15 @@ function trimIstio(k: IstioKind, raw: unknown): { ok: IstioObject } | { skip: st
   };
 }
 
-export type Verdict = { readonly ok: true; readonly parsed: readonly Parsed[] } | { readonly ok: false; readonly issues: readonly ConfigIssue[] };
+export type Verdict = { readonly ok: true; readonly parsed: readonly Parsed[]; readonly warnings: readonly ConfigIssue[] } | { readonly ok: false; readonly issues: readonly ConfigIssue[] };
 
 /** Validates one API object with the ConfigMap's readers. Pure. */
 export function validateIstio(o: IstioObject, reserved?: Reserved): Verdict {
   const issues: ConfigIssue[] = [];
+  const warnings: ConfigIssue[] = [];
   // Objects from the API exist only with discovery, which reads the Secrets credentialName names.
-  const parsed = readDocument(issues, API_FILE, 0, o.raw, { ...(reserved !== undefined ? { reserved } : {}), secrets: true });
-  return issues.length > 0 || parsed.length === 0 ? { ok: false, issues } : { ok: true, parsed };
+  const parsed = readDocument(issues, API_FILE, 0, o.raw, { ...(reserved !== undefined ? { reserved } : {}), secrets: true }, warnings);
+  return issues.length > 0 || parsed.length === 0 ? { ok: false, issues } : { ok: true, parsed, warnings };
 }
 
 interface Entry {
@@ -107,6 +112,8 @@ export class IstioObjects {
     const e = this.entries.get(key) ?? { valid: undefined, applied: undefined };
     this.entries.set(key, e);
     if (!v.ok) return { object: o, issues: v.issues };
+    // Accepted as the ConfigMap's documents are, with what Istio would refuse or read otherwise said once per version.
+    if (v.warnings.length > 0) log.warn({ object: key, warnings: v.warnings }, `${key} accepted with warnings:\n${formatIssues(v.warnings)}`);
     e.valid = { object: o, parsed: v.parsed };
     return undefined;
   }

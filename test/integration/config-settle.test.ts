@@ -36,7 +36,7 @@ function service(name: string, vip: string): string {
     apiVersion: 'networking.istio.io/v1',
     kind: 'ServiceEntry',
     metadata: { name },
-    spec: { hosts: [name], addresses: [vip], ports: [{ number: 80, name: 'http' }], endpoints: [{ address: '127.0.0.2' }] },
+    spec: { hosts: [name], addresses: [vip], ports: [{ number: 80, name: 'http' }], resolution: 'STATIC', endpoints: [{ address: '127.0.0.2' }] },
   });
 }
 

@@ -16,7 +16,7 @@ function meshYaml(vip: string): string {
     apiVersion: 'networking.istio.io/v1',
     kind: 'ServiceEntry',
     metadata: { name: 'echo' },
-    spec: { hosts: ['echo'], addresses: [vip], ports: [{ number: 80, name: 'http' }], endpoints: [{ address: '127.0.0.2' }] },
+    spec: { hosts: ['echo'], addresses: [vip], ports: [{ number: 80, name: 'http' }], resolution: 'STATIC', endpoints: [{ address: '127.0.0.2' }] },
   });
 }
 

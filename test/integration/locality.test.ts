@@ -52,7 +52,7 @@ function config(backends: readonly Backend[], localities: readonly string[], ext
       apiVersion: 'networking.istio.io/v1',
       kind: 'ServiceEntry',
       metadata: { name: 'web' },
-      spec: { hosts: ['web.default.svc.cluster.local'], addresses: [VIP.address], ports: [{ number: VIP.port, name: 'http' }], workloadSelector: { labels: { app: 'web' } } },
+      spec: { hosts: ['web.default.svc.cluster.local'], addresses: [VIP.address], ports: [{ number: VIP.port, name: 'http' }], resolution: 'STATIC', workloadSelector: { labels: { app: 'web' } } },
     },
     ...backends.map((b, i) => ({
       apiVersion: 'networking.istio.io/v1',

@@ -70,6 +70,7 @@ export function readClientTls(parent: Fields, readFile: ReadFile = readFileSync,
     f.report('mode', `must be one of ${MODES.join(', ')}, got ${quoted(raw)}`);
     return undefined;
   }
+  f.spelling('mode', raw, mode);
   const present = new Set(TLS_FIELDS.filter((k) => k !== 'mode' && f.has(k)));
   const skip = bool(f, 'insecureSkipVerify');
   const problems = tlsFieldProblems(mode, present, skip === true, tc?.secrets === true);

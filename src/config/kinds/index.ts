@@ -1,11 +1,12 @@
 // Which apiVersion/kind a document is, and the validator for it. Kinds nodemesh knows but does not
 // implement yet are refused by name, so a config is never half-understood.
 import type { ConfigIssue } from '../model';
-import { Fields, describe, isRecord, joinIndex, joinKey } from '../fields';
+import { Fields, closest, describe, isRecord, joinIndex, joinKey } from '../fields';
 import { IssueSink } from '../issues';
 import { DEFAULT_RESERVED, type Reserved } from '../reserved';
 import { readAuthorizationPolicy } from './authorizationpolicy';
 import { readDestinationRule } from './destinationrule';
+import { foreignKind, foreignKinds, isKubernetesGroup } from './foreign';
 import { readHealthCheck } from './healthcheck';
 import { peekKey } from './metadata';
 import { readNode } from './node';
@@ -53,21 +54,22 @@ const KINDS: Readonly<Record<string, { readonly group: string; readonly read?: R
 const DOCUMENT_FIELDS = ['apiVersion', 'kind', 'metadata', 'spec', 'status'];
 
 /**
- * Validates one parsed YAML document, appending problems to ISSUES. A `v1 List` (kubectl get -o yaml of
- * several objects) yields its items, with field paths under `items[N]`.
+ * Validates one parsed YAML document, appending problems to ISSUES (and what Istio would refuse but
+ * nodemesh reads to WARNINGS). A `v1 List` (kubectl get -o yaml of several objects) yields its items,
+ * with field paths under `items[N]`.
  */
-export function readDocument(issues: ConfigIssue[], file: string, document: number, value: unknown, ctx: ReadContext = {}): Parsed[] {
+export function readDocument(issues: ConfigIssue[], file: string, document: number, value: unknown, ctx: ReadContext = {}, warnings: ConfigIssue[] = []): Parsed[] {
   const opts: ReadOptions = { reserved: ctx.reserved ?? DEFAULT_RESERVED, ...(ctx.secrets === true ? { secrets: true } : {}) };
   if (isRecord(value) && value.apiVersion === 'v1' && value.kind === 'List') {
-    const sink = new IssueSink(issues, file, document);
+    const sink = new IssueSink(issues, file, document, warnings);
     sink.kind = 'List';
     const list = Fields.open(sink, '', value, ['apiVersion', 'kind', 'metadata', 'items']);
     return (list?.list('items') ?? []).flatMap((item, i) => {
-      const parsed = readObject(new IssueSink(issues, file, document), joinIndex('items', i), item.value, opts);
+      const parsed = readObject(new IssueSink(issues, file, document, warnings), joinIndex('items', i), item.value, opts);
       return parsed ? [parsed] : [];
     });
   }
-  const parsed = readObject(new IssueSink(issues, file, document), '', value, opts);
+  const parsed = readObject(new IssueSink(issues, file, document, warnings), '', value, opts);
   return parsed ? [parsed] : [];
 }
 
@@ -103,18 +105,24 @@ function checkType(apiVersion: string, kind: string): { field: string; message: 
   const slash = apiVersion.indexOf('/');
   const group = slash < 0 ? '' : apiVersion.slice(0, slash);
   const version = apiVersion.slice(slash + 1);
+  const foreign = foreignKind(group, kind);
+  if (foreign !== undefined) return { field: 'kind', message: foreign };
   const versions = VERSIONS[group];
   const entry = Object.hasOwn(KINDS, kind) ? KINDS[kind] : undefined;
   if (versions === undefined) {
-    const hint = entry ? ` (${kind} is ${entry.group}/${VERSIONS[entry.group]?.[0]})` : '';
+    const kubernetes = slash < 0 ? /^v[0-9]/.test(apiVersion) : isKubernetesGroup(group);
+    const hint = entry
+      ? ` (${kind} is ${entry.group}/${VERSIONS[entry.group]?.[0]})`
+      : kubernetes ? ': Kubernetes objects are not read from the config (it holds Istio and nodemesh.io kinds)' : '';
     return { field: 'apiVersion', message: `unknown apiVersion "${apiVersion}"${hint}` };
   }
   if (!versions.includes(version)) {
     return { field: 'apiVersion', message: `unknown version "${version}" of ${group} (known: ${versions.join(', ')})` };
   }
   if (entry === undefined) {
+    const near = closest(kind, [...Object.keys(KINDS), ...foreignKinds(group)]);
     const known = Object.keys(KINDS).filter((k) => KINDS[k]?.group === group);
-    return { field: 'kind', message: `unknown kind "${kind}" in ${group} (known: ${known.join(', ')})` };
+    return { field: 'kind', message: `unknown kind "${kind}" in ${group} (${near !== undefined ? `did you mean "${near}"?` : `known: ${known.join(', ')}`})` };
   }
   if (entry.group !== group) {
     return { field: 'apiVersion', message: `kind ${kind} belongs to ${entry.group}, not ${group}` };

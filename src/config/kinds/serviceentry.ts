@@ -5,7 +5,7 @@ import type { Dataplane, Endpoint, MeshLocation, PortProtocol, Resolution, Servi
 import { reservedUse, type Reserved } from '../reserved';
 import { DATAPLANE_LABEL, readMetadata } from './metadata';
 import type { At, Origin, ParsedService, ReadOptions } from './types';
-import { WORKLOAD_SPEC_FIELDS, nodeOf, readWorkloadSpec } from './workloadentry';
+import { WORKLOAD_SPEC_FIELDS, nodeOf, readWorkloadSpec, type EndpointNames } from './workloadentry';
 
 const SPEC_FIELDS = ['hosts', 'addresses', 'ports', 'location', 'resolution', 'endpoints', 'workloadSelector', 'exportTo', 'subjectAltNames'];
 const UNSUPPORTED_SPEC_FIELDS: readonly string[] = [];
@@ -56,7 +56,7 @@ export function readServiceEntry(doc: Fields, origin: Origin, opts: ReadOptions)
   const subjectAltNames = spec.stringList('subjectAltNames', { check: (s) => (s === '' ? 'must not be empty' : undefined) });
 
   const endpointItems = spec.list('endpoints');
-  const endpoints = endpointItems?.map((item) => readEndpoint(spec, item, ports, meta?.namespace, opts.reserved, dns));
+  const endpoints = endpointItems?.map((item) => readEndpoint(spec, item, ports, meta?.namespace, opts.reserved, dns ? 'hostnames' : resolution === 'STATIC' ? 'hint' : 'addresses'));
   const selector = readSelector(spec);
   if (endpointItems !== undefined && selector !== undefined) {
     spec.report('workloadSelector', 'cannot be used together with spec.endpoints (choose one)');
@@ -96,8 +96,24 @@ function addressHint(v: unknown): string {
   return '';
 }
 
-/** spec.resolution, STATIC when absent; Istio's DYNAMIC_DNS (a DNS lookup per connection) gets its alternatives. */
+/**
+ * spec.resolution. Absent, it is Istio's default NONE (connections go to the address the client dialled)
+ * for an entry without endpoints and workloadSelector; with them STATIC, and a warning, since Istio's
+ * NONE refuses endpoints and ignores a selector. Istio's DYNAMIC_DNS (a DNS lookup per connection) gets
+ * its alternatives.
+ */
 function readResolution(spec: Fields): Resolution | undefined {
+  if (!spec.has('resolution')) {
+    const endpoints = spec.raw('endpoints');
+    const why = endpoints !== undefined && !(Array.isArray(endpoints) && endpoints.length === 0)
+      ? 'Istio refuses endpoints without a resolution (its default, NONE, takes none)'
+      : spec.has('workloadSelector')
+        ? 'Istio\'s default, NONE, ignores the selected workloads (connections go to the address the client dialled)'
+        : undefined;
+    if (why === undefined) return 'NONE';
+    if (spec.misspelled('resolution') === undefined) spec.sink.warn(spec.at('resolution'), `is missing: ${why}; read as STATIC; write resolution: STATIC`);
+    return 'STATIC';
+  }
   const raw = spec.raw('resolution');
   if (typeof raw === 'string' && raw.toUpperCase() === 'DYNAMIC_DNS') {
     spec.report(
@@ -106,7 +122,7 @@ function readResolution(spec: Fields): Resolution | undefined {
     );
     return undefined;
   }
-  return spec.choice('resolution', RESOLUTIONS) ?? (spec.has('resolution') ? undefined : 'STATIC');
+  return spec.choice('resolution', RESOLUTIONS);
 }
 
 /**
@@ -197,10 +213,10 @@ function readProtocol(p: Fields): PortProtocol | 'derive' | undefined {
   return undefined;
 }
 
-function readEndpoint(spec: Fields, item: Item, ports: readonly ServicePort[], namespace: string | undefined, reserved: Reserved, hostnames: boolean): Endpoint | undefined {
+function readEndpoint(spec: Fields, item: Item, ports: readonly ServicePort[], namespace: string | undefined, reserved: Reserved, names: EndpointNames): Endpoint | undefined {
   const f = Fields.open(spec.sink, item.path, item.value, WORKLOAD_SPEC_FIELDS);
   if (f === undefined) return undefined;
-  const w = readWorkloadSpec(f, { hostnames });
+  const w = readWorkloadSpec(f, { names });
   for (const portName of Object.keys(w.ports)) {
     if (!ports.some((p) => p.name === portName)) {
       spec.sink.report(joinKey(f.at('ports'), portName), `no port named "${portName}" in spec.ports`);

@@ -41,7 +41,10 @@ export interface ParsedService {
   /** Inline spec.endpoints; undefined when the service selects WorkloadEntries instead (or has none). */
   readonly endpoints: readonly Endpoint[] | undefined;
   readonly selector: At<Readonly<Record<string, string>>> | undefined;
-  /** spec.resolution (STATIC when absent) and spec.location (MESH_INTERNAL when absent). */
+  /**
+   * spec.resolution, left out for STATIC (a missing one is read as Istio's default NONE, or STATIC for an
+   * entry with endpoints or a selector), and spec.location (MESH_INTERNAL when absent).
+   */
   readonly resolution?: Resolution;
   readonly location?: MeshLocation;
   /** DNS resolution: endpoints given as host names (their `address` is the name), resolved by the agent. */

@@ -117,7 +117,8 @@ function readHttpRoute(sink: IssueSink, item: Item, fallbackName: string, dests:
   const match = (r.list('match') ?? []).map((m) => readMatch(sink, m)).filter((m): m is HttpMatch => m !== undefined);
 
   const actions = ['route', 'redirect', 'directResponse'].filter((k) => r.has(k));
-  if (actions.length === 0 && !r.has('delegate')) sink.report(item.path, 'must set one of route, redirect, directResponse');
+  const misspelled = ['route', 'redirect', 'directResponse'].some((k) => r.misspelled(k) !== undefined);
+  if (actions.length === 0 && !r.has('delegate') && !misspelled) sink.report(item.path, 'must set one of route, redirect, directResponse');
   if (actions.length > 1) sink.report(item.path, `must set only one of route, redirect, directResponse, got ${actions.join(' and ')}`);
   const action = actions[0];
   if (action !== undefined && action !== 'route') {

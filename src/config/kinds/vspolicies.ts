@@ -31,8 +31,8 @@ export function readRetries(r: Fields): RetryPolicy | undefined {
     unsupported: ['retryRemoteLocalities', 'retryIgnorePreviousHosts', 'backoff'],
   });
   if (f === undefined) return undefined;
-  // Istio requires attempts whenever retries is given.
-  const attempts = f.int('attempts', { min: 0, max: MAX_ATTEMPTS }, true);
+  // Istio reads a missing attempts as 0 (retries off), and then refuses every other retry field.
+  const attempts = f.int('attempts', { min: 0, max: MAX_ATTEMPTS }, 'write attempts: N, the retries after the first try (Istio\'s default route retries are attempts: 2; 0 turns retries off)');
   // Istio: attempts 0 turns retries off, and then no other retry field may be set.
   const extra = attempts === 0 ? ['perTryTimeout', 'retryOn', 'retryRemoteLocalities', 'retryIgnorePreviousHosts', 'backoff'].filter((k) => f.has(k)) : [];
   for (const k of extra) f.report(k, 'has no effect with attempts: 0 (retries are off): remove it, or set attempts above 0');

@@ -22,9 +22,16 @@ export interface WorkloadSpec {
   readonly locality: string | undefined;
 }
 
-/** hostnames: a ServiceEntry endpoint under DNS resolution may name a host instead of an address. */
-export function readWorkloadSpec(f: Fields, opts: { hostnames?: boolean } = {}): WorkloadSpec {
-  const check = opts.hostnames ? (s: string) => (isIPv4(s) ? checkEndpointAddress(s) : checkDnsName(s)) : checkEndpointAddress;
+/**
+ * What an endpoint address may be: an IPv4 address; a host name too ('hostnames': a ServiceEntry endpoint
+ * under DNS resolution); 'hint': an IPv4 address, and a host name is told to use resolution DNS.
+ */
+export type EndpointNames = 'addresses' | 'hostnames' | 'hint';
+
+export function readWorkloadSpec(f: Fields, opts: { names?: EndpointNames } = {}): WorkloadSpec {
+  const check = opts.names === 'hostnames'
+    ? (s: string) => (isIPv4(s) ? checkEndpointAddress(s) : checkDnsName(s))
+    : opts.names === 'hint' ? checkStaticEndpoint : checkEndpointAddress;
   const address = f.string('address', { required: true, check });
   const ports = f.intMap('ports', PORT_RANGE) ?? {};
   for (const name of Object.keys(ports)) {
@@ -46,6 +53,13 @@ function checkDnsName(s: string): string | undefined {
   if (s.startsWith('*')) return `"${s}" is a wildcard: an endpoint must be an IPv4 address or one host name`;
   const bad = checkHost(s);
   return bad === undefined ? undefined : `${bad.replace(', optionally starting with "*."', '')}; an endpoint is an IPv4 address or a host name`;
+}
+
+/** A STATIC endpoint: an address, and a host name is told what resolution takes it. */
+function checkStaticEndpoint(s: string): string | undefined {
+  const bad = checkEndpointAddress(s);
+  if (bad === undefined || /^[0-9.]+$/.test(s) || checkDnsName(s) !== undefined) return bad;
+  return `${bad} (a host name needs resolution: DNS)`;
 }
 
 /** An endpoint is a unicast IPv4 address a connection can be made to. */

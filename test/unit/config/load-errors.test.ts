@@ -29,7 +29,7 @@ const CASES: readonly BadCase[] = [
   { name: 'document is a list', yaml: '- a\n- b\n', field: null, message: 'must be a mapping with apiVersion and kind' },
   { name: 'missing kind', yaml: 'apiVersion: networking.istio.io/v1\nmetadata: {name: x}\n', field: 'kind', message: 'missing' },
   { name: 'missing apiVersion', yaml: 'kind: ServiceEntry\nmetadata: {name: x}\n', field: 'apiVersion', message: 'missing' },
-  { name: 'unknown kind', yaml: 'apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: x}\n', field: 'kind', message: 'unknown kind "Gateway"' },
+  { name: 'unknown kind', yaml: 'apiVersion: networking.istio.io/v1\nkind: Frobnicator\nmetadata: {name: x}\n', field: 'kind', message: 'unknown kind "Frobnicator" in networking.istio.io (known: ServiceEntry' },
   { name: 'unknown apiVersion group', yaml: 'apiVersion: example.com/v1\nkind: ServiceEntry\n', field: 'apiVersion', message: 'unknown apiVersion "example.com/v1"' },
   { name: 'unknown version', yaml: 'apiVersion: networking.istio.io/v2\nkind: ServiceEntry\n', field: 'apiVersion', message: 'unknown version "v2"' },
   { name: 'kind in the wrong group', yaml: 'apiVersion: security.istio.io/v1\nkind: ServiceEntry\n', field: 'apiVersion', message: 'belongs to networking.istio.io' },

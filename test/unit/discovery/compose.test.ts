@@ -147,3 +147,15 @@ test('a ServiceEntry from the API in any namespace cannot take over a Service: i
   assert.deepEqual(services(c), ['shop/a']);
   assert.deepEqual(c.excluded.map((x) => [x.source, x.key]), [['api', 'ServiceEntry evil/x']]);
 });
+
+test('an API object is accepted with the warnings the ConfigMap reader gives it (endpoints without a resolution)', () => {
+  const raw = {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'ServiceEntry',
+    metadata: { name: 'w', namespace: 'shop', uid: 'u-w', resourceVersion: '1' },
+    spec: { hosts: ['w.shop.svc.cluster.local'], ports: [{ number: 80, name: 'http', protocol: 'HTTP' }], endpoints: [{ address: '10.1.0.9' }] },
+  };
+  const v = validateIstio({ kind: 'ServiceEntry', apiVersion: raw.apiVersion, namespace: 'shop', name: 'w', uid: 'u-w', resourceVersion: '1', raw });
+  assert.ok(v.ok);
+  assert.ok(v.warnings.some((w) => (w.field ?? '').includes('resolution')), JSON.stringify(v.warnings));
+});
