@@ -3,7 +3,8 @@
 //   mesh mTLS: pod → VIP → agent (node-0) → HBONE mTLS → agent (node-1) → pod
 // At a fixed 1000 req/s (open loop: added p50/p90/p99, comparable with ztunnel's published figure)
 // and at full speed with wrk (rps). Root only; everything it starts is removed at the end.
-// `--profile DIR`: CPU profiles of both agents during a second fixed-rate run (through their inspectors,
+// `--profile DIR`: CPU profiles of both agents during a second fixed-rate run, of each agent's main
+// thread and of each of its proxy workers (clients/threadprof.ts: through the main thread's inspector,
 // opened with SIGUSR1 once the agents are up: --cpu-prof from the start would disturb the eBPF load).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -70,10 +71,11 @@ async function main(): Promise<void> {
     if (PROFILE_DIR !== undefined) {
       fs.mkdirSync(PROFILE_DIR, { recursive: true });
       for (const a of m.agents) process.kill(a.pid!, 'SIGUSR1');
-      const profiles = c.nodes.map((n, i) => c.outside(n, NODE, [path.join(__dirname, 'clients/cpuprof.js'), '5', path.resolve(PROFILE_DIR, `agent-${i}.cpuprofile`)], { timeoutMs: 20_000 }));
+      const profiles = c.nodes.map((n, i) => c.outside(n, NODE, [path.join(__dirname, 'clients/threadprof.js'), '5', path.resolve(PROFILE_DIR, `agent-${i}`)], { timeoutMs: 25_000 }));
       await new Promise((r) => setTimeout(r, 500));
       const during = await rate(VIP, 80);
-      console.log(`profiled run: p50 ${f(during.p50)} p90 ${f(during.p90)} p99 ${f(during.p99)} ms; profiles: ${(await Promise.all(profiles)).map((r) => r.stdout.trim() || r.stderr.trim()).join(', ')}`);
+      const written = (await Promise.all(profiles)).map((r) => [r.stdout.trim(), r.stderr.trim()].filter(Boolean).join('\n'));
+      console.log(`profiled run: p50 ${f(during.p50)} p90 ${f(during.p90)} p99 ${f(during.p99)} ms; profiles (file, busiest functions by self samples):\n${written.join('\n')}`);
     }
   } finally {
     await m.close();

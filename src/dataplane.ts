@@ -19,7 +19,6 @@ import { AccessLog, DISABLED_ACCESS_LOG } from './telemetry/accesslog';
 import { sourceResolver } from './telemetry/labels';
 import { currentTracing, setProcessTracing, tracingFromEnv } from './telemetry/tracing';
 import { Metrics } from './telemetry/metrics';
-import { concatSeries, seriesOf, type IstioSeries } from './telemetry/admin-stats';
 import { MeshPlane } from './meshplane';
 import { CertMirror, type HeldCerts } from './identity/mirror';
 import { JwksMirror } from './identity/jwks-mirror';
@@ -224,11 +223,6 @@ export class DataPlane {
     let n = 0;
     for (const s of this.metrics.requests.all()) n += s.value;
     return n;
-  }
-
-  /** The live request series as arrays (they cross to the main thread), as the admin API's stats read them. */
-  series(): IstioSeries {
-    return concatSeries([seriesOf(this.metrics)]);
   }
 
   /** Stops accepting, lets in-flight requests finish (bounded by DRAIN_MS), releases everything. */

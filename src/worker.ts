@@ -72,9 +72,6 @@ async function run(): Promise<void> {
       case 'scrape':
         void answer(m.id, () => dp.metrics.registry.getMetricsAsJSON());
         return;
-      case 'series':
-        void answer(m.id, () => dp.series());
-        return;
       case 'ping':
         send({ t: 'reply', id: m.id, value: undefined });
         return;

@@ -25,18 +25,3 @@ export function histogramQuantile(q: number, bounds: readonly number[], counts: 
   }
   return bounds[bounds.length - 1];
 }
-
-/**
- * What was added between two readings of the same counts. A reading that went down (the series was
- * dropped and registered anew) counts from zero: the later reading is the delta.
- */
-export function countsDelta(before: readonly number[] | undefined, after: readonly number[]): number[] {
-  if (before === undefined || before.length !== after.length || after.some((v, i) => v < (before[i] as number))) return [...after];
-  return after.map((v, i) => v - (before[i] as number));
-}
-
-/** A counter's increase between two readings (a reset counts from zero, as Prometheus' rate() does). */
-export function counterDelta(before: number | undefined, after: number): number {
-  if (before === undefined || after < before) return after;
-  return after - before;
-}

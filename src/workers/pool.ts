@@ -7,6 +7,8 @@ import type { JSONWebKeySet } from 'jose';
 import type { HeldCerts } from '../identity/mirror';
 import { logger } from '../log';
 import type { MetricsJSON } from '../telemetry/aggregate';
+import { istioSeriesOf } from '../telemetry/admin-series';
+import type { IstioSeries } from '../telemetry/admin-stats';
 import { RetiredCounters } from './retired';
 import { initial, ready, step, type BroadcastState, type Effect } from './broadcast';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol';
@@ -39,6 +41,8 @@ interface Handle {
   booted: boolean;
   /** The outbound listener's fd once it listens. */
   fd: number | undefined;
+  /** Ids of the requests it has not answered yet (failed at once if it exits). */
+  readonly asked: Set<number>;
 }
 
 type Outcome = { readonly ok: true } | { readonly ok: false; readonly error: string };
@@ -158,20 +162,31 @@ export class WorkerPool {
    * a series request, and counted with its last answer in a scrape. A scrape also gets what workers
    * that exited had counted, so summed counters never go down.
    */
-  async collect(t: 'scrape' | 'series', timeoutMs = 5000): Promise<unknown[]> {
+  async collect(t: 'scrape' | 'state', timeoutMs = 5000): Promise<unknown[]> {
     const answers = await Promise.all(
       [...this.handles.values()]
         .filter((h) => h.booted)
         .map(async (h) => {
           const a = await this.request(h, (id) => ({ t, id }), timeoutMs).catch(() => undefined);
-          if (t !== 'scrape' || this.handles.get(h.name) !== h) return a;
-          if (a === undefined) return this.lastScrape.get(h.name);
+          if (t !== 'scrape' || this.handles.get(h.name) !== h) return { h, a };
+          if (a === undefined) return { h, a: this.lastScrape.get(h.name) };
           this.lastScrape.set(h.name, a as MetricsJSON);
-          return a;
+          return { h, a };
         }),
     );
-    const retired = t === 'scrape' ? this.retired.part() : [];
-    return [...answers.filter((a) => a !== undefined), ...(retired.length > 0 ? [retired] : [])];
+    if (t !== 'scrape') return answers.flatMap(({ a }) => (a !== undefined ? [a] : []));
+    // A worker that exited while the others answered is in the retired part now: counted there only.
+    const retired = this.retired.part();
+    const live = answers.flatMap(({ h, a }) => (a !== undefined && this.handles.get(h.name) === h ? [a] : []));
+    return [...live, ...(retired.length > 0 ? [retired] : [])];
+  }
+
+  /**
+   * The Istio series for the admin API's stats: read from the same scrape as /metrics, with what
+   * workers that exited had counted, so the stats never go down when a worker is replaced either.
+   */
+  async stats(timeoutMs = 5000): Promise<IstioSeries> {
+    return istioSeriesOf((await this.collect('scrape', timeoutMs)) as MetricsJSON[]);
   }
 
   /** Stops every worker: each stops accepting and drains within DRAIN_MS; stragglers are terminated. */
@@ -191,7 +206,7 @@ export class WorkerPool {
   private spawn(index: number): Promise<void> {
     const init: WorkerInit = { ...this.opts.init, index, tunnelPort: this.tunnelPort, certs: this.opts.certs(), jwks: this.opts.jwks?.() ?? {}, rateTable: this.opts.rateTable() };
     const worker = new Worker(this.opts.script, { workerData: init });
-    const h: Handle = { name: `worker-${index}`, index, worker, booted: false, fd: undefined };
+    const h: Handle = { name: `worker-${index}`, index, worker, booted: false, fd: undefined, asked: new Set() };
     this.handles.set(h.name, h);
     return new Promise((resolve, reject) => {
       worker.on('message', (m: FromWorker) => {
@@ -211,6 +226,8 @@ export class WorkerPool {
         if (!h.booted) reject(new Error(`proxy worker ${index} exited with status ${code} before it started`));
         this.step({ kind: 'exit', worker: h.name, now: Date.now() });
         if (this.closing) return;
+        // A scrape or stats call waiting on it goes on with the others (its counters are retired below).
+        for (const id of h.asked) this.received(h, { t: 'reply', id, value: undefined, error: `${h.name} exited` });
         if (h.fd !== undefined) this.listenersChanged();
         const last = this.lastScrape.get(h.name);
         this.lastScrape.delete(h.name);
@@ -323,10 +340,13 @@ export class WorkerPool {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.replies.delete(id);
+        h.asked.delete(id);
         reject(new Error(`${h.name} did not answer in ${timeoutMs} ms`));
       }, timeoutMs).unref();
+      h.asked.add(id);
       this.replies.set(id, (m) => {
         clearTimeout(timer);
+        h.asked.delete(id);
         if (m.error !== undefined) reject(new Error(m.error));
         else resolve(m.value);
       });

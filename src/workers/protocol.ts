@@ -32,7 +32,8 @@ export type ToWorker =
   | { readonly t: 'eject'; readonly ejection: SharedEjection }
   /** Open the outbound listener (capture) or the VIP listeners (--no-capture) on PORT. */
   | { readonly t: 'listen'; readonly id: number; readonly port: number }
-  | { readonly t: 'scrape' | 'series'; readonly id: number }
+  /** scrape: the worker's metrics as JSON. state: a test stand-in's own state (a real worker does not answer it). */
+  | { readonly t: 'scrape' | 'state'; readonly id: number }
   /** Liveness: answered at once with an empty reply. */
   | { readonly t: 'ping'; readonly id: number }
   /** Stop accepting, finish in-flight requests within DRAIN_MS, release everything. */
@@ -46,5 +47,5 @@ export type FromWorker =
   | { readonly t: 'jwks-refresh'; readonly uri: string }
   /** An ejection this worker decided: the main thread tells the others. */
   | { readonly t: 'ejected'; readonly ejection: SharedEjection }
-  /** An answer to the request with this id (listen: { fds, port }; scrape: metrics JSON; series; close). */
+  /** An answer to the request with this id (listen: { fds, port }; scrape: metrics JSON; close). */
   | { readonly t: 'reply'; readonly id: number; readonly value: unknown; readonly error?: string };

@@ -3,7 +3,7 @@
 // right after it commits (the pool must restart it); "hang-N" makes worker N's event loop stop (a busy
 // loop) right after it commits (a replacement installs it, and does not hang); "mute-N" makes worker N
 // stop answering scrapes. It remembers the ejections it was told of and
-// answers them to a 'series' request, and answers a scrape with one counter of value 1.
+// answers them to a 'state' request, and answers a scrape with one counter of value 1.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { FromWorker, ToWorker, WorkerInit } from '../../src/workers/protocol';
 
@@ -55,7 +55,7 @@ port.on('message', (m: ToWorker) => {
       return send({ t: 'reply', id: m.id, value: [{ name: 'stub_requests_total', help: 'h', type: 'counter', aggregator: 'sum', values: [{ labels: {}, value: 1 }] }] });
     case 'ping':
       return send({ t: 'reply', id: m.id, value: undefined });
-    case 'series':
+    case 'state':
       // A test hook: worker 0 reports one ejection once it runs the config "eject".
       if (init.index === 0 && running === 'eject' && !reported) {
         reported = true;

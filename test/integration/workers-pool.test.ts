@@ -19,7 +19,7 @@ test('worker pool: two-phase reloads, rejection, restart with the running config
 
   assert.deepEqual(await pool.publish(stubConfig('one'), false), { ok: true });
   assert.equal(pool.ready(), true);
-  const states = async (): Promise<StubState[]> => ((await pool.collect('series')) as StubState[]).sort((a, b) => a.index - b.index);
+  const states = async (): Promise<StubState[]> => ((await pool.collect('state')) as StubState[]).sort((a, b) => a.index - b.index);
   assert.deepEqual((await states()).map((s) => s.running), ['one', 'one']);
 
   // Worker 1 cannot build it: nobody switches, the error names the worker.

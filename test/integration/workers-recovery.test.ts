@@ -21,7 +21,7 @@ test('worker pool: the counters of a worker that exited stay in the scrape', asy
   // Worker 1 exits after it switches to "exit-1" and a new worker 1 starts with its own counter.
   assert.deepEqual(await pool.publish(stubConfig('exit-1'), false), { ok: true });
   await until(() => pool.restarts() === 1, 'the exit');
-  await until(async () => pool.ready() && (await pool.collect('series')).length === 2, 'the replacement to answer');
+  await until(async () => pool.ready() && (await pool.collect('state')).length === 2, 'the replacement to answer');
   assert.equal(await total(pool), 3, 'two live workers and the one that exited');
   assert.equal(await total(pool), 3, 'counted once, however often scraped');
 });
@@ -47,5 +47,5 @@ test('worker pool: a worker whose event loop is stuck is replaced', async (t) =>
   // Worker 1 switches to "hang-1" and then never returns to its event loop.
   assert.deepEqual(await pool.publish(stubConfig('hang-1'), false), { ok: true });
   await until(() => pool.restarts() === 1, 'the stuck worker to be replaced');
-  await until(async () => pool.ready() && (await pool.collect('series', 500)).length === 2, 'the replacement to answer');
+  await until(async () => pool.ready() && (await pool.collect('state', 500)).length === 2, 'the replacement to answer');
 });

@@ -2,7 +2,7 @@
 // series summed per (reporter, service) with the kernel's counters, named as /metrics names them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { counterDelta, countsDelta, histogramQuantile } from '../../../src/telemetry/quantile';
+import { histogramQuantile } from '../../../src/telemetry/quantile';
 import { codeClass, serviceStats, type IstioSeries } from '../../../src/telemetry/admin-stats';
 import { CounterSeries, HistogramSeries } from '../../../src/telemetry/series';
 import type { Service } from '../../../src/config/model';
@@ -26,16 +26,6 @@ test('histogramQuantile: linear inside the bucket the rank falls in, as histogra
     else assert.ok(Math.abs((got as number) - want) < 1e-9, `q=${q} counts=${counts}: got ${got}, want ${want}`);
   }
   assert.equal(histogramQuantile(1.5, bounds, [1, 0, 0, 0]), undefined, 'q outside 0..1');
-});
-
-test('deltas: increases between readings; a reading that went down counts from zero', () => {
-  assert.deepEqual(countsDelta([1, 2, 3], [2, 2, 5]), [1, 0, 2]);
-  assert.deepEqual(countsDelta(undefined, [2, 2]), [2, 2]);
-  assert.deepEqual(countsDelta([5, 0], [1, 1]), [1, 1], 'reset');
-  assert.deepEqual(countsDelta([1], [1, 2]), [1, 2], 'other shape');
-  assert.equal(counterDelta(3, 10), 7);
-  assert.equal(counterDelta(undefined, 10), 10);
-  assert.equal(counterDelta(12, 4), 4, 'reset');
 });
 
 test('codeClass: 2xx..5xx, and "0" when no response was sent', () => {
