@@ -3,9 +3,10 @@
 // workers (workers/pool.ts; each runs a DataPlane). Applies reloads to the kernel and then to every
 // worker together, and owns start, handover and stop.
 import * as path from 'node:path';
-import { Counter, Registry } from 'prom-client';
-import { BpfDatapath } from './capture/bpf';
-import { ListenerSlots } from './capture/listeners';
+import { Counter, Registry } from './telemetry/promlite';
+// The eBPF datapath's modules load only with capture (boot); --no-capture runs without them.
+import type { BpfDatapath } from './capture/bpf';
+import type { ListenerSlots } from './capture/listeners';
 import { waitUntil, bindRetrying, enableListenerMigration } from './handover';
 import { NoCapture } from './capture/none';
 import type { Datapath } from './capture/types';
@@ -15,15 +16,13 @@ import { logger } from './log';
 import { MemoryReclaimer } from './state/reclaim';
 import { startAdmin, type AdminServer } from './telemetry/admin';
 import { serveAdminApi, type AdminApiHandle, type AdminSource } from './telemetry/admin-api';
-import { concatSeries, type IstioSeries } from './telemetry/admin-stats';
+import { concatSeries } from './telemetry/admin-stats';
 import { aggregateMetrics, type MetricsJSON } from './telemetry/aggregate';
 import { NodeMetrics } from './telemetry/node';
 import { collectNodeFacts, registerProcessMetrics } from './telemetry/agentinfo';
 import { MeshIdentity, resolveDelivery } from './meshidentity';
 import { MeshSources } from './discovery/sources';
 import { agentReserved } from './config/reserved';
-import { meshedCgroups } from './capture/meshed';
-import { writeServiceNames } from './capture/names';
 import type { KPod } from './discovery/objects';
 import { startDns, type AgentDns } from './dns/agent';
 import { SharedRateLimiter, tableSlotsFor } from './policy/sharedratelimit';
@@ -35,6 +34,10 @@ const log = logger('agent');
 export class Agent {
   private current: MeshConfig | undefined;
   private datapath: Datapath | undefined;
+  /** The datapath when it is the eBPF one (capture on). */
+  private bpf: BpfDatapath | undefined;
+  /** capture/names.ts's writer, loaded with capture. */
+  private writeServiceNames: typeof import('./capture/names').writeServiceNames | undefined;
   private sources: MeshSources | undefined;
   private admin: AdminServer | undefined;
   private identity: MeshIdentity | undefined;
@@ -63,7 +66,7 @@ export class Agent {
     this.node = new NodeMetrics(this.registry, {
       datapath: () => this.datapath,
       serviceById: (id) => this.current?.services.find((s) => s.id === id),
-      datapathEvents: () => (this.datapath instanceof BpfDatapath ? this.datapath.globals() : {}),
+      datapathEvents: () => this.bpf?.globals() ?? {},
     });
   }
 
@@ -78,13 +81,13 @@ export class Agent {
   private async boot(): Promise<void> {
     const o = this.opts;
     // Capture first: a missing privilege or mount must stop the agent before it binds anything.
-    this.datapath = o.capture
-      ? BpfDatapath.open({ cgroup: o.cgroup, bpffs: o.bpffs, objects: o.objects, agent: { address: o.nodeIp, port: o.outboundPort }, capacity: o.mapCapacity ?? {} })
-      : new NoCapture();
     if (o.capture) {
+      const { BpfDatapath } = await import('./capture/bpf');
+      this.datapath = this.bpf = BpfDatapath.open({ cgroup: o.cgroup, bpffs: o.bpffs, objects: o.objects, agent: { address: o.nodeIp, port: o.outboundPort }, capacity: o.mapCapacity ?? {} });
       enableListenerMigration();
-      this.slots = ListenerSlots.open(o.bpffs);
-    }
+      this.slots = (await import('./capture/listeners')).ListenerSlots.open(o.bpffs);
+      this.writeServiceNames = (await import('./capture/names')).writeServiceNames;
+    } else this.datapath = new NoCapture();
     this.admin = await bindRetrying('admin', () => startAdmin({
       host: o.adminHost,
       metricsPort: o.metricsPort,
@@ -93,12 +96,12 @@ export class Agent {
       ready: () => this.readiness(),
     }));
     if (o.adminPort !== undefined) this.adminApi = serveAdminApi(o.adminPort, this.adminSource());
-    const dp = this.datapath;
+    const bpf = this.bpf;
     const delivery = resolveDelivery(o.deliveryAddress);
     const identity = await MeshIdentity.start(
       { node: o.node, trustDomain: o.trustDomain, delivery, ...(o.ca ? { ca: o.ca } : {}), ...(o.certTtlSeconds ? { certTtlSeconds: o.certTtlSeconds } : {}) },
       this.registry,
-      { syncInbound: (modes, trusted) => (dp instanceof BpfDatapath ? dp.syncInbound(modes, trusted) : undefined) },
+      { syncInbound: (modes, trusted) => bpf?.syncInbound(modes, trusted) },
     );
     this.identity = identity;
     // Certificates are issued here once; every worker gets a copy after each change.
@@ -134,7 +137,7 @@ export class Agent {
     const reserved = agentReserved(o);
     // The client library is loaded only when discovery is on (it takes a while to load).
     const discovery = o.kubernetes ? (await import('./discovery/start')).startDiscovery({ ...o.kubernetes, node: o.node, clusterDomain: o.clusterDomain, registry: this.registry, reserved, onChange: () => sources?.changed() }) : undefined;
-    const cgroups = o.capture && discovery ? meshedCgroups<KPod>(o.cgroup) : undefined;
+    const cgroups = o.capture && discovery ? (await import('./capture/meshed')).meshedCgroups<KPod>(o.cgroup) : undefined;
     this.dns = startDns(o, this.registry, () => sources?.changed());
     const dns = this.dns;
     sources = new MeshSources({
@@ -148,9 +151,9 @@ export class Agent {
         readFailed: (e) => this.node.configReadFailed(typeof e.details.errno === 'string' ? e.details.errno : undefined),
         syncMeshed: (pods) => {
           // Without discovery the kernel's opt-in table is left as it is (the agent does not own it).
-          if (!(this.datapath instanceof BpfDatapath) || cgroups === undefined) return [];
+          if (this.bpf === undefined || cgroups === undefined) return [];
           const found = cgroups.resolve(pods);
-          this.datapath.syncMeshed(found.ids);
+          this.bpf.syncMeshed(found.ids);
           discovery?.metrics.meshedPods.set(found.ids?.length ?? 0);
           return found.pending;
         },
@@ -162,7 +165,7 @@ export class Agent {
     // Meshed pods' DNS over UDP port 53 goes to the proxy (the kernel rewrites it) while it listens.
     // --no-dns clears it; a proxy that could not bind leaves it to the agent that holds the port.
     const dnsAt = dns.address();
-    if (this.datapath instanceof BpfDatapath && (dnsAt !== undefined || o.dnsProxy === false)) this.datapath.setDnsRedirect(dnsAt);
+    if (this.bpf && (dnsAt !== undefined || o.dnsProxy === false)) this.bpf.setDnsRedirect(dnsAt);
     await booted;
     if (o.capture) await this.listenOutbound();
     // What start-up left behind (module loading, compilation, the first config) is given back once.
@@ -219,7 +222,7 @@ export class Agent {
     this.dns?.applied(cfg);
     this.reclaimer.applied(cfg);
     // `nodemesh stat` names services from this file (bpffs holds only pins); a failure costs only names.
-    const namesProblem = this.opts.capture ? writeServiceNames(this.opts.bpffs, cfg.services) : undefined;
+    const namesProblem = this.writeServiceNames?.(this.opts.bpffs, cfg.services);
     if (namesProblem) log.warn(namesProblem);
     log.info({ services: cfg.services.length, workloads: cfg.workloads.length, hash: cfg.source.hash.slice(0, 12), workers: this.workers?.size() }, 'config applied');
     return true;
@@ -236,9 +239,9 @@ export class Agent {
   private adminSource(): AdminSource {
     return {
       node: this.opts.node, trustDomain: this.opts.trustDomain, startedAt: this.startedAt,
-      series: async () => concatSeries(((await this.workers?.collect('series')) ?? []) as IstioSeries[]),
+      series: async () => (await this.workers?.stats()) ?? concatSeries([]),
       config: () => this.current, generation: () => this.generation, datapath: () => this.datapath,
-      datapathEvents: () => (this.datapath instanceof BpfDatapath ? this.datapath.globals() : {}),
+      datapathEvents: () => this.bpf?.globals() ?? {},
       certificates: () => this.identity?.held() ?? { root: undefined, held: [] },
     };
   }
@@ -280,7 +283,7 @@ export class Agent {
     // use their own resolver again.
     const dnsWasOn = this.dns?.address() !== undefined;
     this.dns?.stop();
-    if (this.datapath instanceof BpfDatapath && dnsWasOn && !successor) this.datapath.setDnsRedirect(undefined);
+    if (this.bpf && dnsWasOn && !successor) this.bpf.setDnsRedirect(undefined);
     await this.workers?.close(drainMs);
     this.identity?.close();
     await this.admin?.close();

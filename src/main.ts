@@ -12,7 +12,6 @@ import { parseCommandLine, type Flags } from './cli/parse';
 import { UsageError } from './cli/values';
 import { readAllowedCpus } from './workers/cpus';
 import { packageVersion } from './version';
-import { runCheck } from './config/check';
 import { CATALOG, isMeshError } from './errors';
 import { kubernetesAvailable } from './discovery/available';
 import { flushLogs, logger, logLevelProblem } from './log';
@@ -85,6 +84,7 @@ async function checkCmd(args: ParsedArgs, f: Flags): Promise<number> {
     ...(f.given('max-services') ? { services: f.num('max-services') as number } : {}),
     ...(f.given('max-backends') ? { backends: f.num('max-backends') as number } : {}),
   };
+  const { runCheck } = await import('./config/check');
   return runCheck(args.positional[0] as string, { capacity });
 }
 

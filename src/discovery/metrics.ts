@@ -1,6 +1,6 @@
 // Discovery's own series: whether the first full sync happened, when the API last said anything, events
 // by kind and type, objects held, objects skipped as unusable and Istio objects rejected as invalid.
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from '../telemetry/promlite';
 
 export class DiscoveryMetrics {
   readonly synced: Gauge;

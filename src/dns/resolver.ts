@@ -3,7 +3,7 @@
 // lookup keeps the last good answer (logged once per failure streak, counted) and is retried after the
 // floor. A changed set of addresses calls onChange, which recomposes the config (see resolved.ts).
 import { Resolver } from 'node:dns/promises';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, type Registry } from '../telemetry/promlite';
 import { logger } from '../log';
 import { refreshDelayMs, sameAddresses, type Answers } from './resolved';
 

@@ -3,7 +3,7 @@
 // that is not a well-formed query is dropped and counted; nothing a client sends can stop the server.
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, type Registry } from '../telemetry/promlite';
 import { logger } from '../log';
 import { decide, typeLabel, type DnsView } from './view';
 import { buildAnswer, parseQuery, type Query } from './wire';

@@ -5,7 +5,7 @@
 // loaded with the first request (keys and CSRs; reading the answer is node's): an agent with no
 // workload to certify never loads it.
 import { EventEmitter } from 'node:events';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from '../telemetry/promlite';
 import { MeshError } from '../errors';
 import { logger } from '../log';
 import { certInfo, isIssuedBy, keyMatchesCert, splitPem } from './pem';

@@ -6,7 +6,8 @@
 // info series out, it never stops the agent.
 import { readFile } from 'node:fs/promises';
 import * as os from 'node:os';
-import { collectDefaultMetrics, Gauge, type Registry } from 'prom-client';
+import { collectDefaultMetrics } from './promdefaults';
+import { Gauge, type Registry } from './promlite';
 import { logger } from '../log';
 import { packageVersion } from '../version';
 

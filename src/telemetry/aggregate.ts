@@ -4,7 +4,12 @@
 // a gauge 'sum' unless it declares 'max', 'min', 'first' or 'omit'). Process-wide metrics (memory,
 // CPU, event loop of the main thread) come from the main thread's own registry only, passed as one more
 // part, so they are counted once.
-import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client';
+import type { AggregatorRegistry as PromAggregatorRegistry, MetricObjectWithValues, MetricValue, Registry } from 'prom-client';
+
+// The merge alone (prom-client/lib/cluster.js), not prom-client's index, which would also load the
+// Pushgateway (http, https, zlib), Summary and the default metrics into the main thread.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const AggregatorRegistry = require('prom-client/lib/cluster') as typeof PromAggregatorRegistry;
 
 /** One registry's metrics as getMetricsAsJSON() returns them (and postMessage carries them). */
 export type MetricsJSON = readonly MetricObjectWithValues<MetricValue<string>>[];

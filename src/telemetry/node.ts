@@ -1,7 +1,7 @@
 // Node-level metrics the agent owns: the kernel's per-service counters (read from the pinned maps at
 // scrape time, so kernel-mode services that never touch the agent are counted too), datapath events,
 // map occupancy, and the config reload state that Prometheus/CoreDNS users alert on.
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from './promlite';
 import type { Datapath } from '../capture/types';
 import type { Service } from '../config/model';
 
