@@ -5,20 +5,29 @@
 //   direct:   the pod itself;
 //   source:   the outbound listener only, dialling the pod (in-process mode only);
 //   dest:     a CONNECT stream into the destination side (in-process mode only);
-//   mesh:     outbound listener → tunnel route → mTLS HTTP/2 → destination side → pod.
+//   dest-l4:  a CONNECT stream into the L4 destination side below (in-process mode only);
+//   mesh:     outbound listener → tunnel route → mTLS HTTP/2 → destination side → pod;
+//   l4:       the same source side and tunnel, but the destination serves the pod's port at L4: the
+//             same InboundHandler, given a config that declares the port TCP, authorizes the stream
+//             once, counts TCP metrics and splices it to its own connection to the pod (ztunnel's
+//             model: no HTTP parsing, request metrics or access log at the destination).
 // In-process (default) everything shares one event loop: the figures are the agents' own work per
-// request. With --split, pod, destination and source run as separate processes, as on a node, so
-// wake-ups between processes count too. Phases: one request at a time (round trip percentiles, cases
-// interleaved), then a fixed rate over 16 connections (open loop, as bench/crossnode.ts), then
-// closed-loop throughput over 16 connections (--rate 0 / --seconds 0 skip those). --split also reports
-// each side's CPU time per request; --only CASE times that case alone (besides direct), for a profile.
-// Usage: node dist/bench/crossnode-probe.js [--split] [--rounds N] [--rate R] [--seconds S] [--only CASE]
-//        [--no-access-log]
+// request. With --split, pod, and each variant's destination and source run as separate processes, as
+// on a node, so wake-ups between processes count too. Phases: one request at a time (round trip
+// percentiles, cases interleaved), then a fixed rate over 16 connections (open loop, as
+// bench/crossnode.ts), then closed-loop throughput over 16 connections (--rate 0 / --seconds 0 skip
+// those); the last two run --reps times (default 2), direct, mesh, l4 and then in reverse order.
+// --split also reports each side's CPU time per request in every phase; --only CASE times that case
+// alone (besides direct), for a profile; --json FILE writes the figures.
+// Usage: node dist/bench/crossnode-probe.js [--split] [--rounds N] [--rate R] [--seconds S] [--reps N]
+//        [--only CASE] [--no-access-log] [--json FILE]
 // (the access log goes to stdout: redirect it, e.g. `> /dev/null`; the figures go to stderr)
 import { fork, type ChildProcess } from 'node:child_process';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import type { Duplex } from 'node:stream';
 import type { Addr } from '../src/capture/types';
 import { BalancerSet } from '../src/balance/set';
@@ -33,6 +42,7 @@ import { AccessLog, DISABLED_ACCESS_LOG } from '../src/telemetry/accesslog';
 import { Metrics } from '../src/telemetry/metrics';
 import type { KeyCert } from '../src/tunnel/tls';
 import { TunnelRoutes } from '../src/upstream/tunnelsock';
+import { fixedRate, oneAtATime, pct, tcp, throughput, type RateResult } from './probe-load';
 import { CLIENT_ID, LOCAL, SERVER_ID, pki, startTestServer, testPool, type Trust } from '../test/integration/tunnel-harness';
 
 const args = process.argv.slice(2);
@@ -46,23 +56,25 @@ const SECONDS = flag('--seconds', 5);
 const CONNS = 16;
 const SPLIT = args.includes('--split');
 const ACCESS_LOG = !args.includes('--no-access-log');
+const REPS = flag('--reps', 2);
+/** --bare: the L4 destination is the tunnel tests' server (splice only: no authorization, no metrics). */
+const BARE = args.includes('--bare');
+const JSON_OUT = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined;
 const ROLE = args[args.indexOf('--role') + 1];
 /** --only NAME: time only that case (besides direct), e.g. under --cpu-prof. */
 const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 const VIP: Addr = { address: '127.0.100.1', port: 80 };
-const REQ = Buffer.from(`GET /probe HTTP/1.1\r\nhost: web.shop.svc.cluster.local\r\n\r\n`);
-const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
 const accessLog = (): AccessLog => (ACCESS_LOG ? new AccessLog() : DISABLED_ACCESS_LOG);
 
 interface Closer {
   close(): Promise<void> | void;
 }
 
-function config(podPort: number): MeshConfig {
+function config(podPort: number, protocol: 'HTTP' | 'TCP' = 'HTTP'): MeshConfig {
   const yaml = [
     'apiVersion: nodemesh.io/v1alpha1\nkind: Node\nmetadata: {name: node-0}\nspec: {addresses: [127.0.0.1]}\n',
     `apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: {name: backend-0, namespace: shop, labels: {app: backend, kubernetes.io/hostname: node-0}}\nspec: {address: ${LOCAL}, serviceAccount: backend, labels: {app: backend, version: v1, kubernetes.io/hostname: node-0}}\n`,
-    `apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: web, namespace: shop}\nspec:\n  hosts: [web.shop.svc.cluster.local]\n  addresses: [${VIP.address}]\n  ports: [{number: 80, name: http, protocol: HTTP, targetPort: ${podPort}}]\n  resolution: STATIC\n  workloadSelector: {labels: {app: backend}}\n`,
+    `apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: web, namespace: shop}\nspec:\n  hosts: [web.shop.svc.cluster.local]\n  addresses: [${VIP.address}]\n  ports: [{number: 80, name: ${protocol.toLowerCase()}, protocol: ${protocol}, targetPort: ${podPort}}]\n  resolution: STATIC\n  workloadSelector: {labels: {app: backend}}\n`,
   ].join('---\n');
   const built = buildConfig({ files: [{ path: 'mesh.yaml', name: 'mesh.yaml', content: yaml }], issues: [], warnings: [] });
   if (!built.ok) throw new Error(JSON.stringify(built.issues));
@@ -80,8 +92,13 @@ async function startPod(): Promise<Closer & { port: number }> {
   return { port: (pod.address() as net.AddressInfo).port, close: () => (pod.closeAllConnections(), pod.close(), undefined) };
 }
 
-async function startDest(trust: Trust, podPort: number): Promise<Closer & { addr: Addr; streams(): number }> {
-  const cfg = config(podPort);
+/** The destination side; L4: the pod's port is declared TCP here (the source side still sees HTTP). */
+async function startDest(trust: Trust, podPort: number, l4 = false): Promise<Closer & { addr: Addr; streams(): number }> {
+  if (l4 && BARE) {
+    const bare = await startTestServer(trust);
+    return { addr: bare.addr, streams: () => bare.streams.length, close: () => bare.server.close(0) };
+  }
+  const cfg = config(podPort, l4 ? 'TCP' : 'HTTP');
   const topo = new Topology(cfg, 'node-0', 'cluster.local');
   const authz = new MeshAuthz(cfg.authorizationPolicies);
   const inbound = new InboundHandler({ topology: () => topo, authz: () => authz, metrics: new Metrics({ cluster: 'Kubernetes' }), deliveryAddress: undefined, connectTimeoutMs: 2_000, accessLog: accessLog() });
@@ -133,91 +150,6 @@ async function startSource(trust: Trust, node: Addr | undefined, podPort: number
   };
 }
 
-/** Reads content-length framed responses off CONN; each completes the oldest waiter. */
-function responses(conn: Duplex): (onDone: () => void) => void {
-  let buf = '';
-  const waiting: Array<() => void> = [];
-  conn.on('data', (d: Buffer) => {
-    buf += d.toString('latin1');
-    for (;;) {
-      const h = buf.indexOf('\r\n\r\n');
-      if (h < 0) return;
-      const len = Number(/content-length: *(\d+)/i.exec(buf.slice(0, h))?.[1] ?? 0);
-      if (buf.length < h + 4 + len) return;
-      buf = buf.slice(h + 4 + len);
-      waiting.shift()?.();
-    }
-  });
-  return (onDone) => void waiting.push(onDone);
-}
-
-/** One request at a time: the round trip in µs. */
-function oneAtATime(conn: Duplex): () => Promise<number> {
-  const expect = responses(conn);
-  return async () => {
-    const t0 = performance.now();
-    await new Promise<void>((r) => {
-      expect(r);
-      conn.write(REQ);
-    });
-    return (performance.now() - t0) * 1000;
-  };
-}
-
-async function tcp(port: number): Promise<net.Socket> {
-  const s = net.connect({ host: LOCAL, port, noDelay: true });
-  await once(s, 'connect');
-  return s;
-}
-
-/** RATE requests/s over CONNS connections for SECONDS, open loop: latency percentiles (ms). */
-async function fixedRate(port: number): Promise<string> {
-  const conns = await Promise.all(Array.from({ length: CONNS }, () => tcp(port)));
-  const expects = conns.map(responses);
-  const lat: number[] = [];
-  const start = performance.now();
-  let sent = 0;
-  await new Promise<void>((resolve) => {
-    const tick = setInterval(() => {
-      const due = Math.min(RATE * SECONDS, Math.floor(((performance.now() - start) / 1000) * RATE));
-      for (; sent < due; sent++) {
-        const t0 = performance.now();
-        expects[sent % CONNS]!(() => lat.push(performance.now() - t0));
-        conns[sent % CONNS]!.write(REQ);
-      }
-      if (sent >= RATE * SECONDS) {
-        clearInterval(tick);
-        setTimeout(resolve, 300);
-      }
-    }, 1);
-  });
-  for (const c of conns) c.destroy();
-  return `p50 ${pct(lat, 50).toFixed(3)}  p90 ${pct(lat, 90).toFixed(3)}  p99 ${pct(lat, 99).toFixed(3)} ms  (${lat.length}/${sent})`;
-}
-
-/** Closed loop over CONNS connections for SECONDS: requests per second. */
-async function throughput(port: number): Promise<number> {
-  const conns = await Promise.all(Array.from({ length: CONNS }, () => tcp(port)));
-  const expects = conns.map(responses);
-  const end = performance.now() + SECONDS * 1000;
-  let done = 0;
-  await Promise.all(
-    conns.map(
-      (c, i) =>
-        new Promise<void>((resolve) => {
-          const next = (): void => {
-            if (performance.now() >= end) return resolve();
-            expects[i]!(() => (done++, next()));
-            c.write(REQ);
-          };
-          next();
-        }),
-    ),
-  );
-  for (const c of conns) c.destroy();
-  return done / SECONDS;
-}
-
 /** CPU time (µs) each child used so far. */
 async function cpuOf(procs: readonly ChildProcess[]): Promise<number[]> {
   return Promise.all(
@@ -231,7 +163,7 @@ async function cpuOf(procs: readonly ChildProcess[]): Promise<number[]> {
 
 /** Starts ROLE in a child process; resolves with what it reports once it listens. */
 async function child<T>(role: string, input: unknown): Promise<{ proc: ChildProcess; out: T }> {
-  const proc = fork(__filename, ['--role', role, ...args.filter((a) => a === '--no-access-log')], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const proc = fork(__filename, ['--role', role, ...args.filter((a) => a === '--no-access-log' || a === '--bare')], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   proc.send(input as object);
   const [out] = (await once(proc, 'message')) as [T];
   return { proc, out };
@@ -242,6 +174,7 @@ interface Wire {
   readonly certs: Array<[string, KeyCert]>;
   readonly podPort: number;
   readonly node?: Addr;
+  readonly l4?: boolean;
 }
 
 const trustOf = (w: Wire): Trust => ({ root: { pem: w.root }, certs: new Map(w.certs) });
@@ -249,7 +182,7 @@ const trustOf = (w: Wire): Trust => ({ root: { pem: w.root }, certs: new Map(w.c
 /** A child process: starts its part, reports its address, runs until its parent disconnects. */
 async function runRole(role: string): Promise<void> {
   const [w] = (await once(process, 'message')) as [Wire];
-  const part = role === 'pod' ? await startPod() : role === 'dest' ? await startDest(trustOf(w), w.podPort) : await startSource(trustOf(w), w.node, w.podPort);
+  const part = role === 'pod' ? await startPod() : role === 'dest' ? await startDest(trustOf(w), w.podPort, w.l4 === true) : await startSource(trustOf(w), w.node, w.podPort);
   process.send!('port' in part ? part.port : part.addr);
   // Asked between phases: the CPU time this process used so far (µs).
   process.on('message', (m) => {
@@ -261,59 +194,137 @@ async function runRole(role: string): Promise<void> {
   process.once('disconnect', () => void Promise.resolve(part.close()).then(() => process.exit(0)));
 }
 
+/** A meshed path: its client port and, with --split, its [source, destination] processes. */
+interface Variant {
+  readonly name: string;
+  readonly port: number;
+  readonly sides: readonly ChildProcess[];
+}
+
+type Cpu = Record<string, number>;
+
+/** Runs `fn` and, with --split, the CPU per request (µs) used by its variant's source and destination,
+ *  the pod and this process (the client). */
+async function withCpu<T>(v: Variant, pod: ChildProcess | undefined, fn: () => Promise<T>, requests: (r: T) => number): Promise<{ r: T; cpu?: Cpu }> {
+  if (pod === undefined) return { r: await fn() };
+  const procs = [...v.sides, pod];
+  const use = (): number => ((u) => u.user + u.system)(process.cpuUsage());
+  const [c0, m0] = [await cpuOf(procs), use()];
+  const r = await fn();
+  const [c1, m1] = [await cpuOf(procs), use()];
+  const n = Math.max(1, requests(r));
+  const names = v.sides.length > 0 ? ['source', 'destination', 'pod'] : ['pod'];
+  return { r, cpu: { ...Object.fromEntries(names.map((k, i) => [k, (c1[i]! - c0[i]!) / n])), client: (m1 - m0) / n } };
+}
+
+const cpuText = (cpu: Cpu | undefined): string => (cpu ? `  CPU/req (µs) ${Object.entries(cpu).map(([k, x]) => `${k} ${x.toFixed(0)}`).join(', ')}` : '');
+
 async function main(): Promise<void> {
   const trust = await pki([CLIENT_ID, SERVER_ID]);
   const wire = (podPort: number, node?: Addr): Wire => ({ root: trust.root.pem, certs: [...trust.certs], podPort, ...(node !== undefined ? { node } : {}) });
   const closers: Closer[] = [];
-  const procs: ChildProcess[] = [];
+  const variants: Variant[] = [];
   let podPort: number;
-  let meshPort: number;
+  let podProc: ChildProcess | undefined;
   const cases: Array<[string, () => Promise<number>]> = [];
-  let streamsOpened: (() => number) | undefined;
+  const streamsOpened: Array<[string, () => number]> = [];
   if (SPLIT) {
     const pod = await child<number>('pod', {});
     podPort = pod.out;
-    const dest = await child<Addr>('dest', wire(podPort));
-    const src = await child<number>('source', wire(podPort, dest.out));
-    procs.push(src.proc, dest.proc, pod.proc);
-    meshPort = src.out;
-    process.stderr.write(`pids: pod ${pod.proc.pid}, destination ${dest.proc.pid}, source ${src.proc.pid}\n`);
+    podProc = pod.proc;
+    const pids = [`pod ${pod.proc.pid}`];
+    for (const [name, l4] of [['mesh', false], ['l4', true]] as const) {
+      const dest = await child<Addr>('dest', { ...wire(podPort), l4 });
+      const src = await child<number>('source', wire(podPort, dest.out));
+      variants.push({ name, port: src.out, sides: [src.proc, dest.proc] });
+      pids.push(`${name}: source ${src.proc.pid}, destination ${dest.proc.pid}`);
+    }
+    process.stderr.write(`pids: ${pids.join('; ')}\n`);
   } else {
     const pod = await startPod();
     podPort = pod.port;
-    const dest = await startDest(trust, podPort);
-    streamsOpened = dest.streams;
     const plain = await startSource(trust, undefined, podPort);
-    const meshed = await startSource(trust, dest.addr, podPort);
-    const opener = pooledOpener(trust, dest.addr, podPort);
-    closers.push(plain, meshed, opener, dest, pod);
-    meshPort = meshed.port;
-    cases.push(['source', oneAtATime(await tcp(plain.port))], ['dest', oneAtATime(await opener.open())]);
+    closers.push(plain);
+    cases.push(['source', oneAtATime(await tcp(plain.port))]);
+    for (const [name, l4] of [['mesh', false], ['l4', true]] as const) {
+      const dest = await startDest(trust, podPort, l4);
+      const meshed = await startSource(trust, dest.addr, podPort);
+      const opener = pooledOpener(trust, dest.addr, podPort);
+      closers.push(meshed, opener, dest);
+      streamsOpened.push([name, dest.streams]);
+      cases.push([l4 ? 'dest-l4' : 'dest', oneAtATime(await opener.open())]);
+      variants.push({ name, port: meshed.port, sides: [] });
+    }
+    closers.push(pod);
   }
   cases.unshift(['direct', oneAtATime(await tcp(podPort))]);
-  cases.push(['mesh', oneAtATime(await tcp(meshPort))]);
+  for (const v of variants) cases.push([v.name, oneAtATime(await tcp(v.port))]);
   if (ONLY !== undefined) cases.splice(0, cases.length, ...cases.filter(([n]) => n === ONLY || n === 'direct'));
   const lat = new Map<string, number[]>(cases.map(([n]) => [n, []]));
   for (let i = 0; i < 200; i++) for (const [, rt] of cases) await rt(); // warm
-  const cpu0 = await cpuOf(procs);
+  const all = [...variants.flatMap((v) => v.sides), ...(podProc ? [podProc] : [])];
+  const cpu0 = await cpuOf(all);
   for (let i = 0; i < ROUNDS; i++) for (const [n, rt] of cases) lat.get(n)!.push(await rt());
-  const cpu1 = await cpuOf(procs);
-  const out = [`${SPLIT ? 'separate processes' : 'one process'}, access log ${ACCESS_LOG ? 'on' : 'off'}`, `one request at a time, ${ROUNDS} rounds (µs)`, 'case      p50     p90     p99'];
-  for (const [n, xs] of lat) out.push(`${n.padEnd(8)} ${pct(xs, 50).toFixed(0).padStart(5)}  ${pct(xs, 90).toFixed(0).padStart(6)}  ${pct(xs, 99).toFixed(0).padStart(6)}`);
+  const cpu1 = await cpuOf(all);
+  const report: Record<string, unknown> = { split: SPLIT, accessLog: ACCESS_LOG, bare: BARE, loadavg: loadavg() };
+  const out = [`${SPLIT ? 'separate processes' : 'one process'}, access log ${ACCESS_LOG ? 'on' : 'off'}${BARE ? ', bare L4 destination' : ''}`, `one request at a time, ${ROUNDS} rounds (µs)`, 'case      p50     p90     p99'];
+  const single: Record<string, number[]> = {};
+  for (const [n, xs] of lat) {
+    single[n] = [pct(xs, 50), pct(xs, 90), pct(xs, 99)];
+    out.push(`${n.padEnd(8)} ${pct(xs, 50).toFixed(0).padStart(5)}  ${pct(xs, 90).toFixed(0).padStart(6)}  ${pct(xs, 99).toFixed(0).padStart(6)}`);
+  }
+  report.single = single;
   const d = pct(lat.get('direct')!, 50);
   out.push(`added p50: ${[...lat].filter(([n]) => n !== 'direct').map(([n, xs]) => `${n} ${(pct(xs, 50) - d).toFixed(0)}`).join(', ')} µs`);
-  if (SPLIT && ROUNDS > 0) out.push(`CPU per mesh request (µs): source ${((cpu1[0]! - cpu0[0]!) / ROUNDS).toFixed(0)}, destination ${((cpu1[1]! - cpu0[1]!) / ROUNDS).toFixed(0)}, pod (direct and mesh) ${((cpu1[2]! - cpu0[2]!) / ROUNDS / 2).toFixed(0)}`);
+  if (SPLIT && ROUNDS > 0) {
+    const per = (i: number): number => (cpu1[i]! - cpu0[i]!) / ROUNDS;
+    const cpu: Record<string, number[]> = {};
+    variants.forEach((v, i) => (cpu[v.name] = [per(2 * i), per(2 * i + 1)]));
+    report.singleCpu = { ...cpu, pod: per(all.length - 1) / (1 + variants.length) };
+    out.push(`CPU per request (µs): ${variants.map((v) => `${v.name}: source ${cpu[v.name]![0]!.toFixed(0)}, destination ${cpu[v.name]![1]!.toFixed(0)}`).join('; ')}; pod ${(per(all.length - 1) / (1 + variants.length)).toFixed(0)}`);
+  }
   process.stderr.write(`${out.join('\n')}\n`);
-  if (RATE > 0) process.stderr.write(`${RATE} req/s over ${CONNS} connections for ${SECONDS} s:\n  direct ${await fixedRate(podPort)}\n  mesh   ${await fixedRate(meshPort)}\n`);
+  const direct: Variant = { name: 'direct', port: podPort, sides: [] };
+  // Each rep: direct first and last in turn, so neither variant always follows the other.
+  const orders = Array.from({ length: REPS }, (_, i) => (i % 2 === 0 ? [direct, ...variants] : [...variants].reverse().concat(direct)));
+  if (RATE > 0) {
+    const reps: Array<Record<string, unknown>> = [];
+    for (const order of orders) {
+      process.stderr.write(`${RATE} req/s over ${CONNS} connections for ${SECONDS} s (ms):\n`);
+      const got: Record<string, RateResult & { cpu?: Cpu }> = {};
+      for (const v of order) {
+        const { r, cpu } = await withCpu(v, podProc, () => fixedRate(v.port, RATE, SECONDS, CONNS), (x) => x.done);
+        got[v.name] = { ...r, ...(cpu ? { cpu } : {}) };
+      }
+      for (const v of [direct, ...variants]) {
+        const r = got[v.name]!;
+        const added = v === direct ? '' : `  added p50 ${(r.p50 - got.direct!.p50).toFixed(3)}  p99 ${(r.p99 - got.direct!.p99).toFixed(3)}`;
+        process.stderr.write(`  ${v.name.padEnd(6)} p50 ${r.p50.toFixed(3)}  p90 ${r.p90.toFixed(3)}  p99 ${r.p99.toFixed(3)}  (${r.done}/${r.sent})${added}${cpuText(r.cpu)}\n`);
+      }
+      reps.push(got);
+    }
+    report.rate = reps;
+  }
   if (SECONDS > 0) {
-    const direct = await throughput(podPort);
-    const mesh = await throughput(meshPort);
-    process.stderr.write(`closed loop, ${CONNS} connections: direct ${direct.toFixed(0)} req/s, mesh ${mesh.toFixed(0)} req/s (${(mesh / direct).toFixed(2)}x)\n`);
+    const reps: Array<Record<string, unknown>> = [];
+    for (const order of orders) {
+      const got: Record<string, { rps: number; cpu?: Cpu }> = {};
+      for (const v of order) {
+        const { r, cpu } = await withCpu(v, podProc, () => throughput(v.port, SECONDS, CONNS), (n) => n);
+        got[v.name] = { rps: r / SECONDS, ...(cpu ? { cpu } : {}) };
+      }
+      const base = got.direct!.rps;
+      process.stderr.write(`closed loop, ${CONNS} connections: direct ${base.toFixed(0)} req/s${cpuText(got.direct!.cpu)}\n`);
+      for (const v of variants) process.stderr.write(`  ${v.name.padEnd(6)} ${got[v.name]!.rps.toFixed(0)} req/s (${(got[v.name]!.rps / base).toFixed(2)}x)${cpuText(got[v.name]!.cpu)}\n`);
+      reps.push(got);
+    }
+    report.throughput = reps;
   }
   // Pooled connections keep their streams: one per client connection, not one per request.
-  if (streamsOpened !== undefined) process.stderr.write(`CONNECT streams opened: ${streamsOpened()}\n`);
+  for (const [n, f] of streamsOpened) process.stderr.write(`CONNECT streams opened (${n}): ${f()}\n`);
+  if (JSON_OUT !== undefined) writeFileSync(JSON_OUT, `${JSON.stringify(report)}\n`);
   for (const c of closers) await c.close();
-  for (const p of procs) p.disconnect();
+  for (const p of all) p.disconnect();
 }
 
 if (ROLE !== undefined && args.includes('--role')) {
