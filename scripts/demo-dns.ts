@@ -8,11 +8,12 @@ import { TestDnsServer } from '../test/helpers/dnsserver';
 import { runInCgroup } from '../test/helpers/sysenv';
 import { backend, closeAll } from '../test/e2e/fixtures';
 import { freePorts, metricSum, Mesh, NODE } from '../test/e2e/harness';
+import type { PartContext } from './demo/parts';
 
 /** The resolver pods are configured with; nothing listens there: the kernel sends the query to the agent. */
 const POD_RESOLVER = '127.0.0.153';
 
-export async function dnsDemo(): Promise<void> {
+export async function dnsDemo(ctx: PartContext): Promise<void> {
   const api = await backend('payments-api');
   const resolver = new TestDnsServer();
   await resolver.start();
@@ -33,9 +34,10 @@ spec:
 `,
     extraArgs: ['--dns-port', String(dnsPort), '--dns-upstream', `127.0.0.1:${resolver.port}`],
   });
+  ctx.keepLogs(() => mesh.logs);
   try {
     console.log('\n== part five: names (the DNS proxy, a ServiceEntry without addresses) ==');
-    await mesh.start();
+    await ctx.progress('the agent to start', mesh.start());
     console.log(`agent up (pid ${mesh.agent?.pid}); config: ${mesh.cfgDir}/mesh.yaml`);
     for (let i = 0; i < 100 && metricSum(await mesh.metrics(), 'nodemesh_dns_resolutions_total', { outcome: 'success' }) === 0; i++) await new Promise((r) => setTimeout(r, 50));
     const before = inspectPins(mesh.pin).globals;

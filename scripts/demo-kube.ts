@@ -8,12 +8,13 @@ import { KubeNet } from '../test/e2e/kubenet';
 import type { Pod } from '../test/helpers/cluster';
 import { AMBIENT, clusterNode, clusterPod, endpointSlice, namespace, service } from '../test/helpers/kubeobjects';
 import { stopChild } from '../test/helpers/sysenv';
+import { stretched, type PartContext } from './demo/parts';
 
 const VIP = '10.96.0.20';
 
-export async function kubeDemo(): Promise<void> {
+export async function kubeDemo(ctx: PartContext): Promise<void> {
   console.log('\n== part four: Kubernetes-native (discovery from the API, ambient opt-in) ==');
-  const k = await KubeNet.start({
+  const k = await ctx.progress('the API stand-in, the CA and two agents to start', KubeNet.start({
     nodes: 2,
     podsPerNode: 2,
     objects: (c) => {
@@ -30,7 +31,8 @@ export async function kubeDemo(): Promise<void> {
         endpointSlice('orders-x7k2p', 'shop', 'orders', [{ name: 'http', port: 8080 }], [n1.pods[0]!, n1.pods[1]!].map((p) => ({ ip: p.ip, node: p.node, pod: p.name }))),
       ];
     },
-  });
+  }));
+  ctx.keepLogs(() => k.logs.join('\n'));
   const c = k.c;
   const servers = [c.nodes[1]!.pods[0]!, c.nodes[1]!.pods[1]!].map((p) => c.spawn(p, NODE, [path.join(__dirname, '../test/e2e/clients/server.js'), '8080', '9000', p.name]));
   try {
@@ -50,12 +52,12 @@ export async function kubeDemo(): Promise<void> {
     await call(cron, 'cron     (legacy, not)    ');
     console.log('labelling namespace legacy istio.io/dataplane-mode=ambient (no restart):');
     k.api.apply(namespace('legacy', AMBIENT));
-    await k.until(async () => (await call(cron, 'cron     (legacy, meshed)')).includes('200'), 'cron captured', 15_000).catch(() => undefined);
+    await k.until(async () => (await call(cron, 'cron     (legacy, meshed)')).includes('200'), 'cron captured', stretched(15_000)).catch(() => undefined);
     console.log('applying VirtualService shop/orders through the API (response header x-route: v1), and an invalid one:');
     k.api.apply({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'orders', namespace: 'shop' }, spec: { hosts: ['orders'], http: [{ headers: { response: { set: { 'x-route': 'v1' } } }, route: [{ destination: { host: 'orders' } }] }] } });
     k.api.apply({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'typo', namespace: 'shop' }, spec: { hosts: ['orders'], http: [{ rout: [] }] } });
-    await k.until(async () => (await call(frontend, 'frontend                  ')).includes('x-route=v1'), 'the VirtualService applies', 15_000).catch(() => undefined);
-    await k.until(() => k.api.events().some((e) => e.regarding.name === 'typo'), 'an Event', 15_000).catch(() => undefined);
+    await k.until(async () => (await call(frontend, 'frontend                  ')).includes('x-route=v1'), 'the VirtualService applies', stretched(15_000)).catch(() => undefined);
+    await k.until(() => k.api.events().some((e) => e.regarding.name === 'typo'), 'an Event', stretched(15_000)).catch(() => undefined);
     // Each node's agent reports what it rejects: one Event per agent.
     const seen = new Map<string, number>();
     for (const e of k.api.events()) {

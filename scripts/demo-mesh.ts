@@ -7,6 +7,7 @@ import type { Cluster } from '../test/helpers/cluster';
 import { meshConfig } from '../test/helpers/cluster-config';
 import { metricSum, NODE } from '../test/e2e/harness';
 import { MeshNet } from '../test/e2e/meshnet';
+import type { PartContext } from './demo/parts';
 
 const VIP = '10.96.0.10';
 
@@ -37,9 +38,10 @@ spec: {mtls: {mode: STRICT}}
 `;
 }
 
-export async function meshDemo(seconds: number): Promise<void> {
+export async function meshDemo(seconds: number, ctx: PartContext): Promise<void> {
   console.log('\n== part two: a mesh across two nodes (network namespaces) ==');
-  const m = await MeshNet.start({ nodes: 2, podsPerNode: 2, config });
+  const m = await ctx.progress('the CA and two agents to start', MeshNet.start({ nodes: 2, podsPerNode: 2, config }));
+  ctx.keepLogs(() => m.logs.join('\n'));
   const c = m.c;
   try {
     const [n0, n1] = [c.nodes[0]!, c.nodes[1]!];

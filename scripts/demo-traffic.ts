@@ -7,6 +7,7 @@ import { backend, closeAll, docs, labeledService, scriptedBackend } from '../tes
 import { startEchoServer } from '../test/e2e/grpc-echo';
 import { metricSum, Mesh, NODE } from '../test/e2e/harness';
 import { batch } from '../test/e2e/traffic-helpers';
+import type { PartContext } from './demo/parts';
 
 const REVIEWS = '127.77.1.10';
 const FLAKY = '127.77.1.11';
@@ -60,14 +61,15 @@ spec:
   ).replace(/namespace: e2e/g, 'namespace: demo').replace(/\.e2e\./g, '.demo.');
 }
 
-export async function trafficDemo(): Promise<void> {
+export async function trafficDemo(ctx: PartContext): Promise<void> {
   const [v1, v2] = [await backend('reviews-v1'), await backend('reviews-v2')];
   const flaky = await scriptedBackend('flaky', (n) => ({ status: n % 2 === 0 ? 503 : 200 }));
   const echo = await startEchoServer('echo');
   const mesh = new Mesh({ config: config({ v1: v1.port, v2: v2.port, flaky: flaky.port, echo: echo.port }) });
+  ctx.keepLogs(() => mesh.logs);
   try {
     console.log('\n== part three: traffic management (VirtualService, DestinationRule, LocalRateLimit, gRPC) ==');
-    await mesh.start();
+    await ctx.progress('the agent to start', mesh.start());
     console.log(`agent up (pid ${mesh.agent?.pid}); config: ${mesh.cfgDir}/mesh.yaml`);
 
     const split = await batch(mesh, Array.from({ length: 200 }, (_, i) => ({ url: `http://${REVIEWS}/`, headers: { 'x-user': `u${i}` } })), 4);

@@ -12,10 +12,26 @@ import { meshDemo } from './demo-mesh';
 import { trafficDemo } from './demo-traffic';
 import { kubeDemo } from './demo-kube';
 import { dnsDemo } from './demo-dns';
+import { DemoParts, loadLine, waitStretch, type PartContext } from './demo/parts';
 
 const seconds = Number(process.env.DEMO_SECONDS ?? 30);
 
 async function main(): Promise<void> {
+  const parts = new DemoParts();
+  const stretch = waitStretch();
+  if (stretch > 1) console.log(`${loadLine()}: agents start slowly here, so the demo waits up to ${stretch.toFixed(1)} times longer for them.\n`);
+  // Each part sets up and removes its own mesh: one that fails is reported and the next still runs.
+  await parts.run('part one', (ctx) => partOne(ctx));
+  await parts.run('part two', (ctx) => meshDemo(seconds, ctx));
+  await parts.run('part three', (ctx) => trafficDemo(ctx));
+  await parts.run('part four', (ctx) => kubeDemo(ctx));
+  await parts.run('part five', (ctx) => dnsDemo(ctx));
+  const ok = parts.summary();
+  console.log('demo cleaned up: agents and CA stopped, programs detached, pins, namespaces and cgroups removed.');
+  if (!ok) process.exitCode = 1;
+}
+
+async function partOne(ctx: PartContext): Promise<void> {
   const backends = await Promise.all(['web-v1', 'web-v2', 'cache-a', 'cache-b'].map((n) => backend(n)));
   const [w1, w2, c1, c2] = backends as [typeof backends[0], typeof backends[0], typeof backends[0], typeof backends[0]];
   const webVip = '127.77.0.10';
@@ -25,6 +41,7 @@ async function main(): Promise<void> {
     serviceEntry({ name: 'cache', vip: cacheVip, ports: [c1.port, c2.port], kernel: true }),
   ).replace(/namespace: e2e/g, 'namespace: demo').replace(/\.e2e\./g, '.demo.');
   const mesh = new Mesh({ config });
+  ctx.keepLogs(() => mesh.logs);
   const done = async (): Promise<void> => {
     await mesh.cleanup();
     await closeAll(backends);
@@ -33,7 +50,7 @@ async function main(): Promise<void> {
   try {
     console.log('== nodemesh demo, part one: one node, proxy mode and kernel mode ==');
     console.log(`config (ConfigMap-style dir): ${mesh.cfgDir}\n${fs.readFileSync(`${mesh.cfgDir}/mesh.yaml`, 'utf8')}`);
-    await mesh.start();
+    await ctx.progress('the agent to start', mesh.start());
     console.log(`agent up (pid ${mesh.agent?.pid}): capture cgroup ${mesh.root}, pins ${mesh.pin}`);
     console.log(`  metrics   http://127.0.0.1:${mesh.ports.metrics}/metrics\n  readiness http://127.0.0.1:${mesh.ports.ready}/healthz/ready\n`);
 
@@ -76,11 +93,6 @@ async function main(): Promise<void> {
     await done();
     console.log('part one cleaned up: agent stopped, programs detached, pins and cgroups removed.');
   }
-  await meshDemo(seconds);
-  await trafficDemo();
-  await kubeDemo();
-  await dnsDemo();
-  console.log('demo cleaned up: agents and CA stopped, programs detached, pins, namespaces and cgroups removed.');
 }
 
 /** Resolves on Enter or after MS, whichever comes first (stdin is released again either way). */

@@ -2,9 +2,11 @@
 // and kernel rates from the difference of the counters over the time between the answers, success rate
 // and p50/p99 over the same interval (from the histogram buckets' increase). Without a previous answer
 // (the first screen, or the agent restarted in between) rates are unknown and the rest is since the
-// agent started. Pure.
+// agent started; a counter that went down in the interval leaves its numbers unknown for that interval
+// only (stat-rates.ts). Pure.
 import type { ServiceStats, StatsSnapshot } from '../telemetry/admin-proto';
-import { counterDelta, countsDelta, histogramQuantile } from '../telemetry/quantile';
+import { histogramQuantile } from '../telemetry/quantile';
+import { increase, increases, perSecond } from './stat-rates';
 import { renderTable, type Column } from './table';
 
 export interface KernelRow {
@@ -48,14 +50,14 @@ export function statRows(prev: StatsSnapshot | undefined, cur: StatsSnapshot): S
   const before = new Map<string, ServiceStats>();
   if (secs !== undefined) for (const s of prev?.services ?? []) before.set(rowKey(s), s);
   const bounds = cur.duration_bounds_ms;
-  const rate = (b: number | undefined, a: number): number | undefined => (secs === undefined ? undefined : counterDelta(b ?? 0, a) / secs);
+  const rate = (b: number | undefined, a: number): number | undefined => perSecond(b, a, secs);
   const rows = cur.services.map((s): StatRow => {
     const p = before.get(rowKey(s));
     const r = s.requests;
     // Over the interval when there is one (a service new in it counts from zero), else since start.
-    const buckets = secs === undefined ? r.duration_buckets : countsDelta(p?.requests.duration_buckets ?? r.duration_buckets.map(() => 0), r.duration_buckets);
-    const total = secs === undefined ? r.total : counterDelta(p?.requests.total ?? 0, r.total);
-    const success = secs === undefined ? r.success : counterDelta(p?.requests.success ?? 0, r.success);
+    const buckets = secs === undefined ? r.duration_buckets : increases(p?.requests.duration_buckets, r.duration_buckets);
+    const total = secs === undefined ? r.total : increase(p?.requests.total, r.total);
+    const success = secs === undefined ? r.success : increase(p?.requests.success, r.success);
     const k = s.kernel;
     return {
       host: s.host,
@@ -64,9 +66,9 @@ export function statRows(prev: StatsSnapshot | undefined, cur: StatsSnapshot): S
       side: s.reporter === 'destination' ? 'in' : 'out',
       dataplane: s.dataplane,
       requestsPerSec: rate(p?.requests.total, r.total),
-      successRate: total > 0 ? Math.min(1, success / total) : undefined,
-      p50Ms: histogramQuantile(0.5, bounds, buckets),
-      p99Ms: histogramQuantile(0.99, bounds, buckets),
+      successRate: total !== undefined && success !== undefined && total > 0 ? Math.min(1, success / total) : undefined,
+      p50Ms: buckets && histogramQuantile(0.5, bounds, buckets),
+      p99Ms: buckets && histogramQuantile(0.99, bounds, buckets),
       requestsTotal: r.total,
       connections: s.tcp.active,
       tcpBytesPerSec: rate(p === undefined ? undefined : p.tcp.sent_bytes + p.tcp.received_bytes, s.tcp.sent_bytes + s.tcp.received_bytes),
@@ -182,11 +184,14 @@ export interface ScreenOptions {
   readonly clock?: string;
 }
 
-/** The header line: the agent, its uptime and config generation, where it is read and how often. */
+/**
+ * The header line: the agent, its uptime and config generation, where it is read and the sampling
+ * interval (the time the rates are over: between two screens live, between the two samples of --once).
+ */
 export function headerLine(s: StatsSnapshot, o: ScreenOptions): string {
   const a = s.agent;
   const cfg = a.config_generation > 0 ? `config #${a.config_generation}${a.config_hash ? ` (${a.config_hash})` : ''}` : 'no config yet';
-  const parts = [`nodemesh stat`, `node ${a.node}`, `up ${fmtUptime(a.now_unix_ms - a.started_unix_ms)}`, cfg, `datapath ${a.datapath}`, o.address, `every ${o.intervalMs % 1000 === 0 ? `${o.intervalMs / 1000}s` : `${o.intervalMs}ms`}`];
+  const parts = [`nodemesh stat`, `node ${a.node}`, `up ${fmtUptime(a.now_unix_ms - a.started_unix_ms)}`, cfg, `datapath ${a.datapath}`, o.address, `interval ${o.intervalMs % 1000 === 0 ? `${o.intervalMs / 1000}s` : `${o.intervalMs}ms`}`];
   if (o.clock) parts.push(o.clock);
   return parts.join(' · ');
 }
@@ -198,7 +203,7 @@ export function eventsLine(prev: StatsSnapshot | undefined, cur: StatsSnapshot):
   const secs = intervalSeconds(prev, cur);
   const cells = names.map((n) => {
     const v = cur.datapath_events[n] as number;
-    return secs === undefined ? `${n} ${fmtSi(v)}` : `${n} ${fmtRate(counterDelta(prev?.datapath_events[n], v) / secs)}`;
+    return secs === undefined ? `${n} ${fmtSi(v)}` : `${n} ${fmtRate(perSecond(prev?.datapath_events[n], v, secs))}`;
   });
   return `datapath events${secs === undefined ? '' : '/s'}: ${cells.join(' · ')}`;
 }

@@ -104,13 +104,32 @@ export class KubeNet extends NetBase {
     return a;
   }
 
-  async waitReady(n: ClusterNode, timeoutMs = 30_000): Promise<void> {
-    await this.until(async () => (await this.http(n, `http://${n.ip}:15021/healthz/ready`)).startsWith('ready'), `${n.name} agent ready`, timeoutMs);
+  /**
+   * Waits for the node's agent to be ready: by default 30 s, stretched on a loaded machine (load average
+   * per CPU, up to 4 times). Fails at once when the agent exits. The error's first line says what
+   * happened: the node, the wait and the agent's last answer, or its exit and last log line; the whole
+   * log of the CA and the agents so far follows.
+   */
+  async waitReady(n: ClusterNode, timeoutMs = 30_000 * Math.min(4, Math.max(1, (os.loadavg()[0] ?? 0) / os.availableParallelism()))): Promise<void> {
+    const agent = this.agents.get(n.name);
+    const deadline = Date.now() + timeoutMs;
+    let last = '';
+    for (;;) {
+      const exit = agent?.exitCode ?? agent?.signalCode ?? null;
+      if (exit !== null) {
+        await new Promise((r) => setTimeout(r, 200)); // the last lines of its output
+        const said = this.logs.filter((l) => l.startsWith(`${n.name}: `)).at(-1)?.slice(n.name.length + 2, n.name.length + 302) ?? 'nothing';
+        throw new Error(`${n.name} agent exited (${exit}) before it was ready; its last line: ${said}\n${this.logs.join('\n')}`);
+      }
+      last = (await this.http(n, `http://${n.ip}:15021/healthz/ready`).catch(() => '')).trim();
+      if (last.startsWith('ready')) return;
+      if (Date.now() >= deadline) {
+        const secs = timeoutMs >= 10_000 ? Math.round(timeoutMs / 1000) : (timeoutMs / 1000).toFixed(1);
+        throw new Error(`timed out after ${secs} s waiting for ${n.name} agent ready (its readiness said: ${last.slice(0, 200) || 'nothing, not listening'})\n${this.logs.join('\n')}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
-
-
-
-
 
   async close(): Promise<void> {
     await Promise.all([...this.agents.values()].map((a) => stopChild(a)));

@@ -101,7 +101,7 @@ test('admin API: per-service numbers by name, equal to /metrics; stat --once and
 
   const table = sink();
   assert.equal(await runStat({ address, intervalMs: 100, once: true, output: 'table', out: table, client }), 0);
-  assert.match(table.text, /^nodemesh stat · node node-a · up 1m0\ds · config #2 \(test\) · datapath ebpf · 127\.0\.0\.1:\d+ · every 100ms\n/);
+  assert.match(table.text, /^nodemesh stat · node node-a · up 1m0\ds · config #2 \(test\) · datapath ebpf · 127\.0\.0\.1:\d+ · interval 100ms\n/);
   assert.match(table.text, /^backend\.default\.svc\.cluster\.local +default +out +0 +- +- +- +18 /m);
   assert.match(table.text, /^cache\.default\.svc\.cluster\.local +default +out +0 +- +- +- +0 +0 +0 +17 +0 +0$/m);
 

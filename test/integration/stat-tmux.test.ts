@@ -126,7 +126,7 @@ spec:
     second = screen();
   }
   const text = second.join('\n');
-  assert.match(header(second), /^nodemesh stat · node stat-node · up \S+ · config #1 \(\w+\) · datapath none · 127\.0\.0\.1:\d+ · every 500ms · \d\d:\d\d:\d\d$/, text);
+  assert.match(header(second), /^nodemesh stat · node stat-node · up \S+ · config #1 \(\w+\) · datapath none · 127\.0\.0\.1:\d+ · interval 500ms · \d\d:\d\d:\d\d$/, text);
   assert.match(second[2] ?? '', /^SERVICE +NAMESPACE +SIDE +REQ\/S +SUCCESS +P50 +P99 +REQUESTS/, text);
   const cells2 = row(second);
   assert.ok(cells2, text);

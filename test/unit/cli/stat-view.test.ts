@@ -72,7 +72,7 @@ test('formats: rates, percents, durations, SI counts, uptime', () => {
 test('statScreen: header with node, uptime and config generation; table cut to the terminal', () => {
   const many = Array.from({ length: 30 }, (_, i) => row(`svc${String(i).padStart(2, '0')}`, 'source', i, i, [i, 0, 0, 0]));
   const wide = statScreen(undefined, snap(62_000, many), { address: '127.0.0.1:15000', intervalMs: 1000, clock: '10:00:00' });
-  assert.equal(wide[0], 'nodemesh stat · node n1 · up 1m01s · config #3 (abc) · datapath ebpf · 127.0.0.1:15000 · every 1s · 10:00:00');
+  assert.equal(wide[0], 'nodemesh stat · node n1 · up 1m01s · config #3 (abc) · datapath ebpf · 127.0.0.1:15000 · interval 1s · 10:00:00');
   assert.equal(wide[1], 'rates after the next sample');
   assert.equal(wide.length, 2 + 1 + 30);
   const lines = statScreen(undefined, snap(62_000, many), { address: '127.0.0.1:15000', intervalMs: 1000, columns: 80, rows: 12, clock: '10:00:00' });
@@ -81,7 +81,7 @@ test('statScreen: header with node, uptime and config generation; table cut to t
   assert.match(lines[2] ?? '', /^SERVICE +NAMESPACE +SIDE +REQ\/S +SUCCESS +P50 +P99/);
   assert.match(lines[3] ?? '', /^svc29\.shop/, 'busiest first');
   assert.match(lines[10] ?? '', /^… 23 more$/);
-  assert.match(statScreen(undefined, snap(2_000, []), { address: 'a', intervalMs: 500 }).join('\n'), /every 500ms[\s\S]*no traffic recorded yet/);
+  assert.match(statScreen(undefined, snap(2_000, []), { address: 'a', intervalMs: 500 }).join('\n'), /interval 500ms[\s\S]*no traffic recorded yet/);
   assert.match(statScreen(undefined, snap(2_000, []), { address: 'a', intervalMs: 500, problem: '! gone' })[1] ?? '', /^! gone$/);
 });
 
