@@ -4,7 +4,7 @@
 import * as path from 'node:path';
 import { inspectPins } from '../src/capture/stat';
 import type { Cluster } from '../test/helpers/cluster';
-import { meshConfig } from '../test/helpers/cluster-config';
+import { allowFrom, meshConfig, peerAuthentication } from '../test/helpers/cluster-config';
 import { metricSum, NODE } from '../test/e2e/harness';
 import { MeshNet } from '../test/e2e/meshnet';
 import type { PartContext } from './demo/parts';
@@ -13,7 +13,7 @@ const VIP = '10.96.0.10';
 
 function config(c: Cluster): string {
   const [n0, n1] = [c.nodes[0]!, c.nodes[1]!];
-  return `${meshConfig({
+  return meshConfig({
     nodes: c.nodes,
     workloads: [
       { pod: n0.pods[0]!, namespace: 'shop', serviceAccount: 'frontend', app: 'frontend' },
@@ -22,20 +22,8 @@ function config(c: Cluster): string {
       { pod: n1.pods[1]!, namespace: 'shop', serviceAccount: 'spare', app: 'spare' },
     ],
     services: [{ name: 'orders', namespace: 'shop', vip: VIP, port: 80, targetPort: 8080, protocol: 'HTTP', app: 'orders' }],
-  })}---
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: orders-from-frontend, namespace: shop}
-spec:
-  selector: {matchLabels: {app: orders}}
-  rules:
-  - from: [{source: {principals: [cluster.local/ns/shop/sa/frontend]}}]
----
-apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata: {name: strict, namespace: shop}
-spec: {mtls: {mode: STRICT}}
-`;
+    extra: [allowFrom('orders-from-frontend', 'shop', 'orders', ['cluster.local/ns/shop/sa/frontend']), peerAuthentication('strict', 'shop', 'STRICT')],
+  });
 }
 
 export async function meshDemo(seconds: number, ctx: PartContext): Promise<void> {

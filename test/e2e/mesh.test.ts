@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { inspectPins } from '../../src/capture/stat';
 import type { Cluster } from '../helpers/cluster';
-import { meshConfig } from '../helpers/cluster-config';
+import { clientServerMesh, type ServiceSpec } from '../helpers/cluster-config';
 import { rootSkipReason } from '../helpers/sysenv';
 import { metricSum, NODE, sleep } from './harness';
 import { MeshNet } from './meshnet';
@@ -22,26 +22,16 @@ const NEAR_ECHO = '10.96.0.14';
 const NEAR_DIRECT = '10.96.0.15';
 
 function config(c: Cluster, mode: 'STRICT' | 'PERMISSIVE'): string {
-  const [n0, n1] = c.nodes as [Cluster['nodes'][0], Cluster['nodes'][0]];
-  const base = meshConfig({
-    nodes: c.nodes,
-    workloads: [
-      { pod: n0.pods[0]!, namespace: 'a', serviceAccount: 'client', app: 'client' },
-      { pod: n0.pods[1]!, namespace: 'a', serviceAccount: 'other', app: 'other' },
-      { pod: n1.pods[0]!, namespace: 'b', serviceAccount: 'server', app: 'server' },
-      // A second workload with the client's identity: the destination side tells them apart only by
-      // the client address the source agent forwards.
-      { pod: n1.pods[1]!, namespace: 'a', serviceAccount: 'client', app: 'spare' },
-    ],
-    services: [
-      { name: 'web', namespace: 'b', vip: WEB, port: 80, targetPort: 8080, protocol: 'HTTP', app: 'server' },
-      { name: 'echo', namespace: 'b', vip: ECHO, port: 9000, protocol: 'TCP', app: 'server' },
-      { name: 'grpc', namespace: 'b', vip: GRPC, port: 7070, protocol: 'GRPC', app: 'server' },
-      { name: 'near', namespace: 'a', vip: NEAR, port: 80, targetPort: 8080, protocol: 'HTTP', app: 'other' },
-      { name: 'near-echo', namespace: 'a', vip: NEAR_ECHO, port: 9000, protocol: 'TCP', app: 'other' },
-    ],
-  });
-  return `${base}---
+  const services: ServiceSpec[] = [
+    { name: 'web', namespace: 'b', vip: WEB, port: 80, targetPort: 8080, protocol: 'HTTP', app: 'server' },
+    { name: 'echo', namespace: 'b', vip: ECHO, port: 9000, protocol: 'TCP', app: 'server' },
+    { name: 'grpc', namespace: 'b', vip: GRPC, port: 7070, protocol: 'GRPC', app: 'server' },
+    { name: 'near', namespace: 'a', vip: NEAR, port: 80, targetPort: 8080, protocol: 'HTTP', app: 'other' },
+    { name: 'near-echo', namespace: 'a', vip: NEAR_ECHO, port: 9000, protocol: 'TCP', app: 'other' },
+  ];
+  // A second workload with the client's identity: the destination side tells them apart only by the
+  // client address the source agent forwards.
+  return `${clientServerMesh(c.nodes, { namespace: 'a', serviceAccount: 'client', app: 'spare' }, services, mode)}---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: near-direct, namespace: a}
@@ -51,21 +41,7 @@ spec:
   ports: [{number: 80, name: http, protocol: HTTP, targetPort: 8081}]
   location: MESH_INTERNAL
   resolution: STATIC
-  endpoints: [{address: ${n0.pods[1]!.ip}}]
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: only-client, namespace: b}
-spec:
-  selector: {matchLabels: {app: server}}
-  action: ALLOW
-  rules:
-  - from: [{source: {principals: [cluster.local/ns/a/sa/client]}}]
----
-apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata: {name: ns-b, namespace: b}
-spec: {mtls: {mode: ${mode}}}
+  endpoints: [{address: ${c.nodes[0]!.pods[1]!.ip}}]
 `;
 }
 

@@ -3,7 +3,7 @@
 // for the server, Istio's mesh-wide Telemetry sampling every trace. And the pod-side trace server.
 import * as path from 'node:path';
 import type { Cluster, Pod } from '../helpers/cluster';
-import { meshConfig } from '../helpers/cluster-config';
+import { clientServerMesh, type ServiceSpec } from '../helpers/cluster-config';
 import { NODE } from './harness';
 
 export const WEB = '10.96.0.20';
@@ -26,36 +26,12 @@ spec:
 `;
 
 export function config(c: Cluster, extra = ''): string {
-  const [n0, n1] = c.nodes as [Cluster['nodes'][0], Cluster['nodes'][0]];
-  const base = meshConfig({
-    nodes: c.nodes,
-    workloads: [
-      { pod: n0.pods[0]!, namespace: 'a', serviceAccount: 'client', app: 'client' },
-      { pod: n0.pods[1]!, namespace: 'a', serviceAccount: 'other', app: 'other' },
-      { pod: n1.pods[0]!, namespace: 'b', serviceAccount: 'server', app: 'server' },
-      { pod: n1.pods[1]!, namespace: 'b', serviceAccount: 'marker', app: 'marker' },
-    ],
-    services: [
-      { name: 'web', namespace: 'b', vip: WEB, port: 80, targetPort: 8080, protocol: 'HTTP', app: 'server' },
-      { name: 'grpc', namespace: 'b', vip: GRPC, port: 7070, protocol: 'GRPC', app: 'server' },
-      { name: 'mark', namespace: 'b', vip: MARK, port: 80, targetPort: 8080, protocol: 'HTTP', app: 'marker' },
-    ],
-  });
-  return `${base}---
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: only-client, namespace: b}
-spec:
-  selector: {matchLabels: {app: server}}
-  action: ALLOW
-  rules:
-  - from: [{source: {principals: [cluster.local/ns/a/sa/client]}}]
----
-apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata: {name: ns-b, namespace: b}
-spec: {mtls: {mode: STRICT}}
----
+  const services: ServiceSpec[] = [
+    { name: 'web', namespace: 'b', vip: WEB, port: 80, targetPort: 8080, protocol: 'HTTP', app: 'server' },
+    { name: 'grpc', namespace: 'b', vip: GRPC, port: 7070, protocol: 'GRPC', app: 'server' },
+    { name: 'mark', namespace: 'b', vip: MARK, port: 80, targetPort: 8080, protocol: 'HTTP', app: 'marker' },
+  ];
+  return `${clientServerMesh(c.nodes, { namespace: 'b', serviceAccount: 'marker', app: 'marker' }, services, 'STRICT')}---
 apiVersion: telemetry.istio.io/v1
 kind: Telemetry
 metadata: {name: mesh-default, namespace: istio-system}

@@ -7,23 +7,18 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { once } from 'node:events';
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import type { Addr } from '../../src/capture/types';
-import { BalancerSet } from '../../src/balance/set';
-import { buildConfig } from '../../src/config/load';
-import { createOutboundListener, type OutboundListener } from '../../src/downstream/outbound';
 import { JwksMirror } from '../../src/identity/jwks-mirror';
 import { CertMirror } from '../../src/identity/mirror';
-import { principalOf, workloadIdentity } from '../../src/identity/spiffe';
+import { principalOf } from '../../src/identity/spiffe';
 import { MeshPlane } from '../../src/meshplane';
-import { ServiceIndex } from '../../src/state/services';
 import { AccessLog } from '../../src/telemetry/accesslog';
-import { sourceResolver } from '../../src/telemetry/labels';
 import { Metrics } from '../../src/telemetry/metrics';
+import { collectAccessLog } from '../helpers/access-lines';
+import { meshConfig, shopService, shopWorkload } from '../helpers/cluster-config';
+import { buildMesh, startOutbound, type OutboundSide } from './outbound-harness';
 import { sample } from './proxy-helpers';
-import { CLIENT_ID, SERVER_ID, pki } from './tunnel-harness';
+import { CLIENT_ID, SERVER_ID, listenOn, pki } from './tunnel-harness';
 
 /** Loopback holds all of 127/8: the backend pod, the meshed client pod, and a host process (127.0.0.1). */
 const POD_IP = '127.0.0.2';
@@ -33,29 +28,13 @@ const WEB: Addr = { address: '127.0.109.1', port: 80 };
 const ECHO: Addr = { address: '127.0.109.2', port: 9000 };
 
 function config(webPort: number, echoPort: number): string {
-  const wl = (name: string, address: string, sa: string, app: string): string => `apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: {name: ${name}, namespace: shop, labels: {app: ${app}, kubernetes.io/hostname: node-0}}
-spec: {address: ${address}, serviceAccount: ${sa}, labels: {app: ${app}, kubernetes.io/hostname: node-0}}
-`;
-  const svc = (name: string, vip: Addr, protocol: string, targetPort: number): string => `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: ${name}, namespace: shop}
-spec:
-  hosts: [${name}.shop.svc.cluster.local]
-  addresses: [${vip.address}]
-  ports: [{number: ${vip.port}, name: ${protocol.toLowerCase()}, protocol: ${protocol}, targetPort: ${targetPort}}]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  workloadSelector: {labels: {app: backend}}
-`;
-  return [
-    'apiVersion: nodemesh.io/v1alpha1\nkind: Node\nmetadata: {name: node-0}\nspec: {addresses: [127.0.0.1]}\n',
-    wl('frontend', MESH_CLIENT, 'frontend', 'frontend'),
-    wl('backend', POD_IP, 'backend', 'backend'),
-    svc('web', WEB, 'HTTP', webPort),
-    svc('echo', ECHO, 'TCP', echoPort),
-  ].join('---\n');
+  return meshConfig({
+    nodes: [{ name: 'node-0', ip: '127.0.0.1' }],
+    workloads: [shopWorkload('frontend', MESH_CLIENT, 'node-0', 'frontend'), shopWorkload('backend', POD_IP, 'node-0', 'backend')],
+    services: [shopService('web', WEB.address, WEB.port, 'HTTP', webPort), shopService('echo', ECHO.address, ECHO.port, 'TCP', echoPort)],
+    // A policy that retries connect failures: a refusal is still not retried.
+    extra: [{ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'web', namespace: 'shop' }, spec: { hosts: ['web.shop.svc.cluster.local'], http: [{ retries: { attempts: 2, retryOn: 'connect-failure' }, route: [{ destination: { host: 'web.shop.svc.cluster.local' } }] }] } }],
+  });
 }
 
 describe('a client that is not a mesh workload, to a mesh endpoint', () => {
@@ -63,21 +42,17 @@ describe('a client that is not a mesh workload, to a mesh endpoint', () => {
   let echo: net.Server;
   let plane: MeshPlane;
   let metrics: Metrics;
-  const listeners: OutboundListener[] = [];
-  const logged: Record<string, unknown>[] = [];
+  let outbound: OutboundSide;
+  const { accessLog, lines: logged } = collectAccessLog();
 
   before(async () => {
     pod = http.createServer((req, res) => {
       req.resume();
       req.on('end', () => res.end('from the pod'));
     });
-    pod.listen(0, POD_IP);
-    await once(pod, 'listening');
+    const web = await listenOn(pod, POD_IP);
     echo = net.createServer({ allowHalfOpen: true }, (s) => s.pipe(s));
-    echo.listen(0, POD_IP);
-    await once(echo, 'listening');
-    const built = buildConfig({ files: [{ path: 'mesh.yaml', name: 'mesh.yaml', content: config((pod.address() as net.AddressInfo).port, (echo.address() as net.AddressInfo).port) }], issues: [], warnings: [] });
-    if (!built.ok) throw new Error(JSON.stringify(built.issues));
+    const built = buildMesh(config(web.port, (await listenOn(echo, POD_IP)).port));
 
     const p = await pki([CLIENT_ID, SERVER_ID]);
     const certs = new CertMirror();
@@ -97,33 +72,15 @@ describe('a client that is not a mesh workload, to a mesh endpoint', () => {
       destination,
       destination.registry,
     );
-    plane.apply(built.config);
+    plane.apply(built);
 
     metrics = new Metrics({ cluster: 'Kubernetes' });
     metrics.setDelivery(plane.deliveries());
-    const index = new ServiceIndex(built.config);
-    const sourceOf = sourceResolver((ip) => index.workloadByIp(ip), 'Kubernetes', (w) => principalOf(workloadIdentity(w, 'cluster.local')));
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        for (const l of chunk.toString().split('\n')) if (l.trim() !== '') logged.push(JSON.parse(l) as Record<string, unknown>);
-        cb();
-      },
-    });
-    const accessLog = new AccessLog({ logger: pino({ level: 'info' }, sink).child({ module: 'access' }) });
-    const balancers = new BalancerSet();
-    for (const vip of [WEB, ECHO]) {
-      listeners.push(
-        await createOutboundListener({
-          host: '127.0.0.1',
-          port: 0,
-          deps: { originalDst: () => vip, index: () => index, metrics, balancers, sourceOf, dial: (client, target) => plane.upstreamFor(client.address, target), timeouts: { detectMs: 1_000 }, accessLog },
-        }),
-      );
-    }
+    outbound = await startOutbound(built, [WEB, ECHO], { metrics, accessLog, dial: (client, target) => plane.upstreamFor(client.address, target) });
   });
 
   after(async () => {
-    for (const l of listeners) await l.close(0);
+    await outbound?.close();
     await plane?.close();
     pod?.close();
     echo?.close();
@@ -131,7 +88,7 @@ describe('a client that is not a mesh workload, to a mesh endpoint', () => {
 
   const get = (from: string): Promise<{ status: number; body: string }> =>
     new Promise((resolve, reject) => {
-      const at = listeners[0]!.address();
+      const at = outbound.listeners[0]!.address();
       const req = http.request({ host: at.address, port: at.port, localAddress: from, path: '/x', headers: { host: 'web.shop.svc.cluster.local' }, agent: false }, (res) => {
         let body = '';
         res.setEncoding('utf8');
@@ -173,7 +130,7 @@ describe('a client that is not a mesh workload, to a mesh endpoint', () => {
   });
 
   test('TCP: the connection is closed, logged UF with the reason, counted without mutual_tls', async () => {
-    const at = listeners[1]!.address();
+    const at = outbound.listeners[1]!.address();
     const got = await new Promise<string>((resolve) => {
       const s = net.connect({ host: at.address, port: at.port, localAddress: HOST_CLIENT }, () => s.write('ping'));
       let text = '';

@@ -6,22 +6,12 @@ import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { AccessLog } from '../../src/telemetry/accesslog';
+import { collectAccessLog } from '../helpers/access-lines';
 import { endpoint, eventually, meshConfig, raw, request, sample, startBackend, startProxy } from './proxy-helpers';
-
-function capture(): { log: AccessLog; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString().split('\n')) if (l.trim() !== '') lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { log: new AccessLog({ logger: pino({ level: 'info' }, stream).child({ module: 'access' }) }), lines };
-}
 
 test('access log: one Envoy-style JSON line per request and per TCP connection; off writes nothing', async (t) => {
   const backend = await startBackend('a');
-  const { log, lines } = capture();
+  const { accessLog: log, lines } = collectAccessLog();
   const proxy = await startProxy(meshConfig([endpoint(backend.addr)]), { accessLog: log });
   const tcp = await startProxy(meshConfig([endpoint(backend.addr)], 'TCP'), { accessLog: log });
   const off = new AccessLog({ enabled: false, logger: pino({ level: 'info' }, new Writable({ write: () => assert.fail('disabled log wrote') })) });

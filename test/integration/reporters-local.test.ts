@@ -8,16 +8,12 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { once } from 'node:events';
 import type { Addr } from '../../src/capture/types';
-import { BalancerSet } from '../../src/balance/set';
-import { buildConfig } from '../../src/config/load';
-import { createOutboundListener, type OutboundListener } from '../../src/downstream/outbound';
-import { principalOf, workloadIdentity } from '../../src/identity/spiffe';
 import { deliveryView } from '../../src/state/delivery';
-import { ServiceIndex } from '../../src/state/services';
 import { Topology } from '../../src/state/topology';
 import { DISABLED_ACCESS_LOG } from '../../src/telemetry/accesslog';
-import { sourceResolver } from '../../src/telemetry/labels';
 import { Metrics } from '../../src/telemetry/metrics';
+import { meshConfig, shopService, shopWorkload } from '../helpers/cluster-config';
+import { buildMesh, startOutbound, type OutboundSide } from './outbound-harness';
 import { eventually, sample, startBackend, type Backend } from './proxy-helpers';
 
 /** Loopback holds all of 127/8: the client pod's own address, told apart from the backend's 127.0.0.1. */
@@ -26,58 +22,34 @@ const WEB: Addr = { address: '127.0.108.1', port: 80 };
 const ECHO: Addr = { address: '127.0.108.2', port: 9000 };
 
 function config(webPort: number, echoPort: number): string {
-  const wl = (name: string, address: string, sa: string, app: string): string => `apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: {name: ${name}, namespace: shop, labels: {app: ${app}, version: v1, kubernetes.io/hostname: node-0}}
-spec: {address: ${address}, serviceAccount: ${sa}, labels: {app: ${app}, version: v1, kubernetes.io/hostname: node-0}}
-`;
-  const svc = (name: string, vip: Addr, protocol: string, targetPort: number): string => `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: ${name}, namespace: shop}
-spec:
-  hosts: [${name}.shop.svc.cluster.local]
-  addresses: [${vip.address}]
-  ports: [{number: ${vip.port}, name: ${protocol.toLowerCase()}, protocol: ${protocol}, targetPort: ${targetPort}}]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  workloadSelector: {labels: {app: backend}}
-`;
-  return [wl('frontend', CLIENT_IP, 'frontend', 'frontend'), wl('backend', '127.0.0.1', 'backend', 'backend'), svc('web', WEB, 'HTTP', webPort), svc('echo', ECHO, 'TCP', echoPort)].join('---\n');
+  const v1 = { version: 'v1' };
+  return meshConfig({
+    workloads: [shopWorkload('frontend', CLIENT_IP, 'node-0', 'frontend', v1), shopWorkload('backend', '127.0.0.1', 'node-0', 'backend', v1)],
+    services: [shopService('web', WEB.address, WEB.port, 'HTTP', webPort), shopService('echo', ECHO.address, ECHO.port, 'TCP', echoPort)],
+  });
 }
 
 describe('same-node delivery is reported by both reporters', () => {
   let backend: Backend;
   let echo: net.Server;
   let metrics: Metrics;
-  const listeners: OutboundListener[] = [];
+  let outbound: OutboundSide;
 
   before(async () => {
     backend = await startBackend('backend');
     echo = net.createServer({ allowHalfOpen: true }, (s) => s.pipe(s));
     echo.listen(0, '127.0.0.1');
     await once(echo, 'listening');
-    const built = buildConfig({ files: [{ path: 'mesh.yaml', name: 'mesh.yaml', content: config(backend.addr.port, (echo.address() as net.AddressInfo).port) }], issues: [], warnings: [] });
-    if (!built.ok) throw new Error(JSON.stringify(built.issues));
-    const index = new ServiceIndex(built.config);
+    const built = buildMesh(config(backend.addr.port, (echo.address() as net.AddressInfo).port));
     // No Node documents: no tunnel, every endpoint is dialled directly; the workloads of node-0 are this
     // agent's pods, so a pick of one is a local delivery.
     metrics = new Metrics({ cluster: 'Kubernetes' });
-    metrics.setDelivery(deliveryView(new Topology(built.config, 'node-0', 'cluster.local'), new Map()));
-    const sourceOf = sourceResolver((ip) => index.workloadByIp(ip), 'Kubernetes', (w) => principalOf(workloadIdentity(w, 'cluster.local')));
-    const balancers = new BalancerSet();
-    for (const vip of [WEB, ECHO]) {
-      listeners.push(
-        await createOutboundListener({
-          host: '127.0.0.1',
-          port: 0,
-          deps: { originalDst: () => vip, index: () => index, metrics, balancers, sourceOf, timeouts: { detectMs: 1_000 }, accessLog: DISABLED_ACCESS_LOG },
-        }),
-      );
-    }
+    metrics.setDelivery(deliveryView(new Topology(built, 'node-0', 'cluster.local'), new Map()));
+    outbound = await startOutbound(built, [WEB, ECHO], { metrics, accessLog: DISABLED_ACCESS_LOG });
   });
 
   after(async () => {
-    for (const l of listeners) await l.close(0);
+    await outbound?.close();
     await backend?.close();
     echo?.close();
   });
@@ -95,7 +67,7 @@ describe('same-node delivery is reported by both reporters', () => {
   };
 
   test('HTTP: one request, a source and a destination series with the same numbers', async () => {
-    const at = listeners[0]!.address();
+    const at = outbound.listeners[0]!.address();
     for (let i = 0; i < 3; i++) {
       const status = await new Promise<number>((resolve, reject) => {
         const req = http.request({ host: at.address, port: at.port, localAddress: CLIENT_IP, path: `/r${i}`, method: 'POST', headers: { host: 'web.shop.svc.cluster.local' }, agent: false }, (res) => {
@@ -118,7 +90,7 @@ describe('same-node delivery is reported by both reporters', () => {
   });
 
   test('TCP: opened, bytes and closed on both sides', async () => {
-    const at = listeners[1]!.address();
+    const at = outbound.listeners[1]!.address();
     const echoed = await new Promise<string>((resolve, reject) => {
       const s = net.connect({ host: at.address, port: at.port, localAddress: CLIENT_IP }, () => s.end('ping-pong'));
       let got = '';

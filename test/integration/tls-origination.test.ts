@@ -11,12 +11,10 @@ import * as https from 'node:https';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { once } from 'node:events';
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import type { Addr } from '../../src/capture/types';
 import type { MeshConfig } from '../../src/config/model';
-import { AccessLog } from '../../src/telemetry/accesslog';
 import { docs, loadText } from '../unit/config/helpers';
+import { collectAccessLog } from '../helpers/access-lines';
 import { makeCa, makeLeaf, writeFiles, type Ca, type Leaf } from '../helpers/tls-pki';
 import { eventually, request, sample, startProxy, VIP, type Proxy } from './proxy-helpers';
 
@@ -74,19 +72,8 @@ function config(port: number, protocol: string, tlsSettings: Record<string, unkn
   return r.config;
 }
 
-function logged(): { accessLog: AccessLog; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString().split('\n')) if (l.trim() !== '') lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { accessLog: new AccessLog({ logger: pino({ level: 'info' }, stream).child({ module: 'access' }) }), lines };
-}
-
 async function withProxy(cfg: MeshConfig, fn: (p: Proxy, lines: Record<string, unknown>[]) => Promise<void>): Promise<void> {
-  const { accessLog, lines } = logged();
+  const { accessLog, lines } = collectAccessLog();
   const p = await startProxy(cfg, { accessLog });
   try {
     await fn(p, lines);

@@ -6,63 +6,30 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
-import * as net from 'node:net';
 import { once } from 'node:events';
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import type { Addr } from '../../src/capture/types';
 import { buildConfig } from '../../src/config/load';
 import { InboundHandler } from '../../src/downstream/tunnel';
 import { MeshAuthz } from '../../src/policy/authz';
 import { Topology } from '../../src/state/topology';
-import { AccessLog } from '../../src/telemetry/accesslog';
 import { Metrics } from '../../src/telemetry/metrics';
 import type { TunnelPool } from '../../src/tunnel/client';
-import { CLIENT_ID, LOCAL, SERVER_ID, eventually, pki, spiffe, startTestServer, testPool, type TestTunnel } from './tunnel-harness';
+import { collectAccessLog } from '../helpers/access-lines';
+import { allowFrom, shopService, shopWorkload } from '../helpers/cluster-config';
+import { closedPort } from './proxy-helpers';
+import { CLIENT_ID, CLIENT_IP, LOCAL, SERVER_ID, destinationConfig, eventually, h1Exchange, h2cPod, listenOn, pki, spiffe, startTestServer, testPool, type TestTunnel } from './tunnel-harness';
 
 const INTRUDER = spiffe('shop', 'intruder');
 /** Loopback holds all of 127/8: a bind address the pods can tell from the tunnel's 127.0.0.1. */
 const DELIVERY = '127.0.0.2';
-const CLIENT_IP = '10.1.2.3';
 
 function config(h1Port: number, h2Port: number, gonePort: number): string {
-  const wl = (name: string, address: string, sa: string, app: string, node: string): string => `apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: {name: ${name}, namespace: shop, labels: {app: ${app}, kubernetes.io/hostname: ${node}}}
-spec: {address: ${address}, serviceAccount: ${sa}, labels: {app: ${app}, kubernetes.io/hostname: ${node}}}
-`;
-  const svc = (name: string, vip: string, port: number, protocol: string, targetPort: number): string => `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: ${name}, namespace: shop}
-spec:
-  hosts: [${name}.shop.svc.cluster.local]
-  addresses: [${vip}]
-  ports: [{number: ${port}, name: ${protocol.toLowerCase()}, protocol: ${protocol}, targetPort: ${targetPort}}]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  workloadSelector: {labels: {app: backend}}
-`;
-  return [
-    'apiVersion: nodemesh.io/v1alpha1\nkind: Node\nmetadata: {name: node-0}\nspec: {addresses: [127.0.0.1]}\n',
-    'apiVersion: nodemesh.io/v1alpha1\nkind: Node\nmetadata: {name: node-1}\nspec: {addresses: [10.0.0.2]}\n',
-    wl('backend-0', LOCAL, 'backend', 'backend', 'node-0'),
-    wl('frontend-0', CLIENT_IP, 'frontend', 'frontend', 'node-1'),
+  return destinationConfig(
+    [shopService('web', '10.96.0.10', 80, 'HTTP', h1Port), shopService('grpc', '10.96.0.11', 7070, 'GRPC', h2Port), shopService('gone', '10.96.0.12', 80, 'HTTP', gonePort)],
+    [allowFrom('only-frontend', 'shop', 'backend', ['cluster.local/ns/shop/sa/frontend'], [{ operation: { notPaths: ['/admin*', '/pkg.Admin/*'] } }])],
     // Another workload of the same identity: only the forwarded address names the client.
-    wl('frontend-canary', '10.1.2.4', 'frontend', 'frontend', 'node-1'),
-    svc('web', '10.96.0.10', 80, 'HTTP', h1Port),
-    svc('grpc', '10.96.0.11', 7070, 'GRPC', h2Port),
-    svc('gone', '10.96.0.12', 80, 'HTTP', gonePort),
-    `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: only-frontend, namespace: shop}
-spec:
-  selector: {matchLabels: {app: backend}}
-  action: ALLOW
-  rules:
-  - from: [{source: {principals: [cluster.local/ns/shop/sa/frontend]}}]
-    to: [{operation: {notPaths: [/admin*, /pkg.Admin/*]}}]
-`,
-  ].join('---\n');
+    [shopWorkload('frontend-canary', '10.1.2.4', 'node-1', 'frontend')],
+  );
 }
 
 function sum(text: string, name: string, labels: Record<string, string>): number {
@@ -72,25 +39,6 @@ function sum(text: string, name: string, labels: Record<string, string>): number
     if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) n += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return n;
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer().listen(0, LOCAL);
-  await once(s, 'listening');
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-/** Sends raw HTTP/1 bytes on a tunnel stream and reads everything until the destination ends it. */
-async function h1Exchange(stream: http2.ClientHttp2Stream, bytes: string): Promise<string> {
-  let out = '';
-  stream.setEncoding('latin1');
-  stream.on('data', (d: string) => (out += d));
-  stream.write(bytes);
-  await once(stream, 'end');
-  stream.end();
-  return out;
 }
 
 interface H2Answer {
@@ -131,7 +79,7 @@ describe('the destination side: adapters + engine behind the tunnel', () => {
   let web: Addr;
   let grpc: Addr;
   let gone: Addr;
-  const logged: Record<string, unknown>[] = [];
+  const { accessLog, lines: logged } = collectAccessLog();
 
   before(async () => {
     const p = await pki([CLIENT_ID, SERVER_ID, INTRUDER]);
@@ -139,41 +87,20 @@ describe('the destination side: adapters + engine behind the tunnel', () => {
       req.resume();
       req.on('end', () => res.end(`hello ${req.method} ${req.url} from ${req.socket.remoteAddress} host ${req.headers.host}`));
     });
-    h1Pod.listen(0, LOCAL);
-    await once(h1Pod, 'listening');
-    h2Pod = http2.createServer();
-    h2Pod.on('stream', (s, h) => {
-      s.resume();
-      s.on('end', () => {
-        s.respond({ ':status': 200, 'content-type': 'application/grpc', 'x-from': s.session?.socket.remoteAddress ?? '' }, { waitForTrailers: true });
-        s.on('wantTrailers', () => s.sendTrailers({ 'grpc-status': h[':path'] === '/pkg.Svc/Missing' ? '5' : '0' }));
-        s.end(Buffer.from([0, 0, 0, 0, 0]));
-      });
+    web = await listenOn(h1Pod);
+    h2Pod = h2cPod((s, h) => {
+      s.respond({ ':status': 200, 'content-type': 'application/grpc', 'x-from': s.session?.socket.remoteAddress ?? '' }, { waitForTrailers: true });
+      s.on('wantTrailers', () => s.sendTrailers({ 'grpc-status': h[':path'] === '/pkg.Svc/Missing' ? '5' : '0' }));
+      s.end(Buffer.from([0, 0, 0, 0, 0]));
     });
-    h2Pod.listen(0, LOCAL);
-    await once(h2Pod, 'listening');
-    web = { address: LOCAL, port: (h1Pod.address() as net.AddressInfo).port };
-    grpc = { address: LOCAL, port: (h2Pod.address() as net.AddressInfo).port };
-    gone = { address: LOCAL, port: await freePort() };
+    grpc = await listenOn(h2Pod);
+    gone = await closedPort();
     const built = buildConfig({ files: [{ path: 'mesh.yaml', name: 'mesh.yaml', content: config(web.port, grpc.port, gone.port) }], issues: [], warnings: [] });
     if (!built.ok) throw new Error(JSON.stringify(built.issues));
     const topo = new Topology(built.config, 'node-0', 'cluster.local');
     const authz = new MeshAuthz(built.config.authorizationPolicies);
     metrics = new Metrics({ cluster: 'Kubernetes' });
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        for (const l of chunk.toString().split('\n')) if (l.trim() !== '') logged.push(JSON.parse(l) as Record<string, unknown>);
-        cb();
-      },
-    });
-    inbound = new InboundHandler({
-      topology: () => topo,
-      authz: () => authz,
-      metrics,
-      deliveryAddress: DELIVERY,
-      connectTimeoutMs: 2_000,
-      accessLog: new AccessLog({ logger: pino({ level: 'info' }, sink).child({ module: 'access' }) }),
-    });
+    inbound = new InboundHandler({ topology: () => topo, authz: () => authz, metrics, deliveryAddress: DELIVERY, connectTimeoutMs: 2_000, accessLog });
     tunnel = await startTestServer(p, { onStream: (ctx) => inbound.onStream(ctx) });
     pool = testPool(p);
   });

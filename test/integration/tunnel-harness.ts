@@ -1,16 +1,18 @@
-// Shared fixtures of the tunnel tests: identities, a TCP echo "pod", a tunnel server wired like the
-// destination agent (onStream joins the stream to a TCP connection to the target), a pool wired like
-// the source agent, and raw TLS / TCP clients for the garbage cases.
+// Shared fixtures of the tunnel tests: identities, the destination node's mesh config, pods (a TCP
+// echo, an h2c server), a tunnel server wired like the destination agent (onStream joins the stream to
+// a TCP connection to the target), a pool wired like the source agent, and raw TLS / TCP clients for
+// the garbage cases.
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { once } from 'node:events';
-import type * as http2 from 'node:http2';
+import * as http2 from 'node:http2';
 import type { Addr } from '../../src/capture/types';
 import { TunnelPool, type TunnelPoolOptions } from '../../src/tunnel/client';
 import type { RejectReason } from '../../src/tunnel/metrics';
 import { startTunnelServer, type TunnelServer, type TunnelServerOptions, type TunnelStreamContext } from '../../src/tunnel/server';
 import { splice } from '../../src/tunnel/splice';
 import type { KeyCert } from '../../src/tunnel/tls';
+import { meshConfig, shopWorkload, type ServiceSpec, type WorkloadSpec } from '../helpers/cluster-config';
 import { createRoot, svid, type TestRoot } from './tunnel-pki';
 
 export const TD = 'cluster.local';
@@ -18,6 +20,22 @@ export const spiffe = (ns: string, sa: string, td = TD): string => `spiffe://${t
 export const CLIENT_ID = spiffe('shop', 'frontend');
 export const SERVER_ID = spiffe('shop', 'backend');
 export const LOCAL = '127.0.0.1';
+/** The frontend pod on the other node (node-1), the client the source agent forwards. */
+export const CLIENT_IP = '10.1.2.3';
+
+/** The destination node's config: this node (node-0, 127.0.0.1) runs the backend pod at LOCAL, node-1
+ *  (10.0.0.2) the frontend at CLIENT_IP; then more WORKLOADS, the SERVICES and EXTRA documents. */
+export function destinationConfig(services: readonly ServiceSpec[], extra: readonly object[] = [], workloads: readonly WorkloadSpec[] = []): string {
+  return meshConfig({
+    nodes: [
+      { name: 'node-0', ip: LOCAL },
+      { name: 'node-1', ip: '10.0.0.2' },
+    ],
+    workloads: [shopWorkload('backend-0', LOCAL, 'node-0', 'backend'), shopWorkload('frontend-0', CLIENT_IP, 'node-1', 'frontend'), ...workloads],
+    services,
+    extra,
+  });
+}
 
 /** What the server and pool fixtures need: the root PEM and SVIDs by SPIFFE id (tests replace
  *  entries to rotate). */
@@ -35,6 +53,23 @@ export async function pki(ids: readonly string[] = [CLIENT_ID, SERVER_ID]): Prom
   const certs = new Map<string, KeyCert>();
   for (const id of ids) certs.set(id, await svid(root, id));
   return { root, certs };
+}
+
+/** Listens SERVER (a pod, a key server) on HOST, port 0; resolves with its address. */
+export async function listenOn(server: net.Server, host = LOCAL): Promise<Addr> {
+  server.listen(0, host);
+  await once(server, 'listening');
+  return { address: host, port: (server.address() as net.AddressInfo).port };
+}
+
+/** An h2c pod: each stream's request body is read, then ANSWER responds. Not yet listening. */
+export function h2cPod(answer: (s: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void): http2.Http2Server {
+  const server = http2.createServer();
+  server.on('stream', (s, h) => {
+    s.resume();
+    s.on('end', () => answer(s, h));
+  });
+  return server;
 }
 
 export interface Echo {
@@ -117,6 +152,17 @@ export function openTo(pool: TunnelPool, node: Addr, target: Addr, extra: { dest
     forwardedFor: { address: '10.1.2.3', port: 40000 },
     ...(extra.headers ? { headers: extra.headers } : {}),
   });
+}
+
+/** Sends raw HTTP/1 bytes on a tunnel stream and reads everything until the destination ends it. */
+export async function h1Exchange(stream: http2.ClientHttp2Stream, bytes: string): Promise<string> {
+  let out = '';
+  stream.setEncoding('latin1');
+  stream.on('data', (d: string) => (out += d));
+  stream.write(bytes);
+  await once(stream, 'end');
+  stream.end();
+  return out;
 }
 
 /** Writes `payload`, half-closes, and collects what comes back until the peer's END_STREAM. */

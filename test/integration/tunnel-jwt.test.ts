@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type * as http2 from 'node:http2';
 import * as net from 'node:net';
-import { once } from 'node:events';
 import { SignJWT, exportJWK, generateKeyPair, type JWK, type CryptoKey } from 'jose';
 import type { Addr } from '../../src/capture/types';
 import { buildConfig } from '../../src/config/load';
@@ -21,39 +20,18 @@ import { AccessLog } from '../../src/telemetry/accesslog';
 import { Metrics } from '../../src/telemetry/metrics';
 import { securityMetrics } from '../../src/telemetry/security';
 import type { TunnelPool } from '../../src/tunnel/client';
-import { CLIENT_ID, LOCAL, SERVER_ID, pki, startTestServer, testPool, type TestTunnel } from './tunnel-harness';
+import { shopService } from '../helpers/cluster-config';
+import { CLIENT_ID, CLIENT_IP, LOCAL, SERVER_ID, destinationConfig, h1Exchange, listenOn, pki, startTestServer, testPool, type TestTunnel } from './tunnel-harness';
 
 const ISS = 'https://issuer.test';
 /** An issuer whose rule has its keys inline: one HS256 secret, as a first-time user writes it. */
 const ISS_HS = 'https://hs.issuer.test';
 const SECRET = new TextEncoder().encode('secret');
 const INLINE = JSON.stringify({ keys: [{ kty: 'oct', k: Buffer.from(SECRET).toString('base64url'), alg: 'HS256', kid: 'k1' }] });
-const CLIENT_IP = '10.1.2.3';
 
 function config(podPort: number, jwksUri: string): string {
   return [
-    'apiVersion: nodemesh.io/v1alpha1\nkind: Node\nmetadata: {name: node-0}\nspec: {addresses: [127.0.0.1]}\n',
-    'apiVersion: nodemesh.io/v1alpha1\nkind: Node\nmetadata: {name: node-1}\nspec: {addresses: [10.0.0.2]}\n',
-    `apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: {name: backend-0, namespace: shop, labels: {app: backend, kubernetes.io/hostname: node-0}}
-spec: {address: ${LOCAL}, serviceAccount: backend, labels: {app: backend, kubernetes.io/hostname: node-0}}
-`,
-    `apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: {name: frontend-0, namespace: shop, labels: {app: frontend, kubernetes.io/hostname: node-1}}
-spec: {address: ${CLIENT_IP}, serviceAccount: frontend, labels: {app: frontend, kubernetes.io/hostname: node-1}}
-`,
-    `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: web, namespace: shop}
-spec:
-  hosts: [web.shop.svc.cluster.local]
-  addresses: [10.96.0.10]
-  ports: [{number: 80, name: http, protocol: HTTP, targetPort: ${podPort}}]
-  resolution: STATIC
-  workloadSelector: {labels: {app: backend}}
-`,
+    destinationConfig([shopService('web', '10.96.0.10', 80, 'HTTP', podPort)]),
     `apiVersion: security.istio.io/v1
 kind: RequestAuthentication
 metadata: {name: jwt, namespace: shop}
@@ -93,15 +71,9 @@ spec:
   ].join('---\n');
 }
 
-/** Sends raw HTTP/1 bytes on a tunnel stream and reads until the destination ends it. */
+/** Sends raw HTTP/1 bytes on a tunnel stream; the answer's status, head and body. */
 async function h1(stream: http2.ClientHttp2Stream, bytes: string): Promise<{ status: number; body: string; head: string }> {
-  let out = '';
-  stream.setEncoding('latin1');
-  stream.on('data', (d: string) => (out += d));
-  stream.write(bytes);
-  await once(stream, 'end');
-  stream.end();
-  const [head = '', body = ''] = out.split('\r\n\r\n');
+  const [head = '', body = ''] = (await h1Exchange(stream, bytes)).split('\r\n\r\n');
   return { status: Number(/^HTTP\/1\.1 (\d+)/.exec(head)?.[1] ?? 0), body, head };
 }
 
@@ -149,16 +121,13 @@ describe('request authentication at the destination', () => {
       if (served.fail) return void res.writeHead(503).end('down');
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: served.keys }));
     });
-    jwksServer.listen(0, LOCAL);
-    await once(jwksServer, 'listening');
+    const jwksAt = await listenOn(jwksServer);
     pod = http.createServer((req, res) => {
       req.resume();
       req.on('end', () => res.end(JSON.stringify({ authorization: req.headers.authorization ?? null, team: req.headers['x-team'] ?? null })));
     });
-    pod.listen(0, LOCAL);
-    await once(pod, 'listening');
-    const podPort = (pod.address() as net.AddressInfo).port;
-    const uri = `http://${LOCAL}:${(jwksServer.address() as net.AddressInfo).port}/jwks.json`;
+    const podPort = (await listenOn(pod)).port;
+    const uri = `http://${jwksAt.address}:${jwksAt.port}/jwks.json`;
     const built = buildConfig({ files: [{ path: 'mesh.yaml', name: 'mesh.yaml', content: config(podPort, uri) }], issues: [], warnings: [] });
     if (!built.ok) throw new Error(JSON.stringify(built.issues));
     const topo = new Topology(built.config, 'node-0', 'cluster.local');

@@ -5,9 +5,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
-import type * as net from 'node:net';
-import { once } from 'node:events';
-import type { Addr } from '../../src/capture/types';
 import { buildConfig } from '../../src/config/load';
 import { InboundHandler } from '../../src/downstream/tunnel';
 import { MeshAuthz } from '../../src/policy/authz';
@@ -15,44 +12,13 @@ import { Topology } from '../../src/state/topology';
 import { Metrics } from '../../src/telemetry/metrics';
 import type { TunnelPool } from '../../src/tunnel/client';
 import { TunnelRoutes } from '../../src/upstream/tunnelsock';
+import { shopService } from '../helpers/cluster-config';
 import { dr, h2connect, h2request, H2Harness, host, meshOf } from './fixtures/h2-harness';
 import { eventually, request, sample } from './proxy-helpers';
-import { CLIENT_ID, LOCAL, SERVER_ID, pki, startTestServer, testPool, type TestTunnel } from './tunnel-harness';
+import { CLIENT_ID, CLIENT_IP, SERVER_ID, destinationConfig, h2cPod, listenOn, pki, startTestServer, testPool, type TestTunnel } from './tunnel-harness';
 
-const CLIENT_IP = '10.1.2.3';
 const WEB_VIP = '127.0.109.1';
 const UP_VIP = '127.0.109.2';
-
-/** The destination node's view: the pods on node-0 behind two HTTP ports, the client on node-1. */
-function destinationConfig(h1Port: number, h2Port: number): string {
-  const svc = (name: string, vip: string, targetPort: number): string => `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: ${name}, namespace: shop}
-spec:
-  hosts: [${name}.shop.svc.cluster.local]
-  addresses: [${vip}]
-  ports: [{number: 80, name: http, protocol: HTTP, targetPort: ${targetPort}}]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  workloadSelector: {labels: {app: backend}}
-`;
-  return [
-    'apiVersion: nodemesh.io/v1alpha1\nkind: Node\nmetadata: {name: node-0}\nspec: {addresses: [127.0.0.1]}\n',
-    'apiVersion: nodemesh.io/v1alpha1\nkind: Node\nmetadata: {name: node-1}\nspec: {addresses: [10.0.0.2]}\n',
-    `apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: {name: backend-0, namespace: shop, labels: {app: backend, kubernetes.io/hostname: node-0}}
-spec: {address: ${LOCAL}, serviceAccount: backend, labels: {app: backend, kubernetes.io/hostname: node-0}}
-`,
-    `apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: {name: frontend-0, namespace: shop, labels: {app: frontend, kubernetes.io/hostname: node-1}}
-spec: {address: ${CLIENT_IP}, serviceAccount: frontend, labels: {app: frontend, kubernetes.io/hostname: node-1}}
-`,
-    svc('web', '10.96.0.20', h1Port),
-    svc('up', '10.96.0.21', h2Port),
-  ].join('---\n');
-}
 
 describe('upstream protocol across the tunnel: the source chooses, the destination delivers', () => {
   let tunnel: TestTunnel;
@@ -72,22 +38,16 @@ describe('upstream protocol across the tunnel: the source chooses, the destinati
       req.on('data', (c: Buffer) => (n += c.length));
       req.on('end', () => res.end(`${req.httpVersion} ${req.method} ${req.url} host ${req.headers.host} body ${n}`));
     });
-    h1Pod.listen(0, LOCAL);
-    await once(h1Pod, 'listening');
-    h2Pod = http2.createServer();
-    h2Pod.on('stream', (s, h) => {
-      s.resume();
-      s.on('end', () => {
-        s.respond({ ':status': 200 });
-        s.end(`h2 ${String(h[':method'])} ${String(h[':path'])} authority ${String(h[':authority'])}`);
-      });
+    const h1Addr = await listenOn(h1Pod);
+    h2Pod = h2cPod((s, h) => {
+      s.respond({ ':status': 200 });
+      s.end(`h2 ${String(h[':method'])} ${String(h[':path'])} authority ${String(h[':authority'])}`);
     });
-    h2Pod.listen(0, LOCAL);
-    await once(h2Pod, 'listening');
-    const h1Addr: Addr = { address: LOCAL, port: (h1Pod.address() as net.AddressInfo).port };
-    const h2Addr: Addr = { address: LOCAL, port: (h2Pod.address() as net.AddressInfo).port };
+    const h2Addr = await listenOn(h2Pod);
 
-    const built = buildConfig({ files: [{ path: 'mesh.yaml', name: 'mesh.yaml', content: destinationConfig(h1Addr.port, h2Addr.port) }], issues: [], warnings: [] });
+    // The destination node's view: the pods on node-0 behind two HTTP ports, the client on node-1.
+    const content = destinationConfig([shopService('web', '10.96.0.20', 80, 'HTTP', h1Addr.port), shopService('up', '10.96.0.21', 80, 'HTTP', h2Addr.port)]);
+    const built = buildConfig({ files: [{ path: 'mesh.yaml', name: 'mesh.yaml', content }], issues: [], warnings: [] });
     if (!built.ok) throw new Error(JSON.stringify(built.issues));
     const topo = new Topology(built.config, 'node-0', 'cluster.local');
     const authz = new MeshAuthz(built.config.authorizationPolicies);
