@@ -59,3 +59,16 @@ export function flushLogs(timeoutMs = 5_000): Promise<void> {
     });
   });
 }
+
+/**
+ * Whether a line keyed KEY is due at NOW: none was logged for it within EVERY_MS (SEEN: key → when it
+ * last was). SEEN is cleared when it reaches MAX keys, so a scan of many endpoints cannot grow it. The
+ * one throttle for warnings that traffic can repeat.
+ */
+export function logDue(seen: Map<string, number>, key: string, now: number, everyMs: number, max = 1_000): boolean {
+  const last = seen.get(key);
+  if (last !== undefined && now - last < everyMs) return false;
+  if (last === undefined && seen.size >= max) seen.clear();
+  seen.set(key, now);
+  return true;
+}

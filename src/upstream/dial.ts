@@ -7,7 +7,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { Addr } from '../capture/types';
 import { CATALOG } from '../errors';
-import { logger } from '../log';
+import { logDue, logger } from '../log';
 import { dialTunnel, isTunnelAddr } from './tunnelsock';
 import { connectOptions, type UpstreamTls } from './tls';
 
@@ -74,8 +74,6 @@ export function dial(addr: Addr, o: DialOptions = {}): Dialled {
 function viaTunnel(addr: Addr, o: DialOptions): Dialled {
   const plain = o.tls === undefined;
   const t = dialTunnel(addr, plain && o.onread !== undefined ? { onread: o.onread } : {});
-  // A route forgotten since it was handed out (a reload): refused (a connect failure).
-  if (t === undefined) return dial(REFUSED_ROUTE, o);
   if (plain) return { socket: t, ready: 'connect' };
   const opts = connectOptions(o.tls!, o.alpn);
   if (opts instanceof Error) {
@@ -87,19 +85,12 @@ function viaTunnel(addr: Addr, o: DialOptions): Dialled {
   return { socket, ready: 'secureConnect' };
 }
 
-const REFUSED_ROUTE: Addr = Object.freeze({ address: '/nonexistent/nodemesh-tunnel-route-gone', port: 0 });
-
 /** Log lines for failed TLS origination, at most one per (settings, message) per interval. */
 const LOG_EVERY_MS = 10_000;
 const logged = new Map<string, number>();
 
 function failed(u: UpstreamTls, addr: Addr, err: Error): void {
-  const now = Date.now();
-  const key = `${u.id}|${err.message}`;
-  const last = logged.get(key);
-  if (last !== undefined && now - last < LOG_EVERY_MS) return;
-  if (logged.size >= 1_000) logged.clear();
-  logged.set(key, now);
+  if (!logDue(logged, `${u.id}|${err.message}`, Date.now(), LOG_EVERY_MS)) return;
   const code = (err as NodeJS.ErrnoException).code;
   log.warn(
     { code: CATALOG.UPSTREAM_TLS.code, tlsError: code, endpoint: addr.port === 0 ? 'tunnel' : `${addr.address}:${addr.port}`, sni: u.servername ?? null },

@@ -15,7 +15,7 @@ import type * as net from 'node:net';
 import { Duplex } from 'node:stream';
 import type { Addr } from '../capture/types';
 import { CATALOG, MeshError } from '../errors';
-import { logger } from '../log';
+import { logDue, logger } from '../log';
 
 const log = logger('tunnel-route');
 const { NGHTTP2_NO_ERROR, NGHTTP2_CONNECT_ERROR, NGHTTP2_CANCEL } = http2.constants;
@@ -60,19 +60,6 @@ export function notMeshWorkload(client: string, target: Addr): MeshError {
 }
 
 export const REFUSAL_LOG_EVERY_MS = 60_000;
-const REFUSAL_LOG_KEYS = 1_000;
-
-/**
- * Whether a line keyed KEY is due at NOW: none was logged for it within EVERY_MS (SEEN: key → when it
- * last was). SEEN is cleared when it reaches MAX keys, so a scan of many endpoints cannot grow it.
- */
-export function logDue(seen: Map<string, number>, key: string, now: number, everyMs: number, max = REFUSAL_LOG_KEYS): boolean {
-  const last = seen.get(key);
-  if (last !== undefined && now - last < everyMs) return false;
-  if (last === undefined && seen.size >= max) seen.clear();
-  seen.set(key, now);
-  return true;
-}
 
 const refusalsLogged = new Map<string, number>();
 /** Route address → its route and opener, for every TunnelRoutes of the process. */
@@ -143,11 +130,14 @@ export interface TunnelDialOptions {
 }
 
 /** A connection over ADDR's route, connecting; undefined if ADDR names no route (anymore). */
-export function dialTunnel(addr: Addr, o: TunnelDialOptions = {}): net.Socket | undefined {
+export function dialTunnel(addr: Addr, o: TunnelDialOptions = {}): net.Socket {
   const r = registry.get(addr.address);
   if (r === undefined) {
     const refused = refusalOf(addr);
-    return refused === undefined ? undefined : refuse(refused.client, refused.target, o);
+    if (refused !== undefined) return refuse(refused.client, refused.target, o);
+    // A route forgotten since it was handed out (a reload removed its client or endpoint): a connect failure.
+    const gone = new MeshError('TUNNEL_CONNECT', `${CATALOG.TUNNEL_CONNECT.message}: its route was removed by a config reload`);
+    return new TunnelSocket(Promise.reject(gone), o.onread) as unknown as net.Socket;
   }
   // The pools and the TCP proxy use the part of net.Socket that TunnelSocket implements.
   const opening = r.open(r.route).catch((e: unknown) => {

@@ -17,12 +17,14 @@ const OTHER: ConnectionPool = { maxConnections: 10 };
 
 /** [port protocol, client h2, grpc, pool, upstream]. */
 const CASES: readonly [PortProtocol | undefined, boolean, boolean, ConnectionPool | undefined, Upstream][] = [
-  // HTTP ports (and sniffed ones, undefined): HTTP/1.1 upstream whatever the client speaks...
+  // HTTP ports: HTTP/1.1 upstream whatever the client speaks...
   ['HTTP', false, false, undefined, 'h1'],
   ['HTTP', true, false, undefined, 'h1'],
-  [undefined, false, false, undefined, 'h1'],
-  [undefined, true, false, undefined, 'h1'],
   ['HTTP', true, false, OTHER, 'h1'],
+  // ...sniffed ones (undefined): the client's protocol, as Istio's use_downstream_protocol...
+  [undefined, false, false, undefined, 'h1'],
+  [undefined, true, false, undefined, 'h2'],
+  [undefined, true, false, OTHER, 'h2'],
   // ...except gRPC from an HTTP/2 client (it cannot work over HTTP/1.1).
   ['HTTP', true, true, undefined, 'h2'],
   [undefined, true, true, undefined, 'h2'],
