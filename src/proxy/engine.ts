@@ -148,11 +148,12 @@ export class L7Engine implements L7Handler {
       budget: this.budgetFor(dest),
     };
     fwd.budget.requestStarted();
-    const retries = d.route?.retries;
     // A request known to have no body (HTTP/2 END_STREAM on its headers, HTTP/1 without length or
-    // chunks) has nothing to read: no stream is made or listened to.
+    // chunks) has nothing to read: no stream is made or listened to. A body is kept up to the replay
+    // bound until the response head even without retries: a request the upstream never processed (a
+    // stream refused above a GOAWAY's last id, a pooled connection it had closed) is sent once more.
     const empty = req.bodyless;
-    const body = new BodyReader(req, () => req.trailers(), retries !== undefined && retries.attempts > 0 ? p.maxReplayBytes : 0, call, empty);
+    const body = new BodyReader(req, () => req.trailers(), p.maxReplayBytes, call, empty);
     for (const m of d.mirrors) {
       if (m.percent < 100 && p.random() * 100 >= m.percent) continue;
       const copy = MirrorCopy.start(p, ctx, m, head, upstreamH2(m.to.port.protocol, req.protocol === 'HTTP/2', req.grpc, m.to.policy.connectionPool), req.bodyless);
