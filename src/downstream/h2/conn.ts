@@ -15,7 +15,7 @@ import { sourceOf } from '../../proxy/source';
 import type { L7Handler } from '../../proxy/types';
 import { formatAddr } from '../../telemetry/accesslog';
 import type { Metrics } from '../../telemetry/metrics';
-import { H2Request, H2Sink } from './stream';
+import { expectsContinue, H2Request, H2Sink } from './stream';
 
 const log = logger('http2');
 
@@ -113,6 +113,9 @@ export class H2Downstream {
         ctx.requestStats(this.deps.metrics, false, ctx.service, undefined).record(400, 'DPE', 0, 0, 0);
         return;
       }
+      // expect: 100-continue with the body still to come: answered here, as on the HTTP/1 path (the field
+      // is not forwarded).
+      if (!s.remoteEnded && expectsContinue(req.header('expect'))) sink.continue100();
       this.handler.handle(req, sink, ctx);
     } catch (err) {
       log.error({ err }, 'http2 handling failed');

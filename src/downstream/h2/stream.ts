@@ -32,6 +32,11 @@ function push(out: [string, string][], k: string, v: string): void {
   if (!droppedRequestField(k)) out.push([k, v]);
 }
 
+/** An expect field value asking for 100 (Continue) before the body (RFC 9110 §10.1.1). */
+export function expectsContinue(value: string | undefined): boolean {
+  return value !== undefined && value.length >= 12 && value.trim().toLowerCase() === '100-continue';
+}
+
 export class H2Request implements L7Request {
   readonly method: string;
   readonly path: string;
@@ -159,6 +164,12 @@ export class H2Sink implements L7Sink, H2StreamListener {
     const end = endStream || status === 204 || status === 205 || status === 304;
     this.s.sendHeaders(flatResponse(status, headers), end);
     if (end) this.completed = true;
+  }
+
+  /** An interim 100 (a HEADERS frame without END_STREAM), before any response head. */
+  continue100(): void {
+    if (this.closed || this.headersDone) return;
+    this.s.sendHeaders([':status', '100'], false);
   }
 
   write(chunk: Buffer): boolean {
