@@ -85,9 +85,10 @@ export const CATALOG = {
   UPSTREAM_TLS: { code: 'NM_E_UPSTREAM_TLS', message: 'TLS origination to the upstream failed', status: 503, flag: 'UF' },
 
   // RequestAuthentication: a request's JWT failed verification (401, Envoy's jwt_authn wording in the
-  // body); a JWKS could not be fetched from its jwksUri (the last good keys stay in use).
+  // body); a JWKS could not be fetched from its jwksUri (the last good keys, if any, stay in use; the log
+  // line says which).
   JWT_INVALID: { code: 'NM_E_JWT_INVALID', message: 'Jwt verification fails', status: 401 },
-  JWKS_FETCH: { code: 'NM_E_JWKS_FETCH', message: 'fetching a JWKS from its jwksUri failed; the last good keys stay in use' },
+  JWKS_FETCH: { code: 'NM_E_JWKS_FETCH', message: 'fetching a JWKS from its jwksUri failed' },
 
   // ServiceEntry DNS resolution and the node's DNS proxy.
   DNS_LOOKUP: { code: 'NM_E_DNS_LOOKUP', message: 'a DNS lookup of a ServiceEntry endpoint name failed; its last good answer stays' },

@@ -105,6 +105,17 @@ export class Fields {
     return this.typos.get(key);
   }
 
+  /**
+   * A "must set one of" / "at least one of" rule: whether one of KEYS is set (IS_SET, by default has).
+   * When none is, MESSAGE is reported against this mapping, unless one of KEYS was misspelled: that was
+   * reported already ("did you mean"), one problem, one message (as for a misspelled required field).
+   */
+  oneOf(keys: readonly string[], message: string, isSet: (key: string) => boolean = (k) => this.has(k)): boolean {
+    if (keys.some(isSet)) return true;
+    if (!keys.some((k) => this.typos.has(k))) this.sink.report(this.path, message);
+    return false;
+  }
+
   private missing(key: string, required: Required): boolean {
     if (this.has(key)) return false;
     // A misspelling of it was reported already ("did you mean"): one problem, one message.

@@ -24,6 +24,9 @@ export const TOKEN_ALGS: readonly string[] = Object.values(ALGS).flat();
 /** RSA keys shorter than this are refused by the verifier (as by jose). */
 export const MIN_RSA_BITS = 2048;
 
+/** The least secret of an HMAC key, in bytes: the hash size (RFC 7518 §3.2). */
+export const MIN_HMAC_BYTES: Readonly<Record<string, number>> = { HS256: 32, HS384: 48, HS512: 64 };
+
 const B64URL = /^[A-Za-z0-9_-]+$/;
 
 const quoted = (v: unknown): string => (typeof v === 'string' ? `"${v}"` : JSON.stringify(v) ?? String(v));
@@ -47,8 +50,17 @@ export function jwkProblem(key: unknown): string | undefined {
   if (alg !== undefined && (typeof alg !== 'string' || !algs.includes(alg))) return `has alg ${quoted(alg)}, which a kty "${kty}" key cannot verify (it verifies ${algs.join(', ')})`;
   if (kty === 'oct') {
     const secret = k['k'];
-    if (typeof secret !== 'string' || !B64URL.test(secret)) return 'is a kty "oct" key without its secret: set "k" to the secret, base64url-encoded';
-    return Buffer.from(secret, 'base64url').length > 0 ? undefined : 'has an empty secret in "k"';
+    if (typeof secret !== 'string' || secret === '') return 'is a kty "oct" key without its secret: set "k" to the secret, base64url-encoded';
+    if (!B64URL.test(secret)) return 'has a "k" that is not base64url: write the secret base64url-encoded (A-Z, a-z, 0-9, "-" and "_", no "=" padding)';
+    const bytes = secretBytes(secret);
+    if (bytes === 0) return 'has an empty secret in "k"';
+    // A key without alg serves the HS algorithms its secret is long enough for: at least HS256.
+    const need = MIN_HMAC_BYTES[typeof alg === 'string' ? alg : 'HS256']!;
+    if (bytes < need) {
+      const what = typeof alg === 'string' ? `${alg} needs at least ${need}` : 'HS256 needs at least 32 (HS384 48, HS512 64)';
+      return `has a secret of ${bytes} byte${bytes === 1 ? '' : 's'} in "k": ${what}, the hash size (RFC 7518 §3.2); use a longer secret`;
+    }
+    return undefined;
   }
   const crv = k['crv'];
   if (kty === 'EC') {
@@ -108,9 +120,18 @@ export function usable(key: JWK): boolean {
   return ok;
 }
 
-/** Whether a usable KEY can verify ALG at all (its type, and for EC its curve). */
+/** The length in bytes of the secret S, unpadded base64url. */
+function secretBytes(s: string): number {
+  return Math.floor((s.length * 3) / 4);
+}
+
+/**
+ * Whether a usable KEY can verify ALG at all (its type, for EC its curve, for oct a secret at least
+ * ALG's hash size).
+ */
 function fits(key: JWK, alg: string): boolean {
   if (!(ALGS[key.kty ?? '']?.includes(alg) ?? false)) return false;
+  if (key.kty === 'oct') return secretBytes(key.k ?? '') >= (MIN_HMAC_BYTES[alg] ?? Infinity);
   return key.kty !== 'EC' || EC_CURVES[alg] === key.crv;
 }
 

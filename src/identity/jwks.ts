@@ -152,8 +152,13 @@ export class JwksCache {
       e.keys = body as JSONWebKeySet;
     } catch (err) {
       const reason = (err as Error).message;
-      log.warn({ code: CATALOG.JWKS_FETCH.code, issuer: e.issuer, uri: e.uri, err: reason, keptKeys: e.keys !== undefined }, CATALOG.JWKS_FETCH.message);
+      log.warn({ code: CATALOG.JWKS_FETCH.code, issuer: e.issuer, uri: e.uri, err: reason, keptKeys: e.keys !== undefined }, fetchFailedMessage(e.keys !== undefined));
       this.opts.onFailure?.(e.issuer, e.uri, reason);
     }
   }
+}
+
+/** The log line of a failed fetch: what serves the issuer's tokens now (KEPT: the last good keys). */
+export function fetchFailedMessage(kept: boolean): string {
+  return `${CATALOG.JWKS_FETCH.message}; ${kept ? 'the last good keys stay in use' : 'no keys were fetched yet: tokens of this issuer do not verify (401) until a fetch succeeds'}`;
 }

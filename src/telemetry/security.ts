@@ -16,7 +16,7 @@ export function securityMetrics(registry: Registry): SecurityMetrics {
   if (m === undefined) {
     const registers = [registry];
     m = {
-      jwksFetchFailures: new Counter({ name: 'nodemesh_jwks_fetch_failures_total', help: 'Failed fetches of a RequestAuthentication jwksUri, by issuer (the jwksUri for a rule without one; the last good keys stay in use)', labelNames: ['issuer'], registers }),
+      jwksFetchFailures: new Counter({ name: 'nodemesh_jwks_fetch_failures_total', help: 'Failed fetches of a RequestAuthentication jwksUri, by issuer (the jwksUri for a rule without one; the last good keys, if any, stay in use)', labelNames: ['issuer'], registers }),
       dryRun: new Counter({ name: 'nodemesh_authz_dry_run_total', help: 'Requests and connections evaluated by dry-run AuthorizationPolicies (istio.io/dry-run), by policy and the result it would have enforced', labelNames: ['policy', 'result'], registers }),
     };
     byRegistry.set(registry, m);

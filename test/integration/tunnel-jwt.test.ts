@@ -26,7 +26,8 @@ import { CLIENT_ID, CLIENT_IP, LOCAL, SERVER_ID, destinationConfig, h1Exchange, 
 const ISS = 'https://issuer.test';
 /** An issuer whose rule has its keys inline: one HS256 secret, as a first-time user writes it. */
 const ISS_HS = 'https://hs.issuer.test';
-const SECRET = new TextEncoder().encode('secret');
+// At least the hash size of every HS algorithm the tests sign with (HS512: 64 bytes, RFC 7518 §3.2).
+const SECRET = new TextEncoder().encode('a shared secret of sixty-four bytes or more, as HS512 wants it..');
 const INLINE = JSON.stringify({ keys: [{ kty: 'oct', k: Buffer.from(SECRET).toString('base64url'), alg: 'HS256', kid: 'k1' }] });
 
 function config(podPort: number, jwksUri: string): string {

@@ -153,8 +153,7 @@ function readClause(f: Fields, checks: Readonly<Record<string, Check>>, unsuppor
     if (list === undefined || list.length === 0) continue;
     out[key] = key === 'ports' || key === 'notPorts' ? list.map(Number) : list;
   }
-  const anyGiven = [...Object.keys(checks), ...unsupported].some((k) => given(f.raw(k)));
-  if (!anyGiven) f.sink.report(f.path, `must set at least one field (leave the ${what} out to match any ${what})`);
+  f.oneOf([...Object.keys(checks), ...unsupported], `must set at least one field (leave the ${what} out to match any ${what})`, (k) => given(f.raw(k)));
   return out;
 }
 
@@ -167,7 +166,7 @@ function readCondition(sink: IssueSink, item: Item): AuthzCondition {
   const check = (v: string): string | undefined => (key !== undefined ? checkWhenValue(key, v) : undefined);
   const values = c.stringList('values', { check });
   const notValues = c.stringList('notValues', { check });
-  if (!given(c.raw('values')) && !given(c.raw('notValues'))) sink.report(c.path, 'must set values or notValues');
+  c.oneOf(['values', 'notValues'], 'must set values or notValues', (k) => given(c.raw(k)));
   return {
     key: key ?? '',
     ...(values !== undefined && values.length > 0 ? { values } : {}),

@@ -131,10 +131,7 @@ function readLbAlgorithm(f: Fields): LoadBalancer | undefined {
     const consistentHash = readConsistentHash(f);
     return consistentHash && { consistentHash };
   }
-  if (!f.has('simple')) {
-    f.sink.report(f.path, 'must set simple or consistentHash');
-    return undefined;
-  }
+  if (!f.oneOf(['simple', 'consistentHash'], 'must set simple or consistentHash')) return undefined;
   const s = f.string('simple');
   if (s === undefined) return undefined;
   // UNSPECIFIED is Istio's "the default balancer": round robin here (see docs/traffic.md).
@@ -156,11 +153,8 @@ function readConsistentHash(parent: Fields): ConsistentHash | undefined {
   const f = parent.object('consistentHash', ['httpHeaderName', 'httpCookie', 'useSourceIp', 'httpQueryParameterName', 'ringHash', 'maglev', 'minimumRingSize']);
   if (f === undefined) return undefined;
   const keys = ['httpHeaderName', 'httpCookie', 'useSourceIp', 'httpQueryParameterName'].filter((k) => f.has(k));
-  if (keys.length !== 1) {
-    f.sink.report(f.path, keys.length === 0
-      ? 'must set one of httpHeaderName, httpCookie, useSourceIp, httpQueryParameterName'
-      : `must set only one of httpHeaderName, httpCookie, useSourceIp, httpQueryParameterName, got ${keys.join(' and ')}`);
-  }
+  if (keys.length > 1) f.sink.report(f.path, `must set only one of httpHeaderName, httpCookie, useSourceIp, httpQueryParameterName, got ${keys.join(' and ')}`);
+  f.oneOf(['httpHeaderName', 'httpCookie', 'useSourceIp', 'httpQueryParameterName'], 'must set one of httpHeaderName, httpCookie, useSourceIp, httpQueryParameterName');
   const algorithms = ['ringHash', 'maglev', 'minimumRingSize'].filter((k) => f.has(k));
   if (algorithms.length > 1) f.sink.report(f.path, `must set only one of ringHash, maglev, minimumRingSize, got ${algorithms.join(' and ')}`);
 
@@ -211,7 +205,7 @@ export function isPrime(n: number): boolean {
 function readConnectionPool(parent: Fields): ConnectionPool | undefined {
   const f = parent.object('connectionPool', ['tcp', 'http']);
   if (f === undefined) return undefined;
-  if (!f.has('tcp') && !f.has('http')) f.sink.report(f.path, 'must set tcp or http (leave connectionPool out for the defaults)');
+  f.oneOf(['tcp', 'http'], 'must set tcp or http (leave connectionPool out for the defaults)');
   const tcp = f.object('tcp', ['maxConnections', 'connectTimeout', 'idleTimeout'], { unsupported: ['tcpKeepalive', 'maxConnectionDuration'] });
   const http = f.object('http', ['http1MaxPendingRequests', 'http2MaxRequests', 'maxRequestsPerConnection', 'maxRetries', 'idleTimeout', 'http2KeepAlive', 'h2UpgradePolicy', 'useClientProtocol'], {
     unsupported: ['maxConcurrentStreams'],

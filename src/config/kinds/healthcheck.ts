@@ -28,11 +28,13 @@ export function readHealthCheck(doc: Fields, origin: Origin): ParsedHealthCheck 
   const subset = spec.string('subset', { check: (s) => (DNS_LABEL.test(s) ? undefined : `"${s}" is not a valid subset name`) });
   const port = spec.int('port', PORT_RANGE);
   let check: HealthCheck['check'] | undefined;
-  if (spec.has('http') === spec.has('tcp')) spec.sink.report(spec.path, 'must set exactly one of http, tcp');
-  else if (spec.has('tcp')) {
+  const both = spec.has('http') && spec.has('tcp');
+  if (both) spec.sink.report(spec.path, 'must set exactly one of http, tcp');
+  const one = !both && spec.oneOf(['http', 'tcp'], 'must set exactly one of http, tcp');
+  if (one && spec.has('tcp')) {
     const tcp = spec.object('tcp', []);
     if (tcp !== undefined) check = { tcp: true };
-  } else {
+  } else if (one) {
     const http = spec.object('http', ['path', 'expectedStatuses']);
     const path = http?.string('path', { check: (p) => (p.startsWith('/') ? undefined : `must start with "/", got "${p}"`) }) ?? '/';
     let expectedStatuses: number[] = [200];

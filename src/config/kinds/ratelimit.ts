@@ -42,10 +42,11 @@ export function readLocalRateLimit(doc: Fields, origin: Origin): ParsedRateLimit
 function readPerKey(spec: Fields): LocalRateLimit['perKey'] {
   const k = spec.object('perKey', ['sourcePrincipal', 'header']);
   if (k === undefined) return undefined;
-  if (k.has('sourcePrincipal') === k.has('header')) {
+  if (k.has('sourcePrincipal') && k.has('header')) {
     k.sink.report(k.path, 'must set exactly one of sourcePrincipal, header');
     return undefined;
   }
+  if (!k.oneOf(['sourcePrincipal', 'header'], 'must set exactly one of sourcePrincipal, header')) return undefined;
   if (k.has('sourcePrincipal')) return trueFlag(k, 'sourcePrincipal') && { sourcePrincipal: true };
   const header = k.string('header', { required: true, check: checkHeaderName });
   return header === undefined ? undefined : { header: header.toLowerCase() };

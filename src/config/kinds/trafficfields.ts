@@ -122,7 +122,7 @@ export function readStringMatch(sink: IssueSink, path: string, value: unknown, k
   const given = all.filter((k) => m.has(k));
   if (given.length === 0) {
     if (presence) return { regex: '.*' };
-    sink.report(path, `must set one of ${kinds.join(', ')}`);
+    m.oneOf(kinds, `must set one of ${kinds.join(', ')}`);
     return undefined;
   }
   if (given.length > 1) {

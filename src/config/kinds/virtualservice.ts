@@ -50,7 +50,7 @@ export function readVirtualService(doc: Fields, origin: Origin): ParsedVirtualSe
   const tcp = (spec.list('tcp') ?? []).map((item) => readTcpRoute(spec.sink, item, weighted, mesh));
   const vsHosts = hosts.map((h) => h.value);
   const tls = (spec.list('tls') ?? []).map((item) => readTlsRoute(spec.sink, item, vsHosts, meta?.namespace ?? 'default', weighted, mesh));
-  if (!spec.has('http') && !spec.has('tcp') && !spec.has('tls')) spec.sink.report(spec.path, 'must set http, tcp or tls routes');
+  spec.oneOf(['http', 'tcp', 'tls'], 'must set http, tcp or tls routes');
   checkRouteNames(spec, http);
   const complete = doc.sink.issues.length === before;
   const unreachable = complete ? checkUnreachable(spec, http, tcp, tls) : [];
@@ -117,8 +117,7 @@ function readHttpRoute(sink: IssueSink, item: Item, fallbackName: string, dests:
   const match = (r.list('match') ?? []).map((m) => readMatch(sink, m)).filter((m): m is HttpMatch => m !== undefined);
 
   const actions = ['route', 'redirect', 'directResponse'].filter((k) => r.has(k));
-  const misspelled = ['route', 'redirect', 'directResponse'].some((k) => r.misspelled(k) !== undefined);
-  if (actions.length === 0 && !r.has('delegate') && !misspelled) sink.report(item.path, 'must set one of route, redirect, directResponse');
+  if (!r.has('delegate')) r.oneOf(['route', 'redirect', 'directResponse'], 'must set one of route, redirect, directResponse');
   if (actions.length > 1) sink.report(item.path, `must set only one of route, redirect, directResponse, got ${actions.join(' and ')}`);
   const action = actions[0];
   if (action !== undefined && action !== 'route') {
@@ -213,9 +212,7 @@ function readRedirect(r: Fields): Redirect | undefined {
   const port = d.int('port', PORT_RANGE);
   const code = d.int('redirectCode', { min: 100, max: 599 });
   if (code !== undefined && !REDIRECT_CODES.includes(code)) d.report('redirectCode', `must be one of ${REDIRECT_CODES.join(', ')}, got ${code}`);
-  if (!['uri', 'authority', 'scheme', 'port', 'derivePort'].some((k) => d.has(k))) {
-    d.sink.report(d.path, 'must set at least one of uri, authority, scheme, port');
-  }
+  d.oneOf(['uri', 'authority', 'scheme', 'port', 'derivePort'], 'must set at least one of uri, authority, scheme, port');
   return strip({ uri, authority, scheme, port, status: code ?? 301 });
 }
 
@@ -226,7 +223,8 @@ function readDirectResponse(r: Fields): DirectResponse | undefined {
   const b = d.object('body', ['string', 'bytes']);
   let body: string | undefined;
   if (b !== undefined) {
-    if (b.has('string') === b.has('bytes')) b.sink.report(b.path, 'must set exactly one of string, bytes');
+    if (b.has('string') && b.has('bytes')) b.sink.report(b.path, 'must set exactly one of string, bytes');
+    else b.oneOf(['string', 'bytes'], 'must set exactly one of string, bytes');
     body = b.has('string') ? b.string('string') : b.string('bytes', { check: checkBase64 });
     if (body !== undefined && b.has('bytes')) body = Buffer.from(body, 'base64').toString('utf8');
   }
@@ -249,7 +247,7 @@ function readRewrite(r: Fields): Rewrite | undefined {
   if (w === undefined) return undefined;
   const uri = w.string('uri');
   const authority = w.string('authority', { check: (s) => (s === '' ? 'must not be empty' : undefined) });
-  if (!w.has('uri') && !w.has('authority') && !w.has('uriRegexRewrite')) w.sink.report(w.path, 'must set uri or authority');
+  w.oneOf(['uri', 'authority', 'uriRegexRewrite'], 'must set uri or authority');
   return strip({ uri, authority });
 }
 

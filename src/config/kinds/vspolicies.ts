@@ -83,7 +83,7 @@ function parseRetryOn(f: Fields): { retryOn: RetryOn[]; codes: number[] } | unde
 export function readFault(r: Fields): FaultPolicy | undefined {
   const f = r.object('fault', ['delay', 'abort']);
   if (f === undefined) return undefined;
-  if (!f.has('delay') && !f.has('abort')) f.sink.report(f.path, 'must set delay or abort');
+  f.oneOf(['delay', 'abort'], 'must set delay or abort');
   // Istio injects a fault into no request when percentage is left out: that reads as a fault but does
   // nothing, so it is required here.
   const d = f.object('delay', ['fixedDelay', 'percentage', 'percent'], { unsupported: ['exponentialDelay'] });

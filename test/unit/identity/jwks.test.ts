@@ -3,9 +3,11 @@
 // longer named dropped; keys that cannot verify tokens ignored, a set of only such keys a failure.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { JwksCache } from '../../../src/identity/jwks';
+import { fetchFailedMessage, JwksCache } from '../../../src/identity/jwks';
 
-const SET = (kid: string): unknown => ({ keys: [{ kty: 'oct', k: 'c2VjcmV0', alg: 'HS256', kid }] });
+/** An HS256 secret of its least length (32 bytes), base64url. */
+const K = Buffer.alloc(32, 's').toString('base64url');
+const SET = (kid: string): unknown => ({ keys: [{ kty: 'oct', k: K, alg: 'HS256', kid }] });
 
 test('fetch on sync, bounded refresh, failures keep the last good keys, dropped URIs forgotten', async () => {
   let now = 0;
@@ -87,9 +89,10 @@ test('every refresh is answered through onFetched: after a fetch, at once when t
 
 test('unusable keys are kept out of use; a set with no usable key is a failed fetch that keeps the last good keys', async () => {
   let now = 0;
-  const good = { kty: 'oct', k: 'c2VjcmV0', kid: 'h1' };
+  const good = { kty: 'oct', k: K, kid: 'h1' };
   const noSecret = { kty: 'oct', kid: 'h2' };
-  const encryption = { kty: 'oct', k: 'c2VjcmV0', kid: 'e1', use: 'enc' };
+  const encryption = { kty: 'oct', k: K, kid: 'e1', use: 'enc' };
+  const short = { kty: 'oct', k: 'AA', kid: 's1' };
   let answer: unknown = { keys: [good, noSecret] };
   const failures: string[] = [];
   const cache = new JwksCache({
@@ -109,7 +112,25 @@ test('unusable keys are kept out of use; a set with no usable key is a failed fe
     assert.equal(failures.length, 1);
     assert.match(failures[0]!, /^no key of the set can verify tokens: keys\[0\] \(kid "h2"\) is a kty "oct" key without its secret.*; keys\[1\] \(kid "e1"\) has use "enc"/);
     assert.deepEqual(cache.keys('http://a/jwks'), { keys: [good, noSecret] }, 'the last good keys stay');
+    // A secret below the hash size (RFC 7518 §3.2) makes the key unusable, as any other bad key.
+    now += 1_500;
+    answer = { keys: [short] };
+    await cache.refresh('http://a/jwks');
+    assert.match(failures[1]!, /^no key of the set can verify tokens: keys\[0\] \(kid "s1"\) has a secret of 1 byte in "k": HS256 needs at least 32/);
+    now += 1_500;
+    answer = { keys: [good, short] };
+    await cache.refresh('http://a/jwks');
+    assert.equal(failures.length, 2, 'a set with a usable key besides the short one is taken');
+    assert.deepEqual(cache.keys('http://a/jwks'), { keys: [good, short] });
   } finally {
     cache.close();
   }
+});
+
+test('a failed fetch says what serves the issuer now: the last good keys, or none', () => {
+  const cases: [boolean, string][] = [
+    [true, 'fetching a JWKS from its jwksUri failed; the last good keys stay in use'],
+    [false, 'fetching a JWKS from its jwksUri failed; no keys were fetched yet: tokens of this issuer do not verify (401) until a fetch succeeds'],
+  ];
+  for (const [kept, want] of cases) assert.equal(fetchFailedMessage(kept), want, `keptKeys ${kept}`);
 });

@@ -9,8 +9,9 @@ import { JWT_FAILURES, authenticate, inlineKeys, verify } from '../../../src/pol
 
 const ISS = 'https://issuer.example.com';
 const NOW = 1_800_000_000;
-const SECRET = new TextEncoder().encode('secret');
-const OTHER = new TextEncoder().encode('another secret');
+// HS512 needs a secret of at least 64 bytes (RFC 7518 §3.2).
+const SECRET = new TextEncoder().encode('secret'.repeat(11));
+const OTHER = new TextEncoder().encode('another secret'.repeat(5));
 const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64url');
 
 const rule = (keys: JSONWebKeySet, over: Partial<JwtRule> = {}): JwtRule => ({
@@ -52,6 +53,9 @@ test('HS256/384/512 tokens verify against oct keys; a wrong secret or a mismatch
     ['token without kid', { keys: [OCT('k1', SECRET, 'HS256')] }, { alg: 'HS256' }, SECRET, 'pass'],
     ['wrong secret', { keys: [OCT('k1', SECRET, 'HS256')] }, { alg: 'HS256', kid: 'k1' }, OTHER, JWT_FAILURES.invalid, /^the HS256 signature does not verify with kid "k1" \(oct\)$/],
     ['alg mismatch: HS384 token, HS256 key', { keys: [OCT('k1', SECRET, 'HS256')] }, { alg: 'HS384', kid: 'k1' }, SECRET, JWT_FAILURES.noKey, /^no key verifies HS384 with kid "k1"; the JWKS has kid "k1" \(oct, HS256\)$/],
+    // A key without alg serves only the HS algorithms its secret is long enough for (RFC 7518 §3.2).
+    ['40-byte key without alg, HS256', { keys: [OCT('k1', SECRET.slice(0, 40))] }, { alg: 'HS256', kid: 'k1' }, SECRET.slice(0, 40), 'pass'],
+    ['40-byte key without alg, HS512', { keys: [OCT('k1', SECRET.slice(0, 40))] }, { alg: 'HS512', kid: 'k1' }, SECRET.slice(0, 40), JWT_FAILURES.noKey, /^no key verifies HS512 with kid "k1"; the JWKS has kid "k1" \(oct\)$/],
     ['HS token, only RSA keys', { keys: [{ kty: 'RSA', n: 'x', e: 'AQAB', kid: 'k1' }] }, { alg: 'HS256', kid: 'k1' }, SECRET, JWT_FAILURES.noKey, /no key verifies HS256/],
   ];
   for (const [name, keys, header, secret, want, cause] of cases) {
