@@ -151,7 +151,7 @@ export function dialTunnel(addr: Addr, o: TunnelDialOptions = {}): net.Socket {
 function refuse(client: string, target: Addr, o: TunnelDialOptions): net.Socket {
   const err = notMeshWorkload(client, target);
   if (logDue(refusalsLogged, `${client}|${target.address}|${target.port}`, Date.now(), REFUSAL_LOG_EVERY_MS)) {
-    log.warn({ code: err.code, client, endpoint: `${target.address}:${target.port}` }, `${err.message}; mesh endpoints are reached only through the mTLS tunnel (at most one line per client and endpoint a minute)`);
+    log.warn({ code: err.code, client, endpoint: `${target.address}:${target.port}` }, `${err.message}; mesh endpoints are reached only through the mTLS tunnel (at most one line per client and endpoint a minute in each proxy worker)`);
   }
   return new TunnelSocket(Promise.reject(err), o.onread) as unknown as net.Socket;
 }
