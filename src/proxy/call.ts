@@ -19,12 +19,13 @@ import { CallReport } from './callreport';
 import { TryEvents } from './tryevents';
 import { TRY_TIMEOUT, TRY_TIMEOUT_VERDICT, failureOutcome, failureVerdict, midResponseFlag, resendsUnprocessed, responseOutcome, retryStep } from './tryoutcome';
 import type { HeaderList, L7Request, L7Sink, SinkEvents } from './types';
+import { switchedAnswer, UpgradeTunnel, type TunnelOwner } from './upgrade';
 
 const log = logger('l7');
 /** A refusal of the client's own (tunnelsock.ts): the endpoint had no part in it. */
 const NOT_MESH_WORKLOAD = CATALOG.NOT_MESH_WORKLOAD.code;
 
-export class Call extends CallReport implements SinkEvents, BodyEvents {
+export class Call extends CallReport implements SinkEvents, BodyEvents, TunnelOwner {
   body: BodyReader | undefined;
   fwd: Forward | undefined;
   /** The breaker admitted this request: release it at the end. */
@@ -51,6 +52,10 @@ export class Call extends CallReport implements SinkEvents, BodyEvents {
   deadline = 0;
   /** The current try's endpoint, which reports the try's outcome to its balancer (load, ejection). */
   private lease: Lease | undefined;
+  /** The endpoint switched protocols (101): the client's and the try's connections are spliced. */
+  tunnel: UpgradeTunnel | undefined;
+  /** Bytes the client sent through the tunnel (the request's bytes after its head). */
+  private tunnelIn = 0;
 
   constructor(
     parts: EngineParts,
@@ -173,6 +178,36 @@ export class Call extends CallReport implements SinkEvents, BodyEvents {
     }
   }
 
+  /**
+   * @internal the endpoint answered the upgrade with 101: the client gets the 101 head and its connection
+   * is spliced with the try's until either side closes; the request is recorded then (response code 101).
+   */
+  onUpgrade(headers: HeaderList): void {
+    this.settleTry(101);
+    this.upstreamMs = this.p.now() - this.t0;
+    this.committed = true;
+    this.body!.dropReplay();
+    // The response head ended the request's wait: no route or grpc deadline cuts the tunnel.
+    this.stopClocks();
+    const a = switchedAnswer(headers, this.fwd!);
+    this.code = 101;
+    const client = this.sink.switchProtocols?.(a.headers, a.upgrade);
+    if (client === undefined) {
+      this.addFlag('DC');
+      this.termination = 'downstream closed before the upgrade completed';
+      return this.finish();
+    }
+    this.tunnel = new UpgradeTunnel(client, this.attempt!, this);
+  }
+
+  /** @internal the tunnel closed: the request ends now. */
+  tunnelEnded(fromClient: number, toClient: number, detail: string | undefined): void {
+    this.tunnelIn = fromClient;
+    this.respBytes += toClient;
+    if (detail !== undefined) this.termination ??= detail;
+    this.finish();
+  }
+
   /** @internal an informational response: passed on while nothing final was sent. */
   onInterim(status: number, headers: HeaderList): void {
     if (!this.committed) this.sink.interim?.(status, responseFields(headers));
@@ -180,6 +215,7 @@ export class Call extends CallReport implements SinkEvents, BodyEvents {
 
   /** @internal */
   onData(chunk: Buffer): void {
+    if (this.tunnel !== undefined) return this.tunnel.upData(chunk);
     this.respBytes += chunk.length;
     if (!this.sink.write(chunk) && !this.respPaused) {
       this.respPaused = true;
@@ -189,6 +225,7 @@ export class Call extends CallReport implements SinkEvents, BodyEvents {
 
   /** @internal */
   onEnd(trailers: HeaderList | undefined): void {
+    if (this.tunnel !== undefined) return this.tunnel.upEnd();
     if (this.req.grpc && trailers !== undefined) this.grpcStatus = grpcStatusOf(trailers) || this.grpcStatus;
     this.upLocal = this.attempt!.localAddress();
     this.attempt = undefined;
@@ -198,9 +235,10 @@ export class Call extends CallReport implements SinkEvents, BodyEvents {
 
   /** @internal */
   onFailure(f: AttemptFailure): void {
+    if (this.tunnel !== undefined) return this.tunnel.upClosed(f.message);
     this.upLocal = this.attempt!.localAddress();
     this.attempt = undefined;
-    if (resendsUnprocessed(f, this.committed, this.resent, this.body!.replayable)) {
+    if (resendsUnprocessed(f, this.committed, this.resent, this.body!.replayable, !this.req.bodyless)) {
       clearTimeout(this.tryTimer);
       const now = this.p.now();
       this.lease!.release(now);
@@ -312,7 +350,7 @@ export class Call extends CallReport implements SinkEvents, BodyEvents {
   }
 
   private timedOut(): void {
-    if (this.finished) return;
+    if (this.finished || this.tunnel !== undefined) return;
     this.termination = 'upstream request timeout';
     this.addFlag('UT');
     // A try still waiting for its head timed out: the endpoint is judged by it (Envoy's local-origin
@@ -330,11 +368,8 @@ export class Call extends CallReport implements SinkEvents, BodyEvents {
   finish(): void {
     if (this.finished) return;
     this.finished = true;
-    clearTimeout(this.waitTimer);
-    clearTimeout(this.tryTimer);
-    clearTimeout(this.routeTimer);
-    if (this.coarse) this.p.deadlines.delete(this);
-    clearTimeout(this.deadlineTimer);
+    this.stopClocks();
+    this.tunnel?.close();
     const a = this.attempt;
     this.attempt = undefined;
     if (a !== undefined) {
@@ -352,7 +387,17 @@ export class Call extends CallReport implements SinkEvents, BodyEvents {
       this.endRetry();
       this.fwd.budget.requestEnded();
     }
-    this.report(this.fwd?.dest, this.body?.bytes ?? 0);
+    this.report(this.fwd?.dest, (this.body?.bytes ?? 0) + this.tunnelIn);
+  }
+
+  private stopClocks(): void {
+    clearTimeout(this.waitTimer);
+    clearTimeout(this.tryTimer);
+    clearTimeout(this.routeTimer);
+    this.routeTimer = undefined;
+    if (this.coarse) this.p.deadlines.delete(this);
+    this.deadline = 0;
+    clearTimeout(this.deadlineTimer);
   }
 
   /** Runs FN; a throw costs this request only (the client stream is reset), never the process. */

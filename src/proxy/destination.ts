@@ -199,7 +199,7 @@ export class DestinationAdmission implements Admission {
       dest,
       cb: balancer,
       route: undefined,
-      head: { method: req.method, path: req.path, authority, headers: applyTraceEdits(authn === undefined ? req.headers() : edited(req.headers(), authn), call.trace?.edits) },
+      head: { method: req.method, path: req.path, authority, headers: applyTraceEdits(authn === undefined ? req.headers() : edited(req.headers(), authn), call.trace?.edits), upgrade: req.upgrade },
       // The source agent chose the protocol the tunnel carries: the pod gets the request in it.
       h2: req.protocol === 'HTTP/2',
       responseEdits: undefined,

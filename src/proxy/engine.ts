@@ -122,7 +122,8 @@ export class L7Engine implements L7Handler {
     const { req, ctx } = call;
     const dest = d.to;
     const cb = p.balancers.for(dest);
-    const h2 = upstreamH2(dest.port.protocol, req.protocol === 'HTTP/2', req.grpc, dest.policy.connectionPool);
+    // An upgrade (WebSocket) goes to the endpoint over HTTP/1.1, whatever the port's protocol policy.
+    const h2 = req.upgrade === undefined && upstreamH2(dest.port.protocol, req.protocol === 'HTTP/2', req.grpc, dest.policy.connectionPool);
     if (!h2 && call.slot === undefined && !this.connectionSlot(call, d, cb.breaker)) return;
     if (cb.breaker.tryRequest() === 'overflow') {
       p.metrics.overflows.inc({ service: dest.service.key, limit: 'requests' });
@@ -154,7 +155,8 @@ export class L7Engine implements L7Handler {
     // stream refused above a GOAWAY's last id, a pooled connection it had closed) is sent once more.
     const empty = req.bodyless;
     const body = new BodyReader(req, () => req.trailers(), p.maxReplayBytes, call, empty);
-    for (const m of d.mirrors) {
+    // A tunnel is not mirrored (Envoy mirrors no upgrade either).
+    for (const m of req.upgrade === undefined ? d.mirrors : []) {
       if (m.percent < 100 && p.random() * 100 >= m.percent) continue;
       const copy = MirrorCopy.start(p, ctx, m, head, upstreamH2(m.to.port.protocol, req.protocol === 'HTTP/2', req.grpc, m.to.policy.connectionPool), req.bodyless);
       if (copy !== undefined) body.addTap(copy);
@@ -215,6 +217,7 @@ class ForwardHead implements UpstreamHead {
   readonly method: string;
   readonly path: string;
   readonly raw: RawRequestHead | undefined;
+  readonly upgrade: string | undefined;
   private list: HeaderList | undefined;
 
   constructor(
@@ -229,6 +232,7 @@ class ForwardHead implements UpstreamHead {
   ) {
     this.method = req.method;
     this.path = d.rewrite?.path ?? req.path;
+    this.upgrade = req.upgrade;
     const h = req.rawHead;
     // The raw copy can add fields but not replace them: replaced trace fields take the list.
     const extra = trace === undefined || h === undefined ? undefined : addedLines(trace);

@@ -8,10 +8,13 @@ export interface TryOwner {
   readonly finished: boolean;
   readonly attempt: Attempt | undefined;
   readonly body: { drained(): void } | undefined;
+  /** The try became a byte tunnel (a 101 to an upgrade). */
+  readonly tunnel: { upDrain(): void } | undefined;
   onResponse(status: number, headers: HeaderList, endStream: boolean): void;
   onData(chunk: Buffer): void;
   onInterim(status: number, headers: HeaderList): void;
   onEnd(trailers: HeaderList | undefined): void;
+  onUpgrade(headers: HeaderList): void;
   onFailure(f: AttemptFailure): void;
   bug(err: unknown): void;
 }
@@ -56,6 +59,15 @@ export class TryEvents implements AttemptEvents {
     }
   }
 
+  onUpgrade(headers: HeaderList): void {
+    if (!this.mine()) return;
+    try {
+      this.call.onUpgrade(headers);
+    } catch (err) {
+      this.call.bug(err);
+    }
+  }
+
   onInterim(status: number, headers: HeaderList): void {
     if (!this.mine()) return;
     try {
@@ -75,6 +87,8 @@ export class TryEvents implements AttemptEvents {
   }
 
   onDrain(): void {
-    if (this.mine()) this.call.body!.drained();
+    if (!this.mine()) return;
+    if (this.call.tunnel !== undefined) this.call.tunnel.upDrain();
+    else this.call.body!.drained();
   }
 }

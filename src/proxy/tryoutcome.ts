@@ -40,10 +40,12 @@ export function midResponseFlag(f: AttemptFailure): 'UPE' | 'UR' {
 /**
  * Never processed (a refused stream, a pooled connection the server had closed) and nothing of a
  * response sent: once, the same endpoint again on a fresh connection or session, when the body is kept.
- * Not a retry, and nothing to judge the endpoint by. RESENT: this request was resent already.
+ * Not a retry, and nothing to judge the endpoint by. RESENT: this request was resent already. Only a
+ * refused stream is certain (the peer says so); a pooled HTTP/1 connection closed under the request is
+ * inferred, so a request with a body (HAS_BODY), which may not be idempotent, is not resent then.
  */
-export function resendsUnprocessed(f: AttemptFailure, committed: boolean, resent: boolean, replayable: boolean): boolean {
-  return f.unprocessed && !f.afterHeaders && !committed && !resent && replayable;
+export function resendsUnprocessed(f: AttemptFailure, committed: boolean, resent: boolean, replayable: boolean, hasBody: boolean): boolean {
+  return f.unprocessed && !f.afterHeaders && !committed && !resent && replayable && (f.kind === 'refused-stream' || !hasBody);
 }
 
 /**

@@ -1,7 +1,7 @@
 // The protocol-neutral request and response the L7 engine works on. HTTP/1.x (raw sockets),
 // HTTP/2 and gRPC downstreams each adapt their streams to L7Request + L7Sink, so routing, rate limits,
 // faults, retries, mirroring and telemetry are written once. Kept minimal so every adapter stays small.
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { HeaderList } from '../codec/fields';
 import type { Head } from '../codec/h1head';
 import type { ConnContext } from '../conn/context';
@@ -42,6 +42,11 @@ export interface L7Request extends RequestView {
    * Other protocols: undefined.
    */
   readonly flatHead?: readonly string[];
+  /**
+   * The protocol an HTTP/1.1 client asks to switch to (only 'websocket' is passed on): the request goes
+   * to the endpoint over HTTP/1.1 with its Upgrade, and a 101 turns the exchange into a byte tunnel.
+   */
+  readonly upgrade?: 'websocket';
 }
 
 /** What the engine tells the sink's owner back; set once with watch(). */
@@ -70,6 +75,12 @@ export interface L7Sink {
   end(trailers?: HeaderList): void;
   /** Aborts: RST_STREAM on HTTP/2; drops the connection on HTTP/1. */
   reset(): void;
+  /**
+   * The endpoint switched protocols (101): the sink sends the 101 head with HEADERS and UPGRADE, and
+   * hands over the client's connection as bytes (what the client sent after its head comes first).
+   * Undefined when it cannot (the client is gone): the caller drops the endpoint's connection.
+   */
+  switchProtocols?(headers: HeaderList, upgrade: string): Duplex | undefined;
   /** The client is gone or the response finished: nothing more can be written. */
   readonly closed: boolean;
   watch(events: SinkEvents): void;

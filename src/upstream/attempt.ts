@@ -32,6 +32,12 @@ export interface AttemptEvents {
   /** An informational (1xx) response before the final one, other than 100 and 101 (103 Early Hints). */
   onInterim?(status: number, headers: HeaderList): void;
   onEnd(trailers: HeaderList | undefined): void;
+  /**
+   * The endpoint answered an upgrade request (UpstreamHead.upgrade) with 101: from here the try is a
+   * byte tunnel. write() and end() carry the client's bytes (end: half-close), onData the endpoint's,
+   * onEnd (no trailers) its half-close, onFailure (afterHeaders) the connection's close or failure.
+   */
+  onUpgrade?(headers: HeaderList): void;
   onFailure(f: AttemptFailure): void;
   /** The upstream takes request bytes again after write() returned false. */
   onDrain(): void;
@@ -56,6 +62,8 @@ export interface UpstreamHead {
    * route edits no field (else from `headers`). Optional: an HTTP/2 transport builds it from the fields.
    */
   flat?(scheme: string): string[];
+  /** An upgrade the client asked for (HTTP/1.1 only: `connection: upgrade` and this `upgrade` go along). */
+  readonly upgrade?: string;
 }
 
 /** A parsed HTTP/1 request head to forward byte for byte (hop-by-hop fields dropped, ids added). */

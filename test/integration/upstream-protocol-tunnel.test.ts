@@ -5,26 +5,18 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
-import { buildConfig } from '../../src/config/load';
-import { InboundHandler } from '../../src/downstream/tunnel';
-import { MeshAuthz } from '../../src/policy/authz';
-import { Topology } from '../../src/state/topology';
 import { Metrics } from '../../src/telemetry/metrics';
-import type { TunnelPool } from '../../src/tunnel/client';
-import { TunnelRoutes } from '../../src/upstream/tunnelsock';
 import { shopService } from '../helpers/cluster-config';
 import { dr, h2connect, h2request, H2Harness, host, meshOf } from './fixtures/h2-harness';
 import { eventually, request, sample } from './proxy-helpers';
-import { CLIENT_ID, CLIENT_IP, SERVER_ID, destinationConfig, h2cPod, listenOn, pki, startTestServer, testPool, type TestTunnel } from './tunnel-harness';
+import { CLIENT_ID, CLIENT_IP, SERVER_ID, destinationConfig, h2cPod, listenOn, pki } from './tunnel-harness';
+import { destinationNode, type DestinationNode } from './tunnel-node';
 
 const WEB_VIP = '127.0.109.1';
 const UP_VIP = '127.0.109.2';
 
 describe('upstream protocol across the tunnel: the source chooses, the destination delivers', () => {
-  let tunnel: TestTunnel;
-  let pool: TunnelPool;
-  let routes: TunnelRoutes;
-  let inbound: InboundHandler;
+  let node: DestinationNode;
   let source: H2Harness;
   let h1Pod: http.Server;
   let h2Pod: http2.Http2Server;
@@ -47,14 +39,8 @@ describe('upstream protocol across the tunnel: the source chooses, the destinati
 
     // The destination node's view: the pods on node-0 behind two HTTP ports, the client on node-1.
     const content = destinationConfig([shopService('web', '10.96.0.20', 80, 'HTTP', h1Addr.port), shopService('up', '10.96.0.21', 80, 'HTTP', h2Addr.port)]);
-    const built = buildConfig({ files: [{ path: 'mesh.yaml', name: 'mesh.yaml', content }], issues: [], warnings: [] });
-    if (!built.ok) throw new Error(JSON.stringify(built.issues));
-    const topo = new Topology(built.config, 'node-0', 'cluster.local');
-    const authz = new MeshAuthz(built.config.authorizationPolicies);
-    inbound = new InboundHandler({ topology: () => topo, authz: () => authz, metrics: destination, deliveryAddress: undefined, connectTimeoutMs: 2_000 });
-    tunnel = await startTestServer(p, { onStream: (ctx) => inbound.onStream(ctx) });
-    pool = testPool(p);
-    routes = new TunnelRoutes((r) => pool.open({ sourceIdentity: r.identity, destinationIdentities: [SERVER_ID], node: tunnel.addr, target: r.target, forwardedFor: r.client }));
+    node = await destinationNode(p, content, destination);
+    const routes = node.routes;
 
     // The source node: both services on HTTP ports, `up` with h2UpgradePolicy UPGRADE; every endpoint
     // is reached through the tunnel.
@@ -70,10 +56,7 @@ describe('upstream protocol across the tunnel: the source chooses, the destinati
 
   after(async () => {
     await source?.close();
-    routes?.close();
-    await pool?.close();
-    await tunnel?.server.close(100);
-    inbound?.close();
+    await node?.close();
     h1Pod?.close();
     h2Pod?.close();
   });

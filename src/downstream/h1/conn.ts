@@ -207,6 +207,25 @@ class H1Conn implements Downstream, Expiring {
     if (!this.busy) this.drainStash();
   }
 
+  takeOver(ex: H1Exchange): Duplex | undefined {
+    if (this.ex !== ex || this.closing || this.gone) return undefined;
+    this.ex = undefined;
+    this.parser.recycle(ex.head);
+    const s = this.socket;
+    s.off('data', this.onData);
+    s.off('end', this.onEnd);
+    s.off('close', this.onClose);
+    s.off('drain', this.onDrain);
+    // No HTTP deadline (idle, headers, linger) applies to the tunnel from here.
+    this.closing = this.gone = true;
+    this.deps.deadlines.delete(this);
+    this.proxy.forget(this);
+    if (this.stash !== undefined) s.unshift(this.stash);
+    this.stash = undefined;
+    this.paused = 0;
+    return s;
+  }
+
   rearm(): void {
     const ex = this.ex;
     let d = earliest(earliest(this.lingerAt, this.idleAt), this.headersAt);

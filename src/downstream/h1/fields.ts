@@ -23,6 +23,22 @@ export function logFields(h: Head): { ua: string | undefined; xff: string | unde
   return { ua, xff };
 }
 
+/**
+ * A WebSocket handshake (RFC 6455 4.1) Envoy's default upgrade config passes on: HTTP/1.1, no body,
+ * `Connection` naming `upgrade` and `Upgrade: websocket`. Other upgrade tokens (h2c) are not passed on.
+ */
+export function isWebSocketUpgrade(h: Head): boolean {
+  if (!h.upgrade || h.minor !== 1 || h.framing !== 'none') return false;
+  let conn = false;
+  let ws = false;
+  for (let i = 0; i < h.count; i++) {
+    const kind = h.kinds[i];
+    if (kind === H.CONNECTION) conn ||= h.value(i).split(',').some((t) => t.trim().toLowerCase() === 'upgrade');
+    else if (kind === H.UPGRADE) ws ||= h.value(i).trim().toLowerCase() === 'websocket';
+  }
+  return conn && ws;
+}
+
 /** [every field incl. host, the fields to forward], lower-case names. */
 export function fieldsOf(h: Head): [HeaderList, HeaderList] {
   const all: [string, string][] = [];

@@ -4,10 +4,10 @@
 // source (decoded from the client's framing, with backpressure) and its response sink (written back as
 // HTTP/1.1: the upstream's length when known, else chunked, close-delimited for HTTP/1.0 clients).
 import { STATUS_CODES } from 'node:http';
-import { Readable } from 'node:stream';
+import { Readable, type Duplex } from 'node:stream';
 import { ChunkedFramer } from '../../codec/h1chunked';
 import type { Head } from '../../codec/h1head';
-import { fieldsOf, logFields } from './fields';
+import { fieldsOf, isWebSocketUpgrade, logFields } from './fields';
 import type { Downstream } from './types';
 import type { RouteDecision } from '../../route/types';
 import type { H1RequestView } from './view';
@@ -31,6 +31,7 @@ export class EngineExchange implements L7Request, L7Sink {
   readonly protocol: L7Protocol;
   readonly grpc: boolean;
   readonly bodyless: boolean;
+  readonly upgrade: 'websocket' | undefined;
   reqDone = false;
   // The engine keeps its own upstream deadlines; the connection's sweep only bounds how long the client
   // may take to send its body (downstreamRequestMs).
@@ -99,6 +100,7 @@ export class EngineExchange implements L7Request, L7Sink {
     this.protocol = head.minor === 0 ? 'HTTP/1.0' : 'HTTP/1.1';
     this.grpc = (this.header('content-type') ?? '').startsWith('application/grpc');
     this.bodyless = head.framing === 'none';
+    this.upgrade = isWebSocketUpgrade(head) ? 'websocket' : undefined;
   }
 
   get rawHead(): Head | undefined {
@@ -297,6 +299,18 @@ export class EngineExchange implements L7Request, L7Sink {
     // syscall and one buffer, not two); what the turn does not bring, the head does not wait for.
     this.pendingHead = `${text}\r\n`;
     process.nextTick(this.flushHead);
+  }
+
+  switchProtocols(headers: HeaderList, upgrade: string): Duplex | undefined {
+    if (this.finished || this.responded || this.upgrade === undefined) return undefined;
+    this.responded = true;
+    let text = 'HTTP/1.1 101 Switching Protocols\r\n';
+    for (const [k, v] of headers) if (k !== 'content-length' && k !== 'transfer-encoding') text += `${k}: ${v}\r\n`;
+    this.conn.write(`${text}connection: upgrade\r\nupgrade: ${upgrade}\r\n\r\n`);
+    this.finished = true;
+    // The head goes back to the connection now; the access log is written when the tunnel ends.
+    if (this.all === undefined && this.kept === undefined) this.kept = logFields(this.head);
+    return this.conn.takeOver(this);
   }
 
   private readonly flushHead = (): void => {

@@ -11,6 +11,7 @@ import type { Metrics } from '../../telemetry/metrics';
 import type { UpstreamPool } from '../../upstream/h1/pool';
 import type { L7Handler } from '../../proxy/types';
 import type { Head } from '../../codec/h1head';
+import type { Duplex } from 'node:stream';
 
 export interface Http1Deps {
   readonly metrics: Metrics;
@@ -62,6 +63,11 @@ export interface Downstream {
   /** Recomputes the connection's deadline after an exchange changed one of its own. */
   rearm(): void;
   exchangeDone(ex: H1Exchange, keepAlive: boolean, now: number): void;
+  /**
+   * EX switched protocols: the connection stops reading HTTP and hands its stream over (bytes the client
+   * sent after the request head are read first). Undefined when the connection is already closing.
+   */
+  takeOver(ex: H1Exchange): Duplex | undefined;
   /** Something threw while handling this connection: drop it. */
   bug(err: unknown): void;
 }

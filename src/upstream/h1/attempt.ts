@@ -10,7 +10,7 @@ import { upstreamRequestHead } from '../../codec/headers';
 import type { Framing, Head } from '../../codec/h1head';
 import type { Attempt, AttemptEvents, AttemptOptions, FailureKind, UpstreamHead } from '../attempt';
 import { CONNECT_TIMEOUT_CODE, errorCode } from '../failure';
-import { chunk, finishHead, lastChunk, requestFields, withBody, type RequestFields, type RequestFraming } from './request';
+import { chunk, finishHead, lastChunk, requestFields, upgradeLines, withBody, type RequestFields, type RequestFraming } from './request';
 import type { UpstreamConn, UpstreamOwner, UpstreamPool } from './pool';
 
 /** What a raw head says of its framing; its Connection field never goes upstream (hop-by-hop). */
@@ -61,6 +61,8 @@ class H1Try implements Attempt, UpstreamOwner {
   private resLeft = 0;
   private chunks: ChunkedFramer | undefined;
   private keepAlive = false;
+  /** The endpoint switched protocols: the connection is a byte tunnel (see AttemptEvents.onUpgrade). */
+  private tunnel = false;
 
   constructor(
     private readonly pool: UpstreamPool,
@@ -75,8 +77,11 @@ class H1Try implements Attempt, UpstreamOwner {
   ) {
     // Validated before any connection is taken: a bad field throws with nothing to clean up. A raw
     // head was validated by the strict parser that read it and is copied as it is.
-    this.fields = head.raw !== undefined ? rawFields(head.raw.head) : requestFields(head.method, head.path, head.authority, head.headers);
-    const up = (this.up = (fresh ? undefined : pool.acquire(key)) ?? pool.connect(addr, key, localAddress, opts.tls));
+    const f = head.raw !== undefined ? rawFields(head.raw.head) : requestFields(head.method, head.path, head.authority, head.headers);
+    this.fields = head.upgrade === undefined || head.raw !== undefined ? f : { ...f, text: f.text + upgradeLines(head.upgrade) };
+    // An upgrade takes a fresh connection and never gives it back (it may become a tunnel).
+    const upgrade = head.upgrade !== undefined;
+    const up = (this.up = (fresh || upgrade ? undefined : pool.acquire(key)) ?? pool.connect(addr, key, localAddress, opts.tls, upgrade));
     this.sock = up.socket;
     this.reused = up.uses > 0;
     up.uses++;
@@ -108,7 +113,8 @@ class H1Try implements Attempt, UpstreamOwner {
     this.reqDone = framing === 'none' || (framing === 'length' && this.reqLeft === 0);
     if (raw !== undefined) {
       const body = framing === 'chunked' && data !== undefined && data.length > 0 ? chunk(data) : data;
-      const out = upstreamRequestHead(raw.head, raw, body, 0, body?.length ?? 0);
+      const rw = this.head.upgrade === undefined ? raw : { ...raw, extra: (raw.extra ?? '') + upgradeLines(this.head.upgrade) };
+      const out = upstreamRequestHead(raw.head, rw, body, 0, body?.length ?? 0);
       return this.up!.socket.write(tail === '' ? out : Buffer.concat([out, Buffer.from(tail, 'latin1')]));
     }
     const text = finishHead(this.fields, framing, this.head.method) + tail;
@@ -134,6 +140,7 @@ class H1Try implements Attempt, UpstreamOwner {
 
   write(data: Buffer): boolean {
     const up = this.up;
+    if (this.tunnel) return !this.live || up === undefined || data.length === 0 || up.socket.write(data);
     if (!this.live || up === undefined || this.reqDone) return true;
     if (this.framing === undefined) return this.send(this.fields.contentLength >= 0 ? 'length' : 'chunked', data);
     if (data.length === 0) return true;
@@ -144,6 +151,10 @@ class H1Try implements Attempt, UpstreamOwner {
 
   end(trailers?: HeaderList): void {
     const up = this.up;
+    if (this.tunnel) {
+      if (this.live && up !== undefined && !up.socket.writableEnded) up.socket.end();
+      return;
+    }
     if (!this.live || up === undefined || this.reqDone) return;
     const hasTrailers = trailers !== undefined && trailers.length > 0;
     if (this.framing === undefined) {
@@ -173,6 +184,7 @@ class H1Try implements Attempt, UpstreamOwner {
 
   onUpData(data: Buffer): void {
     if (!this.live) return;
+    if (this.tunnel) return this.ev.onData(copyOf(data, 0, data.length));
     this.gotBytes = true;
     let off = 0;
     if (this.status === 0) {
@@ -203,6 +215,10 @@ class H1Try implements Attempt, UpstreamOwner {
         p.recycle(h);
         return off;
       }
+      if (h.status === 101 && this.head.upgrade !== undefined && this.ev.onUpgrade !== undefined) {
+        this.switched(h, up, data, off);
+        return -1;
+      }
       // 100 Continue is the proxy's own business (it answered the client itself); other interim answers
       // (103 Early Hints) go on; 101 answers an upgrade never asked for (no Upgrade field is forwarded).
       if (h.status !== 100 && h.status !== 101) this.ev.onInterim?.(h.status, responseList(h, up));
@@ -213,6 +229,17 @@ class H1Try implements Attempt, UpstreamOwner {
       }
       if (off >= data.length) return -1;
     }
+  }
+
+  /** 101 to the upgrade asked for: the connection becomes a tunnel; bytes after the head are the endpoint's first. */
+  private switched(h: Head, up: UpstreamConn, data: Buffer, off: number): void {
+    const headers = responseList(h, up);
+    up.parser.recycle(h);
+    this.clearConnect();
+    this.status = 101;
+    this.tunnel = true;
+    this.ev.onUpgrade!(headers);
+    if (this.live && off < data.length) this.ev.onData(copyOf(data, off, data.length));
   }
 
   /** The final response head: says it, and returns the offset the body starts at (or -1: all taken). */
@@ -297,11 +324,13 @@ class H1Try implements Attempt, UpstreamOwner {
     const up = this.up;
     const max = this.opts.maxRequestsPerConnection;
     const spent = max !== undefined && max > 0 && up !== undefined && up.uses >= max;
-    this.detach(!extra && this.keepAlive && this.reqDone && !this.spoiled && !this.fields.close && !spent);
+    this.detach(!extra && this.keepAlive && this.reqDone && !this.spoiled && !this.fields.close && !spent && this.head.upgrade === undefined);
   }
 
   onUpEnd(): void {
     if (!this.live) return;
+    // The endpoint half-closed the tunnel: the client hears it; the other direction goes on.
+    if (this.tunnel) return this.ev.onEnd(undefined);
     if (this.status !== 0 && this.resFraming === 'close') return this.finish(true, undefined);
     this.lost('ECONNRESET', this.status !== 0 ? 'upstream closed mid-response' : 'upstream closed the connection');
   }
@@ -315,7 +344,7 @@ class H1Try implements Attempt, UpstreamOwner {
   }
 
   onUpDrain(): void {
-    if (this.live && !this.reqDone) this.ev.onDrain();
+    if (this.live && (this.tunnel || !this.reqDone)) this.ev.onDrain();
   }
 
   onUpBug(err: unknown): void {

@@ -165,11 +165,14 @@ export class UpstreamPool {
    * A new connection to `addr` (connecting; the owner hears 'connect' or the failure). LOCAL_ADDRESS
    * binds its local end (net.connect's localAddress; ignored for a Unix socket): connections are pooled
    * by `key` alone, so a caller that binds must use keys no unbound caller uses (keyWith does). TLS
-   * originates TLS (dial.ts): its connections must be pooled under keys of their own as well.
+   * originates TLS (dial.ts): its connections must be pooled under keys of their own as well. HALF_OPEN:
+   * the server's FIN does not end our side (a connection that is never given back: an upgrade's).
    */
-  connect(addr: Addr, key: string, localAddress?: string, tls?: UpstreamTls): UpstreamConn {
+  connect(addr: Addr, key: string, localAddress?: string, tls?: UpstreamTls, halfOpen = false): UpstreamConn {
     let c: UpstreamConn | undefined;
     const { socket, ready } = dial(addr, {
+      // An upgraded connection (a WebSocket tunnel) keeps writing after the server's FIN.
+      ...(halfOpen ? { allowHalfOpen: true } : {}),
       ...(localAddress !== undefined ? { localAddress } : {}),
       ...(tls !== undefined ? { tls, alpn: ALPN_HTTP1 } : {}),
       onread: { buffer: READ_BUFFER, callback: (n: number, buf: Uint8Array) => c!.read(n, buf as Buffer) },

@@ -70,6 +70,11 @@ export function finishHead(f: RequestFields, framing: RequestFraming, method: st
   return `${f.text}\r\n`;
 }
 
+/** The fields that ask the endpoint to switch to UPGRADE (hop-by-hop: added on each hop). */
+export function upgradeLines(upgrade: string): string {
+  return `connection: upgrade\r\nupgrade: ${upgrade}\r\n`;
+}
+
 /** One chunk of chunked coding around DATA (never empty: a zero-size chunk ends the body). */
 export function chunk(data: Buffer, prefix?: string): Buffer {
   const size = `${prefix ?? ''}${data.length.toString(16)}\r\n`;

@@ -67,17 +67,22 @@ test('failureVerdict and midResponseFlag: status, flag and catalog error of a fa
 
 test('resendsUnprocessed: once, before anything of a response, with the body kept', () => {
   const un = failure('refused-stream', { unprocessed: true });
-  /** [failure, committed, resent, replayable, resends?]. */
-  const cases: [AttemptFailure, boolean, boolean, boolean, boolean][] = [
-    [un, false, false, true, true],
-    [un, false, true, true, false],
-    [un, true, false, true, false],
-    [un, false, false, false, false],
-    [failure('refused-stream', { unprocessed: true, afterHeaders: true }), false, false, true, false],
-    [failure('reset'), false, false, true, false],
+  const stale = failure('reset', { unprocessed: true });
+  /** [failure, committed, resent, replayable, has a body, resends?]. */
+  const cases: [AttemptFailure, boolean, boolean, boolean, boolean, boolean][] = [
+    [un, false, false, true, false, true],
+    [un, false, false, true, true, true],
+    [un, false, true, true, false, false],
+    [un, true, false, true, false, false],
+    [un, false, false, false, true, false],
+    [failure('refused-stream', { unprocessed: true, afterHeaders: true }), false, false, true, false, false],
+    [failure('reset'), false, false, true, false, false],
+    // A pooled HTTP/1 connection closed under the request: inferred, so bodyless requests only.
+    [stale, false, false, true, false, true],
+    [stale, false, false, true, true, false],
   ];
-  for (const [f, committed, resent, replayable, want] of cases) {
-    assert.equal(resendsUnprocessed(f, committed, resent, replayable), want, JSON.stringify([f, committed, resent, replayable]));
+  for (const [f, committed, resent, replayable, hasBody, want] of cases) {
+    assert.equal(resendsUnprocessed(f, committed, resent, replayable, hasBody), want, JSON.stringify([f, committed, resent, replayable, hasBody]));
   }
 });
 
