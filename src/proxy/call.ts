@@ -19,7 +19,7 @@ import { CallReport } from './callreport';
 import { TryEvents } from './tryevents';
 import { TRY_TIMEOUT, TRY_TIMEOUT_VERDICT, failureOutcome, failureVerdict, midResponseFlag, resendsUnprocessed, responseOutcome, retryStep } from './tryoutcome';
 import type { HeaderList, L7Request, L7Sink, SinkEvents } from './types';
-import { switchedAnswer, UpgradeTunnel, type TunnelOwner } from './upgrade';
+import { UpgradeTunnel, type TunnelOwner } from './upgrade';
 
 const log = logger('l7');
 /** A refusal of the client's own (tunnelsock.ts): the endpoint had no part in it. */
@@ -54,8 +54,6 @@ export class Call extends CallReport implements SinkEvents, BodyEvents, TunnelOw
   private lease: Lease | undefined;
   /** The endpoint switched protocols (101): the client's and the try's connections are spliced. */
   tunnel: UpgradeTunnel | undefined;
-  /** Bytes the client sent through the tunnel (the request's bytes after its head). */
-  private tunnelIn = 0;
 
   constructor(
     parts: EngineParts,
@@ -142,13 +140,13 @@ export class Call extends CallReport implements SinkEvents, BodyEvents, TunnelOw
   private settleTry(result: number | 'connect-failure' | 'reset' | 'timeout'): void {
     clearTimeout(this.tryTimer);
     this.tryTimer = undefined;
+    this.endRetry();
     const lease = this.lease;
     if (lease === undefined || !lease.active) return;
     const now = this.p.now();
     const s = typeof result === 'number' ? lease.judge(result, now) : lease.settle(result, now);
     // nodemesh_endpoint_ejections_total is passive health's; outlier ejections have their own metric.
     if (result === 'connect-failure') this.p.metrics.connectFailure(lease.target, s.ejected && s.passive);
-    this.endRetry();
   }
 
   private endRetry(): void {
@@ -178,10 +176,7 @@ export class Call extends CallReport implements SinkEvents, BodyEvents, TunnelOw
     }
   }
 
-  /**
-   * @internal the endpoint answered the upgrade with 101: the client gets the 101 head and its connection
-   * is spliced with the try's until either side closes; the request is recorded then (response code 101).
-   */
+  /** @internal the endpoint answered the upgrade with 101: a byte tunnel until either side closes (upgrade.ts). */
   onUpgrade(headers: HeaderList): void {
     this.settleTry(101);
     this.upstreamMs = this.p.now() - this.t0;
@@ -189,21 +184,13 @@ export class Call extends CallReport implements SinkEvents, BodyEvents, TunnelOw
     this.body!.dropReplay();
     // The response head ended the request's wait: no route or grpc deadline cuts the tunnel.
     this.stopClocks();
-    const a = switchedAnswer(headers, this.fwd!);
     this.code = 101;
-    const client = this.sink.switchProtocols?.(a.headers, a.upgrade);
-    if (client === undefined) {
-      this.addFlag('DC');
-      this.termination = 'downstream closed before the upgrade completed';
-      return this.finish();
-    }
-    this.tunnel = new UpgradeTunnel(client, this.attempt!, this);
+    this.tunnel = UpgradeTunnel.open(this.sink, headers, this.fwd!, this.attempt!, this);
+    if (this.tunnel === undefined) this.gone();
   }
 
-  /** @internal the tunnel closed: the request ends now. */
-  tunnelEnded(fromClient: number, toClient: number, detail: string | undefined): void {
-    this.tunnelIn = fromClient;
-    this.respBytes += toClient;
+  /** @internal the tunnel closed: the request ends now, its bytes counted by finish(). */
+  tunnelEnded(detail: string | undefined): void {
     if (detail !== undefined) this.termination ??= detail;
     this.finish();
   }
@@ -252,15 +239,11 @@ export class Call extends CallReport implements SinkEvents, BodyEvents, TunnelOw
       this.sink.reset();
       return this.finish();
     }
-    if (f.code === NOT_MESH_WORKLOAD) {
-      // Refused for the client (no mesh identity), not by the endpoint: nothing to judge it by, nothing a retry changes.
-      this.lease!.release(this.p.now());
-      this.settleTry('connect-failure');
-      this.endRetry();
-      return this.retryOrAnswer(failureOutcome(f), f, false);
-    }
+    // Refused for the client (no mesh identity), not by the endpoint: nothing to judge it by, nothing a retry changes.
+    const blameless = f.code === NOT_MESH_WORKLOAD;
+    if (blameless) this.lease!.release(this.p.now());
     this.settleTry(f.kind === 'connect-failure' ? 'connect-failure' : 'reset');
-    this.retryOrAnswer(failureOutcome(f), f);
+    this.retryOrAnswer(failureOutcome(f), f, !blameless);
   }
 
   private tryTimedOut(): void {
@@ -387,7 +370,8 @@ export class Call extends CallReport implements SinkEvents, BodyEvents, TunnelOw
       this.endRetry();
       this.fwd.budget.requestEnded();
     }
-    this.report(this.fwd?.dest, (this.body?.bytes ?? 0) + this.tunnelIn);
+    if (this.tunnel !== undefined) this.respBytes += this.tunnel.toClient;
+    this.report(this.fwd?.dest, (this.body?.bytes ?? 0) + (this.tunnel?.fromClient ?? 0));
   }
 
   private stopClocks(): void {

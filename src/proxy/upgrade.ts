@@ -8,10 +8,10 @@ import type { Duplex } from 'node:stream';
 import type { Attempt } from './attempt';
 import type { Forward } from './forward';
 import { applyEdits, responseFields } from './headerops';
-import type { HeaderList } from './types';
+import type { HeaderList, L7Sink } from './types';
 
 /** The 101 the client gets: the endpoint's end-to-end fields with the route's edits, and the protocol. */
-export function switchedAnswer(headers: HeaderList, fwd: Forward): { headers: HeaderList; upgrade: string } {
+function switchedAnswer(headers: HeaderList, fwd: Forward): { headers: HeaderList; upgrade: string } {
   const upgrade = headers.find(([k]) => k === 'upgrade')?.[1] ?? fwd.head.upgrade ?? 'websocket';
   const out = applyEdits(responseFields(headers), fwd.responseEdits);
   return { headers: fwd.setCookie !== undefined ? [...out, ['set-cookie', fwd.setCookie]] : out, upgrade };
@@ -19,19 +19,30 @@ export function switchedAnswer(headers: HeaderList, fwd: Forward): { headers: He
 
 /** What the tunnel tells the call that made it. */
 export interface TunnelOwner {
-  /** The tunnel is over: FROM_CLIENT / TO_CLIENT bytes went through; DETAIL says why when it failed. */
-  tunnelEnded(fromClient: number, toClient: number, detail: string | undefined): void;
+  /** The tunnel is over (its byte counts are final); DETAIL says why when it failed. */
+  tunnelEnded(detail: string | undefined): void;
 }
 
 export class UpgradeTunnel {
-  private fromClient = 0;
-  private toClient = 0;
+  /** Bytes that went through from the client (the request's after its head) and to it. */
+  fromClient = 0;
+  toClient = 0;
   private clientEnded = false;
   private upEnded = false;
   private detail: string | undefined;
   private done = false;
 
-  constructor(
+  /**
+   * The client gets the 101 (SINK switches its connection over) and is spliced with ATTEMPT's; undefined
+   * when the client's connection was gone by then.
+   */
+  static open(sink: L7Sink, headers: HeaderList, fwd: Forward, attempt: Attempt, owner: TunnelOwner): UpgradeTunnel | undefined {
+    const a = switchedAnswer(headers, fwd);
+    const client = sink.switchProtocols?.(a.headers, a.upgrade);
+    return client === undefined ? undefined : new UpgradeTunnel(client, attempt, owner);
+  }
+
+  private constructor(
     private readonly client: Duplex,
     private readonly attempt: Attempt,
     private readonly owner: TunnelOwner,
@@ -110,6 +121,6 @@ export class UpgradeTunnel {
   private end(): void {
     if (this.done) return;
     this.done = true;
-    this.owner.tunnelEnded(this.fromClient, this.toClient, this.detail);
+    this.owner.tunnelEnded(this.detail);
   }
 }

@@ -2,14 +2,25 @@
 // reaches the client and both connections are spliced as bytes both ways (half-close respected, no
 // HTTP idle or request timeout cutting a quiet tunnel), the request is counted and logged once when the
 // tunnel ends; any other answer is a normal response; other upgrade tokens (h2c) are not passed on.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { collectAccessLog } from '../helpers/access-lines';
 import { endpoint, eventually, meshConfig, request, sample, startProxy } from './proxy-helpers';
-import { acceptOf, handshake, rawClient, WS_KEY, wsEndpoint } from './upgrade-helpers';
+import { acceptOf, handshake, rawClient, WS_KEY, wsEndpoint, type WsEndpoint } from './upgrade-helpers';
 import { dr, host, meshOf, vs } from './fixtures/h2-harness';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A WebSocket endpoint (REFUSE: its other answer to a handshake) behind a proxy on an HTTP port (SNIFFED: an undeclared one), both closed after the test. */
+async function wsBehindProxy(t: TestContext, refuse?: (head: string) => string | undefined, sniffed = false): Promise<{ ws: WsEndpoint; proxy: Awaited<ReturnType<typeof startProxy>> }> {
+  const ws = await wsEndpoint(refuse);
+  const proxy = await startProxy(meshConfig([endpoint(ws.addr)], sniffed ? undefined : 'HTTP'));
+  t.after(async () => {
+    await proxy.close();
+    await ws.close();
+  });
+  return { ws, proxy };
+}
 
 test('a WebSocket handshake gets the 101, bytes flow both ways, half-close ends the tunnel, one record', async (t) => {
   const ws = await wsEndpoint();
@@ -63,12 +74,7 @@ test('a WebSocket handshake gets the 101, bytes flow both ways, half-close ends 
 });
 
 test('the endpoint closing the tunnel closes the client; the record says 101', async (t) => {
-  const ws = await wsEndpoint();
-  const proxy = await startProxy(meshConfig([endpoint(ws.addr)], 'HTTP'));
-  t.after(async () => {
-    await proxy.close();
-    await ws.close();
-  });
+  const { ws, proxy } = await wsBehindProxy(t);
   const c = await rawClient(proxy.addr);
   c.socket.write(handshake('/ws'));
   await c.waitFor(/hello/);
@@ -81,12 +87,7 @@ test('the endpoint closing the tunnel closes the client; the record says 101', a
 });
 
 test('an upgrade the endpoint refuses is a normal response, and the connection stays HTTP', async (t) => {
-  const ws = await wsEndpoint(() => 'HTTP/1.1 426 Upgrade Required\r\ncontent-length: 2\r\n\r\nno');
-  const proxy = await startProxy(meshConfig([endpoint(ws.addr)], 'HTTP'));
-  t.after(async () => {
-    await proxy.close();
-    await ws.close();
-  });
+  const { proxy } = await wsBehindProxy(t, () => 'HTTP/1.1 426 Upgrade Required\r\ncontent-length: 2\r\n\r\nno');
   const c = await rawClient(proxy.addr);
   c.socket.write(handshake('/ws'));
   await c.waitFor(/\r\n\r\nno$/);
@@ -101,12 +102,7 @@ test('an upgrade the endpoint refuses is a normal response, and the connection s
 });
 
 test('other upgrade tokens (h2c) keep the plain request: no upgrade goes to the endpoint', async (t) => {
-  const ws = await wsEndpoint(() => 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
-  const proxy = await startProxy(meshConfig([endpoint(ws.addr)], 'HTTP'));
-  t.after(async () => {
-    await proxy.close();
-    await ws.close();
-  });
+  const { ws, proxy } = await wsBehindProxy(t, () => 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
   const r = await request(proxy.addr, { path: '/h2c', headers: { connection: 'Upgrade, HTTP2-Settings', upgrade: 'h2c', 'http2-settings': 'AAMAAABkAAQAoAAAAAIAAAAA' } });
   assert.equal(r.status, 200);
   assert.equal(r.body, 'ok');
@@ -114,12 +110,7 @@ test('other upgrade tokens (h2c) keep the plain request: no upgrade goes to the 
 });
 
 test('on a sniffed port the handshake is detected as HTTP/1 and upgraded the same way', async (t) => {
-  const ws = await wsEndpoint();
-  const proxy = await startProxy(meshConfig([endpoint(ws.addr)]));
-  t.after(async () => {
-    await proxy.close();
-    await ws.close();
-  });
+  const { proxy } = await wsBehindProxy(t, undefined, true);
   const c = await rawClient(proxy.addr);
   c.socket.write(handshake('/ws'));
   await c.waitFor(/^HTTP\/1\.1 101 [^]*\r\n\r\nhello/);

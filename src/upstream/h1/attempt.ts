@@ -10,34 +10,9 @@ import { upstreamRequestHead } from '../../codec/headers';
 import type { Framing, Head } from '../../codec/h1head';
 import type { Attempt, AttemptEvents, AttemptOptions, FailureKind, UpstreamHead } from '../attempt';
 import { CONNECT_TIMEOUT_CODE, errorCode } from '../failure';
-import { chunk, finishHead, lastChunk, requestFields, upgradeLines, withBody, type RequestFields, type RequestFraming } from './request';
+import { chunk, finishHead, lastChunk, rawFields, requestFields, upgradeLines, withBody, type RequestFields, type RequestFraming } from './request';
+import { copyOf, responseList } from './response';
 import type { UpstreamConn, UpstreamOwner, UpstreamPool } from './pool';
-
-/** What a raw head says of its framing; its Connection field never goes upstream (hop-by-hop). */
-function rawFields(h: Head): RequestFields {
-  return { text: '', contentLength: h.framing === 'length' ? h.contentLength : -1, close: false };
-}
-
-function copyOf(buf: Buffer, s: number, e: number): Buffer {
-  const out = Buffer.allocUnsafe(e - s);
-  buf.copy(out, 0, s, e);
-  return out;
-}
-
-/** The response fields as a list with lower-case names; applies a Keep-Alive timeout hint to UP. */
-function responseList(h: Head, up: UpstreamConn): HeaderList {
-  const out: [string, string][] = [];
-  for (let i = 0; i < h.count; i++) {
-    const k = h.name(i).toLowerCase();
-    const v = h.value(i);
-    if (k === 'keep-alive') {
-      const m = /(?:^|[\s,])timeout=(\d+)/i.exec(v);
-      if (m !== null) up.hint(Number(m[1]));
-    }
-    out.push([k, v]);
-  }
-  return out;
-}
 
 class H1Try implements Attempt, UpstreamOwner {
   private up: UpstreamConn | undefined;

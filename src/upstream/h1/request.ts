@@ -1,6 +1,7 @@
 // The bytes of an HTTP/1.1 request as the engine's tries send it upstream: the head (request line, host,
 // the given fields, the framing field the try chose) and chunked coding of the body. Pure.
 import type { HeaderList } from '../../codec/fields';
+import type { Head } from '../../codec/h1head';
 
 /** How the request body goes: none, Content-Length bytes, or chunked. */
 export type RequestFraming = 'none' | 'length' | 'chunked';
@@ -104,4 +105,9 @@ export function withBody(head: string, data: Buffer | undefined): Buffer {
   const at = out.write(head, 0, 'latin1');
   data.copy(out, at);
   return out;
+}
+
+/** What a raw head says of its framing; its Connection field never goes upstream (hop-by-hop). */
+export function rawFields(h: Head): RequestFields {
+  return { text: '', contentLength: h.framing === 'length' ? h.contentLength : -1, close: false };
 }
